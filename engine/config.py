@@ -1,0 +1,29 @@
+"""Settings read from the environment (12-factor: no config files to ship)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE_URL = "sqlite:///./guanxi.db"
+
+
+def _csv_env(name: str) -> frozenset[str]:
+    raw = os.environ.get(name, "")
+    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    # Plugin names never loaded in this process, whatever tenants enable.
+    disabled_plugins: frozenset[str] = field(default_factory=frozenset)
+    sqlite_busy_timeout_ms: int = 30_000
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            database_url=os.environ.get("GUANXI_DATABASE_URL", DEFAULT_DATABASE_URL),
+            disabled_plugins=_csv_env("GUANXI_DISABLE_PLUGINS"),
+            sqlite_busy_timeout_ms=int(os.environ.get("GUANXI_SQLITE_BUSY_TIMEOUT_MS", "30000")),
+        )

@@ -1,0 +1,100 @@
+"""Database engines and transactions.
+
+SQLite is the embedded default: WAL so readers never wait for the writer, a
+busy timeout so writers queue instead of failing, foreign keys on, and every
+write transaction opened with ``BEGIN IMMEDIATE`` so two writers never both
+read-then-upgrade and deadlock into "database is locked". PostgreSQL goes
+through psycopg 3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterator
+
+from sqlalchemy import event, exc as sa_exc
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import create_engine
+from sqlmodel import Session
+
+from engine.config import Settings
+
+# SQLite stores Numeric(14, 2) as REAL; amounts are rounded back to cents on
+# read, so the driver's warning about Decimal is noise here.
+warnings.filterwarnings("ignore", message=".*does \\*not\\* support Decimal objects natively.*")
+
+
+def normalise_url(url: str) -> str:
+    """Let users write ``postgresql://`` and still get psycopg 3."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(settings: Settings | None = None, url: str | None = None) -> Engine:
+    settings = settings or Settings.from_env()
+    url = normalise_url(url or settings.database_url)
+    if make_url(url).get_backend_name() == "sqlite":
+        return _sqlite_engine(url, settings.sqlite_busy_timeout_ms)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Take transaction control away from the stdlib driver so we can
+        # choose BEGIN or BEGIN IMMEDIATE ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        if conn.get_execution_options().get("guanxi_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+@contextlib.contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """One write transaction: committed when the block ends, rolled back on error."""
+    with Session(engine.execution_options(guanxi_write=True), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+@contextlib.contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached; callers report DATABASE_UNAVAILABLE."""
+
+
+def is_connection_error(error: BaseException) -> bool:
+    return isinstance(error, sa_exc.OperationalError) and getattr(error, "connection_invalidated", False) or (
+        isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
+    )

@@ -1,0 +1,179 @@
+"""The core tables. Every table carries ``tenant_id`` and every query filters on it.
+
+Enum columns store the member's code (``Channel.WECHAT.code == "WECHAT"``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from engine.types import Json, Money, UtcDateTime, utcnow
+
+
+
+class Tenant(SQLModel, table=True):
+    __tablename__ = "tenants"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    currency: str = Field(default="CNY", max_length=3)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    locale: str = Field(default="zh-CN", max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+    @property
+    def tenant_id(self) -> Optional[int]:
+        return self.id
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key; only its SHA-256 is stored. Platform keys have no tenant."""
+
+    __tablename__ = "api_keys"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    tenant_id: Optional[int] = Field(default=None, foreign_key="tenants.id", index=True)
+    name: str = Field(default="", max_length=200)
+    role: str = Field(max_length=16)
+    prefix: str = Field(max_length=16, index=True)  # shown in lists to tell keys apart
+    key_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    created_by: Optional[str] = Field(default=None, max_length=64)
+    revoked_at: Optional[datetime] = Field(default=None, sa_type=UtcDateTime)
+    last_used_at: Optional[datetime] = Field(default=None, sa_type=UtcDateTime)
+
+
+class TenantModule(SQLModel, table=True):
+    __tablename__ = "tenant_modules"
+
+    tenant_id: int = Field(foreign_key="tenants.id", primary_key=True)
+    module: str = Field(max_length=64, primary_key=True)
+    enabled: bool = Field(default=False)
+    settings: dict = Field(default_factory=dict, sa_type=Json)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "code", name="uq_customers_tenant_code"),
+        sa.Index("ix_customers_tenant_id_desc", "tenant_id", "id"),
+        sa.Index("ix_customers_tenant_total_spent", "tenant_id", "total_spent", "id"),
+        sa.Index("ix_customers_tenant_last_purchase", "tenant_id", "last_purchase_at", "id"),
+        sa.Index("ix_customers_tenant_phone", "tenant_id", "phone"),
+        sa.Index("ix_customers_tenant_email", "tenant_id", "email"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id")
+    code: Optional[str] = Field(default=None, max_length=64)  # the business's own customer number
+    name: Optional[str] = Field(default=None, max_length=200)
+    gender: Optional[str] = Field(default=None, max_length=16)
+    birthday: Optional[date] = None
+    phone: Optional[str] = Field(default=None, max_length=32)
+    email: Optional[str] = Field(default=None, max_length=254)
+    wechat_id: Optional[str] = Field(default=None, max_length=64)
+    region: Optional[str] = Field(default=None, max_length=100)
+    city: Optional[str] = Field(default=None, max_length=100)
+    occupation: Optional[str] = Field(default=None, max_length=100)
+    income_band: Optional[str] = Field(default=None, max_length=32)
+    acquisition_channel: Optional[str] = Field(default=None, max_length=16)
+    preferred_channel: Optional[str] = Field(default=None, max_length=16)
+    price_sensitivity: Optional[str] = Field(default=None, max_length=16)
+    skin_type: Optional[str] = Field(default=None, max_length=32)
+    preferences: Optional[str] = Field(default=None, max_length=2000)
+    owner: Optional[str] = Field(default=None, max_length=64)  # staff giving dedicated service
+    store: Optional[str] = Field(default=None, max_length=64)
+    referrer_id: Optional[int] = Field(default=None, foreign_key="customers.id")
+    role: str = Field(default="POTENTIAL", max_length=16)
+    lifecycle_stage: str = Field(default="EXPLORATION", max_length=16)
+    tags: list = Field(default_factory=list, sa_type=Json)
+    attributes: dict = Field(default_factory=dict, sa_type=Json)
+    consent: dict = Field(default_factory=dict, sa_type=Json)  # channel code -> opted in
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    deleted_at: Optional[datetime] = Field(default=None, sa_type=UtcDateTime)
+    erased_at: Optional[datetime] = Field(default=None, sa_type=UtcDateTime)
+    # Purchase statistics, kept current by every recorded interaction.
+    first_purchase_at: Optional[datetime] = Field(default=None, sa_type=UtcDateTime)
+    last_purchase_at: Optional[datetime] = Field(default=None, sa_type=UtcDateTime)
+    last_purchase_day: Optional[int] = None  # tenant-local day number, for distinct days
+    purchase_count: int = Field(default=0)
+    purchase_days: int = Field(default=0)
+    total_spent: Decimal = Field(default=Decimal("0"), sa_type=Money)
+    refunded_amount: Decimal = Field(default=Decimal("0"), sa_type=Money)
+
+
+# Fields holding personal data: cleared when a customer is erased.
+CUSTOMER_PERSONAL_FIELDS = (
+    "code", "name", "gender", "birthday", "phone", "email", "wechat_id", "region",
+    "city", "occupation", "income_band", "skin_type", "preferences", "tags",
+    "attributes", "consent", "referrer_id",
+)
+
+
+class Interaction(SQLModel, table=True):
+    """A fact between a customer and the business: recorded once, never edited."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "external_id", name="uq_interactions_tenant_external_id"),
+        sa.Index("ix_interactions_tenant_customer", "tenant_id", "customer_id", "occurred_at"),
+        sa.Index("ix_interactions_tenant_kind_time", "tenant_id", "kind", "occurred_at"),
+    )
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id")
+    customer_id: int = Field(foreign_key="customers.id")
+    kind: str = Field(max_length=16)
+    occurred_at: datetime = Field(sa_type=UtcDateTime)
+    local_day: int  # days since 1970-01-01 in the tenant's time zone
+    channel: Optional[str] = Field(default=None, max_length=16)
+    store: Optional[str] = Field(default=None, max_length=64)
+    staff: Optional[str] = Field(default=None, max_length=64)
+    amount: Optional[Decimal] = Field(default=None, sa_type=Money)
+    quantity: Optional[int] = None
+    external_id: Optional[str] = Field(default=None, max_length=128)
+    reverses_id: Optional[int] = Field(default=None, foreign_key="interactions.id")
+    payload: dict = Field(default_factory=dict, sa_type=Json)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_events_tenant_id", "tenant_id", "id"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    tenant_id: Optional[int] = Field(default=None, foreign_key="tenants.id")
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    target_type: Optional[str] = Field(default=None, max_length=64)
+    target_id: Optional[str] = Field(default=None, max_length=64)
+    changes: dict = Field(default_factory=dict, sa_type=Json)
+    at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class ImportJob(SQLModel, table=True):
+    """Progress of a CSV import, so a killed import resumes where it stopped."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "kind", "file_sha256", name="uq_import_jobs_file"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id")
+    kind: str = Field(max_length=16)
+    file_sha256: str = Field(max_length=64)
+    file_name: str = Field(max_length=500)
+    rows_done: int = 0
+    rows_stored: int = 0
+    rows_duplicate: int = 0
+    rows_invalid: int = 0
+    status: str = Field(default="RUNNING", max_length=16)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    finished_at: Optional[datetime] = Field(default=None, sa_type=UtcDateTime)

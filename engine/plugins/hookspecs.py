@@ -1,0 +1,88 @@
+"""The plugin contract: every hook a Guanxi plugin may implement.
+
+Modelled on datasette's hookspecs: one marker, hooks named for what they do,
+each spec documenting its arguments, its return value and how results combine.
+Per-tenant hooks are called only on the plugins whose module the tenant has
+enabled (see ``engine.plugins.manager``). Every hook here is documented in
+docs/plugin-hooks.md; a test fails when one is not.
+"""
+
+from __future__ import annotations
+
+from pluggy import HookimplMarker, HookspecMarker
+
+hookspec = HookspecMarker("guanxi")
+hookimpl = HookimplMarker("guanxi")
+
+
+@hookspec
+def guanxi_module():
+    """Describe the module this plugin provides.
+
+    Returns an ``engine.plugins.ModuleInfo`` (name, zh/en title, description,
+    settings model, dependencies on other modules, personal-data fields). A
+    plugin that returns nothing is global: always on, for every tenant.
+    """
+
+
+@hookspec
+def guanxi_models():
+    """Return the plugin's SQLModel table classes (a list).
+
+    Each table must have a ``tenant_id`` column. ``guanxi init`` creates them.
+    """
+
+
+@hookspec
+def guanxi_customer_fields():
+    """Return strawberry fields to add to the GraphQL ``Customer`` type.
+
+    A list of ``strawberry.field``-decorated resolvers (named attributes).
+    Only tenants that enabled the module see them.
+    """
+
+
+@hookspec
+def guanxi_graphql():
+    """Return the plugin's GraphQL contribution: an ``api.contrib.GraphQLContribution``
+    with Query and Mutation classes whose fields are merged into the tenant's
+    schema. Type names must be namespaced (``RfmSegment``, not ``Segment``).
+    """
+
+
+@hookspec
+def guanxi_interactions_recorded(ctx, interactions):
+    """React to interactions just recorded, inside the same transaction.
+
+    ``ctx`` is an ``engine.context.TenantContext`` (tenant, actor, session,
+    module settings); ``interactions`` a list of ``engine.services.interactions.
+    RecordedInteraction`` (one item for a single record, many for bulk).
+    Write through ``ctx.session``; raising aborts the whole recording. Return
+    value ignored.
+    """
+
+
+@hookspec
+def guanxi_score(ctx, batch):
+    """Compute and store batch scores for one tenant.
+
+    ``batch`` is an ``engine.scoring.PurchaseBatch`` of columnar arrays. The
+    plugin replaces its previous results for the tenant in ``ctx.session``
+    (one transaction, so readers never see half a run) and returns an
+    ``engine.scoring.ScoreReport``. Called only when the module is requested.
+    """
+
+
+@hookspec
+def guanxi_jobs():
+    """Return periodic jobs: a list of ``engine.jobs.Job`` (name, module,
+    default interval, function taking a ``TenantContext``). Jobs must be safe
+    to run twice.
+    """
+
+
+@hookspec
+def guanxi_customer_erased(ctx, customer_id):
+    """A customer is being erased: remove personal data the plugin stored
+    about ``customer_id`` (same transaction). Return value ignored.
+    """

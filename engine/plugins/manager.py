@@ -1,0 +1,187 @@
+"""Plugin discovery and per-tenant enablement.
+
+Plugins are found through the ``guanxi.plugins`` entry points; the built-ins
+are also listed in DEFAULT_PLUGINS so a plain source checkout works. A hook
+call for a tenant reaches only the plugins enabled for that tenant
+(pluggy's ``subset_hook_caller``), plus global plugins that declare no module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel
+
+from engine.config import Settings
+from engine.plugins import hookspecs
+
+ENTRY_POINT_GROUP = "guanxi.plugins"
+DEFAULT_PLUGINS = (
+    "plugins.rfm.plugin",
+    "plugins.clv.plugin",
+    "plugins.loyalty.plugin",
+    "plugins.complaints.plugin",
+)
+
+
+class _NoSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """What a plugin declares about its module (returned by ``guanxi_module``)."""
+
+    name: str
+    title_zh: str
+    title_en: str
+    description: str = ""
+    settings_model: type[BaseModel] = _NoSettings
+    depends_on: tuple[str, ...] = ()
+    # Table name -> columns holding personal data, cleared on erase.
+    personal_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def title(self, lang: str = "zh") -> str:
+        return self.title_zh if lang.lower().startswith("zh") else self.title_en
+
+
+class PluginError(RuntimeError):
+    pass
+
+
+class PluginManager:
+    """A typed facade over pluggy's manager (in the manner of tox 4)."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings.from_env()
+        self.pm = pluggy.PluginManager("guanxi")
+        self.pm.add_hookspecs(hookspecs)
+        self._modules: dict[str, ModuleInfo] = {}
+        self._module_plugins: dict[str, Any] = {}
+        self._subset_cache: dict[frozenset[str], TenantHooks] = {}
+        self._lock = threading.Lock()
+
+    # -- registration -------------------------------------------------------
+    def load_default_plugins(self) -> None:
+        for dotted in DEFAULT_PLUGINS:
+            self.register_module(importlib.import_module(dotted), name=dotted)
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if self.pm.has_plugin(ep.value) or ep.name in self.settings.disabled_plugins:
+                continue
+            self.register_module(ep.load(), name=ep.value, short_name=ep.name)
+        self.check()
+
+    def register_module(self, plugin: ModuleType | object, name: str | None = None, short_name: str | None = None) -> None:
+        """Register a plugin object; skipped if GUANXI_DISABLE_PLUGINS names it."""
+        name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        short = short_name or name.split(".")[-2 if name.endswith(".plugin") else -1]
+        if short in self.settings.disabled_plugins or name in self.settings.disabled_plugins:
+            return
+        if self.pm.is_registered(plugin) or self.pm.has_plugin(name):
+            return
+        self.pm.register(plugin, name=name)
+        info = self._module_info_of(plugin)
+        if info is not None:
+            if info.name in self._modules:
+                self.pm.unregister(plugin)
+                raise PluginError(f"module {info.name!r} is provided by two plugins")
+            self._modules[info.name] = info
+            self._module_plugins[info.name] = plugin
+        self._subset_cache.clear()
+
+    def unregister(self, plugin: Any) -> None:
+        self.pm.unregister(plugin)
+        for name, candidate in list(self._module_plugins.items()):
+            if candidate is plugin:
+                del self._module_plugins[name]
+                del self._modules[name]
+        self._subset_cache.clear()
+
+    def check(self) -> None:
+        """Fail at start on misspelled hook names or unknown module dependencies."""
+        self.pm.check_pending()
+        for info in self._modules.values():
+            missing = [dep for dep in info.depends_on if dep not in self._modules]
+            if missing:
+                raise PluginError(f"module {info.name!r} depends on missing modules {missing}")
+
+    def _module_info_of(self, plugin: Any) -> ModuleInfo | None:
+        impl = getattr(plugin, "guanxi_module", None)
+        if impl is None:
+            return None
+        info = impl()
+        if info is not None and not isinstance(info, ModuleInfo):
+            raise PluginError(f"{plugin!r}: guanxi_module() must return a ModuleInfo")
+        return info
+
+    # -- queries ------------------------------------------------------------
+    @property
+    def modules(self) -> dict[str, ModuleInfo]:
+        """Installed modules by name, in registration order."""
+        return dict(self._modules)
+
+    def module(self, name: str) -> ModuleInfo:
+        try:
+            return self._modules[name]
+        except KeyError:
+            known = ", ".join(sorted(self._modules)) or "none"
+            raise KeyError(f"unknown module {name!r}; installed modules: {known}") from None
+
+    @property
+    def hook(self):
+        """Hooks of every registered plugin (for start-up work like collecting tables)."""
+        return self.pm.hook
+
+    def for_modules(self, enabled: frozenset[str] | set[str]) -> "TenantHooks":
+        """Hooks that reach only global plugins and the plugins of ``enabled`` modules."""
+        key = frozenset(name for name in enabled if name in self._modules)
+        with self._lock:
+            hooks = self._subset_cache.get(key)
+            if hooks is None:
+                excluded = [p for name, p in self._module_plugins.items() if name not in key]
+                hooks = TenantHooks(self.pm, excluded, key)
+                self._subset_cache[key] = hooks
+        return hooks
+
+    def all_models(self) -> list[type]:
+        return [model for models in self.pm.hook.guanxi_models() for model in (models or [])]
+
+
+class TenantHooks:
+    """``hooks.guanxi_x(...)`` calls only the plugins enabled for one tenant."""
+
+    def __init__(self, pm: pluggy.PluginManager, excluded: list[Any], modules: frozenset[str]):
+        self._pm = pm
+        self._excluded = excluded
+        self.modules = modules
+        self._callers: dict[str, Any] = {}
+
+    def __getattr__(self, name: str):
+        if not name.startswith("guanxi_"):
+            raise AttributeError(name)
+        caller = self._callers.get(name)
+        if caller is None:
+            caller = self._pm.subset_hook_caller(name, remove_plugins=self._excluded)
+            self._callers[name] = caller
+        return caller
+
+
+_default_manager: PluginManager | None = None
+_default_lock = threading.Lock()
+
+
+def get_plugin_manager() -> PluginManager:
+    """The process-wide manager with the built-in and installed plugins loaded."""
+    global _default_manager
+    with _default_lock:
+        if _default_manager is None:
+            manager = PluginManager()
+            manager.load_default_plugins()
+            _default_manager = manager
+        return _default_manager

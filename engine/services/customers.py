@@ -1,0 +1,269 @@
+"""Customer profiles: create, update, look up, search and erase (DOMAIN.md §1)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from sqlalchemy import or_, update
+from sqlmodel import Session, select
+
+from engine.context import TenantContext
+from engine.enums import AcquisitionChannel, Channel, CustomerRole, Gender, LifecycleStage, PriceSensitivity
+from engine.errors import Conflict, FieldError, ValidationFailed, not_found
+from engine.models import CUSTOMER_PERSONAL_FIELDS, Customer, Interaction
+from engine.services import audit
+from engine.types import utcnow
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]{4,30}$")
+ENUM_FIELDS = {
+    "gender": Gender,
+    "acquisition_channel": AcquisitionChannel,
+    "preferred_channel": Channel,
+    "price_sensitivity": PriceSensitivity,
+    "role": CustomerRole,
+    "lifecycle_stage": LifecycleStage,
+}
+
+
+class CustomerInput(BaseModel):
+    """Fields a caller may set; unset fields are left alone on update."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    code: Optional[str] = None
+    name: Optional[str] = None
+    gender: Optional[str] = None
+    birthday: Optional[date] = None
+    phone: Optional[str] = None
+    email: Optional[str] = None
+    wechat_id: Optional[str] = None
+    region: Optional[str] = None
+    city: Optional[str] = None
+    occupation: Optional[str] = None
+    income_band: Optional[str] = None
+    acquisition_channel: Optional[str] = None
+    preferred_channel: Optional[str] = None
+    price_sensitivity: Optional[str] = None
+    skin_type: Optional[str] = None
+    preferences: Optional[str] = None
+    owner: Optional[str] = None
+    store: Optional[str] = None
+    referrer_id: Optional[int] = None
+    role: Optional[str] = None
+    lifecycle_stage: Optional[str] = None
+    tags: Optional[list[str]] = None
+    attributes: Optional[dict[str, Any]] = None
+    consent: Optional[dict[str, bool]] = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value):
+        if value and not EMAIL_RE.match(value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value.lower() if value else value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value):
+        if value and not PHONE_RE.match(value):
+            raise ValueError(f"{value!r} is not a phone number (digits, spaces, dashes, optional leading +)")
+        return value
+
+    @field_validator("birthday")
+    @classmethod
+    def _birthday(cls, value):
+        if value and (value > date.today() or value.year < 1900):
+            raise ValueError(f"{value.isoformat()} is not a plausible birthday")
+        return value
+
+    @field_validator(*ENUM_FIELDS)
+    @classmethod
+    def _enum(cls, value, info):
+        if value is None or value == "":
+            return None
+        return ENUM_FIELDS[info.field_name].parse(value).code
+
+    @field_validator("consent")
+    @classmethod
+    def _consent(cls, value):
+        if value:
+            return {Channel.parse(k).code: bool(v) for k, v in value.items()}
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value):
+        if value is None:
+            return None
+        tags = []
+        for tag in value:
+            tag = tag.strip()
+            if not tag or len(tag) > 64:
+                raise ValueError("each tag must be 1-64 characters")
+            if tag not in tags:
+                tags.append(tag)
+        return tags
+
+
+def parse_customer_input(data: dict[str, Any]) -> CustomerInput:
+    try:
+        return CustomerInput.model_validate(data)
+    except ValidationError as error:
+        raise ValidationFailed(pydantic_errors(error)) from None
+
+
+def pydantic_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
+    out = []
+    for item in error.errors():
+        field = ".".join(str(p) for p in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        out.append(FieldError(prefix + field, message))
+    return out
+
+
+def _check_references(ctx: TenantContext, values: dict[str, Any], customer_id: int | None = None) -> None:
+    errors = []
+    referrer_id = values.get("referrer_id")
+    if referrer_id is not None:
+        if referrer_id == customer_id:
+            errors.append(FieldError("referrer_id", "a customer cannot refer themselves"))
+        elif get_customer_or_none(ctx.session, ctx.tenant_id, referrer_id) is None:
+            errors.append(FieldError("referrer_id", f"no customer {referrer_id} in this tenant", "NOT_FOUND"))
+    code = values.get("code")
+    if code:
+        clash = ctx.session.exec(
+            select(Customer.id).where(Customer.tenant_id == ctx.tenant_id, Customer.code == code)
+        ).first()
+        if clash is not None and clash != customer_id:
+            errors.append(FieldError("code", f"customer code {code!r} is already used", "CONFLICT"))
+    if errors:
+        raise (Conflict if all(e.code == "CONFLICT" for e in errors) else ValidationFailed)(errors)
+
+
+def create_customer(ctx: TenantContext, data: dict[str, Any] | CustomerInput) -> Customer:
+    parsed = data if isinstance(data, CustomerInput) else parse_customer_input(data)
+    values = parsed.model_dump(exclude_none=True)
+    _check_references(ctx, values)
+    customer = Customer(tenant_id=ctx.tenant_id, **values)
+    ctx.session.add(customer)
+    ctx.session.flush()
+    audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.create", "Customer", customer.id, {"fields": sorted(values)})
+    return customer
+
+
+def update_customer(ctx: TenantContext, customer_id: int, data: dict[str, Any] | CustomerInput) -> Customer:
+    customer = get_customer(ctx.session, ctx.tenant_id, customer_id)
+    if customer.erased_at is not None:
+        raise ValidationFailed([FieldError("id", "this customer was erased and cannot be updated", "ERASED")])
+    parsed = data if isinstance(data, CustomerInput) else parse_customer_input(data)
+    values = parsed.model_dump(exclude_unset=True)
+    _check_references(ctx, values, customer_id)
+    changed = {}
+    for key, value in values.items():
+        if getattr(customer, key) != value:
+            setattr(customer, key, value)
+            changed[key] = True
+    if changed:
+        customer.updated_at = utcnow()
+        ctx.session.add(customer)
+        ctx.session.flush()
+        # Field names only: the audit trail must not copy personal data.
+        audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.update", "Customer", customer.id, {"fields": sorted(changed)})
+    return customer
+
+
+def get_customer_or_none(session: Session, tenant_id: int, customer_id: int) -> Customer | None:
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.tenant_id != tenant_id or customer.deleted_at is not None:
+        return None
+    return customer
+
+
+def get_customer(session: Session, tenant_id: int, customer_id: int) -> Customer:
+    customer = get_customer_or_none(session, tenant_id, customer_id)
+    if customer is None:
+        raise not_found("customer_id", f"no customer {customer_id} in this tenant")
+    return customer
+
+
+def find_by_code(session: Session, tenant_id: int, code: str) -> Customer | None:
+    return session.exec(
+        select(Customer).where(Customer.tenant_id == tenant_id, Customer.code == code, Customer.deleted_at.is_(None))
+    ).first()
+
+
+def search_customers(session: Session, tenant_id: int, text: str, limit: int = 20) -> list[Customer]:
+    """Customers whose name, phone, email, code or WeChat id contains ``text``."""
+    pattern = f"%{escape_like(text.strip())}%"
+    query = (
+        select(Customer)
+        .where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
+        .where(
+            or_(
+                Customer.name.ilike(pattern, escape="\\"),
+                Customer.phone.like(pattern, escape="\\"),
+                Customer.email.ilike(pattern, escape="\\"),
+                Customer.code.like(pattern, escape="\\"),
+                Customer.wechat_id.like(pattern, escape="\\"),
+            )
+        )
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def delete_customer(ctx: TenantContext, customer_id: int) -> Customer:
+    """Soft delete: hidden from lists, history kept, can be erased later."""
+    customer = get_customer(ctx.session, ctx.tenant_id, customer_id)
+    customer.deleted_at = utcnow()
+    ctx.session.add(customer)
+    audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.delete", "Customer", customer.id)
+    return customer
+
+
+def erase_customer(ctx: TenantContext, customer_id: int) -> Customer:
+    """Remove personal data everywhere; anonymous purchase facts and stats stay.
+
+    Plugins remove what they stored through ``guanxi_customer_erased``.
+    """
+    customer = get_customer(ctx.session, ctx.tenant_id, customer_id)
+    if customer.erased_at is not None:
+        return customer
+    for field_name in CUSTOMER_PERSONAL_FIELDS:
+        default = Customer.model_fields[field_name].get_default(call_default_factory=True)
+        setattr(customer, field_name, default)
+    customer.owner = None
+    customer.erased_at = utcnow()
+    customer.updated_at = customer.erased_at
+    ctx.session.add(customer)
+    # Others this customer referred keep their history but lose the link.
+    ctx.session.execute(
+        update(Customer)
+        .where(Customer.tenant_id == ctx.tenant_id, Customer.referrer_id == customer_id)
+        .values(referrer_id=None)
+    )
+    _erase_interaction_personal_data(ctx, customer_id)
+    ctx.hooks.guanxi_customer_erased(ctx=ctx, customer_id=customer_id)
+    ctx.session.flush()
+    audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.erase", "Customer", customer.id)
+    return customer
+
+
+def _erase_interaction_personal_data(ctx: TenantContext, customer_id: int) -> None:
+    """Free-text payloads (notes, messages) may hold personal data: drop them."""
+    ctx.session.execute(
+        update(Interaction)
+        .where(Interaction.tenant_id == ctx.tenant_id, Interaction.customer_id == customer_id)
+        .values(payload={})
+    )

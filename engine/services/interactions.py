@@ -1,0 +1,537 @@
+"""Recording interactions, one at a time or in bulk (DOMAIN.md §2).
+
+Interactions are facts: recorded once, never edited. An ``external_id`` makes
+a retried submission harmless: an item whose external id is already stored
+(or appears earlier in the same submission) is reported as a duplicate and
+not stored again.
+
+Bulk rule (documented in docs/api.md): valid items are stored, invalid items
+are listed with their index and reasons; nothing about an invalid item is
+written. Customer statistics are updated in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable, Sequence
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from engine.context import TenantContext
+from engine.enums import Channel, InteractionKind
+from engine.errors import FieldError, ValidationFailed, not_found
+from engine.models import Customer, Interaction
+from engine.types import CENT, utcnow
+
+CHUNK_SIZE = 5_000
+MAX_AMOUNT = Decimal("1000000000000")
+MAX_FUTURE = timedelta(days=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+ALLOWED_KEYS = frozenset(
+    {
+        "customer_id", "customer_code", "kind", "occurred_at", "channel", "store", "staff",
+        "amount", "quantity", "external_id", "reverses_id", "reverses_external_id", "payload",
+    }
+)
+MONEY_KINDS = (InteractionKind.PURCHASE.code, InteractionKind.REFUND.code)
+
+
+@dataclass(frozen=True)
+class RecordedInteraction:
+    """An interaction as stored; what plugins receive in ``guanxi_interactions_recorded``."""
+
+    id: int
+    customer_id: int
+    kind: str
+    occurred_at: datetime
+    local_day: int
+    amount: Decimal | None
+    quantity: int | None
+    channel: str | None
+    store: str | None
+    staff: str | None
+    external_id: str | None
+    reverses_id: int | None
+    payload: dict
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    index: int
+    external_id: str
+    existing_id: int | None  # None when the earlier copy is in the same submission
+
+
+@dataclass
+class BulkResult:
+    recorded: list[RecordedInteraction] = field(default_factory=list)
+    # Index in the submission of each recorded item, parallel to ``recorded``.
+    recorded_indexes: list[int] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
+    errors: dict[int, list[FieldError]] = field(default_factory=dict)
+
+
+# -- validation ---------------------------------------------------------------
+
+
+def _parse_time(value: Any, tz: ZoneInfo) -> datetime:
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
+    if not isinstance(value, datetime):
+        raise ValueError("must be an ISO 8601 date-time")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)  # a time without offset is the tenant's local time
+    return value.astimezone(timezone.utc)
+
+
+def _parse_amount(value: Any) -> Decimal:
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not amount.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    if amount.as_tuple().exponent < -2 and amount != amount.quantize(CENT):
+        raise ValueError(f"{value} has more than 2 decimal places")
+    if amount < 0:
+        raise ValueError("must not be negative")
+    if amount >= MAX_AMOUNT:
+        raise ValueError("is too large")
+    return amount.quantize(CENT)
+
+
+def _parse_int(value: Any, field_name: str) -> int:
+    if isinstance(value, bool) or value is None:
+        raise ValueError("must be an integer")
+    if isinstance(value, str):
+        value = value.strip()
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not an integer") from None
+    if isinstance(value, float) and value != number:
+        raise ValueError(f"{value!r} is not an integer")
+    return number
+
+
+def _text(value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if len(text) > limit:
+        raise ValueError(f"must be at most {limit} characters")
+    return text or None
+
+
+def _validate(raw: Any, tz: ZoneInfo, now: datetime) -> tuple[dict | None, list[FieldError]]:
+    """Normalise one submitted item, or list what is wrong with it."""
+    if not isinstance(raw, dict):
+        return None, [FieldError("", "each item must be an object")]
+    errors: list[FieldError] = []
+    item: dict[str, Any] = {}
+
+    def check(name: str, parse):
+        try:
+            return parse()
+        except ValueError as error:
+            errors.append(FieldError(name, str(error)))
+            return None
+
+    unknown = set(raw) - ALLOWED_KEYS
+    for key in sorted(unknown):
+        errors.append(FieldError(key, "unknown field"))
+
+    kind = raw.get("kind")
+    if kind is None:
+        errors.append(FieldError("kind", "is required"))
+    else:
+        item["kind"] = check("kind", lambda: InteractionKind.parse(kind).code)
+
+    if raw.get("occurred_at") in (None, ""):
+        errors.append(FieldError("occurred_at", "is required"))
+    else:
+        occurred = check("occurred_at", lambda: _parse_time(raw["occurred_at"], tz))
+        if occurred is not None and occurred > now + MAX_FUTURE:
+            errors.append(FieldError("occurred_at", f"{occurred.isoformat()} is in the future"))
+        item["occurred_at"] = occurred
+
+    if raw.get("customer_id") is not None:
+        item["customer_id"] = check("customer_id", lambda: _parse_int(raw["customer_id"], "customer_id"))
+    elif raw.get("customer_code"):
+        item["customer_code"] = str(raw["customer_code"]).strip()
+    elif raw.get("reverses_id") is None and raw.get("reverses_external_id") is None:
+        errors.append(FieldError("customer_id", "is required (or customer_code)"))
+
+    amount = raw.get("amount")
+    if amount not in (None, ""):
+        item["amount"] = check("amount", lambda: _parse_amount(amount))
+    elif item.get("kind") in MONEY_KINDS:
+        errors.append(FieldError("amount", f"is required for a {item['kind'].lower()}"))
+    if item.get("kind") == InteractionKind.REFUND.code and item.get("amount") == 0:
+        errors.append(FieldError("amount", "a refund must be greater than 0"))
+
+    quantity = raw.get("quantity")
+    if quantity not in (None, ""):
+        q = check("quantity", lambda: _parse_int(quantity, "quantity"))
+        if q is not None and q < 0:
+            errors.append(FieldError("quantity", "must not be negative"))
+        item["quantity"] = q
+
+    channel = raw.get("channel")
+    if channel not in (None, ""):
+        item["channel"] = check("channel", lambda: Channel.parse(channel).code)
+
+    item["store"] = check("store", lambda: _text(raw.get("store"), 64))
+    item["staff"] = check("staff", lambda: _text(raw.get("staff"), 64))
+    item["external_id"] = check("external_id", lambda: _text(raw.get("external_id"), 128))
+
+    if item.get("kind") == InteractionKind.REFUND.code:
+        if raw.get("reverses_id") is not None:
+            item["reverses_id"] = check("reverses_id", lambda: _parse_int(raw["reverses_id"], "reverses_id"))
+        elif raw.get("reverses_external_id"):
+            item["reverses_external_id"] = str(raw["reverses_external_id"]).strip()
+        else:
+            errors.append(FieldError("reverses_id", "a refund must reference the purchase it reverses (reverses_id or reverses_external_id)"))
+    elif raw.get("reverses_id") is not None or raw.get("reverses_external_id"):
+        errors.append(FieldError("reverses_id", "only a refund reverses a purchase"))
+
+    payload = raw.get("payload")
+    if payload is not None and not isinstance(payload, dict):
+        errors.append(FieldError("payload", "must be a JSON object"))
+    item["payload"] = payload or {}
+    return (None, errors) if errors else (item, [])
+
+
+def _local_day(occurred_at: datetime, tz: ZoneInfo) -> int:
+    local = occurred_at.astimezone(tz)
+    return local.toordinal() - 719163  # date(1970, 1, 1).toordinal()
+
+
+# -- recording ----------------------------------------------------------------
+
+
+def record_interaction(ctx: TenantContext, data: dict[str, Any]) -> tuple[RecordedInteraction, bool]:
+    """Record one interaction. Returns it and whether it was already stored.
+
+    Raises ValidationFailed naming the field when the item is invalid.
+    """
+    result = record_interactions(ctx, [data])
+    if result.errors:
+        raise ValidationFailed(result.errors[0])
+    if result.duplicates:
+        duplicate = result.duplicates[0]
+        return get_interaction(ctx, duplicate.existing_id), True
+    return result.recorded[0], False
+
+
+def record_interactions(ctx: TenantContext, items: Sequence[Any], chunk_size: int = CHUNK_SIZE) -> BulkResult:
+    """Record many interactions in ``ctx.session``'s transaction (see module doc)."""
+    result = BulkResult()
+    tz = ZoneInfo(ctx.tenant.timezone)
+    now = utcnow()
+    for start in range(0, len(items), chunk_size):
+        chunk = items[start : start + chunk_size]
+        for attempt in range(3):
+            savepoint = ctx.session.begin_nested()
+            try:
+                partial = _record_chunk(ctx, chunk, start, tz, now, result)
+                savepoint.commit()
+                break
+            except IntegrityError:
+                # A concurrent writer stored one of our external ids first;
+                # the retry sees it and reports it as a duplicate.
+                savepoint.rollback()
+                if attempt == 2:
+                    raise
+        result.recorded.extend(partial.recorded)
+        result.recorded_indexes.extend(partial.recorded_indexes)
+        result.duplicates.extend(partial.duplicates)
+        result.errors.update(partial.errors)
+    return result
+
+
+def _record_chunk(ctx: TenantContext, chunk: Sequence[Any], offset: int, tz: ZoneInfo, now: datetime, earlier: BulkResult) -> BulkResult:
+    session = ctx.session
+    tenant_id = ctx.tenant_id
+    out = BulkResult()
+    valid: list[tuple[int, dict]] = []
+    for i, raw in enumerate(chunk):
+        item, errors = _validate(raw, tz, now)
+        if errors:
+            out.errors[offset + i] = errors
+        else:
+            valid.append((offset + i, item))
+
+    _resolve_customers(ctx, valid, out)
+    _resolve_refunds(ctx, valid, out)
+    valid = _drop_duplicates(ctx, valid, out, earlier)
+    if not valid:
+        return out
+
+    rows = []
+    for index, item in valid:
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "customer_id": item["customer_id"],
+                "kind": item["kind"],
+                "occurred_at": item["occurred_at"],
+                "local_day": _local_day(item["occurred_at"], tz),
+                "channel": item.get("channel"),
+                "store": item.get("store"),
+                "staff": item.get("staff"),
+                "amount": item.get("amount"),
+                "quantity": item.get("quantity"),
+                "external_id": item.get("external_id"),
+                "reverses_id": item.get("reverses_id"),
+                "payload": item["payload"],
+                "recorded_at": now,
+            }
+        )
+    ids = session.execute(
+        insert(Interaction).returning(Interaction.id, sort_by_parameter_order=True), rows
+    ).scalars().all()
+    for (index, _item), row, new_id in zip(valid, rows, ids):
+        out.recorded_indexes.append(index)
+        out.recorded.append(
+            RecordedInteraction(
+                id=new_id,
+                customer_id=row["customer_id"],
+                kind=row["kind"],
+                occurred_at=row["occurred_at"],
+                local_day=row["local_day"],
+                amount=row["amount"],
+                quantity=row["quantity"],
+                channel=row["channel"],
+                store=row["store"],
+                staff=row["staff"],
+                external_id=row["external_id"],
+                reverses_id=row["reverses_id"],
+                payload=row["payload"],
+            )
+        )
+    update_stats(ctx, out.recorded)
+    ctx.hooks.guanxi_interactions_recorded(ctx=ctx, interactions=out.recorded)
+    return out
+
+
+def _in_chunks(values: list, size: int = 900) -> Iterable[list]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _resolve_customers(ctx: TenantContext, valid: list[tuple[int, dict]], out: BulkResult) -> None:
+    """Turn customer ids/codes into ids of live customers of this tenant."""
+    ids = sorted({item["customer_id"] for _, item in valid if item.get("customer_id") is not None})
+    codes = sorted({item["customer_code"] for _, item in valid if "customer_code" in item})
+    live_ids: set[int] = set()
+    by_code: dict[str, int] = {}
+    alive = (Customer.tenant_id == ctx.tenant_id, Customer.deleted_at.is_(None))
+    for part in _in_chunks(ids):
+        live_ids.update(ctx.session.execute(select(Customer.id).where(*alive, Customer.id.in_(part))).scalars())
+    for part in _in_chunks(codes):
+        by_code.update(ctx.session.execute(select(Customer.code, Customer.id).where(*alive, Customer.code.in_(part))).tuples())
+    keep = []
+    for index, item in valid:
+        if "customer_code" in item:
+            customer_id = by_code.get(item.pop("customer_code"))
+            if customer_id is None:
+                out.errors[index] = [FieldError("customer_code", "no customer with this code in this tenant", "NOT_FOUND")]
+                continue
+            item["customer_id"] = customer_id
+        elif item.get("customer_id") is not None and item["customer_id"] not in live_ids:
+            out.errors[index] = [FieldError("customer_id", f"no customer {item['customer_id']} in this tenant", "NOT_FOUND")]
+            continue
+        keep.append((index, item))
+    valid[:] = keep
+
+
+def _resolve_refunds(ctx: TenantContext, valid: list[tuple[int, dict]], out: BulkResult) -> None:
+    """Check each refund against the purchase it reverses (unknown, other customer, over-refund)."""
+    refunds = [(i, item) for i, item in valid if item["kind"] == InteractionKind.REFUND.code]
+    if not refunds:
+        return
+    ids = sorted({item["reverses_id"] for _, item in refunds if "reverses_id" in item})
+    ext = sorted({item["reverses_external_id"] for _, item in refunds if "reverses_external_id" in item})
+    purchases: dict[int, tuple] = {}
+    by_ext: dict[str, int] = {}
+    columns = (Interaction.id, Interaction.customer_id, Interaction.kind, Interaction.amount, Interaction.external_id)
+    for part in _in_chunks(ids):
+        for row in ctx.session.execute(select(*columns).where(Interaction.tenant_id == ctx.tenant_id, Interaction.id.in_(part))):
+            purchases[row.id] = row
+    for part in _in_chunks(ext):
+        for row in ctx.session.execute(select(*columns).where(Interaction.tenant_id == ctx.tenant_id, Interaction.external_id.in_(part))):
+            purchases[row.id] = row
+            by_ext[row.external_id] = row.id
+    refunded = dict(
+        ctx.session.execute(
+            select(Interaction.reverses_id, func.coalesce(func.sum(Interaction.amount), 0))
+            .where(Interaction.tenant_id == ctx.tenant_id, Interaction.reverses_id.in_(list(purchases) or [-1]))
+            .group_by(Interaction.reverses_id)
+        ).tuples()
+    )
+    bad: set[int] = set()
+    for index, item in refunds:
+        field_name = "reverses_id" if "reverses_id" in item else "reverses_external_id"
+        purchase_id = item.get("reverses_id") if field_name == "reverses_id" else by_ext.get(item.pop("reverses_external_id"))
+        purchase = purchases.get(purchase_id) if purchase_id is not None else None
+        if purchase is None or purchase.kind != InteractionKind.PURCHASE.code:
+            out.errors[index] = [FieldError(field_name, "no purchase with this reference in this tenant", "NOT_FOUND")]
+            bad.add(index)
+            continue
+        if item.get("customer_id") is None:
+            item["customer_id"] = purchase.customer_id
+        elif item["customer_id"] != purchase.customer_id:
+            out.errors[index] = [FieldError(field_name, "the purchase belongs to another customer")]
+            bad.add(index)
+            continue
+        already = Decimal(refunded.get(purchase.id, 0)).quantize(CENT)
+        remaining = Decimal(purchase.amount or 0).quantize(CENT) - already
+        if item["amount"] > remaining:
+            out.errors[index] = [FieldError("amount", f"refund {item['amount']} exceeds what is left to refund on the purchase ({remaining})")]
+            bad.add(index)
+            continue
+        item["reverses_id"] = purchase.id
+        refunded[purchase.id] = already + item["amount"]  # later refunds in this batch see this one
+    if bad:
+        valid[:] = [(i, item) for i, item in valid if i not in bad]
+
+
+def _drop_duplicates(ctx: TenantContext, valid: list[tuple[int, dict]], out: BulkResult, earlier: BulkResult) -> list[tuple[int, dict]]:
+    external_ids = [item["external_id"] for _, item in valid if item.get("external_id")]
+    stored: dict[str, int] = {}
+    for part in _in_chunks(sorted(set(external_ids))):
+        stored.update(
+            ctx.session.execute(
+                select(Interaction.external_id, Interaction.id).where(
+                    Interaction.tenant_id == ctx.tenant_id, Interaction.external_id.in_(part)
+                )
+            ).tuples()
+        )
+    seen: set[str] = set()
+    keep = []
+    for index, item in valid:
+        external_id = item.get("external_id")
+        if external_id:
+            if external_id in stored:
+                out.duplicates.append(Duplicate(index, external_id, stored[external_id]))
+                continue
+            if external_id in seen:
+                out.duplicates.append(Duplicate(index, external_id, None))
+                continue
+            seen.add(external_id)
+        keep.append((index, item))
+    return keep
+
+
+def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) -> None:
+    """Fold newly recorded purchases and refunds into the customers' statistics."""
+    deltas: dict[int, dict[str, Any]] = defaultdict(
+        lambda: {"count": 0, "spent": Decimal(0), "refunded": Decimal(0), "first": None, "last": None, "days": set()}
+    )
+    for interaction in recorded:
+        if interaction.kind == InteractionKind.PURCHASE.code:
+            delta = deltas[interaction.customer_id]
+            delta["count"] += 1
+            delta["spent"] += interaction.amount or 0
+            delta["days"].add(interaction.local_day)
+            if delta["first"] is None or interaction.occurred_at < delta["first"]:
+                delta["first"] = interaction.occurred_at
+            if delta["last"] is None or interaction.occurred_at > delta["last"]:
+                delta["last"] = interaction.occurred_at
+        elif interaction.kind == InteractionKind.REFUND.code:
+            deltas[interaction.customer_id]["refunded"] += interaction.amount or 0
+    if not deltas:
+        return
+    session = ctx.session
+    current = {}
+    columns = (
+        Customer.id, Customer.first_purchase_at, Customer.last_purchase_at, Customer.last_purchase_day,
+        Customer.purchase_count, Customer.purchase_days, Customer.total_spent, Customer.refunded_amount, Customer.role,
+    )
+    for part in _in_chunks(sorted(deltas)):
+        for row in session.execute(select(*columns).where(Customer.tenant_id == ctx.tenant_id, Customer.id.in_(part))):
+            current[row.id] = row
+    recount: list[int] = []
+    params = []
+    for customer_id, delta in deltas.items():
+        row = current[customer_id]
+        new_days = delta["days"]
+        days = row.purchase_days
+        last_day = row.last_purchase_day
+        if new_days:
+            if last_day is None or min(new_days) > last_day:
+                days += len(new_days)  # appended history: every new day is a new day
+            else:
+                recount.append(customer_id)  # back-filled history: count exactly below
+            last_day = max(new_days) if last_day is None else max(last_day, max(new_days))
+        first = row.first_purchase_at if delta["first"] is None or (row.first_purchase_at and row.first_purchase_at <= delta["first"]) else delta["first"]
+        last = row.last_purchase_at if delta["last"] is None or (row.last_purchase_at and row.last_purchase_at >= delta["last"]) else delta["last"]
+        params.append(
+            {
+                "b_id": customer_id,
+                "first_purchase_at": first,
+                "last_purchase_at": last,
+                "last_purchase_day": last_day,
+                "purchase_count": row.purchase_count + delta["count"],
+                "purchase_days": days,
+                "total_spent": Decimal(row.total_spent or 0).quantize(CENT) + delta["spent"],
+                "refunded_amount": Decimal(row.refunded_amount or 0).quantize(CENT) + delta["refunded"],
+                "role": "EXISTING" if delta["count"] and row.role == "POTENTIAL" else row.role,
+            }
+        )
+    statement = (
+        update(Customer)
+        .where(Customer.id == bindparam("b_id"))
+        .values({key: bindparam(key) for key in params[0] if key != "b_id"})
+    )
+    session.execute(statement, params, execution_options={"synchronize_session": False})
+    if recount:
+        recount_purchase_days(ctx, recount)
+
+
+def recount_purchase_days(ctx: TenantContext, customer_ids: list[int]) -> None:
+    for part in _in_chunks(customer_ids):
+        counts = ctx.session.execute(
+            select(Interaction.customer_id, func.count(func.distinct(Interaction.local_day)))
+            .where(
+                Interaction.tenant_id == ctx.tenant_id,
+                Interaction.kind == InteractionKind.PURCHASE.code,
+                Interaction.customer_id.in_(part),
+            )
+            .group_by(Interaction.customer_id)
+        ).tuples()
+        params = [{"b_id": customer_id, "purchase_days": count} for customer_id, count in counts]
+        if params:
+            ctx.session.execute(
+                update(Customer).where(Customer.id == bindparam("b_id")).values(purchase_days=bindparam("purchase_days")),
+                params,
+                execution_options={"synchronize_session": False},
+            )
+
+
+def get_interaction(ctx: TenantContext, interaction_id: int) -> RecordedInteraction:
+    row = ctx.session.get(Interaction, interaction_id)
+    if row is None or row.tenant_id != ctx.tenant_id:
+        raise not_found("id", f"no interaction {interaction_id} in this tenant")
+    return to_recorded(row)
+
+
+def to_recorded(row: Interaction) -> RecordedInteraction:
+    return RecordedInteraction(
+        id=row.id, customer_id=row.customer_id, kind=row.kind, occurred_at=row.occurred_at,
+        local_day=row.local_day, amount=None if row.amount is None else Decimal(row.amount).quantize(CENT),
+        quantity=row.quantity, channel=row.channel, store=row.store, staff=row.staff,
+        external_id=row.external_id, reverses_id=row.reverses_id, payload=row.payload or {},
+    )
