@@ -19,9 +19,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from engine.bulk import insert_rows
 from engine.context import TenantContext
 from engine.enums import Channel, InteractionKind
 from engine.errors import FieldError, ValidationFailed, not_found
@@ -245,7 +246,7 @@ def record_interactions(ctx: TenantContext, items: Sequence[Any], chunk_size: in
         for attempt in range(3):
             savepoint = ctx.session.begin_nested()
             try:
-                partial = _record_chunk(ctx, chunk, start, tz, now, result)
+                partial = _record_chunk(ctx, chunk, start, tz, now)
                 savepoint.commit()
                 break
             except IntegrityError:
@@ -261,9 +262,7 @@ def record_interactions(ctx: TenantContext, items: Sequence[Any], chunk_size: in
     return result
 
 
-def _record_chunk(ctx: TenantContext, chunk: Sequence[Any], offset: int, tz: ZoneInfo, now: datetime, earlier: BulkResult) -> BulkResult:
-    session = ctx.session
-    tenant_id = ctx.tenant_id
+def _record_chunk(ctx: TenantContext, chunk: Sequence[Any], offset: int, tz: ZoneInfo, now: datetime) -> BulkResult:
     out = BulkResult()
     valid: list[tuple[int, dict]] = []
     for i, raw in enumerate(chunk):
@@ -274,56 +273,47 @@ def _record_chunk(ctx: TenantContext, chunk: Sequence[Any], offset: int, tz: Zon
             valid.append((offset + i, item))
 
     _resolve_customers(ctx, valid, out)
-    _resolve_refunds(ctx, valid, out)
-    valid = _drop_duplicates(ctx, valid, out, earlier)
-    if not valid:
+    valid = _drop_duplicates(ctx, valid, out)
+    # Refunds go second so they can reverse purchases of this same submission.
+    refunds = [(i, item) for i, item in valid if item["kind"] == InteractionKind.REFUND.code]
+    _insert(ctx, [(i, item) for i, item in valid if item["kind"] != InteractionKind.REFUND.code], tz, now, out)
+    _resolve_refunds(ctx, refunds, out)
+    _insert(ctx, refunds, tz, now, out)
+    if not out.recorded:
         return out
-
-    rows = []
-    for index, item in valid:
-        rows.append(
-            {
-                "tenant_id": tenant_id,
-                "customer_id": item["customer_id"],
-                "kind": item["kind"],
-                "occurred_at": item["occurred_at"],
-                "local_day": _local_day(item["occurred_at"], tz),
-                "channel": item.get("channel"),
-                "store": item.get("store"),
-                "staff": item.get("staff"),
-                "amount": item.get("amount"),
-                "quantity": item.get("quantity"),
-                "external_id": item.get("external_id"),
-                "reverses_id": item.get("reverses_id"),
-                "payload": item["payload"],
-                "recorded_at": now,
-            }
-        )
-    ids = session.execute(
-        insert(Interaction).returning(Interaction.id, sort_by_parameter_order=True), rows
-    ).scalars().all()
-    for (index, _item), row, new_id in zip(valid, rows, ids):
-        out.recorded_indexes.append(index)
-        out.recorded.append(
-            RecordedInteraction(
-                id=new_id,
-                customer_id=row["customer_id"],
-                kind=row["kind"],
-                occurred_at=row["occurred_at"],
-                local_day=row["local_day"],
-                amount=row["amount"],
-                quantity=row["quantity"],
-                channel=row["channel"],
-                store=row["store"],
-                staff=row["staff"],
-                external_id=row["external_id"],
-                reverses_id=row["reverses_id"],
-                payload=row["payload"],
-            )
-        )
     update_stats(ctx, out.recorded)
     ctx.hooks.guanxi_interactions_recorded(ctx=ctx, interactions=out.recorded)
     return out
+
+
+def _insert(ctx: TenantContext, valid: list[tuple[int, dict]], tz: ZoneInfo, now: datetime, out: BulkResult) -> None:
+    if not valid:
+        return
+    rows = [
+        {
+            "tenant_id": ctx.tenant_id,
+            "customer_id": item["customer_id"],
+            "kind": item["kind"],
+            "occurred_at": item["occurred_at"],
+            "local_day": _local_day(item["occurred_at"], tz),
+            "channel": item.get("channel"),
+            "store": item.get("store"),
+            "staff": item.get("staff"),
+            "amount": item.get("amount"),
+            "quantity": item.get("quantity"),
+            "external_id": item.get("external_id"),
+            "reverses_id": item.get("reverses_id"),
+            "payload": item["payload"],
+            "recorded_at": now,
+        }
+        for _, item in valid
+    ]
+    ids = insert_rows(ctx.session, Interaction.__table__, rows)
+    for (index, _item), row, new_id in zip(valid, rows, ids):
+        out.recorded_indexes.append(index)
+        row = dict(row, id=new_id)
+        del row["tenant_id"], row["recorded_at"]
+        out.recorded.append(RecordedInteraction(**row))
 
 
 def _in_chunks(values: list, size: int = 900) -> Iterable[list]:
@@ -341,7 +331,7 @@ def _resolve_customers(ctx: TenantContext, valid: list[tuple[int, dict]], out: B
     for part in _in_chunks(ids):
         live_ids.update(ctx.session.execute(select(Customer.id).where(*alive, Customer.id.in_(part))).scalars())
     for part in _in_chunks(codes):
-        by_code.update(ctx.session.execute(select(Customer.code, Customer.id).where(*alive, Customer.code.in_(part))).tuples())
+        by_code.update(ctx.session.execute(select(Customer.code, Customer.id).where(*alive, Customer.code.in_(part))).all())
     keep = []
     for index, item in valid:
         if "customer_code" in item:
@@ -379,7 +369,7 @@ def _resolve_refunds(ctx: TenantContext, valid: list[tuple[int, dict]], out: Bul
             select(Interaction.reverses_id, func.coalesce(func.sum(Interaction.amount), 0))
             .where(Interaction.tenant_id == ctx.tenant_id, Interaction.reverses_id.in_(list(purchases) or [-1]))
             .group_by(Interaction.reverses_id)
-        ).tuples()
+        ).all()
     )
     bad: set[int] = set()
     for index, item in refunds:
@@ -408,7 +398,7 @@ def _resolve_refunds(ctx: TenantContext, valid: list[tuple[int, dict]], out: Bul
         valid[:] = [(i, item) for i, item in valid if i not in bad]
 
 
-def _drop_duplicates(ctx: TenantContext, valid: list[tuple[int, dict]], out: BulkResult, earlier: BulkResult) -> list[tuple[int, dict]]:
+def _drop_duplicates(ctx: TenantContext, valid: list[tuple[int, dict]], out: BulkResult) -> list[tuple[int, dict]]:
     external_ids = [item["external_id"] for _, item in valid if item.get("external_id")]
     stored: dict[str, int] = {}
     for part in _in_chunks(sorted(set(external_ids))):
@@ -417,7 +407,7 @@ def _drop_duplicates(ctx: TenantContext, valid: list[tuple[int, dict]], out: Bul
                 select(Interaction.external_id, Interaction.id).where(
                     Interaction.tenant_id == ctx.tenant_id, Interaction.external_id.in_(part)
                 )
-            ).tuples()
+            ).all()
         )
     seen: set[str] = set()
     keep = []
@@ -492,8 +482,8 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
             }
         )
     statement = (
-        update(Customer)
-        .where(Customer.id == bindparam("b_id"))
+        update(Customer.__table__)
+        .where(Customer.__table__.c.id == bindparam("b_id"))
         .values({key: bindparam(key) for key in params[0] if key != "b_id"})
     )
     session.execute(statement, params, execution_options={"synchronize_session": False})
@@ -511,11 +501,11 @@ def recount_purchase_days(ctx: TenantContext, customer_ids: list[int]) -> None:
                 Interaction.customer_id.in_(part),
             )
             .group_by(Interaction.customer_id)
-        ).tuples()
+        ).all()
         params = [{"b_id": customer_id, "purchase_days": count} for customer_id, count in counts]
         if params:
             ctx.session.execute(
-                update(Customer).where(Customer.id == bindparam("b_id")).values(purchase_days=bindparam("purchase_days")),
+                update(Customer.__table__).where(Customer.__table__.c.id == bindparam("b_id")).values(purchase_days=bindparam("purchase_days")),
                 params,
                 execution_options={"synchronize_session": False},
             )

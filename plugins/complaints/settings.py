@@ -33,6 +33,13 @@ __all__ = [
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # date.weekday() order
 
+_WEEKDAY_NAMES = {
+    name: short
+    for short, full in zip(
+        WEEKDAYS, ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    )
+    for name in (short, full)
+}
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 
@@ -137,7 +144,8 @@ class BusinessCalendar(_Settings):
     """
 
     timezone: str = "UTC"
-    hours: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
+    # validate_default: a calendar with no hours at all is an error, too.
+    hours: dict[str, list[tuple[str, str]]] = Field(default_factory=dict, validate_default=True)
     holidays: list[date] = Field(default_factory=list)
 
     @field_validator("timezone")
@@ -154,8 +162,8 @@ class BusinessCalendar(_Settings):
     def _valid_hours(cls, value: dict[str, list[tuple[str, str]]]):
         normalised: dict[str, list[tuple[str, str]]] = {}
         for day, intervals in value.items():
-            key = day.strip().lower()[:3]
-            if key not in WEEKDAYS or key in normalised:
+            key = _WEEKDAY_NAMES.get(day.strip().lower())
+            if key is None or key in normalised:
                 raise ValueError(f"hours: unknown or repeated weekday {day!r} (use mon..sun)")
             for start, end in intervals:
                 for hhmm in (start, end):

@@ -1,0 +1,33 @@
+# Two commands on a fresh machine:  make demo  |  make test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo demo-data test bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+install: $(BIN)/.installed
+
+# Build the demo tenant in ./guanxi.db (SQLite) and serve the API on it.
+demo: install
+	$(BIN)/guanxi demo
+
+# Only build the demo data.
+demo-data: install
+	$(BIN)/guanxi demo --generate-only
+
+# The whole suite on SQLite, and on PostgreSQL too when
+# GUANXI_TEST_DATABASE_URL is set (.ci/run sets it).
+test: install
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m bench.ingest
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache guanxi.db guanxi.db-wal guanxi.db-shm

@@ -1,0 +1,215 @@
+"""The ``guanxi`` command: operator entry points (typer + rich)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from engine.errors import GuanxiError
+from engine.runtime import Guanxi
+
+app = typer.Typer(help="Guanxi (关系): a plugin-based CRM engine.", no_args_is_help=True, add_completion=False)
+tenant_app = typer.Typer(help="Manage tenants (the businesses served).", no_args_is_help=True)
+key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+module_app = typer.Typer(help="Enable, disable and list modules per tenant.", no_args_is_help=True)
+import_app = typer.Typer(help="Import CSV files (resumable).", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(key_app, name="key")
+app.add_typer(module_app, name="module")
+app.add_typer(import_app, name="import")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def _guanxi() -> Guanxi:
+    gx = Guanxi()
+    gx.init_db()
+    return gx
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+    )
+
+
+def _fail(error: GuanxiError) -> None:
+    for item in error.errors:
+        err.print(f"[red]error[/red] {item}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def init() -> None:
+    """Create the database tables (safe to run again)."""
+    gx = _guanxi()
+    console.print(f"Database ready: {gx.engine.url.render_as_string(hide_password=True)}")
+
+
+@tenant_app.command("create")
+def tenant_create(
+    slug: str = typer.Argument(..., help="Short id, e.g. acme-beauty"),
+    name: str = typer.Option(..., "--name", help="Display name"),
+    currency: str = typer.Option("CNY", help="ISO 4217 currency"),
+    timezone: str = typer.Option("Asia/Shanghai", help="IANA time zone"),
+    locale: str = typer.Option("zh-CN", help="zh-CN or en"),
+) -> None:
+    """Create a tenant."""
+    from engine.services.tenants import create_tenant
+
+    gx = _guanxi()
+    try:
+        with gx.write() as session:
+            tenant = create_tenant(session, slug, name, currency, timezone, locale, actor="cli")
+    except GuanxiError as error:
+        _fail(error)
+    console.print(f"Tenant [bold]{tenant.slug}[/bold] created (id {tenant.id}).")
+
+
+@tenant_app.command("list")
+def tenant_list() -> None:
+    """List tenants."""
+    from engine.services.tenants import list_tenants
+
+    gx = _guanxi()
+    table = Table("id", "slug", "name", "currency", "timezone", "locale")
+    with gx.read() as session:
+        for t in list_tenants(session):
+            table.add_row(str(t.id), t.slug, t.name, t.currency, t.timezone, t.locale)
+    console.print(table)
+
+
+@key_app.command("create")
+def key_create(
+    tenant: Optional[str] = typer.Option(None, "--tenant", help="Tenant slug; omit for a platform key"),
+    role: str = typer.Option(..., "--role", help="admin, agent, analyst, viewer (or platform without --tenant)"),
+    name: str = typer.Option("", "--name", help="What the key is for"),
+) -> None:
+    """Create an API key and print it once."""
+    from engine.services.keys import create_key
+    from engine.services.tenants import get_tenant
+
+    gx = _guanxi()
+    try:
+        with gx.write() as session:
+            new = create_key(session, get_tenant(session, tenant) if tenant else None, role, name, actor="cli")
+    except GuanxiError as error:
+        _fail(error)
+    console.print(f"{new.record.role} key for {tenant or 'the platform'} (shown once, store it now):")
+    print(new.secret)
+
+
+@module_app.command("list")
+def module_list(tenant: str = typer.Option(..., "--tenant")) -> None:
+    """Installed modules and whether the tenant has them on."""
+    from engine.services.modules import enabled_modules
+
+    gx = _guanxi()
+    try:
+        with gx.tenant(tenant, write=False) as ctx:
+            enabled = enabled_modules(ctx.session, ctx.tenant_id)
+    except GuanxiError as error:
+        _fail(error)
+    table = Table("module", "标题", "title", "enabled")
+    for name, info in gx.plugins.modules.items():
+        table.add_row(name, info.title_zh, info.title_en, "yes" if name in enabled else "no")
+    console.print(table)
+
+
+def _set_module(tenant: str, names: list[str], enabled: bool) -> None:
+    from engine.services.modules import set_enabled
+
+    gx = _guanxi()
+    try:
+        with gx.tenant(tenant, actor="cli") as ctx:
+            for name in names:
+                set_enabled(ctx.session, gx.plugins, ctx.tenant_id, name, enabled, actor="cli")
+    except GuanxiError as error:
+        _fail(error)
+    console.print(f"{'Enabled' if enabled else 'Disabled'} {', '.join(names)} for {tenant}.")
+
+
+@module_app.command("enable")
+def module_enable(names: list[str] = typer.Argument(...), tenant: str = typer.Option(..., "--tenant")) -> None:
+    """Enable modules for a tenant."""
+    _set_module(tenant, names, True)
+
+
+@module_app.command("disable")
+def module_disable(names: list[str] = typer.Argument(...), tenant: str = typer.Option(..., "--tenant")) -> None:
+    """Disable modules for a tenant."""
+    _set_module(tenant, names, False)
+
+
+def _import(kind: str, file: Path, tenant: str, chunk_size: int) -> None:
+    from engine.services.importer import import_csv
+
+    gx = _guanxi()
+    with progress_bar() as progress:
+        task = progress.add_task(f"import {kind}", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            report = import_csv(gx, tenant, kind, file, chunk_size=chunk_size, on_progress=on_progress)
+        except GuanxiError as error:
+            progress.stop()
+            _fail(error)
+    if report.already_done:
+        console.print(f"{file} was already imported; nothing to do.")
+    elif report.resumed_from:
+        console.print(f"Resumed after row {report.resumed_from}.")
+    console.print(f"stored {report.rows_stored}, duplicates {report.rows_duplicate}, invalid {report.rows_invalid}")
+    for line, errors in report.invalid[:20]:
+        err.print(f"  line {line}: " + "; ".join(str(e) for e in errors))
+
+
+@import_app.command("customers")
+def import_customers(file: Path, tenant: str = typer.Option(..., "--tenant"), chunk_size: int = typer.Option(5000)) -> None:
+    """Import customers from CSV (columns: the customer fields; tags and consent separated by '|')."""
+    _import("customers", file, tenant, chunk_size)
+
+
+@import_app.command("interactions")
+def import_interactions(file: Path, tenant: str = typer.Option(..., "--tenant"), chunk_size: int = typer.Option(5000)) -> None:
+    """Import interactions from CSV (customer_code or customer_id, kind, occurred_at, amount, ...)."""
+    _import("interactions", file, tenant, chunk_size)
+
+
+@app.command()
+def demo(
+    generate_only: bool = typer.Option(False, "--generate-only", help="Build the demo tenant and stop"),
+    customers: int = typer.Option(20_000, help="Number of demo customers"),
+    seed: int = typer.Option(7, help="Random seed"),
+) -> None:
+    """Fill the database with a realistic demo tenant and print an admin key."""
+    from engine.demo import DEMO_SLUG, generate_demo
+
+    gx = _guanxi()
+    with progress_bar() as progress:
+        task = progress.add_task("demo data", total=None)
+
+        def on_progress(done: int, total: int, what: str) -> None:
+            progress.update(task, completed=done, total=total, description=what)
+
+        result = generate_demo(gx, customers=customers, seed=seed, on_progress=on_progress)
+    if result.created:
+        console.print(f"Demo tenant [bold]{DEMO_SLUG}[/bold]: {result.customers} customers, {result.interactions} interactions.")
+    else:
+        console.print(f"Demo tenant [bold]{DEMO_SLUG}[/bold] already exists.")
+    console.print("Admin key (shown once):")
+    print(result.admin_key)
+    if not generate_only:
+        console.print("Serving comes with the GraphQL API; run with --generate-only for now.")
+
+
+if __name__ == "__main__":
+    app()
