@@ -1,0 +1,162 @@
+"""Bulk ingest: 1,000,000 purchases for 100,000 customers through the engine's
+bulk path (validation, duplicate check, customer statistics included), against
+a plain driver ``executemany`` into a bare table with the same columns, on
+SQLite and on PostgreSQL, in the same run.
+
+    .venv/bin/python -m bench.ingest [--purchases 1000000] [--customers 100000]
+
+PostgreSQL is used when GUANXI_BENCH_POSTGRES_URL (default
+postgresql+psycopg://postgres@127.0.0.1:5432/test) is reachable; a throwaway
+database is created and dropped. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from engine.bulk import insert_rows
+from engine.config import Settings
+from engine.db import make_engine
+from engine.models import Customer
+from engine.plugins.manager import get_plugin_manager
+from engine.runtime import Guanxi
+from engine.services.interactions import record_interactions
+from engine.services.tenants import create_tenant
+
+BATCH = 50_000
+BARE_TABLE = """CREATE TABLE bare_interactions (
+    id BIGINT PRIMARY KEY, tenant_id INTEGER, customer_id BIGINT, kind VARCHAR(16), occurred_at TIMESTAMP,
+    local_day INTEGER, channel VARCHAR(16), store VARCHAR(64), staff VARCHAR(64), amount NUMERIC(14, 2),
+    quantity INTEGER, external_id VARCHAR(128), reverses_id BIGINT, payload TEXT, recorded_at TIMESTAMP)"""
+
+
+def make_items(customer_ids: list[int], n: int, seed: int = 1) -> list[dict]:
+    rnd = random.Random(seed)
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    return [
+        {
+            "customer_id": rnd.choice(customer_ids),
+            "kind": "PURCHASE",
+            "occurred_at": start + timedelta(seconds=rnd.randint(0, 700 * 86400)),
+            "amount": f"{rnd.randint(100, 99_999) / 100:.2f}",
+            "quantity": rnd.randint(1, 5),
+            "channel": "IN_STORE",
+            "store": "SH-01",
+            "external_id": f"o-{i}",
+        }
+        for i in range(n)
+    ]
+
+
+def engine_path(url: str, customers: int, items: list[dict]) -> float:
+    settings = Settings(database_url=url)
+    gx = Guanxi(settings=settings, plugins=get_plugin_manager(), engine=make_engine(settings))
+    gx.init_db()
+    with gx.write() as session:
+        tenant = create_tenant(session, f"bench-{uuid.uuid4().hex[:8]}", "bench")
+        ids = insert_rows(session, Customer.__table__, [
+            Customer(tenant_id=tenant.id, code=f"C{i}").model_dump(exclude={"id"}) for i in range(customers)
+        ])
+    for item, customer_id in zip(items, (ids[i % len(ids)] for i in range(len(items)))):
+        item["customer_id"] = customer_id
+    started = time.perf_counter()
+    for offset in range(0, len(items), BATCH):
+        with gx.tenant(tenant.id, actor="bench") as ctx:
+            result = record_interactions(ctx, items[offset : offset + BATCH])
+            assert not result.errors and not result.duplicates
+    elapsed = time.perf_counter() - started
+    gx.engine.dispose()
+    return elapsed
+
+
+def driver_path(url: str, items: list[dict]) -> float:
+    """The anchor: the DB-API driver's executemany of the same rows into a bare table."""
+    engine = make_engine(url=url)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rows = [
+        (i, 1, item["customer_id"], "PURCHASE", item["occurred_at"].replace(tzinfo=None), 0, "IN_STORE", "SH-01",
+         None, item["amount"], item["quantity"], item["external_id"], None, "{}", now)
+        for i, item in enumerate(items, 1)
+    ]
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("DROP TABLE IF EXISTS bare_interactions")
+        cursor.execute(BARE_TABLE)
+        raw.commit()
+        marks = ", ".join(["%s" if engine.dialect.name == "postgresql" else "?"] * 15)
+        started = time.perf_counter()
+        for offset in range(0, len(rows), BATCH):
+            if engine.dialect.name == "sqlite":
+                cursor.execute("BEGIN")
+            cursor.executemany(f"INSERT INTO bare_interactions VALUES ({marks})", rows[offset : offset + BATCH])
+            raw.commit()
+        elapsed = time.perf_counter() - started
+    finally:
+        raw.close()
+        engine.dispose()
+    return elapsed
+
+
+def postgres_url() -> str | None:
+    base = os.environ.get("GUANXI_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    try:
+        engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        name = f"guanxi_bench_{uuid.uuid4().hex[:8]}"
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        engine.dispose()
+        return base.rsplit("/", 1)[0] + "/" + name
+    except Exception:  # noqa: BLE001 - no server: report null figures
+        return None
+
+
+def drop_postgres(url: str) -> None:
+    base, name = url.rsplit("/", 1)
+    engine = sa.create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--purchases", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=100_000)
+    args = parser.parse_args()
+    out: dict = {"bench": "ingest", "purchases": args.purchases, "customers": args.customers}
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        items = make_items(list(range(args.customers)), args.purchases)
+        engine_s = engine_path(sqlite_url, args.customers, items)
+        driver_s = driver_path(f"sqlite:///{Path(tmp) / 'bare.db'}", items)
+    out["sqlite_rows_per_s"] = round(args.purchases / engine_s)
+    out["sqlite_driver_rows_per_s"] = round(args.purchases / driver_s)
+    out["sqlite_ratio_vs_driver"] = round(driver_s / engine_s, 3)
+    pg = postgres_url()
+    out["postgres_rows_per_s"] = out["postgres_driver_rows_per_s"] = out["postgres_ratio_vs_driver"] = None
+    if pg:
+        try:
+            items = make_items(list(range(args.customers)), args.purchases)
+            engine_s = engine_path(pg, args.customers, items)
+            driver_s = driver_path(pg, items)
+            out["postgres_rows_per_s"] = round(args.purchases / engine_s)
+            out["postgres_driver_rows_per_s"] = round(args.purchases / driver_s)
+            out["postgres_ratio_vs_driver"] = round(driver_s / engine_s, 3)
+        finally:
+            drop_postgres(pg)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
