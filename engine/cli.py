@@ -53,6 +53,37 @@ def init() -> None:
     console.print(f"Database ready: {gx.engine.url.render_as_string(hide_password=True)}")
 
 
+@app.command()
+def score(
+    tenant: str = typer.Option(..., "--tenant"),
+    module: Optional[list[str]] = typer.Option(None, "--module", help="Module to score (repeatable); default all enabled"),
+) -> None:
+    """Run batch scoring for a tenant; replaces its previous results atomically."""
+    from engine.scoring import run_scoring
+
+    gx = _guanxi()
+    with progress_bar() as progress:
+        task = progress.add_task("scoring", total=3)
+
+        def on_progress(step: str) -> None:
+            progress.update(task, advance=1, description=step)
+
+        try:
+            with gx.tenant(tenant, actor="cli") as ctx:
+                reports = run_scoring(ctx, module, on_progress=on_progress)
+                on_progress("writing results")
+        except GuanxiError as error:
+            progress.stop()
+            _fail(error)
+    for report in reports:
+        console.print(f"[bold]{report.module}[/bold]: {report.scored} customers scored, "
+                      f"{report.unscored} without purchases (no score)")
+        for key, value in report.details.items():
+            console.print(f"  {key}: {value}")
+        for warning in report.warnings:
+            console.print(f"  [yellow]warning[/yellow] {warning}")
+
+
 @tenant_app.command("create")
 def tenant_create(
     slug: str = typer.Argument(..., help="Short id, e.g. acme-beauty"),
@@ -208,7 +239,36 @@ def demo(
     console.print("Admin key (shown once):")
     print(result.admin_key)
     if not generate_only:
-        console.print("Serving comes with the GraphQL API; run with --generate-only for now.")
+        console.print("Example query (GraphiQL: add the header Authorization: Bearer <key>):")
+        print(EXAMPLE_QUERY)
+        _serve("127.0.0.1", 8000, 1)
+
+
+EXAMPLE_QUERY = """{
+  me { tenant { name } role { code } enabledModules }
+  customers(first: 5, orderBy: {field: TOTAL_SPENT, direction: DESC}) {
+    totalCount
+    edges { node { id name totalSpent purchaseCount lastPurchaseAt } }
+  }
+}"""
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    console.print(f"GraphQL API and GraphiQL on http://{host}:{port}/graphql")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 for all)"),
+    port: int = typer.Option(8000, help="TCP port"),
+    workers: int = typer.Option(1, help="Worker processes"),
+) -> None:
+    """Serve the GraphQL API (uvicorn --factory api.app:create_app)."""
+    _guanxi()  # create tables once, before workers start
+    _serve(host, port, workers)
 
 
 if __name__ == "__main__":

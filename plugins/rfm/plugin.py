@@ -1,9 +1,20 @@
-"""The rfm module's hook implementations."""
+"""The rfm module's hook implementations: tables and batch scoring."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from decimal import Decimal
+
+import numpy as np
+from sqlalchemy import delete
+
 from engine import hookimpl
+from engine.errors import FieldError, ValidationFailed
 from engine.plugins import ModuleInfo
+from engine.scoring import PurchaseBatch, ScoreReport, replace_results
+from engine.types import CENT, utcnow
+from plugins.rfm.kernels import RfmInputError, score_rfm
+from plugins.rfm.models import RfmRun, RfmScore
 from plugins.rfm.settings import RfmSettings
 
 
@@ -16,3 +27,61 @@ def guanxi_module() -> ModuleInfo:
         description="Recency, frequency and monetary scores mapped to named customer segments.",
         settings_model=RfmSettings,
     )
+
+
+@hookimpl
+def guanxi_models():
+    return [RfmRun, RfmScore]
+
+
+def _window_refunds(batch: PurchaseBatch, window_start: int | None) -> np.ndarray:
+    """Refunded amount per customer inside the window (refunds reduce monetary)."""
+    n = len(batch)
+    owner = np.repeat(np.arange(n), np.diff(batch.refund_offsets))
+    inside = batch.refund_times >= window_start if window_start is not None else np.ones(len(owner), bool)
+    return np.bincount(owner[inside], weights=batch.refund_amounts[inside], minlength=n).astype(np.float64)
+
+
+@hookimpl
+def guanxi_score(ctx, batch: PurchaseBatch):
+    if "rfm" not in batch.modules:
+        return None
+    settings: RfmSettings = ctx.module_settings("rfm")
+    as_of = batch.as_of_epoch
+    window_start = None
+    if settings.window_days is not None:
+        window_start = int((batch.as_of - timedelta(days=settings.window_days)).timestamp())
+    if len(batch) == 0:
+        raise ValidationFailed([FieldError("as_of", "the tenant has no purchases up to this time; nothing to score")])
+    try:
+        scores = score_rfm(batch.offsets, batch.times, batch.amounts, _window_refunds(batch, window_start), as_of, settings, window_start)
+    except RfmInputError as error:
+        raise ValidationFailed([FieldError("as_of", str(error))]) from None
+
+    session = ctx.session
+    now = utcnow()
+    session.execute(delete(RfmRun).where(RfmRun.tenant_id == ctx.tenant_id))
+    run = RfmRun(tenant_id=ctx.tenant_id, computed_at=now, as_of=batch.as_of, settings=settings.model_dump(mode="json"))
+    session.add(run)
+    session.flush()
+    codes = scores.segment_codes()
+    scored = np.flatnonzero(scores.scored)
+    rows = [
+        {
+            "tenant_id": ctx.tenant_id, "customer_id": int(batch.customer_ids[i]), "run_id": run.id,
+            "recency_days": float(scores.recency_days[i]), "frequency": int(scores.frequency[i]),
+            "monetary": Decimal(repr(float(scores.monetary[i]))).quantize(CENT),
+            "r_score": int(scores.r_score[i]), "f_score": int(scores.f_score[i]), "m_score": int(scores.m_score[i]),
+            "segment": codes[i], "computed_at": now,
+        }
+        for i in scored.tolist()
+    ]
+    replace_results(session, RfmScore.__table__, ctx.tenant_id, rows)
+    run.scored = len(rows)
+    run.unscored = batch.customers_total - len(rows)
+    session.add(run)
+    counts: dict[str, int] = {}
+    for i in scored.tolist():
+        counts[codes[i]] = counts.get(codes[i], 0) + 1
+    return ScoreReport(module="rfm", scored=run.scored, unscored=run.unscored,
+                       details={"scheme": settings.scheme, "segments": counts})

@@ -1,0 +1,41 @@
+"""The RFM plugin's tables: the latest run per tenant and its per-customer scores."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Optional
+
+from sqlmodel import Field, SQLModel
+
+from engine.types import Json, Money, UtcDateTime, utcnow
+
+
+class RfmRun(SQLModel, table=True):
+    """One scoring run: when, as of when, with which settings, how many scored."""
+
+    __tablename__ = "rfm_runs"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    tenant_id: int = Field(foreign_key="tenants.id", index=True)
+    computed_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    as_of: datetime = Field(sa_type=UtcDateTime)
+    settings: dict = Field(default_factory=dict, sa_type=Json)
+    scored: int = 0
+    unscored: int = 0
+
+
+class RfmScore(SQLModel, table=True):
+    __tablename__ = "rfm_scores"
+
+    tenant_id: int = Field(foreign_key="tenants.id", primary_key=True)
+    customer_id: int = Field(foreign_key="customers.id", primary_key=True)
+    run_id: int
+    recency_days: float
+    frequency: int
+    monetary: Decimal = Field(sa_type=Money)
+    r_score: int
+    f_score: int
+    m_score: int
+    segment: str = Field(max_length=32, index=True)
+    computed_at: datetime = Field(sa_type=UtcDateTime)
