@@ -1,0 +1,219 @@
+"""CLV (BG/NBD) fitting and prediction: Guanxi's numba kernels against ``lifetimes`` 0.11.3.
+
+Run with ``.venv/bin/python -m bench.clv`` (about 2-4 minutes on 2 cores);
+prints one JSON line. ``--customers`` shrinks it for a smoke run;
+``--skip-compile`` leaves out the cold-compile measurement (about 30 s).
+
+Data: customers are simulated from the BG/NBD process exactly, in
+continuous time (lambda ~ Gamma(r, alpha), p ~ Beta(a, b), exponential
+inter-purchase times, dropout after each repeat purchase with probability
+p), born uniformly over the first 12 weeks and observed until week 52.
+The purchases become the engine's columnar batch (epoch seconds) and are
+summarised with ``plugins.clv.summary`` in weeks with purchases merged by
+day, the CDNOW convention.
+
+Fit comparison, same data in the same run: both ``BetaGeoFitter.fit``s get
+the same collapsed unique (frequency, recency, T) rows with their counts as
+``weights`` (lifetimes' API accepts them); that is the headline speedup.
+Also reported: Guanxi's fit from the raw per-customer arrays (it validates
+and collapses them itself), and lifetimes on the raw 100k customers without
+weights, which is what its default call costs. Both fits run with BLAS
+limited to one thread (see ``fitters.single_threaded_blas``).
+
+Predictions (``predict_s_1m``): probability alive, expected purchases over
+the next 13 weeks and 12-month CLV, per customer for all of them.
+Compilation (``compile_s``) is measured in a child process against an empty
+numba cache directory; ``cached_load_s`` is a second child loading that cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from plugins.clv import kernels
+from plugins.clv.fitters import (
+    BetaGeoFitter,
+    GammaGammaFitter,
+    ModifiedBetaGeoFitter,
+    ParetoNBDFitter,
+    single_threaded_blas,
+)
+from plugins.clv.summary import collapse, summarise
+
+DAY = 86400
+WEEK = 7 * DAY
+START = 1_704_067_200  # 2024-01-01T00:00:00Z
+TRUE_PARAMS = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # CDNOW's BG/NBD, in weeks
+BIRTH_WEEKS = 12
+OBSERVED_WEEKS = 52
+CDNOW = Path(__file__).resolve().parents[1] / "tests" / "data" / "cdnow"
+
+
+def simulate_bgnbd(n: int, seed: int = 2024):
+    """Columnar purchases (offsets, epoch seconds, amounts) of n BG/NBD customers."""
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(TRUE_PARAMS["r"], 1.0 / TRUE_PARAMS["alpha"], n)  # purchases per week
+    p = rng.beta(TRUE_PARAMS["a"], TRUE_PARAMS["b"], n)
+    birth = rng.uniform(0.0, BIRTH_WEEKS, n)
+    horizon = OBSERVED_WEEKS - birth  # weeks each customer is watched after the first purchase
+    owners = [np.arange(n)]
+    weeks = [birth]
+    active = np.arange(n)
+    elapsed = np.zeros(n)
+    while active.size:
+        elapsed[active] += rng.exponential(1.0, active.size) / lam[active]
+        bought = elapsed[active] <= horizon[active]
+        active = active[bought]
+        owners.append(active)
+        weeks.append(birth[active] + elapsed[active])
+        active = active[rng.random(active.size) >= p[active]]  # survives this purchase
+    owner = np.concatenate(owners)
+    order = np.argsort(owner, kind="stable")  # per customer, purchases were appended in time order
+    times = START + np.floor(np.concatenate(weeks)[order] * WEEK).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=n))]).astype(np.int64)
+    amounts = rng.gamma(4.0, 8.0, times.size)
+    return offsets, times, amounts
+
+
+def summary_of(n: int):
+    offsets, times, amounts = simulate_bgnbd(n)
+    as_of = START + OBSERVED_WEEKS * WEEK
+    t0 = time.perf_counter()
+    s = summarise(offsets, times, amounts, as_of, unit="week", period="day")
+    seconds = time.perf_counter() - t0
+    return s, times.size, seconds
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def compare_fit(s, raw_lifetimes: bool) -> dict:
+    x = s.frequency.astype(np.float64)
+    t_x, T = s.recency, s.T
+    rows = collapse(x, t_x, T)
+    # the headline: both libraries get the same collapsed rows and weights
+    ours, ours_s = timed(lambda: BetaGeoFitter().fit(rows.frequency, rows.recency, rows.T, weights=rows.weights))
+    from_raw, from_raw_s = timed(lambda: BetaGeoFitter().fit(x, t_x, T))
+    out = {
+        "customers": int(x.size),
+        "unique_rows": int(rows.weights.size),
+        "guanxi_fit_s": round(ours_s, 4),
+        "guanxi_fit_from_raw_s": round(from_raw_s, 4),  # validates and collapses 1 row per customer itself
+        "guanxi_params": ours.params_,
+        "guanxi_raw_vs_collapsed_max_rel_diff": max(
+            abs(from_raw.params_[k] - ours.params_[k]) / ours.params_[k] for k in ours.params_
+        ),
+    }
+    try:
+        import warnings
+
+        from lifetimes import BetaGeoFitter as LifetimesBG
+    except Exception as exc:  # reported, not hidden
+        out["lifetimes_error"] = f"{type(exc).__name__}: {exc}"
+        return out
+    # lifetimes runs under the same one-thread BLAS limit Guanxi's fit uses, so the
+    # comparison is of the fitting code, not of OpenBLAS thread contention
+    with warnings.catch_warnings(), single_threaded_blas():
+        warnings.simplefilter("ignore")
+        theirs, theirs_s = timed(lambda: LifetimesBG().fit(rows.frequency, rows.recency, rows.T, weights=rows.weights))
+        params = {k: float(v) for k, v in theirs.params_.items()}
+        out["lifetimes_fit_weighted_s"] = round(theirs_s, 4)
+        out["lifetimes_params"] = params
+        out["max_rel_param_diff"] = max(abs(ours.params_[k] - params[k]) / abs(params[k]) for k in params)
+        out["speedup"] = theirs_s / ours_s
+        if raw_lifetimes:
+            raw, raw_s = timed(lambda: LifetimesBG().fit(x, t_x, T))
+            out["lifetimes_fit_unweighted_s"] = round(raw_s, 4)
+            out["speedup_vs_unweighted"] = raw_s / ours_s
+            out["max_rel_param_diff_unweighted"] = max(
+                abs(ours.params_[k] - float(raw.params_[k])) / abs(float(raw.params_[k])) for k in params
+            )
+    return out
+
+
+def predict_all(s, fitter: BetaGeoFitter) -> float:
+    x = s.frequency.astype(np.float64)
+    spend = np.where(x > 0, s.monetary_value, 30.0)
+    t0 = time.perf_counter()
+    fitter.conditional_probability_alive(x, s.recency, s.T)
+    fitter.conditional_expected_number_of_purchases_up_to_time(13.0, x, s.recency, s.T)
+    fitter.customer_lifetime_value(x, s.recency, s.T, spend, time=12, discount_rate=0.01, unit="week")
+    return time.perf_counter() - t0
+
+
+def cdnow_fit_seconds() -> dict:
+    rows = np.loadtxt(CDNOW / "cdnow_customers_summary.csv", delimiter=",", skiprows=1)
+    spend = np.loadtxt(CDNOW / "cdnow_customers_summary_with_transactions.csv", delimiter=",", skiprows=1)
+    x, t_x, T = rows[:, 1], rows[:, 2], rows[:, 3]
+    out = {}
+    for name, fit in (
+        ("bgnbd", lambda: BetaGeoFitter().fit(x, t_x, T)),
+        ("mbgnbd", lambda: ModifiedBetaGeoFitter().fit(x, t_x, T)),
+        ("paretonbd", lambda: ParetoNBDFitter().fit(x, t_x, T)),
+        ("gammagamma", lambda: GammaGammaFitter().fit(spend[:, 1], spend[:, 4])),
+    ):
+        fit()  # first call pays for numba dispatch of these array types
+        out[name] = round(min(timed(fit)[1] for _ in range(3)), 4)
+    return out
+
+
+def child_warm_up_seconds(cache_dir: str) -> float:
+    code = "import time; t=time.perf_counter(); from plugins.clv import kernels; kernels.warm_up(); print(time.perf_counter()-t)"
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--skip-compile", action="store_true")
+    args = parser.parse_args()
+
+    result: dict = {"bench": "clv", "threads": int(__import__("numba").get_num_threads())}
+    if not args.skip_compile:
+        with tempfile.TemporaryDirectory() as cache:
+            result["compile_s"] = round(child_warm_up_seconds(cache), 2)
+            result["cached_load_s"] = round(child_warm_up_seconds(cache), 2)
+    kernels.warm_up()
+
+    big, n_purchases, summary_s = summary_of(args.customers)
+    result["purchases_1m"] = int(n_purchases)
+    result["summarise_s_1m"] = round(summary_s, 4)
+    small_n = max(args.customers // 10, 1000)
+    small, _, _ = summary_of(small_n)
+    compare_fit(small, raw_lifetimes=False)  # warm both libraries up on this data's dtypes
+
+    fit_1m = compare_fit(big, raw_lifetimes=False)
+    fit_100k = compare_fit(small, raw_lifetimes=True)
+    result["fit_1m"] = fit_1m
+    result["fit_100k"] = fit_100k
+    result["fit_speedup_vs_lifetimes_1m"] = round(fit_1m.get("speedup", float("nan")), 2) if "speedup" in fit_1m else None
+    result["max_rel_param_diff_1m"] = fit_1m.get("max_rel_param_diff")
+    result["fit_speedup_vs_lifetimes_100k"] = round(fit_100k["speedup"], 2) if "speedup" in fit_100k else None
+    result["max_rel_param_diff_100k"] = fit_100k.get("max_rel_param_diff")
+    result["lifetimes_given"] = (
+        "both fits get the same collapsed unique rows + weights; lifetimes also gets the raw 100k rows unweighted"
+    )
+
+    fitter = BetaGeoFitter.from_params(fit_1m["guanxi_params"])
+    predict_all(small, fitter)  # warm
+    result["predict_s_1m"] = round(predict_all(big, fitter), 4)
+    result["cdnow_fit_s"] = cdnow_fit_seconds()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
