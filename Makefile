@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
 install: $(BIN)/.installed
@@ -27,7 +27,10 @@ test: install
 	$(BIN)/pytest
 
 bench: install
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.rfm
+	$(BIN)/python -m bench.clv
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache guanxi.db guanxi.db-wal guanxi.db-shm
