@@ -271,5 +271,49 @@ def serve(
     _serve(host, port, workers)
 
 
+jobs_app = typer.Typer(help="Run the periodic jobs of the enabled modules.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+
+
+@jobs_app.command("list")
+def jobs_list(tenant: str = typer.Option(..., "--tenant")) -> None:
+    """The jobs a tenant's enabled modules provide."""
+    from engine.jobs import jobs_for
+    from engine.services.modules import enabled_modules
+
+    gx = _guanxi()
+    with gx.tenant(tenant, write=False) as ctx:
+        jobs = jobs_for(gx.plugins, enabled_modules(ctx.session, ctx.tenant_id))
+    table = Table("job", "module", "every (min)")
+    for job in jobs:
+        table.add_row(job.name, job.module, str(job.every_minutes))
+    console.print(table)
+
+
+@jobs_app.command("run")
+def jobs_run(tenant: str = typer.Option(..., "--tenant"), job: Optional[list[str]] = typer.Option(None, "--job")) -> None:
+    """Run the tenant's jobs now (all, or those named with --job). Safe to repeat."""
+    from engine.jobs import run_jobs
+
+    gx = _guanxi()
+    try:
+        results = run_jobs(gx, tenant, job)
+    except GuanxiError as error:
+        _fail(error)
+    for name, result in results.items():
+        console.print(f"[bold]{name}[/bold]: {result}")
+
+
+def _mount_plugin_commands() -> None:
+    """Sub-commands contributed by plugins through ``guanxi_cli_commands``."""
+    from engine.plugins.manager import get_plugin_manager
+
+    for group in get_plugin_manager().hook.guanxi_cli_commands():
+        for name, sub_app in group or []:
+            app.add_typer(sub_app, name=name)
+
+
+_mount_plugin_commands()
+
 if __name__ == "__main__":
     app()

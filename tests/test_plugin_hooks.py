@@ -98,6 +98,17 @@ def guanxi_customer_fields():
 @hookimpl
 def guanxi_graphql():
     return {"query": VisitLogFields}
+
+import typer
+visitlog_cli = typer.Typer()
+
+@visitlog_cli.command("hello")
+def hello(tenant: str = typer.Option(..., "--tenant")):
+    print(f"visit log for {tenant}")
+
+@hookimpl
+def guanxi_cli_commands():
+    return [("visitlog", visitlog_cli)]
 '''
 
 
@@ -187,6 +198,13 @@ def test_third_party_plugin_reaches_only_tenants_that_enabled_it(third_party, da
         assert run_scoring(ctx, []) == []
     assert run_jobs(gx, on) == {"visitlog.count": 1}
     assert run_jobs(gx, off) == {}
+
+    # Plugins add CLI sub-commands.
+    from typer.testing import CliRunner
+
+    [(name, sub_app)] = [pair for group in gx.plugins.hook.guanxi_cli_commands() for pair in group]
+    assert name == "visitlog"
+    assert CliRunner().invoke(sub_app, ["--tenant", on]).output.strip() == f"visit log for {on}"
 
     # Erasing a customer reaches the plugin's table too.
     with gx.tenant(on) as ctx:

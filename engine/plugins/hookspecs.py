@@ -86,3 +86,11 @@ def guanxi_customer_erased(ctx, customer_id):
     """A customer is being erased: remove personal data the plugin stored
     about ``customer_id`` (same transaction). Return value ignored.
     """
+
+
+@hookspec
+def guanxi_cli_commands():
+    """Return ``typer.Typer`` apps to mount as ``guanxi <name> ...`` sub-commands:
+    a list of ``(name, typer_app)`` pairs (e.g. ``("loyalty", loyalty_app)``).
+    Called on every plugin at start; commands take ``--tenant`` themselves.
+    """
