@@ -10,6 +10,7 @@ from sqlalchemy import delete
 
 from engine import hookimpl
 from engine.errors import FieldError, ValidationFailed
+from engine.jobs import Job
 from engine.plugins import ModuleInfo
 from engine.scoring import PurchaseBatch, ScoreReport, replace_results
 from engine.types import CENT, utcnow
@@ -32,6 +33,21 @@ def guanxi_module() -> ModuleInfo:
 @hookimpl
 def guanxi_models():
     return [RfmRun, RfmScore]
+
+
+def _rescore(ctx):
+    """Periodic re-scoring, for tenants that set ``schedule_minutes``."""
+    from engine.scoring import run_scoring
+
+    if ctx.module_settings("rfm").schedule_minutes is None:
+        return "off (set schedule_minutes to re-score periodically)"
+    [report] = run_scoring(ctx, ["rfm"])
+    return f"{report.scored} customers scored"
+
+
+@hookimpl
+def guanxi_jobs():
+    return [Job(name="rfm.rescore", module="rfm", every_minutes=60, run=_rescore)]
 
 
 def _window_refunds(batch: PurchaseBatch, window_start: int | None) -> np.ndarray:

@@ -112,3 +112,35 @@ def test_scoring_a_module_the_tenant_has_not_enabled_is_refused(gx, tenant):
     with pytest.raises(ValidationFailed, match="not enabled"):
         with gx.tenant(tenant) as ctx:
             run_scoring(ctx, ["rfm"])
+
+
+def test_the_segment_summary_adds_up_to_the_tenants_customers_and_revenue(gx, make_tenant):
+    from plugins.rfm.summary import rfm_overview
+
+    tenant = make_tenant(modules=("rfm",))
+    _history(gx, tenant)
+    with gx.tenant(tenant) as ctx:
+        run_scoring(ctx, ["rfm"], as_of=AS_OF)
+    with gx.tenant(tenant, write=False) as ctx:
+        overview = rfm_overview(ctx)
+    assert (overview.scheme, overview.scored, overview.unscored) == ("RF_GRID_10", 4, 1)
+    assert len(overview.segments) == 10  # every segment of the scheme, empty ones too
+    assert sum(s.customers for s in overview.segments) == 4
+    assert abs(sum(s.share_of_customers for s in overview.segments) - 0.8) < 1e-9  # one customer never bought
+    assert abs(sum(s.share_of_revenue for s in overview.segments) - 1.0) < 1e-9
+    assert sum(s.revenue for s in overview.segments) == 400 + 200 + 150 + 20
+    loyal = next(s for s in overview.segments if s.segment.code == "LOYAL")
+    assert (loyal.customers, loyal.avg_frequency, loyal.segment.action_zh != "") == (1, 4.0, True)
+
+
+def test_periodic_rescoring_runs_only_when_the_tenant_asked_for_it(gx, make_tenant):
+    from engine.jobs import run_jobs
+
+    tenant = make_tenant(modules=("rfm",))
+    _history(gx, tenant)
+    assert "off" in run_jobs(gx, tenant, ["rfm.rescore"])["rfm.rescore"]
+    assert _scores(gx, tenant) == {}
+    with gx.tenant(tenant) as ctx:
+        configure(ctx.session, gx.plugins, ctx.tenant_id, "rfm", {"schedule_minutes": 30})
+    assert run_jobs(gx, tenant, ["rfm.rescore"]) == {"rfm.rescore": "4 customers scored"}
+    assert len(_scores(gx, tenant)) == 4
