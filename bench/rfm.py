@@ -127,6 +127,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--purchases", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--e2e-customers", type=int, default=200_000)
+    parser.add_argument("--e2e-purchases", type=int, default=2_000_000)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="guanxi-numba-") as cache_dir:
@@ -173,13 +175,81 @@ def run(args: argparse.Namespace, cache_dir: str) -> dict:
         "kernel_speedup_vs_pandas": round(pandas_s / kernel_s, 2),
     }
 
-    # --- end-to-end section (to come with the storage integration) -----------
-    # Read a tenant's purchases from the database into the batch, score, write
-    # the results back; report customers per second on each backend. Until
-    # then the keys are present and null so consumers of this JSON see them.
-    results["e2e_customers_per_s_sqlite"] = None
-    results["e2e_customers_per_s_postgres"] = None
+    # --- end-to-end: database read, score, write back -----------------------
+    with tempfile.TemporaryDirectory() as tmp:
+        results.update(end_to_end(f"sqlite:///{tmp}/rfm.db", "sqlite", args.e2e_customers, args.e2e_purchases))
+    pg = _postgres_database()
+    results.update({"e2e_customers_per_s_postgres": None, "e2e_365d_customers_per_s_postgres": None})
+    if pg:
+        try:
+            results.update(end_to_end(pg, "postgres", args.e2e_customers, args.e2e_purchases))
+        finally:
+            _drop_postgres(pg)
     return results
+
+
+def end_to_end(url: str, backend: str, n_customers: int, n_purchases: int) -> dict:
+    """Time ``run_scoring`` (read purchases, score, replace stored results) on a tenant."""
+    import uuid
+    from datetime import datetime, timezone
+
+    from engine.bulk import insert_rows
+    from engine.config import Settings
+    from engine.db import make_engine
+    from engine.models import Customer, Interaction
+    from engine.plugins.manager import get_plugin_manager
+    from engine.runtime import Guanxi
+    from engine.scoring import run_scoring
+    from engine.services.modules import configure, set_enabled
+    from engine.services.tenants import create_tenant
+
+    settings = Settings(database_url=url)
+    gx = Guanxi(settings=settings, plugins=get_plugin_manager(), engine=make_engine(settings))
+    gx.init_db()
+    batch = make_batch(n_customers, n_purchases, seed=7)
+    with gx.write() as session:
+        tenant = create_tenant(session, f"rfm-{uuid.uuid4().hex[:8]}", "rfm bench")
+        set_enabled(session, gx.plugins, tenant.id, "rfm", True)
+        ids = np.array(insert_rows(session, Customer.__table__, [
+            Customer(tenant_id=tenant.id).model_dump(exclude={"id"}) for _ in range(n_customers)
+        ]))
+    owner = np.repeat(ids, np.diff(batch.offsets))
+    now = datetime.now(timezone.utc)
+    for start in range(0, n_purchases, 200_000):
+        stop = min(start + 200_000, n_purchases)
+        with gx.write() as session:
+            insert_rows(session, Interaction.__table__, [
+                {"tenant_id": tenant.id, "customer_id": int(c), "kind": "PURCHASE", "local_day": int(t // 86400),
+                 "occurred_at": datetime.fromtimestamp(int(t), timezone.utc), "amount": float(a), "channel": None,
+                 "store": None, "staff": None, "quantity": None, "external_id": None, "reverses_id": None,
+                 "payload": {}, "recorded_at": now}
+                for c, t, a in zip(owner[start:stop].tolist(), batch.times[start:stop].tolist(), batch.amounts[start:stop].tolist())
+            ])
+    as_of = datetime.fromtimestamp(AS_OF, timezone.utc)
+    out = {}
+    for label, window in (("", None), ("365d_", 365)):
+        with gx.tenant(tenant.id) as ctx:
+            configure(ctx.session, gx.plugins, ctx.tenant_id, "rfm", {"window_days": window} if window else {})
+        started = time.perf_counter()
+        with gx.tenant(tenant.id, actor="bench") as ctx:
+            [report] = run_scoring(ctx, ["rfm"], as_of=as_of)
+        elapsed = time.perf_counter() - started
+        out[f"e2e_{label}customers_per_s_{backend}"] = round(n_customers / elapsed)
+        out[f"e2e_{label}scored_{backend}"] = report.scored
+    gx.engine.dispose()
+    return out
+
+
+def _postgres_database() -> str | None:
+    from bench.ingest import postgres_url
+
+    return postgres_url()
+
+
+def _drop_postgres(url: str) -> None:
+    from bench.ingest import drop_postgres
+
+    drop_postgres(url)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,74 @@
+"""The ASGI application: ``uvicorn --factory api.app:create_app``.
+
+Routes: /graphql (POST, GET, GraphiQL in a browser), /healthz (process up),
+/readyz (database reachable). CORS origins come from GUANXI_CORS_ORIGINS
+(comma-separated; unset means no cross-origin access).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import anyio.to_thread
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.endpoint import GraphQLEndpoint
+from api.logs import RequestIdMiddleware, configure_logging
+from api.pagination import Cursors, secret_for
+from api.schema import SchemaCache
+from engine.runtime import Guanxi
+
+
+def cors_origins() -> list[str]:
+    return [o.strip() for o in os.environ.get("GUANXI_CORS_ORIGINS", "").split(",") if o.strip()]
+
+
+def create_app(gx: Guanxi | None = None) -> Starlette:
+    """Build the app around ``gx`` (default: the process-wide engine from the environment)."""
+    configure_logging(os.environ.get("GUANXI_LOG_LEVEL", "INFO"))
+    gx = gx or Guanxi()
+    schemas = SchemaCache(gx.plugins)
+    cursors = Cursors(secret_for(gx.settings.database_url))
+    graphql = GraphQLEndpoint(gx, schemas, cursors)
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> JSONResponse:
+        def ping() -> None:
+            with gx.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+
+        try:
+            await anyio.to_thread.run_sync(ping)
+        except Exception as error:  # any failure to reach the database means not ready
+            return JSONResponse({"status": "unavailable", "error": type(error).__name__}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        await anyio.to_thread.run_sync(gx.init_db)
+        await anyio.to_thread.run_sync(schemas.all_modules)  # build the common schema before the first request
+        yield
+
+    middleware = [
+        Middleware(RequestIdMiddleware),
+        Middleware(CORSMiddleware, allow_origins=cors_origins(), allow_methods=["GET", "POST", "OPTIONS"],
+                   allow_headers=["authorization", "content-type", "x-request-id"], expose_headers=["x-request-id"], max_age=600),
+    ]
+    app = Starlette(
+        routes=[Route("/graphql", graphql.__call__, methods=["GET", "POST"]), Route("/healthz", healthz), Route("/readyz", readyz)],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+    app.state.gx = gx
+    app.state.schemas = schemas
+    app.state.cursors = cursors
+    return app

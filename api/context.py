@@ -1,0 +1,105 @@
+"""Per-request state handed to resolvers as ``info.context``: who is calling
+(the authenticated key), the engine, DataLoaders, and helpers that run
+database work in a worker thread so the event loop never blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from sqlmodel import Session
+from strawberry.dataloader import DataLoader
+
+from api.errors import forbidden
+from api.pagination import Cursors
+from engine.context import TenantContext
+from engine.enums import Role
+from engine.models import Tenant
+from engine.runtime import Guanxi
+
+T = TypeVar("T")
+
+# Within a tenant, each role can do everything the roles below it can.
+RANK = {Role.VIEWER: 0, Role.ANALYST: 1, Role.AGENT: 2, Role.ADMIN: 3}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: an active API key, its role and (unless a platform key) its tenant."""
+
+    key_id: int
+    role: Role
+    tenant: Tenant | None
+    modules: frozenset[str] = frozenset()
+
+    @property
+    def actor(self) -> str:
+        return f"api-key:{self.key_id}"
+
+    @property
+    def tenant_id(self) -> int:
+        assert self.tenant is not None and self.tenant.id is not None
+        return self.tenant.id
+
+
+@dataclass
+class RequestContext:
+    gx: Guanxi
+    principal: Principal
+    cursors: Cursors
+    request_id: str = ""
+    _loaders: dict[Any, DataLoader] = field(default_factory=dict)
+
+    # -- authorisation ---------------------------------------------------------
+    def can(self, role: Role) -> bool:
+        return self.principal.role in RANK and RANK[self.principal.role] >= RANK[role]
+
+    def require(self, role: Role, action: str) -> None:
+        if not self.can(role):
+            raise forbidden(f"{action} needs the {role.code.lower()} role or higher; this key is {self.principal.role.code.lower()}")
+
+    @property
+    def tenant_id(self) -> int:
+        return self.principal.tenant_id
+
+    # -- database work, off the event loop ----------------------------------------
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await anyio.to_thread.run_sync(partial(fn, *args))
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        """``fn(session)`` in a read transaction, in a worker thread."""
+
+        def work() -> T:
+            with self.gx.read() as session:
+                return fn(session)
+
+        return await self.run(work)
+
+    async def write(self, fn: Callable[[TenantContext], T]) -> T:
+        """``fn(ctx)`` in one write transaction of the caller's tenant, in a worker thread."""
+
+        def work() -> T:
+            with self.gx.tenant(self.principal.tenant, actor=self.principal.actor) as ctx:
+                return fn(ctx)
+
+        return await self.run(work)
+
+    # -- DataLoaders, one per relation (and arguments) per request --------------
+    def loader(self, key: Any, batch: Callable[[Session, list], dict]) -> DataLoader:
+        """A per-request DataLoader whose batch is ``batch(session, keys) -> {key: value}``.
+
+        Plugins use this for their Customer fields so a page costs one
+        statement per field, not one per customer.
+        """
+        loader = self._loaders.get(key)
+        if loader is None:
+
+            async def load(keys: list) -> list:
+                found = await self.read(lambda session: batch(session, list(keys)))
+                return [found.get(k) for k in keys]
+
+            loader = self._loaders[key] = DataLoader(load_fn=load)
+        return loader

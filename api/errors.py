@@ -1,0 +1,72 @@
+"""Error codes and shapes: top-level GraphQL errors carry ``extensions.code``;
+expected failures of a mutation go in the payload's ``errors`` list."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from graphql import GraphQLError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from engine.errors import FieldError as EngineFieldError
+
+log = logging.getLogger("guanxi.api")
+
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+NOT_FOUND = "NOT_FOUND"
+BAD_CURSOR = "BAD_CURSOR"
+BAD_PAGE_SIZE = "BAD_PAGE_SIZE"
+BAD_REQUEST = "BAD_REQUEST"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+INTERNAL = "INTERNAL_SERVER_ERROR"
+DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+
+
+def api_error(message: str, code: str) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": code})
+
+
+def forbidden(message: str) -> GraphQLError:
+    return api_error(message, FORBIDDEN)
+
+
+def camel(name: str) -> str:
+    """``referrer_id`` -> ``referrerId`` in every part of a dotted path."""
+    return ".".join(re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), part) for part in name.split("."))
+
+
+def format_error(error: GraphQLError) -> dict:
+    """The error as sent: a stable code always; bugs never leak their text."""
+    formatted = error.formatted
+    extensions = dict(formatted.get("extensions") or {})
+    original = error.original_error
+    if "code" not in extensions:
+        if original is None:
+            extensions["code"] = PARSE_FAILED if error.message.startswith("Syntax Error") else VALIDATION_FAILED
+        elif isinstance(original, GraphQLError):
+            extensions["code"] = (original.extensions or {}).get("code", BAD_USER_INPUT)
+        elif isinstance(original, (TypeError, ValueError)) and _is_input_coercion(error):
+            extensions["code"] = BAD_USER_INPUT
+        elif isinstance(original, DBAPIError) and original.connection_invalidated or isinstance(original, OperationalError):
+            log.error("database error in resolver", exc_info=original)
+            extensions["code"] = DATABASE_UNAVAILABLE
+            formatted["message"] = "the database is unavailable or busy; retry shortly"
+        else:
+            log.error("unexpected error in resolver", exc_info=original)
+            extensions["code"] = INTERNAL
+            formatted["message"] = "Internal server error"
+    formatted["extensions"] = extensions
+    return formatted
+
+
+def _is_input_coercion(error: GraphQLError) -> bool:
+    return error.message.startswith("Variable ") or "Expected type" in error.message
+
+
+def field_errors(errors: list[EngineFieldError], index: int | None = None) -> list[dict]:
+    """Engine FieldErrors as payload error objects (field names in camelCase)."""
+    return [{"field": camel(e.field) or None, "message": e.message, "code": e.code, "index": index} for e in errors]

@@ -1,0 +1,106 @@
+"""Typed filter inputs turned into SQL conditions (always inside one tenant)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from api.errors import BAD_USER_INPUT, api_error
+from api.types import CustomerOrderField, CustomerWhere, DateTimeFilter, StringFilter, TagsFilter
+from engine.models import Customer
+from engine.services.customers import escape_like
+from engine.types import UtcDateTime
+
+MAX_NESTING = 5
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise api_error("date-times in filters need an offset, e.g. 2025-01-01T00:00:00Z", BAD_USER_INPUT)
+    return value
+
+
+def string_condition(column, f: StringFilter) -> list[sa.ColumnElement]:
+    out = []
+    if f.eq is not None:
+        out.append(column == f.eq)
+    if f.contains is not None:
+        out.append(column.ilike(f"%{escape_like(f.contains)}%", escape="\\"))
+    if f.starts_with is not None:
+        out.append(column.ilike(f"{escape_like(f.starts_with)}%", escape="\\"))
+    if f.in_ is not None:
+        out.append(column.in_(f.in_))
+    return out
+
+
+def compare_condition(column, f: Any, convert=lambda v: v) -> list[sa.ColumnElement]:
+    ops = {"eq": column.__eq__, "gt": column.__gt__, "gte": column.__ge__, "lt": column.__lt__, "lte": column.__le__}
+    return [op(convert(getattr(f, name))) for name, op in ops.items() if getattr(f, name) is not None]
+
+
+def _has_tag(dialect: str, tag: str) -> sa.ColumnElement:
+    if dialect == "postgresql":
+        return sa.type_coerce(Customer.tags, JSONB).contains([tag])
+    each = sa.func.json_each(Customer.tags).table_valued("value")
+    return sa.select(1).select_from(each).where(each.c.value == tag).exists()
+
+
+def tags_condition(dialect: str, f: TagsFilter) -> list[sa.ColumnElement]:
+    out = []
+    if f.has is not None:
+        out.append(_has_tag(dialect, f.has))
+    if f.has_any:
+        out.append(sa.or_(*(_has_tag(dialect, t) for t in f.has_any)))
+    if f.has_all:
+        out.extend(_has_tag(dialect, t) for t in f.has_all)
+    return out
+
+
+def customer_condition(where: CustomerWhere | None, dialect: str, depth: int = 0) -> sa.ColumnElement:
+    if where is None:
+        return sa.true()
+    if depth > MAX_NESTING:
+        raise api_error(f"filters nest at most {MAX_NESTING} levels of AND/OR", BAD_USER_INPUT)
+    parts: list[sa.ColumnElement] = []
+    for name in ("name", "phone", "email", "code", "store", "owner"):
+        f = getattr(where, name)
+        if f is not None:
+            parts.extend(string_condition(getattr(Customer, name), f))
+    if where.tags is not None:
+        parts.extend(tags_condition(dialect, where.tags))
+    for name in ("created_at", "last_purchase_at"):
+        f: DateTimeFilter | None = getattr(where, name)
+        if f is not None:
+            parts.extend(compare_condition(getattr(Customer, name), f, _utc))
+    if where.total_spent is not None:
+        parts.extend(compare_condition(Customer.total_spent, where.total_spent))
+    if where.purchase_count is not None:
+        parts.extend(compare_condition(Customer.purchase_count, where.purchase_count))
+    if where.and_:
+        parts.extend(customer_condition(w, dialect, depth + 1) for w in where.and_)
+    if where.or_:
+        parts.append(sa.or_(*(customer_condition(w, dialect, depth + 1) for w in where.or_)))
+    return sa.and_(sa.true(), *parts)
+
+
+# -- ordering -------------------------------------------------------------------
+# Each order key is (SQL expression, python value of a row, value from a cursor).
+# NULLs sort as a floor value so keyset comparisons stay simple and total.
+
+
+def order_key(field: CustomerOrderField):
+    if field is CustomerOrderField.NAME:
+        return sa.func.coalesce(Customer.name, ""), lambda c: c.name or "", str
+    if field is CustomerOrderField.LAST_PURCHASE_AT:
+        expr = sa.func.coalesce(Customer.last_purchase_at, sa.literal(EPOCH, UtcDateTime()), type_=UtcDateTime())
+        return expr, lambda c: (c.last_purchase_at or EPOCH).isoformat(), datetime.fromisoformat
+    if field is CustomerOrderField.CREATED_AT:
+        return Customer.created_at, lambda c: c.created_at.isoformat(), datetime.fromisoformat
+    if field is CustomerOrderField.TOTAL_SPENT:
+        return Customer.total_spent, lambda c: str(c.total_spent), Decimal
+    return Customer.purchase_count, lambda c: c.purchase_count, int

@@ -1,0 +1,136 @@
+"""Mutation bodies: call the engine service in one write transaction (in a
+worker thread) and turn expected failures into payload errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.context import RequestContext
+from api.errors import field_errors
+from api.ids import decode_id, to_global_id
+from api.inputs import CreateApiKeyInput, CustomerFields, IdInput, RecordInteractionsInput, customer_values, interaction_values
+from api.types import DuplicateItem, Error, ItemError
+from engine.errors import FieldError, GuanxiError, ValidationFailed
+from engine.services import customers, interactions, keys, modules
+
+MAX_BULK_ITEMS = 1000
+
+
+def errors_of(error: GuanxiError) -> list[Error]:
+    return [Error(field=e["field"], message=e["message"], code=e["code"]) for e in field_errors(error.errors)]
+
+
+async def _guarded(ctx: RequestContext, work) -> dict[str, Any]:
+    try:
+        return await ctx.write(work)
+    except GuanxiError as error:
+        return {"errors": errors_of(error)}
+
+
+def _customer_id(value: str) -> int:
+    pk = decode_id(value, "Customer")
+    if pk is None:
+        raise ValidationFailed([FieldError("id", "not a Customer id", "NOT_FOUND")])
+    return pk
+
+
+async def create_customer(ctx: RequestContext, data: CustomerFields) -> dict:
+    def work(tc):
+        return {"customer": customers.create_customer(tc, customer_values(data))}
+
+    return await _guarded(ctx, work)
+
+
+async def update_customer(ctx: RequestContext, data) -> dict:
+    def work(tc):
+        return {"customer": customers.update_customer(tc, _customer_id(data.id), customer_values(data))}
+
+    return await _guarded(ctx, work)
+
+
+async def erase_customer(ctx: RequestContext, data: IdInput) -> dict:
+    return await _guarded(ctx, lambda tc: {"customer": customers.erase_customer(tc, _customer_id(data.id))})
+
+
+async def record_interaction(ctx: RequestContext, data) -> dict:
+    def work(tc):
+        recorded, duplicate = interactions.record_interaction(tc, interaction_values(data))
+        return {"interaction": recorded, "duplicate": duplicate}
+
+    return await _guarded(ctx, work)
+
+
+async def record_interactions(ctx: RequestContext, data: RecordInteractionsInput) -> dict:
+    if len(data.items) > MAX_BULK_ITEMS:
+        message = f"at most {MAX_BULK_ITEMS} items per request, got {len(data.items)}; split the batch"
+        return {"errors": [Error(field="items", message=message, code="TOO_MANY_ITEMS")]}
+    item_errors: list[ItemError] = []
+    items: list[Any] = []
+    for index, item in enumerate(data.items):
+        try:
+            items.append(interaction_values(item))
+        except ValidationFailed as error:
+            items.append(None)  # keeps indexes aligned; the service reports it, we replace that report
+            item_errors.extend(_item_errors(index, error.errors))
+    bad = {e.index for e in item_errors}
+
+    def work(tc):
+        result = interactions.record_interactions(tc, [it if it is not None else {} for it in items])
+        return result
+
+    try:
+        result = await ctx.write(work)
+    except GuanxiError as error:
+        return {"errors": errors_of(error)}
+    for index, errs in sorted(result.errors.items()):
+        if index not in bad:
+            item_errors.extend(_item_errors(index, errs))
+    item_errors.sort(key=lambda e: e.index)
+    duplicates = [
+        {"index": d.index, "external_id": d.external_id, "existing_id": None if d.existing_id is None else to_global_id("Interaction", d.existing_id)}
+        for d in result.duplicates
+    ]
+    return {
+        "recorded_count": len(result.recorded),
+        "interactions": result.recorded,
+        "duplicates": [DuplicateItem(**d) for d in duplicates],
+        "item_errors": item_errors,
+    }
+
+
+def _item_errors(index: int, errors: list[FieldError]) -> list[ItemError]:
+    return [ItemError(index=index, field=e["field"], message=e["message"], code=e["code"]) for e in field_errors(errors, index)]
+
+
+async def set_module(ctx: RequestContext, name: str, enabled: bool, views) -> dict:
+    def work(tc):
+        modules.set_enabled(tc.session, tc.plugins, tc.tenant_id, name, enabled, actor=tc.actor)
+        return {"module": next(v for v in views(tc.session, tc.plugins, tc.tenant_id) if v.info.name == name)}
+
+    return await _guarded(ctx, work)
+
+
+async def configure_module(ctx: RequestContext, name: str, settings: Any, views) -> dict:
+    def work(tc):
+        modules.configure(tc.session, tc.plugins, tc.tenant_id, name, settings, actor=tc.actor)
+        return {"module": next(v for v in views(tc.session, tc.plugins, tc.tenant_id) if v.info.name == name)}
+
+    return await _guarded(ctx, work)
+
+
+async def create_api_key(ctx: RequestContext, data: CreateApiKeyInput) -> dict:
+    def work(tc):
+        new = keys.create_key(tc.session, tc.tenant, data.role, data.name, actor=tc.actor)
+        return {"api_key": new.record, "secret": new.secret}
+
+    return await _guarded(ctx, work)
+
+
+async def revoke_api_key(ctx: RequestContext, data: IdInput) -> dict:
+    def work(tc):
+        pk = decode_id(data.id, "ApiKey")
+        if pk is None:
+            raise ValidationFailed([FieldError("id", "not an ApiKey id", "NOT_FOUND")])
+        return {"api_key": keys.revoke_key(tc.session, tc.tenant_id, pk, actor=tc.actor)}
+
+    return await _guarded(ctx, work)

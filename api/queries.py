@@ -1,0 +1,160 @@
+"""Reads behind the connection fields: plain synchronous functions over a
+session, run in a worker thread by the resolvers. Each costs a fixed number
+of statements (the page and its count)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from api.errors import BAD_USER_INPUT, api_error
+from api.filters import compare_condition, customer_condition, order_key, string_condition
+from api.ids import decode_id
+from api.pagination import Cursors, Page, after_clause, make_page
+from api.types import CustomerOrder, InteractionWhere
+from engine.enums import Channel, InteractionKind
+from engine.models import AuditEvent, Customer, Interaction
+from engine.services.customers import escape_like
+
+
+def _count(session: Session, model, conditions) -> int:
+    return session.execute(sa.select(sa.func.count()).select_from(model).where(*conditions)).scalar_one()
+
+
+def customers_page(
+    session: Session, tenant_id: int, cursors: Cursors, first: int, after: str | None,
+    where=None, order: CustomerOrder | None = None, search: str | None = None,
+) -> Page:
+    order = order or CustomerOrder()
+    order_name = f"{order.field.name}:{order.direction.name}"
+    key, value_of, parse = order_key(order.field)
+    descending = order.direction.name == "DESC"
+    conditions = [
+        Customer.tenant_id == tenant_id,
+        Customer.deleted_at.is_(None),
+        customer_condition(where, session.get_bind().dialect.name),
+    ]
+    if search and search.strip():
+        pattern = f"%{escape_like(search.strip())}%"
+        conditions.append(sa.or_(*(getattr(Customer, c).ilike(pattern, escape="\\") for c in ("name", "phone", "email", "code", "wechat_id"))))
+    total = _count(session, Customer, conditions)
+    query = sa.select(Customer).where(*conditions)
+    if after:
+        value, last_id = cursors.decode(after, order_name)
+        try:
+            value = parse(value)
+        except (TypeError, ValueError, ArithmeticError):
+            raise api_error("the cursor is malformed", "BAD_CURSOR") from None
+        query = query.where(after_clause(key, Customer.id, value, last_id, descending))
+    direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
+    query = query.order_by(direction(key), direction(Customer.id)).limit(first + 1)
+    rows = list(session.execute(query).scalars())
+    return make_page(rows, first, total, lambda c: cursors.encode(order_name, value_of(c), c.id))
+
+
+def _codes(enum_type, values: list[str], field: str) -> list[str]:
+    try:
+        return [enum_type.parse(v).code for v in values]
+    except ValueError as error:
+        raise api_error(f"{field}: {error}", BAD_USER_INPUT) from None
+
+
+def interaction_conditions(tenant_id: int, where: InteractionWhere | None) -> list:
+    conditions = [Interaction.tenant_id == tenant_id]
+    if where is None:
+        return conditions
+    if where.customer_id is not None:
+        customer_id = decode_id(where.customer_id, "Customer")
+        conditions.append(Interaction.customer_id == (customer_id if customer_id is not None else -1))
+    if where.kind:
+        conditions.append(Interaction.kind.in_(_codes(InteractionKind, where.kind, "kind")))
+    if where.channel:
+        conditions.append(Interaction.channel.in_(_codes(Channel, where.channel, "channel")))
+    if where.store is not None:
+        conditions.extend(string_condition(Interaction.store, where.store))
+    if where.occurred_at is not None:
+        conditions.extend(compare_condition(Interaction.occurred_at, where.occurred_at))
+    return conditions
+
+
+ORDER_INTERACTIONS = "OCCURRED_AT:DESC"
+
+
+def _interaction_after(cursors: Cursors, after: str):
+    value, last_id = cursors.decode(after, ORDER_INTERACTIONS)
+    try:
+        value = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise api_error("the cursor is malformed", "BAD_CURSOR") from None
+    return after_clause(Interaction.occurred_at, Interaction.id, value, last_id, descending=True)
+
+
+def interaction_cursor(cursors: Cursors, row: Interaction) -> str:
+    return cursors.encode(ORDER_INTERACTIONS, row.occurred_at.isoformat(), row.id)
+
+
+def interactions_page(session: Session, tenant_id: int, cursors: Cursors, first: int, after: str | None, where=None) -> Page:
+    conditions = interaction_conditions(tenant_id, where)
+    total = _count(session, Interaction, conditions)
+    query = sa.select(Interaction).where(*conditions)
+    if after:
+        query = query.where(_interaction_after(cursors, after))
+    query = query.order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(first + 1)
+    rows = list(session.execute(query).scalars())
+    return make_page(rows, first, total, lambda r: interaction_cursor(cursors, r))
+
+
+def interactions_of_customers(
+    session: Session, tenant_id: int, cursors: Cursors, customer_ids: list[int], first: int, after: str | None
+) -> dict[int, list[Interaction]]:
+    """Up to first+1 newest interactions of each customer, in one statement (a window)."""
+    conditions = [Interaction.tenant_id == tenant_id, Interaction.customer_id.in_(customer_ids)]
+    if after:
+        conditions.append(_interaction_after(cursors, after))
+    rank = sa.func.row_number().over(
+        partition_by=Interaction.customer_id, order_by=(Interaction.occurred_at.desc(), Interaction.id.desc())
+    ).label("rank")
+    inner = sa.select(Interaction.id.label("iid"), rank).where(*conditions).subquery()
+    query = (
+        sa.select(Interaction)
+        .join(inner, inner.c.iid == Interaction.id)
+        .where(inner.c.rank <= first + 1)
+        .order_by(Interaction.customer_id, Interaction.occurred_at.desc(), Interaction.id.desc())
+    )
+    out: dict[int, list[Interaction]] = {cid: [] for cid in customer_ids}
+    for row in session.execute(query).scalars():
+        out[row.customer_id].append(row)
+    return out
+
+
+def interaction_counts(session: Session, tenant_id: int, customer_ids: list[int]) -> dict[int, int]:
+    rows = session.execute(
+        sa.select(Interaction.customer_id, sa.func.count())
+        .where(Interaction.tenant_id == tenant_id, Interaction.customer_id.in_(customer_ids))
+        .group_by(Interaction.customer_id)
+    ).all()
+    return dict(rows)
+
+
+def audit_page(session: Session, tenant_id: int, cursors: Cursors, first: int, after: str | None, action: str | None = None) -> Page:
+    conditions = [AuditEvent.tenant_id == tenant_id]
+    if action:
+        conditions.append(AuditEvent.action == action)
+    total = _count(session, AuditEvent, conditions)
+    query = sa.select(AuditEvent).where(*conditions)
+    if after:
+        _, last_id = cursors.decode(after, "ID:DESC")
+        if not isinstance(last_id, int):
+            raise api_error("the cursor is malformed", "BAD_CURSOR")
+        query = query.where(AuditEvent.id < last_id)
+    rows = list(session.execute(query.order_by(AuditEvent.id.desc()).limit(first + 1)).scalars())
+    return make_page(rows, first, total, lambda r: cursors.encode("ID:DESC", None, r.id))
+
+
+def customers_by_ids(session: Session, tenant_id: int, ids: list[int]) -> dict[int, Customer]:
+    rows = session.execute(
+        sa.select(Customer).where(Customer.tenant_id == tenant_id, Customer.id.in_(ids), Customer.deleted_at.is_(None))
+    ).scalars()
+    return {row.id: row for row in rows}

@@ -1,0 +1,116 @@
+"""Schema assembly: the core types plus what the enabled plugins contribute,
+built once per distinct set of enabled modules and cached.
+
+A tenant's introspection shows exactly its modules; enabling one changes the
+set, so the tenant's next request gets (or builds) the matching schema.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import itertools
+import sys
+import threading
+from pathlib import Path
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions.query_depth_limiter import IgnoreContext
+from strawberry.types.base import get_object_definition
+from strawberry.types.field import StrawberryField
+
+from api.contrib import GraphQLContribution, as_list, normalise
+from engine.plugins.manager import PluginManager
+
+MAX_DEPTH = 10
+MAX_TOKENS = 5000
+MAX_ALIASES = 30
+TEMPLATE = Path(__file__).with_name("core_schema.py")
+_copies = itertools.count(1)
+
+
+def _ignore_introspection(context: IgnoreContext) -> bool:
+    # GraphiQL's introspection query is deep by nature; it is not tenant data.
+    return context.field_name.startswith("__")
+
+
+class GuanxiSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        # Expected errors are the client's business; api.errors.format_error
+        # logs the unexpected ones once, with their traceback.
+        return None
+
+
+def limits() -> list:
+    return [
+        QueryDepthLimiter(max_depth=MAX_DEPTH, should_ignore=_ignore_introspection),
+        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+    ]
+
+
+def _as_type(item):
+    """A strawberry type as is; a bare ``strawberry.field`` wrapped in a one-field type."""
+    if not isinstance(item, StrawberryField):
+        return item
+    name = item.python_name or (item.base_resolver.name if item.base_resolver else None)
+    if not name:
+        raise TypeError(f"{item!r}: a customer field needs a name (decorate a named function)")
+    # A copy per schema: strawberry binds a field to the class it is declared on.
+    return strawberry.type(type(f"CustomerField_{name}", (), {name: copy.copy(item), "__annotations__": {}}))
+
+
+def contributions(plugins: PluginManager, modules: frozenset[str]) -> tuple[list[type], GraphQLContribution]:
+    hooks = plugins.for_modules(modules)
+    customer_types = [_as_type(t) for result in hooks.guanxi_customer_fields() for t in as_list(result)]
+    merged = GraphQLContribution()
+    for result in hooks.guanxi_graphql():
+        part = normalise(result)
+        merged.query += part.query
+        merged.mutation += part.mutation
+        merged.types += part.types
+    for t in customer_types + merged.query + merged.mutation:
+        if get_object_definition(t) is None:
+            raise TypeError(f"{t!r} is not a strawberry type; plugins contribute @strawberry.type classes")
+    return customer_types, merged
+
+
+def load_core_types(customer_mixins=(), query_mixins=(), mutation_mixins=()):
+    """A fresh copy of api/core_schema.py with the given plugin types mixed in."""
+    name = f"api._core_schema_{next(_copies)}"
+    spec = importlib.util.spec_from_file_location(name, TEMPLATE)
+    module = importlib.util.module_from_spec(spec)
+    module.CUSTOMER_MIXINS = tuple(customer_mixins)
+    module.QUERY_MIXINS = tuple(query_mixins)
+    module.MUTATION_MIXINS = tuple(mutation_mixins)
+    sys.modules[name] = module  # strawberry resolves string annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_schema(plugins: PluginManager, modules: frozenset[str]) -> strawberry.Schema:
+    customer_types, extra = contributions(plugins, modules)
+    core = load_core_types(customer_types, extra.query, extra.mutation)
+    return GuanxiSchema(query=core.Query, mutation=core.Mutation, types=core.TYPES + extra.types, extensions=limits())
+
+
+class SchemaCache:
+    """One schema per distinct set of enabled modules (and the platform schema)."""
+
+    def __init__(self, plugins: PluginManager):
+        self.plugins = plugins
+        self._schemas: dict[frozenset[str], strawberry.Schema] = {}
+        self._lock = threading.Lock()
+
+    def for_modules(self, modules: frozenset[str]) -> strawberry.Schema:
+        schema = self._schemas.get(modules)
+        if schema is None:
+            with self._lock:
+                schema = self._schemas.get(modules)
+                if schema is None:
+                    schema = self._schemas[modules] = build_schema(self.plugins, modules)
+        return schema
+
+    def all_modules(self) -> strawberry.Schema:
+        return self.for_modules(frozenset(self.plugins.modules))

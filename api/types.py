@@ -1,0 +1,220 @@
+"""GraphQL types that do not depend on the tenant's modules (shared by every schema)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Optional
+
+import strawberry
+from strawberry.scalars import JSON
+
+from engine.enums import LabeledEnum
+from engine.models import AuditEvent as AuditEventRow
+from engine.models import ApiKey as ApiKeyRow
+from engine.models import Tenant as TenantRow
+from api.ids import to_global_id
+
+
+@strawberry.enum(description="Label language.")
+class Lang(enum.Enum):
+    ZH = "zh"
+    EN = "en"
+
+
+@strawberry.enum
+class Direction(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.type(description="A coded value (stored and compared by `code`) with zh/en labels.")
+class EnumValue:
+    # Resolved from engine.enums.LabeledEnum members directly.
+    @strawberry.field
+    def code(self: LabeledEnum) -> str:
+        return self.code
+
+    @strawberry.field
+    def label(self: LabeledEnum, lang: Lang = Lang.ZH) -> str:
+        return LabeledEnum.label(self, lang.value)
+
+
+@strawberry.interface(description="An object with a global id (Relay).")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: Optional[str]
+
+
+@strawberry.type(description="An expected failure: which input field, what is wrong, a stable code.")
+class Error:
+    field: Optional[str]
+    message: str
+    code: str
+
+
+@strawberry.type(description="A failure of one item of a bulk mutation; `index` is its position in the input.")
+class ItemError:
+    index: int
+    field: Optional[str]
+    message: str
+    code: str
+
+
+@strawberry.type
+class Tenant:
+    @strawberry.field
+    def id(self: TenantRow) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Tenant", self.id))
+
+    slug: str
+    name: str
+    currency: str
+    timezone: str
+    locale: str
+    created_at: datetime
+
+
+@strawberry.type
+class AuditEvent(Node):
+    @strawberry.field
+    def id(self: AuditEventRow) -> strawberry.ID:
+        return strawberry.ID(to_global_id("AuditEvent", self.id))
+
+    actor: str
+    action: str
+    target_type: Optional[str]
+    target_id: Optional[str]
+    changes: JSON
+    at: datetime
+
+    @classmethod
+    def is_type_of(cls, obj, _info) -> bool:
+        return isinstance(obj, AuditEventRow)
+
+
+@strawberry.type
+class AuditEventEdge:
+    cursor: str
+    node: AuditEvent
+
+
+@strawberry.type
+class AuditEventConnection:
+    edges: list[AuditEventEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="An API key; the secret itself is shown only by createApiKey.")
+class ApiKey:
+    @strawberry.field
+    def id(self: ApiKeyRow) -> strawberry.ID:
+        return strawberry.ID(to_global_id("ApiKey", self.id))
+
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime
+    created_by: Optional[str]
+    revoked_at: Optional[datetime]
+    last_used_at: Optional[datetime]
+
+
+# -- filters --------------------------------------------------------------------
+
+
+@strawberry.input(description="Text match; `contains` and `startsWith` ignore case.")
+class StringFilter:
+    eq: Optional[str] = None
+    contains: Optional[str] = None
+    starts_with: Optional[str] = None
+    in_: Optional[list[str]] = strawberry.field(name="in", default=None)
+
+
+@strawberry.input
+class IntFilter:
+    eq: Optional[int] = None
+    gt: Optional[int] = None
+    gte: Optional[int] = None
+    lt: Optional[int] = None
+    lte: Optional[int] = None
+
+
+@strawberry.input
+class DecimalFilter:
+    eq: Optional[Decimal] = None
+    gt: Optional[Decimal] = None
+    gte: Optional[Decimal] = None
+    lt: Optional[Decimal] = None
+    lte: Optional[Decimal] = None
+
+
+@strawberry.input
+class DateTimeFilter:
+    eq: Optional[datetime] = None
+    gt: Optional[datetime] = None
+    gte: Optional[datetime] = None
+    lt: Optional[datetime] = None
+    lte: Optional[datetime] = None
+
+
+@strawberry.input(description="Tag membership: the customer has the tag / any of / all of the tags.")
+class TagsFilter:
+    has: Optional[str] = None
+    has_any: Optional[list[str]] = None
+    has_all: Optional[list[str]] = None
+
+
+@strawberry.input(description="All given conditions must hold; combine with AND / OR.")
+class CustomerWhere:
+    name: Optional[StringFilter] = None
+    phone: Optional[StringFilter] = None
+    email: Optional[StringFilter] = None
+    code: Optional[StringFilter] = None
+    store: Optional[StringFilter] = None
+    owner: Optional[StringFilter] = None
+    tags: Optional[TagsFilter] = None
+    created_at: Optional[DateTimeFilter] = None
+    total_spent: Optional[DecimalFilter] = None
+    purchase_count: Optional[IntFilter] = None
+    last_purchase_at: Optional[DateTimeFilter] = None
+    and_: Optional[list[CustomerWhere]] = strawberry.field(name="AND", default=None)
+    or_: Optional[list[CustomerWhere]] = strawberry.field(name="OR", default=None)
+
+
+@strawberry.enum
+class CustomerOrderField(enum.Enum):
+    CREATED_AT = "created_at"
+    TOTAL_SPENT = "total_spent"
+    PURCHASE_COUNT = "purchase_count"
+    LAST_PURCHASE_AT = "last_purchase_at"
+    NAME = "name"
+
+
+@strawberry.input
+class CustomerOrder:
+    field: CustomerOrderField = CustomerOrderField.CREATED_AT
+    direction: Direction = Direction.DESC
+
+
+@strawberry.input
+class InteractionWhere:
+    customer_id: Optional[strawberry.ID] = None
+    kind: Optional[list[str]] = None
+    channel: Optional[list[str]] = None
+    store: Optional[StringFilter] = None
+    occurred_at: Optional[DateTimeFilter] = None
+
+
+@strawberry.type(description="A bulk item whose externalId was already recorded (or repeated earlier in the batch).")
+class DuplicateItem:
+    index: int
+    external_id: str
+    existing_id: Optional[strawberry.ID]

@@ -1,0 +1,158 @@
+"""The GraphQL API against its framework floor, same query, same run.
+
+Run with ``.venv/bin/python -m bench.api`` (prints one JSON line). It builds
+the demo tenant (``--customers``, default 2,000) in GUANXI_DATABASE_URL or a
+temporary SQLite file, then measures ``customers(first: 100)`` selecting every
+core and plugin Customer field:
+
+- through the real app (httpx ASGI transport, in process: auth, tenant
+  schema, SQL in worker threads): p50/p99 with one client, requests/s with 16
+  concurrent clients, SQL statements per request;
+- the floor: the same tenant schema executed on the same page of customers
+  already held in memory (no HTTP, no database): requests/s with 16 clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from sqlalchemy import event
+
+from api import queries
+from api.app import create_app
+from api.context import Principal, RequestContext
+from engine.config import Settings
+from engine.demo import DEMO_SLUG, generate_demo
+from engine.enums import Role
+from engine.runtime import Guanxi
+
+CORE_FIELDS = """id code name birthday phone email wechatId region city occupation incomeBand skinType
+  preferences owner store tags attributes consent createdAt updatedAt erasedAt firstPurchaseAt lastPurchaseAt
+  purchaseCount purchaseDays totalSpent refundedAmount gender { code label } acquisitionChannel { code label }
+  preferredChannel { code label } priceSensitivity { code label } role { code label } lifecycleStage { code label }"""
+
+
+def customer_fields(schema) -> str:
+    """Core fields plus every field the enabled plugins add to Customer (one level of objects)."""
+    from graphql import get_named_type, is_leaf_type, is_non_null_type
+
+    core = set(CORE_FIELDS.replace("{", " ").replace("}", " ").split())
+    extra = []
+    for name, field in schema._schema.get_type("Customer").fields.items():
+        if name in core or name in {"referrer", "interactions"} or any(is_non_null_type(a.type) for a in field.args.values()):
+            continue
+        target = get_named_type(field.type)
+        if is_leaf_type(target):
+            extra.append(name)
+        else:
+            leaves = [n for n, f in target.fields.items() if is_leaf_type(get_named_type(f.type)) and not f.args]
+            extra.append(f"{name} {{ {' '.join(leaves)} }}")
+    return CORE_FIELDS + (" " + " ".join(extra) if extra else "")
+
+
+class MemoryContext(RequestContext):
+    """Resolvers' database reads answered from a page held in memory: the framework's floor."""
+
+    page = None
+
+    async def read(self, fn):
+        return self.page
+
+
+async def timed(call, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        await call()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+async def throughput(call, clients: int, seconds: float) -> float:
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def client():
+        nonlocal done
+        while time.perf_counter() < stop:
+            await call()
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return done / (time.perf_counter() - started)
+
+
+async def run(gx: Guanxi, key: str, requests: int, seconds: float) -> dict:
+    app = create_app(gx)
+    schemas = app.state.schemas
+    with gx.tenant(DEMO_SLUG, write=False) as ctx:
+        tenant, modules = ctx.tenant, ctx.enabled_modules
+    schema = schemas.for_modules(modules)
+    query = "{ customers(first: 100) { totalCount edges { cursor node { %s } } } }" % customer_fields(schema)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+
+        async def real():
+            response = await client.post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {key}"})
+            assert response.status_code == 200 and "errors" not in response.json(), response.text[:500]
+
+        await real()  # warm-up
+        statements = []
+        listener = lambda *args: statements.append(1)  # noqa: E731
+        event.listen(gx.engine, "before_cursor_execute", listener)
+        await real()
+        event.remove(gx.engine, "before_cursor_execute", listener)
+        latencies = await timed(real, requests)
+        real_rps = await throughput(real, 16, seconds)
+
+    # The floor: same schema and query, the page already in memory.
+    principal = Principal(0, Role.ADMIN, tenant, modules)
+    cursors = app.state.cursors
+    with gx.read() as session:
+        MemoryContext.page = queries.customers_page(session, tenant.id, cursors, 100, None)
+
+    async def floor():
+        result = await schema.execute(query, context_value=MemoryContext(gx, principal, cursors))
+        assert not result.errors, result.errors
+
+    await floor()
+    floor_rps = await throughput(floor, 16, seconds)
+    latencies.sort()
+    return {
+        "bench": "api",
+        "customers_per_page": 100,
+        "fields_per_customer": len(customer_fields(schema).replace("{", " ").replace("}", " ").split()),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 2),
+        "requests_per_s": round(real_rps, 1),
+        "floor_requests_per_s": round(floor_rps, 1),
+        "ratio_vs_floor": round(real_rps / floor_rps, 3),
+        "sql_statements_per_request": len(statements),
+        "database": gx.engine.dialect.name,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=200, help="sequential requests for p50/p99")
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput run")
+    args = parser.parse_args()
+    import os
+
+    url = os.environ.get("GUANXI_DATABASE_URL") or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench-api.db'}"
+    gx = Guanxi(settings=Settings(database_url=url))
+    gx.init_db()
+    key = generate_demo(gx, customers=args.customers).admin_key
+    print(json.dumps(asyncio.run(run(gx, key, args.requests, args.seconds))))
+
+
+if __name__ == "__main__":
+    main()

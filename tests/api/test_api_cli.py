@@ -1,0 +1,29 @@
+"""`guanxi serve` and `guanxi demo` hand the app to uvicorn with the right address."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from engine import cli
+
+
+@pytest.fixture
+def served(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(cli, "_serve", lambda host, port, workers: calls.append((host, port, workers)))
+    monkeypatch.setenv("GUANXI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    return calls
+
+
+def test_serve_options(served):
+    result = CliRunner().invoke(cli.app, ["serve", "--host", "0.0.0.0", "--port", "9001", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert served == [("0.0.0.0", 9001, 2)]
+
+
+def test_demo_generates_prints_a_key_and_serves(served):
+    result = CliRunner().invoke(cli.app, ["demo", "--customers", "60"])
+    assert result.exit_code == 0, result.output
+    assert "gx_" in result.output and "customers(first: 5" in result.output
+    assert served == [("127.0.0.1", 8000, 1)]
