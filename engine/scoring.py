@@ -72,23 +72,31 @@ def _epoch_sql(dialect: str, column: str) -> str:
 
 
 def _fetch(session: Session, kind: str, tenant_id: int, as_of: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(customer id, epoch seconds, amount) of one kind, ordered by customer then time.
+
+    Goes through the DB-API cursor: plain tuples convert to numpy an order of
+    magnitude faster than SQLAlchemy rows.
+    """
     dialect = session.get_bind().dialect.name
+    mark = "%s" if dialect == "postgresql" else "?"
     as_of_param = as_of if dialect == "postgresql" else as_of.replace(tzinfo=None).isoformat(sep=" ")
-    sql = sa.text(
+    sql = (
         f"SELECT customer_id, {_epoch_sql(dialect, 'occurred_at')}, CAST(amount AS DOUBLE PRECISION) "
-        "FROM interactions WHERE tenant_id = :tenant AND kind = :kind AND occurred_at <= :as_of "
+        f"FROM interactions WHERE tenant_id = {mark} AND kind = {mark} AND occurred_at <= {mark} "
         "ORDER BY customer_id, occurred_at, id"
     )
-    result = session.execute(sql, {"tenant": tenant_id, "kind": kind, "as_of": as_of_param})
-    parts_c, parts_t, parts_a = [], [], []
-    while rows := result.fetchmany(FETCH_CHUNK):
-        array = np.array(rows, dtype=np.float64) if rows else np.empty((0, 3))
-        parts_c.append(array[:, 0].astype(np.int64))
-        parts_t.append(array[:, 1].astype(np.int64))
-        parts_a.append(np.nan_to_num(array[:, 2]))
-    if not parts_c:
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(sql, (tenant_id, kind, as_of_param))
+        parts = []
+        while rows := cursor.fetchmany(FETCH_CHUNK):
+            parts.append(np.array(rows, dtype=np.float64))
+    finally:
+        cursor.close()
+    if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
-    return np.concatenate(parts_c), np.concatenate(parts_t), np.concatenate(parts_a)
+    table = np.concatenate(parts)
+    return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), np.nan_to_num(table[:, 2])
 
 
 def _offsets(customer_of_row: np.ndarray, customer_ids: np.ndarray) -> np.ndarray:
