@@ -202,8 +202,8 @@ def test_third_party_plugin_reaches_only_tenants_that_enabled_it(third_party, da
     # Plugins add CLI sub-commands.
     from typer.testing import CliRunner
 
-    [(name, sub_app)] = [pair for group in gx.plugins.hook.guanxi_cli_commands() for pair in group]
-    assert name == "visitlog"
+    commands = dict(pair for group in gx.plugins.hook.guanxi_cli_commands() for pair in group)
+    sub_app = commands["visitlog"]
     assert CliRunner().invoke(sub_app, ["--tenant", on]).output.strip() == f"visit log for {on}"
 
     # Erasing a customer reaches the plugin's table too.
