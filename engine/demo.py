@@ -67,7 +67,7 @@ def generate_demo(
 ) -> DemoResult:
     """Create the demo tenant unless it exists; always returns a fresh admin key."""
     with gx.write() as session:
-        tenant = session.exec(select(Tenant).where(Tenant.slug == DEMO_SLUG)).first()
+        tenant = session.execute(select(Tenant).where(Tenant.slug == DEMO_SLUG)).scalars().first()
         if tenant is not None:
             return DemoResult(False, 0, 0, create_key(session, tenant, "ADMIN", "demo admin", actor="demo").secret)
         tenant = create_tenant(session, DEMO_SLUG, "美丽人生 Belle Vie Beauty (demo)", "CNY", "Asia/Shanghai", "zh-CN", actor="demo")

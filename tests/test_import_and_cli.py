@@ -134,7 +134,13 @@ def test_demo_generate_only_builds_a_tenant_with_every_module(database_url, tmp_
     monkeypatch.setenv("GUANXI_DATABASE_URL", f"sqlite:///{tmp_path / 'demo.db'}")
     result = CliRunner().invoke(app, ["demo", "--generate-only", "--customers", "300"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip().splitlines()[-1].startswith("gx_")
+    first_key = result.output.strip().splitlines()[-1]
+    assert first_key.startswith("gx_")
+    again = CliRunner().invoke(app, ["demo", "--generate-only", "--customers", "300"])
+    assert again.exit_code == 0, again.output
+    assert "already exists" in again.output
+    second_key = again.output.strip().splitlines()[-1]
+    assert second_key.startswith("gx_") and second_key != first_key  # a fresh key: keys are shown once
     from engine.runtime import Guanxi
     from engine.services.modules import enabled_modules
 

@@ -35,18 +35,21 @@ def guanxi_models():
 
 @hookspec
 def guanxi_customer_fields():
-    """Return strawberry fields to add to the GraphQL ``Customer`` type.
+    """Return strawberry types whose fields are merged onto GraphQL ``Customer``.
 
-    A list of ``strawberry.field``-decorated resolvers (named attributes).
-    Only tenants that enabled the module see them.
+    A list of ``@strawberry.type`` classes (a resolver's ``self`` is the
+    customer row). Only tenants that enabled the module see the fields.
+    Resolvers use ``info.context`` (``api.context.RequestContext``): ``read``,
+    ``loader`` (per-request DataLoaders) and ``require(role, action)``.
     """
 
 
 @hookspec
 def guanxi_graphql():
-    """Return the plugin's GraphQL contribution: an ``api.contrib.GraphQLContribution``
-    with Query and Mutation classes whose fields are merged into the tenant's
-    schema. Type names must be namespaced (``RfmSegment``, not ``Segment``).
+    """Return the plugin's GraphQL contribution: a dict ``{"query": [types],
+    "mutation": [types], "types": [types]}`` or an ``api.contrib.GraphQLContribution``.
+    The fields of those strawberry types are merged into the tenant's Query and
+    Mutation. Type names must be namespaced (``RfmSegment``, not ``Segment``).
     """
 
 
