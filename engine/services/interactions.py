@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.bulk import insert_rows
+from engine.bulk import RawCursor, allocate_ids
 from engine.context import TenantContext
 from engine.enums import Channel, InteractionKind
 from engine.errors import FieldError, ValidationFailed, not_found
@@ -112,7 +112,7 @@ def _parse_amount(value: Any) -> Decimal:
     return amount.quantize(CENT)
 
 
-def _parse_int(value: Any, field_name: str) -> int:
+def _parse_int(value: Any) -> int:
     if isinstance(value, bool) or value is None:
         raise ValueError("must be an integer")
     if isinstance(value, str):
@@ -135,82 +135,94 @@ def _text(value: Any, limit: int) -> str | None:
     return text or None
 
 
+def _code_parser(enum_class):
+    """A parser for enum codes: a dict lookup on the hot path, the enum's error otherwise."""
+    known = {member.code: member.code for member in enum_class}
+    known.update({code.lower(): code for code in list(known)})
+
+    def parse(value: Any) -> str:
+        code = known.get(value) if isinstance(value, str) else None
+        return code if code is not None else enum_class.parse(value).code
+
+    return parse
+
+
+def _text_parser(limit: int):
+    return lambda value: _text(value, limit)
+
+
+def _strip(value: Any) -> str:
+    return str(value).strip()
+
+
+_parse_kind = _code_parser(InteractionKind)
+# Field name -> parser raising ValueError with the problem; a field whose
+# value is None or "" is simply unset.
+_PARSERS = {
+    "kind": _parse_kind,
+    "channel": _code_parser(Channel),
+    "customer_id": _parse_int,
+    "customer_code": _strip,
+    "amount": _parse_amount,
+    "quantity": _parse_int,
+    "store": _text_parser(64),
+    "staff": _text_parser(64),
+    "external_id": _text_parser(128),
+    "reverses_id": _parse_int,
+    "reverses_external_id": _strip,
+}
+REFUND = InteractionKind.REFUND.code
+
+
 def _validate(raw: Any, tz: ZoneInfo, now: datetime) -> tuple[dict | None, list[FieldError]]:
     """Normalise one submitted item, or list what is wrong with it."""
     if not isinstance(raw, dict):
         return None, [FieldError("", "each item must be an object")]
     errors: list[FieldError] = []
     item: dict[str, Any] = {}
-
-    def check(name: str, parse):
+    for key, value in raw.items():
+        if value is None or value == "":
+            continue
+        parser = _PARSERS.get(key)
         try:
-            return parse()
+            if parser is not None:
+                item[key] = parser(value)
+            elif key == "occurred_at":
+                item[key] = _parse_time(value, tz)
+            elif key == "payload":
+                if not isinstance(value, dict):
+                    raise ValueError("must be a JSON object")
+                item[key] = value
+            else:
+                raise ValueError("unknown field")
         except ValueError as error:
-            errors.append(FieldError(name, str(error)))
-            return None
+            errors.append(FieldError(key, str(error)))
 
-    unknown = set(raw) - ALLOWED_KEYS
-    for key in sorted(unknown):
-        errors.append(FieldError(key, "unknown field"))
-
-    kind = raw.get("kind")
-    if kind is None:
-        errors.append(FieldError("kind", "is required"))
-    else:
-        item["kind"] = check("kind", lambda: InteractionKind.parse(kind).code)
-
-    if raw.get("occurred_at") in (None, ""):
-        errors.append(FieldError("occurred_at", "is required"))
-    else:
-        occurred = check("occurred_at", lambda: _parse_time(raw["occurred_at"], tz))
-        if occurred is not None and occurred > now + MAX_FUTURE:
-            errors.append(FieldError("occurred_at", f"{occurred.isoformat()} is in the future"))
-        item["occurred_at"] = occurred
-
-    if raw.get("customer_id") is not None:
-        item["customer_id"] = check("customer_id", lambda: _parse_int(raw["customer_id"], "customer_id"))
-    elif raw.get("customer_code"):
-        item["customer_code"] = str(raw["customer_code"]).strip()
-    elif raw.get("reverses_id") is None and raw.get("reverses_external_id") is None:
+    kind = item.get("kind")
+    for required in ("kind", "occurred_at"):
+        if required not in item and not any(e.field == required for e in errors):
+            errors.append(FieldError(required, "is required"))
+    occurred = item.get("occurred_at")
+    if occurred is not None and occurred > now + MAX_FUTURE:
+        errors.append(FieldError("occurred_at", f"{occurred.isoformat()} is in the future"))
+    if "customer_id" in item:
+        item.pop("customer_code", None)
+    elif "customer_code" not in item and kind != REFUND and not any(e.field == "customer_id" for e in errors):
         errors.append(FieldError("customer_id", "is required (or customer_code)"))
-
-    amount = raw.get("amount")
-    if amount not in (None, ""):
-        item["amount"] = check("amount", lambda: _parse_amount(amount))
-    elif item.get("kind") in MONEY_KINDS:
-        errors.append(FieldError("amount", f"is required for a {item['kind'].lower()}"))
-    if item.get("kind") == InteractionKind.REFUND.code and item.get("amount") == 0:
+    if kind in MONEY_KINDS and "amount" not in item and not any(e.field == "amount" for e in errors):
+        errors.append(FieldError("amount", f"is required for a {kind.lower()}"))
+    if kind == REFUND and item.get("amount") == 0:
         errors.append(FieldError("amount", "a refund must be greater than 0"))
-
-    quantity = raw.get("quantity")
-    if quantity not in (None, ""):
-        q = check("quantity", lambda: _parse_int(quantity, "quantity"))
-        if q is not None and q < 0:
-            errors.append(FieldError("quantity", "must not be negative"))
-        item["quantity"] = q
-
-    channel = raw.get("channel")
-    if channel not in (None, ""):
-        item["channel"] = check("channel", lambda: Channel.parse(channel).code)
-
-    item["store"] = check("store", lambda: _text(raw.get("store"), 64))
-    item["staff"] = check("staff", lambda: _text(raw.get("staff"), 64))
-    item["external_id"] = check("external_id", lambda: _text(raw.get("external_id"), 128))
-
-    if item.get("kind") == InteractionKind.REFUND.code:
-        if raw.get("reverses_id") is not None:
-            item["reverses_id"] = check("reverses_id", lambda: _parse_int(raw["reverses_id"], "reverses_id"))
-        elif raw.get("reverses_external_id"):
-            item["reverses_external_id"] = str(raw["reverses_external_id"]).strip()
-        else:
+    if item.get("quantity") is not None and item["quantity"] < 0:
+        errors.append(FieldError("quantity", "must not be negative"))
+    if kind == REFUND:
+        if "reverses_id" in item:
+            item.pop("reverses_external_id", None)
+        elif "reverses_external_id" not in item and not any(e.field.startswith("reverses") for e in errors):
             errors.append(FieldError("reverses_id", "a refund must reference the purchase it reverses (reverses_id or reverses_external_id)"))
-    elif raw.get("reverses_id") is not None or raw.get("reverses_external_id"):
+    elif kind is not None and ("reverses_id" in item or "reverses_external_id" in item):
         errors.append(FieldError("reverses_id", "only a refund reverses a purchase"))
-
-    payload = raw.get("payload")
-    if payload is not None and not isinstance(payload, dict):
-        errors.append(FieldError("payload", "must be a JSON object"))
-    item["payload"] = payload or {}
+    item.setdefault("payload", {})
     return (None, errors) if errors else (item, [])
 
 
@@ -286,34 +298,36 @@ def _record_chunk(ctx: TenantContext, chunk: Sequence[Any], offset: int, tz: Zon
     return out
 
 
+INSERT_COLUMNS = (
+    "id", "tenant_id", "customer_id", "kind", "occurred_at", "local_day", "channel", "store", "staff",
+    "amount", "quantity", "external_id", "reverses_id", "payload", "recorded_at",
+)
+
+
 def _insert(ctx: TenantContext, valid: list[tuple[int, dict]], tz: ZoneInfo, now: datetime, out: BulkResult) -> None:
     if not valid:
         return
-    rows = [
-        {
-            "tenant_id": ctx.tenant_id,
-            "customer_id": item["customer_id"],
-            "kind": item["kind"],
-            "occurred_at": item["occurred_at"],
-            "local_day": _local_day(item["occurred_at"], tz),
-            "channel": item.get("channel"),
-            "store": item.get("store"),
-            "staff": item.get("staff"),
-            "amount": item.get("amount"),
-            "quantity": item.get("quantity"),
-            "external_id": item.get("external_id"),
-            "reverses_id": item.get("reverses_id"),
-            "payload": item["payload"],
-            "recorded_at": now,
-        }
-        for _, item in valid
-    ]
-    ids = insert_rows(ctx.session, Interaction.__table__, rows)
-    for (index, _item), row, new_id in zip(valid, rows, ids):
+    raw = RawCursor(ctx.session)
+    ids = allocate_ids(ctx.session, Interaction.__table__, len(valid))
+    recorded_at = raw.time(now)
+    rows = []
+    for (index, item), new_id in zip(valid, ids):
+        recorded = RecordedInteraction(
+            id=new_id, customer_id=item["customer_id"], kind=item["kind"], occurred_at=item["occurred_at"],
+            local_day=_local_day(item["occurred_at"], tz), amount=item.get("amount"), quantity=item.get("quantity"),
+            channel=item.get("channel"), store=item.get("store"), staff=item.get("staff"),
+            external_id=item.get("external_id"), reverses_id=item.get("reverses_id"), payload=item["payload"],
+        )
         out.recorded_indexes.append(index)
-        row = dict(row, id=new_id)
-        del row["tenant_id"], row["recorded_at"]
-        out.recorded.append(RecordedInteraction(**row))
+        out.recorded.append(recorded)
+        rows.append((
+            new_id, ctx.tenant_id, recorded.customer_id, recorded.kind, raw.time(recorded.occurred_at),
+            recorded.local_day, recorded.channel, recorded.store, recorded.staff, raw.money(recorded.amount),
+            recorded.quantity, recorded.external_id, recorded.reverses_id, raw.json(recorded.payload), recorded_at,
+        ))
+    raw.executemany(
+        f"INSERT INTO interactions ({', '.join(INSERT_COLUMNS)}) VALUES ({raw.placeholders(len(INSERT_COLUMNS))})", rows
+    )
 
 
 def _in_chunks(values: list, size: int = 900) -> Iterable[list]:
@@ -444,51 +458,54 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
             deltas[interaction.customer_id]["refunded"] += interaction.amount or 0
     if not deltas:
         return
-    session = ctx.session
+    raw = RawCursor(ctx.session)
     current = {}
-    columns = (
-        Customer.id, Customer.first_purchase_at, Customer.last_purchase_at, Customer.last_purchase_day,
-        Customer.purchase_count, Customer.purchase_days, Customer.total_spent, Customer.refunded_amount, Customer.role,
-    )
     for part in _in_chunks(sorted(deltas)):
-        for row in session.execute(select(*columns).where(Customer.tenant_id == ctx.tenant_id, Customer.id.in_(part))):
-            current[row.id] = row
+        current.update(
+            (row[0], row)
+            for row in raw.fetchall(
+                "SELECT id, first_purchase_at, last_purchase_at, last_purchase_day, purchase_count, purchase_days, "
+                f"total_spent, refunded_amount, role FROM customers WHERE tenant_id = {raw.mark} "
+                f"AND id IN ({raw.placeholders(len(part))})",
+                [ctx.tenant_id, *part],
+            )
+        )
     recount: list[int] = []
-    params = []
+    updates = []
     for customer_id, delta in deltas.items():
-        row = current[customer_id]
+        _, first, last, last_day, count, days, spent, refunded, role = current[customer_id]
+        first, last = raw.read_time(first), raw.read_time(last)
         new_days = delta["days"]
-        days = row.purchase_days
-        last_day = row.last_purchase_day
         if new_days:
             if last_day is None or min(new_days) > last_day:
                 days += len(new_days)  # appended history: every new day is a new day
             else:
                 recount.append(customer_id)  # back-filled history: count exactly below
             last_day = max(new_days) if last_day is None else max(last_day, max(new_days))
-        first = row.first_purchase_at if delta["first"] is None or (row.first_purchase_at and row.first_purchase_at <= delta["first"]) else delta["first"]
-        last = row.last_purchase_at if delta["last"] is None or (row.last_purchase_at and row.last_purchase_at >= delta["last"]) else delta["last"]
-        params.append(
-            {
-                "b_id": customer_id,
-                "first_purchase_at": first,
-                "last_purchase_at": last,
-                "last_purchase_day": last_day,
-                "purchase_count": row.purchase_count + delta["count"],
-                "purchase_days": days,
-                "total_spent": Decimal(row.total_spent or 0).quantize(CENT) + delta["spent"],
-                "refunded_amount": Decimal(row.refunded_amount or 0).quantize(CENT) + delta["refunded"],
-                "role": "EXISTING" if delta["count"] and row.role == "POTENTIAL" else row.role,
-            }
-        )
-    statement = (
-        update(Customer.__table__)
-        .where(Customer.__table__.c.id == bindparam("b_id"))
-        .values({key: bindparam(key) for key in params[0] if key != "b_id"})
+        if delta["first"] is not None and (first is None or delta["first"] < first):
+            first = delta["first"]
+        if delta["last"] is not None and (last is None or delta["last"] > last):
+            last = delta["last"]
+        updates.append((
+            raw.time(first), raw.time(last), last_day, count + delta["count"], days,
+            raw.money(_cents(spent) + delta["spent"]), raw.money(_cents(refunded) + delta["refunded"]),
+            "EXISTING" if delta["count"] and role == "POTENTIAL" else role, customer_id,
+        ))
+    m = raw.mark
+    raw.executemany(
+        f"UPDATE customers SET first_purchase_at = {m}, last_purchase_at = {m}, last_purchase_day = {m}, "
+        f"purchase_count = {m}, purchase_days = {m}, total_spent = {m}, refunded_amount = {m}, role = {m} WHERE id = {m}",
+        updates,
     )
-    session.execute(statement, params, execution_options={"synchronize_session": False})
     if recount:
         recount_purchase_days(ctx, recount)
+
+
+def _cents(value) -> Decimal:
+    """A stored amount (Decimal on PostgreSQL, REAL on SQLite) as exact cents."""
+    if value is None:
+        return Decimal("0.00")
+    return (value if isinstance(value, Decimal) else Decimal(repr(value))).quantize(CENT)
 
 
 def recount_purchase_days(ctx: TenantContext, customer_ids: list[int]) -> None:
