@@ -51,7 +51,7 @@ class RawCursor:
         """Aware datetime → what UtcDateTime stores (naive UTC text on SQLite)."""
         if value is None or self.postgres:
             return value
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
 
     def read_time(self, value):
         if value is None or isinstance(value, datetime):

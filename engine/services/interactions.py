@@ -39,7 +39,8 @@ ALLOWED_KEYS = frozenset(
         "amount", "quantity", "external_id", "reverses_id", "reverses_external_id", "payload",
     }
 )
-MONEY_KINDS = (InteractionKind.PURCHASE.code, InteractionKind.REFUND.code)
+PURCHASE, REFUND = InteractionKind.PURCHASE.code, InteractionKind.REFUND.code
+MONEY_KINDS = (PURCHASE, REFUND)
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,6 @@ _PARSERS = {
     "reverses_id": _parse_int,
     "reverses_external_id": _strip,
 }
-REFUND = InteractionKind.REFUND.code
 
 
 def _validate(raw: Any, tz: ZoneInfo, now: datetime) -> tuple[dict | None, list[FieldError]]:
@@ -287,8 +287,8 @@ def _record_chunk(ctx: TenantContext, chunk: Sequence[Any], offset: int, tz: Zon
     _resolve_customers(ctx, valid, out)
     valid = _drop_duplicates(ctx, valid, out)
     # Refunds go second so they can reverse purchases of this same submission.
-    refunds = [(i, item) for i, item in valid if item["kind"] == InteractionKind.REFUND.code]
-    _insert(ctx, [(i, item) for i, item in valid if item["kind"] != InteractionKind.REFUND.code], tz, now, out)
+    refunds = [(i, item) for i, item in valid if item["kind"] == REFUND]
+    _insert(ctx, [(i, item) for i, item in valid if item["kind"] != REFUND], tz, now, out)
     _resolve_refunds(ctx, refunds, out)
     _insert(ctx, refunds, tz, now, out)
     if not out.recorded:
@@ -330,6 +330,17 @@ def _insert(ctx: TenantContext, valid: list[tuple[int, dict]], tz: ZoneInfo, now
     )
 
 
+def _select_in(raw: RawCursor, columns: str, table: str, key: str, values: list, tenant_id: int, extra: str = "") -> list[tuple]:
+    """``SELECT columns FROM table WHERE tenant_id = ? AND key IN (values)``, in chunks."""
+    rows: list[tuple] = []
+    for part in _in_chunks(values):
+        rows.extend(raw.fetchall(
+            f"SELECT {columns} FROM {table} WHERE tenant_id = {raw.mark} AND {key} IN ({raw.placeholders(len(part))}) {extra}",
+            [tenant_id, *part],
+        ))
+    return rows
+
+
 def _in_chunks(values: list, size: int = 900) -> Iterable[list]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -339,13 +350,9 @@ def _resolve_customers(ctx: TenantContext, valid: list[tuple[int, dict]], out: B
     """Turn customer ids/codes into ids of live customers of this tenant."""
     ids = sorted({item["customer_id"] for _, item in valid if item.get("customer_id") is not None})
     codes = sorted({item["customer_code"] for _, item in valid if "customer_code" in item})
-    live_ids: set[int] = set()
-    by_code: dict[str, int] = {}
-    alive = (Customer.tenant_id == ctx.tenant_id, Customer.deleted_at.is_(None))
-    for part in _in_chunks(ids):
-        live_ids.update(ctx.session.execute(select(Customer.id).where(*alive, Customer.id.in_(part))).scalars())
-    for part in _in_chunks(codes):
-        by_code.update(ctx.session.execute(select(Customer.code, Customer.id).where(*alive, Customer.code.in_(part))).all())
+    raw = RawCursor(ctx.session)
+    live_ids = {row[0] for row in _select_in(raw, "id", "customers", "id", ids, ctx.tenant_id, "AND deleted_at IS NULL")}
+    by_code = dict(_select_in(raw, "code, id", "customers", "code", codes, ctx.tenant_id, "AND deleted_at IS NULL"))
     keep = []
     for index, item in valid:
         if "customer_code" in item:
@@ -414,15 +421,8 @@ def _resolve_refunds(ctx: TenantContext, valid: list[tuple[int, dict]], out: Bul
 
 def _drop_duplicates(ctx: TenantContext, valid: list[tuple[int, dict]], out: BulkResult) -> list[tuple[int, dict]]:
     external_ids = [item["external_id"] for _, item in valid if item.get("external_id")]
-    stored: dict[str, int] = {}
-    for part in _in_chunks(sorted(set(external_ids))):
-        stored.update(
-            ctx.session.execute(
-                select(Interaction.external_id, Interaction.id).where(
-                    Interaction.tenant_id == ctx.tenant_id, Interaction.external_id.in_(part)
-                )
-            ).all()
-        )
+    raw = RawCursor(ctx.session)
+    stored = dict(_select_in(raw, "external_id, id", "interactions", "external_id", sorted(set(external_ids)), ctx.tenant_id))
     seen: set[str] = set()
     keep = []
     for index, item in valid:
@@ -445,7 +445,7 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
         lambda: {"count": 0, "spent": Decimal(0), "refunded": Decimal(0), "first": None, "last": None, "days": set()}
     )
     for interaction in recorded:
-        if interaction.kind == InteractionKind.PURCHASE.code:
+        if interaction.kind == PURCHASE:
             delta = deltas[interaction.customer_id]
             delta["count"] += 1
             delta["spent"] += interaction.amount or 0
@@ -454,7 +454,7 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
                 delta["first"] = interaction.occurred_at
             if delta["last"] is None or interaction.occurred_at > delta["last"]:
                 delta["last"] = interaction.occurred_at
-        elif interaction.kind == InteractionKind.REFUND.code:
+        elif interaction.kind == REFUND:
             deltas[interaction.customer_id]["refunded"] += interaction.amount or 0
     if not deltas:
         return
