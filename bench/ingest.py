@@ -41,13 +41,15 @@ BARE_TABLE = """CREATE TABLE bare_interactions (
 
 
 def make_items(customer_ids: list[int], n: int, seed: int = 1) -> list[dict]:
+    """An order log: random customers and amounts, in time order like a shop's export."""
     rnd = random.Random(seed)
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    seconds = sorted(rnd.randint(0, 700 * 86400) for _ in range(n))
     return [
         {
             "customer_id": rnd.choice(customer_ids),
             "kind": "PURCHASE",
-            "occurred_at": start + timedelta(seconds=rnd.randint(0, 700 * 86400)),
+            "occurred_at": start + timedelta(seconds=seconds[i]),
             "amount": f"{rnd.randint(100, 99_999) / 100:.2f}",
             "quantity": rnd.randint(1, 5),
             "channel": "IN_STORE",
