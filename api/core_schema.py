@@ -22,7 +22,7 @@ from api import mutations, queries
 from api.ids import decode_id, parse_global_id, to_global_id
 from api.inputs import (
     ConfigureModuleInput, CreateApiKeyInput, CreateCustomerInput, IdInput, InteractionInput,
-    ModuleNameInput, RecordInteractionsInput, UpdateCustomerInput,
+    ModuleNameInput, RecordInteractionsInput, RunScoringInput, UpdateCustomerInput,
 )
 from api.pagination import make_page, page_size
 from api.types import (
@@ -317,6 +317,21 @@ class ModulePayload:
 
 
 @strawberry.type
+class ScoreReport:
+    module: str
+    scored: int = strawberry.field(description="Customers given a score.")
+    unscored: int = strawberry.field(description="Customers without purchases: no score, not zeros.")
+    details: JSON
+    warnings: list[str]
+
+
+@strawberry.type
+class RunScoringPayload:
+    reports: list[ScoreReport] = strawberry.field(default_factory=list)
+    errors: list[Error] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
 class ApiKeyPayload:
     api_key: Optional[ApiKey] = None
     secret: Optional[str] = strawberry.field(default=None, description="The key itself: shown only once, on creation.")
@@ -441,6 +456,14 @@ class CoreMutation:
     async def disable_module(self, info: strawberry.Info, input: ModuleNameInput) -> ModulePayload:
         info.context.require(Role.ADMIN, "disabling modules")
         return ModulePayload(**await mutations.set_module(info.context, input.name, False, module_views))
+
+    @strawberry.mutation(description="Run batch scoring now; each module's results are replaced atomically.")
+    async def run_scoring(self, info: strawberry.Info, input: RunScoringInput) -> RunScoringPayload:
+        info.context.require(Role.ANALYST, "running scoring")
+        result = await mutations.run_scoring(info.context, input.modules, input.as_of)
+        reports = [ScoreReport(module=r.module, scored=r.scored, unscored=r.unscored, details=r.details, warnings=r.warnings)
+                   for r in result.get("reports", [])]
+        return RunScoringPayload(reports=reports, errors=result.get("errors", []))
 
     @strawberry.mutation(description="Replace a module's settings; errors name the setting (e.g. settings.recencyDays).")
     async def configure_module(self, info: strawberry.Info, input: ConfigureModuleInput) -> ModulePayload:

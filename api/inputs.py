@@ -85,6 +85,14 @@ class ModuleNameInput:
 
 
 @strawberry.input
+class RunScoringInput:
+    modules: Optional[list[str]] = strawberry.field(
+        default=None, description="Modules to score, e.g. [\"rfm\", \"clv\"]; default every enabled module that scores."
+    )
+    as_of: Optional[datetime] = strawberry.field(default=None, description="Score as of this time; default now.")
+
+
+@strawberry.input
 class ConfigureModuleInput:
     name: str
     settings: JSON

@@ -11,7 +11,8 @@ from api.ids import decode_id, to_global_id
 from api.inputs import CreateApiKeyInput, CustomerFields, IdInput, RecordInteractionsInput, customer_values, interaction_values
 from api.types import DuplicateItem, Error, ItemError
 from engine.errors import FieldError, GuanxiError, ValidationFailed
-from engine.services import customers, interactions, keys, modules
+from engine import scoring
+from engine.services import audit, customers, interactions, keys, modules
 
 MAX_BULK_ITEMS = 1000
 
@@ -132,5 +133,16 @@ async def revoke_api_key(ctx: RequestContext, data: IdInput) -> dict:
         if pk is None:
             raise ValidationFailed([FieldError("id", "not an ApiKey id", "NOT_FOUND")])
         return {"api_key": keys.revoke_key(tc.session, tc.tenant_id, pk, actor=tc.actor)}
+
+    return await _guarded(ctx, work)
+
+
+async def run_scoring(ctx: RequestContext, modules: list[str] | None, as_of) -> dict:
+    def work(tc):
+        names = [name.strip().lower() for name in modules] if modules else None
+        reports = scoring.run_scoring(tc, names, as_of=as_of)
+        audit.record(tc.session, tc.tenant_id, tc.actor, "scoring.run", "Module", ",".join(r.module for r in reports),
+                     {r.module: {"scored": r.scored, "unscored": r.unscored} for r in reports})
+        return {"reports": reports}
 
     return await _guarded(ctx, work)
