@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from api.context import Principal
 from engine.enums import Role
 from engine.models import Tenant
 from engine.runtime import Guanxi
-from engine.services.keys import authenticate
+from engine.services.keys import find_key, needs_touch, touch
 from engine.services.modules import enabled_modules
 
 
@@ -21,28 +20,19 @@ def bearer_token(header: str | None) -> str | None:
 
 
 def load_principal(gx: Guanxi, secret: str) -> Principal | None:
-    """Runs in a worker thread: one short transaction (last_used_at may be written).
-
-    Tried as a plain read first; if SQLite refuses to upgrade it to a write
-    (another writer got there first), redone as a write transaction, which
-    queues behind the other writer instead of failing.
-    """
-    try:
-        with gx.read() as session:
-            principal = _principal(gx, session, secret)
-            session.commit()
-        return principal
-    except OperationalError:
-        if gx.engine.dialect.name != "sqlite":
-            raise
-    with gx.write() as session:
-        return _principal(gx, session, secret)
+    """Runs in a worker thread: a read, plus at most one small write a minute
+    per key to record its last use (a separate write transaction, so reads
+    never have to upgrade to a write lock)."""
+    with gx.read() as session:
+        key = find_key(session, secret)
+        principal = None if key is None else _principal(gx, session, key)
+    if principal is not None and needs_touch(key):
+        with gx.write() as session:
+            touch(session, key.id)
+    return principal
 
 
-def _principal(gx: Guanxi, session: Session, secret: str) -> Principal | None:
-    key = authenticate(session, secret)
-    if key is None:
-        return None
+def _principal(gx: Guanxi, session: Session, key) -> Principal | None:
     role = Role.parse(key.role)
     if key.tenant_id is None:
         return Principal(key.id, role, None)

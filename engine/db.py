@@ -13,7 +13,7 @@ import contextlib
 import warnings
 from collections.abc import Iterator
 
-from sqlalchemy import event, exc as sa_exc
+from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy import create_engine
 from sqlmodel import Session
@@ -88,13 +88,3 @@ def write_session(engine: Engine) -> Iterator[Session]:
 def read_session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         yield session
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The database cannot be reached; callers report DATABASE_UNAVAILABLE."""
-
-
-def is_connection_error(error: BaseException) -> bool:
-    return isinstance(error, sa_exc.OperationalError) and getattr(error, "connection_invalidated", False) or (
-        isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
-    )

@@ -61,18 +61,33 @@ def create_key(session: Session, tenant: Tenant | None, role: str, name: str = "
     return NewKey(record, secret)
 
 
-def authenticate(session: Session, secret: str) -> ApiKey | None:
-    """The active key for ``secret``, or None. Records when the key was last used."""
+def find_key(session: Session, secret: str) -> ApiKey | None:
+    """The active key for ``secret``, or None. Reads only."""
     if not secret or not secret.startswith(KEY_PREFIX):
         return None
     digest = hash_key(secret)
     record = session.exec(select(ApiKey).where(ApiKey.key_hash == digest)).first()
     if record is None or not hmac.compare_digest(record.key_hash, digest) or record.revoked_at is not None:
         return None
-    now = utcnow()
-    if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
-        session.execute(update(ApiKey).where(ApiKey.id == record.id).values(last_used_at=now))
-        record.last_used_at = now
+    return record
+
+
+def needs_touch(record: ApiKey) -> bool:
+    """Whether ``last_used_at`` is stale enough to be worth a write."""
+    return record.last_used_at is None or utcnow() - record.last_used_at > LAST_USED_RESOLUTION
+
+
+def touch(session: Session, key_id: int) -> None:
+    """Record that a key was just used (in the caller's write transaction)."""
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))
+
+
+def authenticate(session: Session, secret: str) -> ApiKey | None:
+    """``find_key`` and record the use, in one (write) transaction: for the CLI and tests."""
+    record = find_key(session, secret)
+    if record is not None and needs_touch(record):
+        touch(session, record.id)
+        record.last_used_at = utcnow()
     return record
 
 
