@@ -35,6 +35,20 @@ def guanxi_models():
     return [RfmRun, RfmScore]
 
 
+@hookimpl
+def guanxi_customer_fields():
+    from plugins.rfm.schema import RfmCustomerFields
+
+    return [RfmCustomerFields]
+
+
+@hookimpl
+def guanxi_graphql():
+    from plugins.rfm.schema import RfmQuery
+
+    return {"query": [RfmQuery]}
+
+
 def _rescore(ctx):
     """Periodic re-scoring, for tenants that set ``schedule_minutes``."""
     from engine.scoring import run_scoring

@@ -1,0 +1,137 @@
+"""The rfm module's GraphQL: ``Customer.rfm`` and the ``rfmSegments`` summary.
+
+``Customer.rfm`` goes through a per-request DataLoader: one statement per
+page of customers, whatever its size. Customers without a purchase in the
+window have no score: ``rfm`` is null for them, never zeros.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+from typing import Optional
+
+import strawberry
+from sqlalchemy import select
+
+from api.types import Lang
+from engine.types import CENT
+from plugins.rfm.models import RfmScore
+from plugins.rfm.segments import SCHEME_SEGMENTS, Segment
+from plugins.rfm.summary import rfm_overview
+
+_ALL_SEGMENTS: dict[str, Segment] = {s.code: s for segments in SCHEME_SEGMENTS.values() for s in segments}
+RfmSegmentCode = strawberry.enum(
+    enum.Enum("RfmSegmentCode", {code: code for code in _ALL_SEGMENTS}),
+    description="Segment codes of every scheme (RF_GRID_10, RFM_MEAN_8, ABC).",
+)
+
+
+@strawberry.type(name="RfmSegment", description="A named segment with its labels and the recommended action.")
+class RfmSegment:
+    segment: strawberry.Private[Segment]
+
+    @strawberry.field
+    def code(self) -> RfmSegmentCode:
+        return RfmSegmentCode[self.segment.code]
+
+    @strawberry.field
+    def label(self, lang: Lang = Lang.ZH) -> str:
+        return self.segment.label_zh if lang is Lang.ZH else self.segment.label_en
+
+    @strawberry.field(description="What to do with these customers.")
+    def action(self, lang: Lang = Lang.ZH) -> str:
+        return self.segment.action_zh if lang is Lang.ZH else self.segment.action_en
+
+
+@strawberry.type(name="CustomerRfm", description="The customer's scores from the tenant's latest RFM run.")
+class CustomerRfm:
+    row: strawberry.Private[RfmScore]
+
+    @strawberry.field(description="Days since the last purchase in the window.")
+    def recency(self) -> float:
+        return self.row.recency_days
+
+    @strawberry.field(description="Purchases in the window.")
+    def frequency(self) -> int:
+        return self.row.frequency
+
+    @strawberry.field(description="Spend in the window, net of refunds (money).")
+    def monetary(self) -> Decimal:
+        return Decimal(self.row.monetary).quantize(CENT)
+
+    @strawberry.field
+    def r_score(self) -> int:
+        return self.row.r_score
+
+    @strawberry.field
+    def f_score(self) -> int:
+        return self.row.f_score
+
+    @strawberry.field
+    def m_score(self) -> int:
+        return self.row.m_score
+
+    @strawberry.field
+    def segment(self) -> RfmSegment:
+        return RfmSegment(segment=_ALL_SEGMENTS[self.row.segment])
+
+    @strawberry.field
+    def computed_at(self) -> datetime:
+        return self.row.computed_at
+
+
+def _scores(session, tenant_id: int, ids: list[int]) -> dict[int, CustomerRfm]:
+    rows = session.execute(select(RfmScore).where(RfmScore.tenant_id == tenant_id, RfmScore.customer_id.in_(ids))).scalars()
+    return {row.customer_id: CustomerRfm(row=row) for row in rows}
+
+
+@strawberry.type
+class RfmCustomerFields:
+    @strawberry.field(description="RFM scores and segment; null when the customer has no purchase in the window or no run yet.")
+    async def rfm(self, info: strawberry.Info) -> Optional[CustomerRfm]:
+        ctx = info.context
+        tenant_id = ctx.tenant_id
+        return await ctx.loader("rfm.scores", lambda session, ids: _scores(session, tenant_id, ids)).load(self.id)
+
+
+@strawberry.type(name="RfmSegmentSummary")
+class RfmSegmentSummary:
+    segment: RfmSegment
+    customers: int
+    share_of_customers: float = strawberry.field(description="Of all the tenant's customers, scored or not.")
+    revenue: Decimal = strawberry.field(description="Net spend in the window (money).")
+    share_of_revenue: float = strawberry.field(description="Of the scored customers' net spend.")
+    avg_recency_days: Optional[float]
+    avg_frequency: Optional[float]
+    avg_monetary: Optional[Decimal]
+
+
+@strawberry.type(name="RfmSegments", description="The latest run, segment by segment (empty segments included).")
+class RfmSegments:
+    scheme: Optional[str]
+    computed_at: Optional[datetime]
+    scored: int
+    unscored: int = strawberry.field(description="Customers with no purchase in the window: no score.")
+    segments: list[RfmSegmentSummary]
+
+
+@strawberry.type
+class RfmQuery:
+    @strawberry.field(description="Segment summary of the latest RFM run: counts, shares, averages, recommended actions.")
+    async def rfm_segments(self, info: strawberry.Info) -> RfmSegments:
+        ctx = info.context
+        gx, tenant_id = ctx.gx, ctx.tenant_id
+        overview = await ctx.read(lambda session: rfm_overview(gx.context(session, tenant_id)))
+        return RfmSegments(
+            scheme=overview.scheme, computed_at=overview.computed_at, scored=overview.scored, unscored=overview.unscored,
+            segments=[
+                RfmSegmentSummary(
+                    segment=RfmSegment(segment=s.segment), customers=s.customers, share_of_customers=s.share_of_customers,
+                    revenue=s.revenue, share_of_revenue=s.share_of_revenue, avg_recency_days=s.avg_recency_days,
+                    avg_frequency=s.avg_frequency, avg_monetary=s.avg_monetary,
+                )
+                for s in overview.segments
+            ],
+        )
