@@ -1,6 +1,7 @@
 """What a plugin's ``guanxi_graphql`` hook returns.
 
-Either this dataclass or a plain dict ``{"query": T | [T...], "mutation": T | [T...]}``;
+Either this dataclass or a plain dict ``{"query": T | [T...], "mutation": T | [T...],
+"customer_filters": [CustomerFilter...], "customer_orders": [CustomerOrder...]}``;
 each T is a strawberry type whose fields are merged into the tenant's Query or
 Mutation. Resolvers get the request context as ``info.context`` (see
 api/context.py: ``await info.context.read(fn)``, ``info.context.loader(...)``).
@@ -8,8 +9,37 @@ api/context.py: ``await info.context.read(fn)``, ``info.context.loader(...)``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """``customers(where: {<name>: <input_type>})``: a plugin's filter on customers.
+
+    ``condition(value, tenant_id)`` returns a SQL condition on ``customers``
+    (typically ``Customer.id.in_(select(...).where(table.tenant_id == tenant_id, ...))``).
+    """
+
+    name: str
+    input_type: type
+    condition: Callable[[Any, int], Any]
+
+
+@dataclass(frozen=True)
+class CustomerOrder:
+    """``customers(orderBy: {field: <NAME>})``: a plugin's sort key.
+
+    ``expression(tenant_id)`` is a scalar SQL expression per customer row (a
+    correlated subquery; NULL for customers without a value, which sort as
+    ``floor``); ``parse`` turns a cursor's text back into a value.
+    """
+
+    name: str
+    expression: Callable[[int], Any]
+    floor: Any = 0
+    parse: Callable[[str], Any] = float
 
 
 @dataclass
@@ -17,6 +47,8 @@ class GraphQLContribution:
     query: list[type] = field(default_factory=list)
     mutation: list[type] = field(default_factory=list)
     types: list[type] = field(default_factory=list)  # extra types not reachable from fields
+    customer_filters: list[CustomerFilter] = field(default_factory=list)
+    customer_orders: list[CustomerOrder] = field(default_factory=list)
 
 
 def as_list(value: Any) -> list[type]:
@@ -27,7 +59,9 @@ def as_list(value: Any) -> list[type]:
 
 def normalise(result: Any) -> GraphQLContribution:
     if isinstance(result, GraphQLContribution):
-        return GraphQLContribution(as_list(result.query), as_list(result.mutation), as_list(result.types))
+        return GraphQLContribution(as_list(result.query), as_list(result.mutation), as_list(result.types),
+                                   as_list(result.customer_filters), as_list(result.customer_orders))
     if isinstance(result, dict):
-        return GraphQLContribution(as_list(result.get("query")), as_list(result.get("mutation")), as_list(result.get("types")))
+        return GraphQLContribution(as_list(result.get("query")), as_list(result.get("mutation")), as_list(result.get("types")),
+                                   as_list(result.get("customer_filters")), as_list(result.get("customer_orders")))
     raise TypeError(f"guanxi_graphql() must return a dict or GraphQLContribution, not {type(result).__name__}")

@@ -19,6 +19,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api import mutations, queries
+from api.filters import extended_customer_inputs
 from api.ids import decode_id, parse_global_id, to_global_id
 from api.inputs import (
     ConfigureModuleInput, CreateApiKeyInput, CreateCustomerInput, IdInput, InteractionInput,
@@ -43,6 +44,11 @@ from engine.types import CENT
 CUSTOMER_MIXINS: tuple = globals().get("CUSTOMER_MIXINS", ())
 QUERY_MIXINS: tuple = globals().get("QUERY_MIXINS", ())
 MUTATION_MIXINS: tuple = globals().get("MUTATION_MIXINS", ())
+CUSTOMER_FILTERS: tuple = globals().get("CUSTOMER_FILTERS", ())
+CUSTOMER_ORDERS: tuple = globals().get("CUSTOMER_ORDERS", ())
+if CUSTOMER_FILTERS or CUSTOMER_ORDERS:
+    # This copy's CustomerWhere / CustomerOrder carry the plugins' filters and sort keys.
+    CustomerWhere, CustomerOrder = extended_customer_inputs(CUSTOMER_FILTERS, CUSTOMER_ORDERS)
 
 
 def _enum(enum_type: type[LabeledEnum], code: str | None) -> LabeledEnum | None:
@@ -383,7 +389,8 @@ class CoreQuery:
     ) -> CustomerConnection:
         ctx = info.context
         size = page_size(first)
-        return await ctx.read(lambda s: queries.customers_page(s, ctx.tenant_id, ctx.cursors, size, after, where, order_by, search))
+        return await ctx.read(lambda s: queries.customers_page(
+            s, ctx.tenant_id, ctx.cursors, size, after, where, order_by, search, CUSTOMER_FILTERS, CUSTOMER_ORDERS))
 
     @strawberry.field(description="Interactions, newest first.")
     async def interactions(

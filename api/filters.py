@@ -10,7 +10,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from api.errors import BAD_USER_INPUT, api_error
-from api.types import CustomerOrderField, CustomerWhere, DateTimeFilter, StringFilter, TagsFilter
+import enum
+from typing import Optional
+
+import strawberry
+
+from api.types import CustomerOrderField, CustomerWhere, DateTimeFilter, Direction, StringFilter, TagsFilter
 from engine.models import Customer
 from engine.services.customers import escape_like
 from engine.types import UtcDateTime
@@ -61,7 +66,9 @@ def tags_condition(dialect: str, f: TagsFilter) -> list[sa.ColumnElement]:
     return out
 
 
-def customer_condition(where: CustomerWhere | None, dialect: str, depth: int = 0) -> sa.ColumnElement:
+def customer_condition(
+    where: CustomerWhere | None, dialect: str, depth: int = 0, tenant_id: int | None = None, plugin_filters=()
+) -> sa.ColumnElement:
     if where is None:
         return sa.true()
     if depth > MAX_NESTING:
@@ -81,11 +88,43 @@ def customer_condition(where: CustomerWhere | None, dialect: str, depth: int = 0
         parts.extend(compare_condition(Customer.total_spent, where.total_spent))
     if where.purchase_count is not None:
         parts.extend(compare_condition(Customer.purchase_count, where.purchase_count))
+    for plugin_filter in plugin_filters:
+        value = getattr(where, plugin_filter.name, None)
+        if value is not None:
+            parts.append(plugin_filter.condition(value, tenant_id))
+    nested = dict(dialect=dialect, depth=depth + 1, tenant_id=tenant_id, plugin_filters=plugin_filters)
     if where.and_:
-        parts.extend(customer_condition(w, dialect, depth + 1) for w in where.and_)
+        parts.extend(customer_condition(w, **nested) for w in where.and_)
     if where.or_:
-        parts.append(sa.or_(*(customer_condition(w, dialect, depth + 1) for w in where.or_)))
+        parts.append(sa.or_(*(customer_condition(w, **nested) for w in where.or_)))
     return sa.and_(sa.true(), *parts)
+
+
+def extended_customer_inputs(plugin_filters, plugin_orders):
+    """CustomerWhere and CustomerOrder with the enabled plugins' filters and sort keys.
+
+    Built once per schema (per set of enabled modules); the names stay
+    ``CustomerWhere`` / ``CustomerOrderField`` so clients see one vocabulary.
+    """
+    annotations = {f.name: Optional[f.input_type] for f in plugin_filters}
+    where = type("CustomerWhere", (CustomerWhere,), {"__annotations__": annotations, **{f.name: None for f in plugin_filters}})
+    # AND / OR take the extended type too.
+    where.__annotations__["and_"] = Optional[list[where]]
+    where.__annotations__["or_"] = Optional[list[where]]
+    where.and_ = strawberry.field(name="AND", default=None)
+    where.or_ = strawberry.field(name="OR", default=None)
+    where = strawberry.input(where, name="CustomerWhere", description=CustomerWhere.__doc__ or None)
+
+    members = {m.name: m.value for m in CustomerOrderField} | {o.name: o.name.lower() for o in plugin_orders}
+    field_enum = strawberry.enum(enum.Enum("CustomerOrderField", members), name="CustomerOrderField")
+    order = strawberry.input(
+        type("CustomerOrder", (), {
+            "__annotations__": {"field": field_enum, "direction": Direction},
+            "field": field_enum.CREATED_AT, "direction": Direction.DESC,
+        }),
+        name="CustomerOrder",
+    )
+    return where, order
 
 
 # -- ordering -------------------------------------------------------------------
@@ -93,14 +132,25 @@ def customer_condition(where: CustomerWhere | None, dialect: str, depth: int = 0
 # NULLs sort as a floor value so keyset comparisons stay simple and total.
 
 
-def order_key(field: CustomerOrderField):
-    if field is CustomerOrderField.NAME:
+def order_key(field, tenant_id: int | None = None, plugin_orders=()):
+    """(SQL expression, python value of a row, parser of a cursor value) for an orderBy field.
+
+    ``field`` is a member of the (possibly extended) CustomerOrderField enum;
+    it is matched by name. The row passed to the value function is
+    ``(customer, sort value)``.
+    """
+    name = field.name
+    if name == "NAME":
         return sa.func.coalesce(Customer.name, ""), lambda c: c.name or "", str
-    if field is CustomerOrderField.LAST_PURCHASE_AT:
+    if name == "LAST_PURCHASE_AT":
         expr = sa.func.coalesce(Customer.last_purchase_at, sa.literal(EPOCH, UtcDateTime()), type_=UtcDateTime())
         return expr, lambda c: (c.last_purchase_at or EPOCH).isoformat(), datetime.fromisoformat
-    if field is CustomerOrderField.CREATED_AT:
+    if name == "CREATED_AT":
         return Customer.created_at, lambda c: c.created_at.isoformat(), datetime.fromisoformat
-    if field is CustomerOrderField.TOTAL_SPENT:
+    if name == "TOTAL_SPENT":
         return Customer.total_spent, lambda c: str(c.total_spent), Decimal
-    return Customer.purchase_count, lambda c: c.purchase_count, int
+    if name == "PURCHASE_COUNT":
+        return Customer.purchase_count, lambda c: c.purchase_count, int
+    plugin_order = next(o for o in plugin_orders if o.name == name)
+    expr = sa.func.coalesce(plugin_order.expression(tenant_id), plugin_order.floor)
+    return expr, None, plugin_order.parse

@@ -5,6 +5,7 @@ of statements (the page and its count)."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -25,16 +26,16 @@ def _count(session: Session, model, conditions) -> int:
 
 def customers_page(
     session: Session, tenant_id: int, cursors: Cursors, first: int, after: str | None,
-    where=None, order: CustomerOrder | None = None, search: str | None = None,
+    where=None, order: CustomerOrder | None = None, search: str | None = None, plugin_filters=(), plugin_orders=(),
 ) -> Page:
     order = order or CustomerOrder()
     order_name = f"{order.field.name}:{order.direction.name}"
-    key, value_of, parse = order_key(order.field)
+    key, value_of, parse = order_key(order.field, tenant_id, plugin_orders)
     descending = order.direction.name == "DESC"
     conditions = [
         Customer.tenant_id == tenant_id,
         Customer.deleted_at.is_(None),
-        customer_condition(where, session.get_bind().dialect.name),
+        customer_condition(where, session.get_bind().dialect.name, tenant_id=tenant_id, plugin_filters=plugin_filters),
     ]
     if search and search.strip():
         pattern = f"%{escape_like(search.strip())}%"
@@ -50,8 +51,22 @@ def customers_page(
         query = query.where(after_clause(key, Customer.id, value, last_id, descending))
     direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
     query = query.order_by(direction(key), direction(Customer.id)).limit(first + 1)
-    rows = list(session.execute(query).scalars())
-    return make_page(rows, first, total, lambda c: cursors.encode(order_name, value_of(c), c.id))
+    if value_of is not None:
+        rows = list(session.execute(query).scalars())
+        return make_page(rows, first, total, lambda c: cursors.encode(order_name, value_of(c), c.id))
+    # A plugin's sort key is not on the customer row: select it alongside.
+    pairs = session.execute(query.add_columns(key)).all()
+    values = {customer.id: value for customer, value in pairs}
+    return make_page([customer for customer, _ in pairs], first, total,
+                     lambda c: cursors.encode(order_name, _cursor_text(values[c.id]), c.id))
+
+
+def _cursor_text(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
 
 
 def _codes(enum_type, values: list[str], field: str) -> list[str]:

@@ -70,13 +70,15 @@ def contributions(plugins: PluginManager, modules: frozenset[str]) -> tuple[list
         merged.query += part.query
         merged.mutation += part.mutation
         merged.types += part.types
+        merged.customer_filters += part.customer_filters
+        merged.customer_orders += part.customer_orders
     for t in customer_types + merged.query + merged.mutation:
         if get_object_definition(t) is None:
             raise TypeError(f"{t!r} is not a strawberry type; plugins contribute @strawberry.type classes")
     return customer_types, merged
 
 
-def load_core_types(customer_mixins=(), query_mixins=(), mutation_mixins=()):
+def load_core_types(customer_mixins=(), query_mixins=(), mutation_mixins=(), customer_filters=(), customer_orders=()):
     """A fresh copy of api/core_schema.py with the given plugin types mixed in."""
     name = f"api._core_schema_{next(_copies)}"
     spec = importlib.util.spec_from_file_location(name, TEMPLATE)
@@ -84,6 +86,8 @@ def load_core_types(customer_mixins=(), query_mixins=(), mutation_mixins=()):
     module.CUSTOMER_MIXINS = tuple(customer_mixins)
     module.QUERY_MIXINS = tuple(query_mixins)
     module.MUTATION_MIXINS = tuple(mutation_mixins)
+    module.CUSTOMER_FILTERS = tuple(customer_filters)
+    module.CUSTOMER_ORDERS = tuple(customer_orders)
     sys.modules[name] = module  # strawberry resolves string annotations through sys.modules
     spec.loader.exec_module(module)
     return module
@@ -91,7 +95,7 @@ def load_core_types(customer_mixins=(), query_mixins=(), mutation_mixins=()):
 
 def build_schema(plugins: PluginManager, modules: frozenset[str]) -> strawberry.Schema:
     customer_types, extra = contributions(plugins, modules)
-    core = load_core_types(customer_types, extra.query, extra.mutation)
+    core = load_core_types(customer_types, extra.query, extra.mutation, extra.customer_filters, extra.customer_orders)
     return GuanxiSchema(query=core.Query, mutation=core.Mutation, types=core.TYPES + extra.types, extensions=limits())
 
 

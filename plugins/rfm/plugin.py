@@ -44,9 +44,9 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
-    from plugins.rfm.schema import RfmQuery
+    from plugins.rfm.schema import CUSTOMER_FILTERS, CUSTOMER_ORDERS, RfmQuery
 
-    return {"query": [RfmQuery]}
+    return {"query": [RfmQuery], "customer_filters": CUSTOMER_FILTERS, "customer_orders": CUSTOMER_ORDERS}
 
 
 def _rescore(ctx):

@@ -12,10 +12,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Optional
 
+import sqlalchemy as sa
 import strawberry
 from sqlalchemy import select
 
-from api.types import Lang
+from api.contrib import CustomerFilter, CustomerOrder
+from api.filters import compare_condition
+from api.types import IntFilter, Lang
+from engine.models import Customer
 from engine.types import CENT
 from plugins.rfm.models import RfmScore
 from plugins.rfm.segments import SCHEME_SEGMENTS, Segment
@@ -135,3 +139,55 @@ class RfmQuery:
                 for s in overview.segments
             ],
         )
+
+
+# -- customers(where: {rfm: ...}, orderBy: {field: RFM_...}) ------------------------
+
+
+@strawberry.input(name="RfmSegmentFilter")
+class RfmSegmentFilter:
+    eq: Optional[RfmSegmentCode] = None
+    in_: Optional[list[RfmSegmentCode]] = strawberry.field(name="in", default=None)
+
+
+@strawberry.input(name="RfmWhere", description="Customers by their latest RFM scores; unscored customers never match.")
+class RfmWhere:
+    segment: Optional[RfmSegmentFilter] = None
+    r_score: Optional[IntFilter] = None
+    f_score: Optional[IntFilter] = None
+    m_score: Optional[IntFilter] = None
+
+
+def _rfm_condition(where: RfmWhere, tenant_id: int):
+    conditions = [RfmScore.tenant_id == tenant_id]
+    if where.segment is not None:
+        if where.segment.eq is not None:
+            conditions.append(RfmScore.segment == where.segment.eq.value)
+        if where.segment.in_ is not None:
+            conditions.append(RfmScore.segment.in_([code.value for code in where.segment.in_]))
+    for name in ("r_score", "f_score", "m_score"):
+        value = getattr(where, name)
+        if value is not None:
+            conditions.extend(compare_condition(getattr(RfmScore, name), value))
+    return Customer.id.in_(select(RfmScore.customer_id).where(*conditions))
+
+
+def _score_of(column):
+    def expression(tenant_id: int):
+        return (
+            select(column)
+            .where(RfmScore.tenant_id == tenant_id, RfmScore.customer_id == Customer.id)
+            .correlate(Customer)
+            .scalar_subquery()
+        )
+
+    return expression
+
+
+CUSTOMER_FILTERS = [CustomerFilter("rfm", RfmWhere, _rfm_condition)]
+# Unscored customers sort as the worst value: never bought → longest ago.
+CUSTOMER_ORDERS = [
+    CustomerOrder("RFM_RECENCY", _score_of(RfmScore.recency_days), floor=1e9, parse=float),
+    CustomerOrder("RFM_FREQUENCY", _score_of(RfmScore.frequency), floor=-1, parse=int),
+    CustomerOrder("RFM_MONETARY", _score_of(sa.cast(RfmScore.monetary, sa.Float)), floor=-1e18, parse=float),
+]

@@ -61,3 +61,30 @@ async def test_a_tenant_without_rfm_does_not_see_it(make_tenant, api):
     response = await api(tenant, "ADMIN").post(SUMMARY)
     assert response.status_code == 400
     assert "rfmSegments" in response.json()["errors"][0]["message"]
+
+
+async def test_customers_filter_and_order_by_rfm(gx, make_tenant, api):
+    tenant = _scored_tenant(gx, make_tenant)
+    client = api(tenant, "VIEWER")
+    query = """query($w: CustomerWhere, $o: CustomerOrder, $after: String) {
+      customers(first: 1, where: $w, orderBy: $o, after: $after) { totalCount edges { cursor node { name } } } }"""
+    hibernating = await client.gql(query, {"w": {"rfm": {"segment": {"in": ["HIBERNATING", "AT_RISK"]}}}})
+    assert [e["node"]["name"] for e in hibernating["data"]["customers"]["edges"]] == ["b once"]
+    scored = await client.gql(query, {"w": {"rfm": {"fScore": {"gte": 1}}}})
+    assert scored["data"]["customers"]["totalCount"] == 2  # "c never" has no score
+    combined = await client.gql(query, {"w": {"OR": [{"rfm": {"segment": {"eq": "HIBERNATING"}}}, {"name": {"eq": "c never"}}]}})
+    assert combined["data"]["customers"]["totalCount"] == 2
+    # Keyset pages ordered by a plugin's score: biggest spender first, unscored last.
+    order = {"field": "RFM_MONETARY", "direction": "DESC"}
+    names, after = [], None
+    for _ in range(3):
+        page = (await client.gql(query, {"o": order, "after": after}))["data"]["customers"]
+        names += [e["node"]["name"] for e in page["edges"]]
+        after = page["edges"][-1]["cursor"]
+    assert names == ["a often", "b once", "c never"]
+
+
+async def test_rfm_filters_are_not_offered_without_the_module(make_tenant, api):
+    tenant = make_tenant()
+    response = await api(tenant, "VIEWER").post('{ customers(where: {rfm: {fScore: {gte: 1}}}) { totalCount } }')
+    assert response.status_code == 400
