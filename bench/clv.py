@@ -24,6 +24,14 @@ Predictions (``predict_s_1m``): probability alive, expected purchases over
 the next 13 weeks and 12-month CLV, per customer for all of them.
 Compilation (``compile_s``) is measured in a child process against an empty
 numba cache directory; ``cached_load_s`` is a second child loading that cache.
+
+End to end (``engine_100k``, ``--engine-customers``, 0 to skip): the
+100k-customer simulation loaded into a tenant of a fresh SQLite database
+(``GUANXI_BENCH_DATABASE_URL`` for another one, e.g. PostgreSQL), then
+``guanxi score --tenant T --module clv`` run as a command in a child process
+(``cli_s``: wall clock including interpreter start and imports) and
+in-process after one untimed warm-up run, timed by phase: read the batch,
+fit + predict + validate, and (the rest of the whole run) write and commit.
 """
 
 from __future__ import annotations
@@ -176,10 +184,95 @@ def child_warm_up_seconds(cache_dir: str) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+def engine_end_to_end(n: int) -> dict:
+    """Load n simulated customers into a tenant and time ``guanxi score --module clv``."""
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+
+    from engine.bulk import insert_rows
+    from engine.config import Settings
+    from engine.db import make_engine
+    from engine.models import Customer, Interaction
+    from engine.plugins.manager import get_plugin_manager
+    from engine.runtime import Guanxi
+    from engine.scoring import load_purchase_batch, run_scoring
+    from engine.services.modules import configure, set_enabled
+    from engine.services.tenants import create_tenant
+    from plugins.clv.service import fit_clv, refunds_up_to, utc_offset_seconds
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = os.environ.get("GUANXI_BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench-clv.db"
+        settings = Settings(database_url=url)
+        gx = Guanxi(settings=settings, plugins=get_plugin_manager(), engine=make_engine(settings))
+        gx.init_db()
+        slug = f"bench-clv-{os.getpid()}-{int(time.time())}"
+        offsets, times, amounts = simulate_bgnbd(n, seed=7)
+        t0 = time.perf_counter()
+        with gx.write() as session:
+            tenant = create_tenant(session, slug, "CLV bench", "CNY", "UTC", "en", actor="bench")
+            set_enabled(session, gx.plugins, tenant.id, "clv", True, actor="bench")
+            tenant_id = tenant.id
+            configure(session, gx.plugins, tenant_id, "clv", {"unit": "WEEK"})
+            now = datetime.now(timezone.utc)
+            ids = insert_rows(session, Customer.__table__, [
+                {"tenant_id": tenant_id, "code": f"B{i}", "tags": [], "attributes": {}, "consent": {},
+                 "created_at": now, "updated_at": now} for i in range(n)])
+            owner = np.repeat(np.asarray(ids), np.diff(offsets))
+            rows = [
+                {"tenant_id": tenant_id, "customer_id": c, "kind": "PURCHASE",
+                 "occurred_at": datetime.fromtimestamp(t, timezone.utc), "local_day": t // DAY,
+                 "amount": round(a, 2), "payload": {}, "recorded_at": now}
+                for c, t, a in zip(owner.tolist(), times.tolist(), amounts.tolist())
+            ]
+            for start in range(0, len(rows), 50_000):
+                session.execute(sa.insert(Interaction.__table__), rows[start:start + 50_000])
+        load_s = time.perf_counter() - t0
+        as_of = datetime.fromtimestamp(START + OBSERVED_WEEKS * WEEK, timezone.utc)
+
+        # a first, untimed run: loads the numba cache for these signatures and fills the
+        # tables, so the timed runs below replace a previous run as production does
+        with gx.tenant(slug) as ctx:
+            run_scoring(ctx, ["clv"], as_of=as_of)
+        # in-process, by phase (one transaction, as run_scoring does)
+        with gx.tenant(slug) as ctx:
+            t0 = time.perf_counter()
+            batch = load_purchase_batch(ctx.session, tenant_id, as_of, ["clv"])
+            read_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            fit_clv(batch.offsets, batch.times, batch.amounts, refunds_up_to(batch, batch.as_of_epoch),
+                    batch.as_of_epoch, ctx.module_settings("clv"), utc_offset_seconds("UTC", as_of))
+            fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with gx.tenant(slug) as ctx:
+            [report] = run_scoring(ctx, ["clv"], as_of=as_of)
+        total_s = time.perf_counter() - t0
+
+        env = dict(os.environ, GUANXI_DATABASE_URL=url)
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "engine.cli", "score", "--tenant", slug, "--module", "clv"],
+                              env=env, capture_output=True, text=True)
+        cli_s = time.perf_counter() - t0
+        out = {
+            "customers": n, "purchases": int(times.size), "database": url.split(":", 1)[0],
+            "load_s": round(load_s, 2), "read_s": round(read_s, 3),
+            "fit_predict_validate_s": round(fit_s, 3),
+            "score_total_s": round(total_s, 3),  # read + fit + write + commit
+            "write_commit_s": round(total_s - read_s - fit_s, 3),
+            "cli_s": round(cli_s, 2), "cli_ok": done.returncode == 0,
+            "scored": report.scored, "params": report.details["parameters"],
+        }
+        if done.returncode != 0:
+            out["cli_error"] = (done.stderr or done.stdout)[-500:]
+        return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--skip-compile", action="store_true")
+    parser.add_argument("--engine-customers", type=int, default=100_000,
+                        help="customers of the end-to-end `guanxi score --module clv` run; 0 skips it")
     args = parser.parse_args()
 
     result: dict = {"bench": "clv", "threads": int(__import__("numba").get_num_threads())}
@@ -212,6 +305,9 @@ def main() -> None:
     predict_all(small, fitter)  # warm
     result["predict_s_1m"] = round(predict_all(big, fitter), 4)
     result["cdnow_fit_s"] = cdnow_fit_seconds()
+    if args.engine_customers:
+        result["engine_100k"] = engine_end_to_end(args.engine_customers)
+        result["score_clv_s_100k"] = result["engine_100k"]["score_total_s"]
     print(json.dumps(result))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -79,7 +79,9 @@ def _fetch(session: Session, kind: str, tenant_id: int, as_of: datetime) -> tupl
     """
     dialect = session.get_bind().dialect.name
     mark = "%s" if dialect == "postgresql" else "?"
-    as_of_param = as_of if dialect == "postgresql" else as_of.replace(tzinfo=None).isoformat(sep=" ")
+    # SQLite compares UtcDateTime's stored text: same format, in UTC, to the microsecond.
+    as_of_utc = as_of.astimezone(timezone.utc)
+    as_of_param = as_of_utc if dialect == "postgresql" else as_of_utc.replace(tzinfo=None).isoformat(" ", "microseconds")
     sql = (
         f"SELECT customer_id, {_epoch_sql(dialect, 'occurred_at')}, CAST(amount AS DOUBLE PRECISION) "
         f"FROM interactions WHERE tenant_id = {mark} AND kind = {mark} AND occurred_at <= {mark} "

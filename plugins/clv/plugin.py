@@ -1,10 +1,14 @@
-"""The clv module's hook implementations."""
+"""The clv module's hook implementations: tables, batch scoring, the validate command, re-scoring job."""
 
 from __future__ import annotations
 
 from engine import hookimpl
+from engine.jobs import Job
 from engine.plugins import ModuleInfo
+from engine.scoring import PurchaseBatch
 from plugins.clv.settings import ClvSettings
+
+RESCORE_CHECK_MINUTES = 5  # how often the job looks; the tenant's schedule_minutes decides when it scores
 
 
 @hookimpl
@@ -16,3 +20,47 @@ def guanxi_module() -> ModuleInfo:
         description="Buy-till-you-die models (BG/NBD, Pareto/NBD, Gamma-Gamma) predicting purchases, survival and value.",
         settings_model=ClvSettings,
     )
+
+
+@hookimpl
+def guanxi_models():
+    from plugins.clv.models import ClvRun, ClvScore
+
+    return [ClvRun, ClvScore]
+
+
+@hookimpl
+def guanxi_score(ctx, batch: PurchaseBatch):
+    if "clv" not in batch.modules:
+        return None
+    from plugins.clv.service import score_tenant
+
+    return score_tenant(ctx, batch)
+
+
+@hookimpl
+def guanxi_jobs():
+    from plugins.clv.service import rescore_if_due
+
+    return [Job(name="clv.rescore", module="clv", every_minutes=RESCORE_CHECK_MINUTES, run=rescore_if_due)]
+
+
+@hookimpl
+def guanxi_cli_commands():
+    from plugins.clv.cli import clv_app
+
+    return [("clv", clv_app)]
+
+
+@hookimpl
+def guanxi_customer_fields():
+    from plugins.clv.schema import ClvCustomerFields
+
+    return [ClvCustomerFields]
+
+
+@hookimpl
+def guanxi_graphql():
+    from plugins.clv.schema import ClvQuery
+
+    return {"query": ClvQuery}

@@ -1,0 +1,116 @@
+"""``guanxi clv ...``: see the fitted model and whether it fits the tenant's data."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.errors import GuanxiError
+
+clv_app = typer.Typer(help="Customer lifetime value: the fitted model and its validation report.", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+
+def _engine():
+    from engine.runtime import Guanxi
+
+    gx = Guanxi()
+    gx.init_db()
+    return gx
+
+
+def _fail(error: GuanxiError) -> None:
+    for item in error.errors:
+        err.print(f"[red]error[/red] {item}")
+    raise typer.Exit(code=2)
+
+
+def _load_run(gx, tenant: str, rescore: bool):
+    from engine.scoring import run_scoring
+    from plugins.clv.service import latest_run
+
+    try:
+        if rescore:
+            with gx.tenant(tenant, actor="cli") as ctx:
+                if "clv" not in ctx.enabled_modules:
+                    raise GuanxiError("the clv module is not enabled for this tenant", field="tenant")
+                run_scoring(ctx, ["clv"])
+        with gx.tenant(tenant, write=False) as ctx:
+            if "clv" not in ctx.enabled_modules:
+                raise GuanxiError("the clv module is not enabled for this tenant", field="tenant")
+            run = latest_run(ctx.session, ctx.tenant_id)
+    except GuanxiError as error:
+        _fail(error)
+    if run is None:
+        err.print(f"No CLV run for {tenant} yet: run `guanxi score --tenant {tenant} --module clv` (or add --rescore).")
+        raise typer.Exit(code=1)
+    return run
+
+
+def _parameters_table(title: str, parameters: dict) -> Table:
+    table = Table("parameter", "value", "std. error", title=title)
+    for name, p in parameters.items():
+        table.add_row(name, f"{p['value']:.4f}", f"{p['std_error']:.4f}")
+    return table
+
+
+def print_model(run) -> None:
+    console.print(
+        f"[bold]{run.kind}[/bold] in {run.unit.lower()}s, fitted {run.fitted_at:%Y-%m-%d %H:%M} UTC "
+        f"on {run.customers} customers ({run.unique_rows} distinct rows), as of {run.as_of:%Y-%m-%d %H:%M} UTC; "
+        f"log-likelihood {run.log_likelihood:.2f}"
+    )
+    console.print(_parameters_table("purchases", run.parameters))
+    if run.spend_model == "GAMMA_GAMMA":
+        console.print(_parameters_table(f"spend (Gamma-Gamma, {run.spend_customers} repeat customers)",
+                                        run.spend_parameters))
+    else:
+        console.print(f"spend: mean spend per purchase day {run.spend_mean:.2f} (Gamma-Gamma not fitted)")
+    for warning in run.warnings:
+        console.print(f"[yellow]warning[/yellow] {warning}")
+
+
+def print_validation(report: dict) -> None:
+    console.print(
+        f"Calibration to {report['calibration_end'][:10]}, holdout {report['holdout_days']} days "
+        f"to {report['observation_end'][:10]} ({report['customers']} customers, {report['model']})"
+    )
+    table = Table("repeat purchases in calibration", "customers", "mean actual (holdout)", "mean predicted",
+                  title="Holdout purchases by calibration frequency")
+    for group in report["by_frequency"]:
+        table.add_row(group["frequency"], str(group["customers"]), f"{group['mean_actual']:.3f}",
+                      f"{group['mean_predicted']:.3f}")
+    console.print(table)
+    totals = Table("measure", "value", title="Totals")
+    actual, predicted = report["total_actual"], report["total_predicted"]
+    totals.add_row("holdout purchases, actual", f"{actual:.0f}")
+    totals.add_row("holdout purchases, predicted", f"{predicted:.1f}")
+    if actual > 0:
+        totals.add_row("predicted / actual", f"{predicted / actual:.3f}")
+    totals.add_row("mean absolute error per customer", f"{report['mean_absolute_error']:.3f}")
+    corr = report["correlation"]
+    totals.add_row("correlation (per customer)", "n/a" if corr is None else f"{corr:.3f}")
+    console.print(totals)
+
+
+@clv_app.command("show")
+def show(tenant: str = typer.Option(..., "--tenant"), rescore: bool = typer.Option(False, "--rescore")) -> None:
+    """The tenant's fitted model: parameters, standard errors, data size, warnings."""
+    print_model(_load_run(_engine(), tenant, rescore))
+
+
+@clv_app.command("validate")
+def validate(
+    tenant: str = typer.Option(..., "--tenant"),
+    rescore: bool = typer.Option(False, "--rescore", help="Re-score first (fits again with the current settings)"),
+) -> None:
+    """The calibration/holdout report of the latest run: does the model fit this tenant's data?"""
+    run = _load_run(_engine(), tenant, rescore)
+    if not run.validation:
+        reasons = [w for w in run.warnings if w.startswith("validation")] or ["no validation stored with this run"]
+        for reason in reasons:
+            err.print(f"[yellow]{reason}[/yellow]")
+        raise typer.Exit(code=1)
+    print_validation(run.validation)

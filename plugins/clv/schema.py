@@ -1,0 +1,168 @@
+"""The clv module's GraphQL: ``Customer.clv`` and ``clvModel``.
+
+Reads go through the request's DataLoaders (one statement per page for
+``Customer.clv``, whatever the page size) in a worker thread. Every value
+comes from the tenant's latest stored run; ``expectedPurchases(days:)`` for
+a horizon other than the stored 30/90/365 days is computed from the run's
+parameters and the customer's stored frequency, recency and T.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Optional
+
+import strawberry
+from sqlmodel import select
+
+from engine.types import CENT
+from plugins.clv.models import ClvRun, ClvScore
+
+STORED_HORIZONS = {30: "expected_purchases_30", 90: "expected_purchases_90", 365: "expected_purchases_365"}
+MAX_DAYS = 36_500
+
+
+def _money(value) -> Decimal:
+    return Decimal(value).quantize(CENT)
+
+
+def _scores_by_customer(session, tenant_id: int, ids: list[int]) -> dict:
+    rows = session.exec(select(ClvScore).where(ClvScore.tenant_id == tenant_id, ClvScore.customer_id.in_(ids))).all()
+    run = session.exec(select(ClvRun).where(ClvRun.tenant_id == tenant_id)).first() if rows else None
+    return {row.customer_id: ClvCustomerValue(row=row, run=run) for row in rows}
+
+
+@strawberry.type(name="ClvParameter", description="A fitted model parameter and its standard error.")
+class ClvParameter:
+    name: str
+    value: float
+    std_error: float
+
+
+def _parameters(stored: dict) -> list[ClvParameter]:
+    return [ClvParameter(name=name, value=p["value"], std_error=p["std_error"]) for name, p in stored.items()]
+
+
+@strawberry.type(name="ClvFrequencyGroup", description="Holdout purchases of the customers with one calibration frequency.")
+class ClvFrequencyGroup:
+    frequency: str = strawberry.field(description='Repeat purchases in the calibration period: "0", "1", ..., "7+".')
+    customers: int
+    mean_actual: float
+    mean_predicted: float
+
+
+@strawberry.type(name="ClvValidation", description="Calibration/holdout check: fit before calibrationEnd, predict after.")
+class ClvValidation:
+    holdout_days: int
+    calibration_end: datetime
+    observation_end: datetime
+    customers: int
+    total_actual: float
+    total_predicted: float
+    mean_absolute_error: float
+    correlation: Optional[float]
+    by_frequency: list[ClvFrequencyGroup]
+
+
+def _validation(report: dict | None) -> Optional[ClvValidation]:
+    if not report:
+        return None
+    return ClvValidation(
+        holdout_days=report["holdout_days"],
+        calibration_end=datetime.fromisoformat(report["calibration_end"]),
+        observation_end=datetime.fromisoformat(report["observation_end"]),
+        customers=report["customers"], total_actual=report["total_actual"],
+        total_predicted=report["total_predicted"], mean_absolute_error=report["mean_absolute_error"],
+        correlation=report["correlation"],
+        by_frequency=[ClvFrequencyGroup(frequency=g["frequency"], customers=g["customers"],
+                                        mean_actual=g["mean_actual"], mean_predicted=g["mean_predicted"])
+                      for g in report["by_frequency"]],
+    )
+
+
+@strawberry.type(name="ClvModel", description="The tenant's latest fitted CLV model.")
+class ClvModel:
+    kind: str = strawberry.field(description="BG_NBD, MBG_NBD or PARETO_NBD.")
+    unit: str = strawberry.field(description="Time unit of the parameters: DAY, WEEK or MONTH.")
+    parameters: list[ClvParameter]
+    log_likelihood: float
+    customers: int = strawberry.field(description="Customers the model was fitted on.")
+    unique_rows: int = strawberry.field(description="Distinct (frequency, recency, T) rows among them.")
+    spend_model: str = strawberry.field(description="GAMMA_GAMMA, or MEAN_SPEND when it could not be fitted.")
+    spend_parameters: list[ClvParameter]
+    fitted_at: datetime
+    as_of: datetime
+    warnings: list[str]
+    validation: Optional[ClvValidation]
+
+
+@strawberry.type(name="ClvCustomerValue", description="A customer's predicted value from the latest CLV run.")
+class ClvCustomerValue:
+    row: strawberry.Private[ClvScore]
+    run: strawberry.Private[Optional[ClvRun]]
+
+    @strawberry.field(description="Probability the customer is still active.")
+    def probability_alive(self) -> float:
+        return self.row.probability_alive
+
+    @strawberry.field(description="Expected purchase days in the next `days` days (default 90).")
+    def expected_purchases(self, days: int = 90) -> Optional[float]:
+        if days in STORED_HORIZONS:
+            return getattr(self.row, STORED_HORIZONS[days])
+        if not 0 <= days <= MAX_DAYS or self.run is None:
+            return None
+        from plugins.clv.service import DAYS_PER_UNIT, FITTERS, UNITS
+
+        fitter = FITTERS[self.run.kind].from_params({k: v["value"] for k, v in self.run.parameters.items()})
+        per_day = DAYS_PER_UNIT[UNITS[self.run.unit]]
+        value = fitter.conditional_expected_number_of_purchases_up_to_time(
+            days / per_day, [self.row.frequency], [self.row.recency], [self.row.T])
+        return float(value[0])
+
+    @strawberry.field(description="Expected spend per purchase (money).")
+    def expected_spend(self) -> Decimal:
+        return _money(self.row.expected_spend)
+
+    @strawberry.field(description="Discounted value over the horizon set for the tenant, times the margin (money).")
+    def predicted_value(self) -> Decimal:
+        return _money(self.row.predicted_value)
+
+    @strawberry.field(description="Everything bought up to the run's as-of time, net of refunds (money).")
+    def historical_value(self) -> Decimal:
+        return _money(self.row.historical_value)
+
+    @strawberry.field(description="1 (lowest predicted value) to 10 (highest).")
+    def value_decile(self) -> int:
+        return self.row.value_decile
+
+    @strawberry.field
+    def computed_at(self) -> datetime:
+        return self.row.computed_at
+
+
+@strawberry.type
+class ClvCustomerFields:
+    @strawberry.field(description="Predicted lifetime value; null until the customer has a purchase and a CLV run.")
+    async def clv(self, info: strawberry.Info) -> Optional[ClvCustomerValue]:
+        ctx = info.context
+        tenant_id = ctx.tenant_id
+        loader = ctx.loader("clv.scores", lambda session, ids: _scores_by_customer(session, tenant_id, ids))
+        return await loader.load(self.id)
+
+
+@strawberry.type
+class ClvQuery:
+    @strawberry.field(description="The tenant's latest fitted CLV model; null before the first run.")
+    async def clv_model(self, info: strawberry.Info) -> Optional[ClvModel]:
+        ctx = info.context
+        tenant_id = ctx.tenant_id
+        run = await ctx.read(lambda session: session.exec(select(ClvRun).where(ClvRun.tenant_id == tenant_id)).first())
+        if run is None:
+            return None
+        return ClvModel(
+            kind=run.kind, unit=run.unit, parameters=_parameters(run.parameters), log_likelihood=run.log_likelihood,
+            customers=run.customers, unique_rows=run.unique_rows, spend_model=run.spend_model,
+            spend_parameters=_parameters(run.spend_parameters), fitted_at=run.fitted_at, as_of=run.as_of,
+            warnings=list(run.warnings), validation=_validation(run.validation),
+        )
