@@ -45,7 +45,7 @@ def string_condition(column, f: StringFilter) -> list[sa.ColumnElement]:
 
 def compare_condition(column, f: Any, convert=lambda v: v) -> list[sa.ColumnElement]:
     ops = {"eq": column.__eq__, "gt": column.__gt__, "gte": column.__ge__, "lt": column.__lt__, "lte": column.__le__}
-    return [op(convert(getattr(f, name))) for name, op in ops.items() if getattr(f, name) is not None]
+    return [op(convert(getattr(f, name))) for name, op in ops.items() if getattr(f, name, None) is not None]
 
 
 def _has_tag(dialect: str, tag: str) -> sa.ColumnElement:

@@ -61,6 +61,6 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
-    from plugins.clv.schema import ClvQuery
+    from plugins.clv.schema import CUSTOMER_FILTERS, CUSTOMER_ORDERS, ClvQuery
 
-    return {"query": ClvQuery}
+    return {"query": ClvQuery, "customer_filters": CUSTOMER_FILTERS, "customer_orders": CUSTOMER_ORDERS}

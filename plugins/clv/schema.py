@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Optional
 
+import sqlalchemy as sa
 import strawberry
 from sqlmodel import select
 
@@ -166,3 +167,55 @@ class ClvQuery:
             spend_parameters=_parameters(run.spend_parameters), fitted_at=run.fitted_at, as_of=run.as_of,
             warnings=list(run.warnings), validation=_validation(run.validation),
         )
+
+
+# -- customers(where: {clv: ...}, orderBy: {field: CLV_...}) ----------------------
+
+from api.contrib import CustomerFilter, CustomerOrder  # noqa: E402
+from api.filters import compare_condition  # noqa: E402
+from api.types import DecimalFilter, IntFilter  # noqa: E402
+from engine.models import Customer  # noqa: E402
+
+
+@strawberry.input(name="ClvFloatFilter")
+class ClvFloatFilter:
+    gt: Optional[float] = None
+    gte: Optional[float] = None
+    lt: Optional[float] = None
+    lte: Optional[float] = None
+
+
+@strawberry.input(name="ClvWhere", description="Customers by their latest CLV scores; customers without a score never match.")
+class ClvWhere:
+    probability_alive: Optional[ClvFloatFilter] = None
+    predicted_value: Optional[DecimalFilter] = None
+    value_decile: Optional[IntFilter] = None
+
+
+def _clv_condition(where: ClvWhere, tenant_id: int):
+    conditions = [ClvScore.tenant_id == tenant_id]
+    for name in ("probability_alive", "predicted_value", "value_decile"):
+        value = getattr(where, name)
+        if value is not None:
+            conditions.extend(compare_condition(getattr(ClvScore, name), value))
+    return Customer.id.in_(select(ClvScore.customer_id).where(*conditions))
+
+
+def _score_of(column):
+    def expression(tenant_id: int):
+        return (
+            select(column)
+            .where(ClvScore.tenant_id == tenant_id, ClvScore.customer_id == Customer.id)
+            .correlate(Customer)
+            .scalar_subquery()
+        )
+
+    return expression
+
+
+CUSTOMER_FILTERS = [CustomerFilter("clv", ClvWhere, _clv_condition)]
+# Customers without a score sort below every scored one.
+CUSTOMER_ORDERS = [
+    CustomerOrder("CLV_PREDICTED_VALUE", _score_of(sa.cast(ClvScore.predicted_value, sa.Float)), floor=-1e18, parse=float),
+    CustomerOrder("CLV_PROBABILITY_ALIVE", _score_of(ClvScore.probability_alive), floor=-1.0, parse=float),
+]

@@ -70,3 +70,24 @@ async def test_clv_fields_exist_only_for_tenants_that_enabled_the_module(gx, app
         assert response.status_code == 400
         body = await api.gql('{ __type(name: "Customer") { fields { name } } }')
         assert "clv" not in {f["name"] for f in body["data"]["__type"]["fields"]}
+
+
+async def test_customers_filter_and_order_by_clv(gx, app, make_tenant, tmp_path):
+    tenant = make_tenant(modules=("clv",))
+    load(gx, tenant, tmp_path, simulate(200, seed=4), extra_customers=["never"])
+    score(gx, tenant)
+    _, scores = stored(gx, tenant)
+    top_decile = sum(1 for s in scores.values() if s.value_decile == 10)
+    query = """query($w: CustomerWhere, $o: CustomerOrder) { customers(first: 100, where: $w, orderBy: $o) {
+      totalCount edges { node { code clv { predictedValue probabilityAlive } } } } }"""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        api = Api(client, key(gx, tenant))
+        best = (await api.gql(query, {"w": {"clv": {"valueDecile": {"eq": 10}}}}))["data"]["customers"]
+        assert best["totalCount"] == top_decile > 0
+        alive_body = await api.gql(query, {"w": {"clv": {"probabilityAlive": {"gte": 0.5}}}})
+        assert "errors" not in alive_body, alive_body
+        alive = alive_body["data"]["customers"]
+        assert all(e["node"]["clv"]["probabilityAlive"] >= 0.5 for e in alive["edges"])
+        ordered = (await api.gql(query, {"o": {"field": "CLV_PREDICTED_VALUE", "direction": "DESC"}}))["data"]["customers"]
+        values = [float(e["node"]["clv"]["predictedValue"]) for e in ordered["edges"] if e["node"]["clv"]]
+        assert values == sorted(values, reverse=True) and len(values) == 100
