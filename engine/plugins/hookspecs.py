@@ -20,8 +20,9 @@ def guanxi_module():
     """Describe the module this plugin provides.
 
     Returns an ``engine.plugins.ModuleInfo`` (name, zh/en title, description,
-    settings model, dependencies on other modules, personal-data fields). A
-    plugin that returns nothing is global: always on, for every tenant.
+    settings model, dependencies on other modules, personal-data fields, and
+    a module of hookspecs the plugin offers integrators). A plugin that
+    returns nothing is global: always on, for every tenant.
     """
 
 

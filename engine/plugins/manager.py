@@ -46,6 +46,8 @@ class ModuleInfo:
     depends_on: tuple[str, ...] = ()
     # Table name -> columns holding personal data, cleared on erase.
     personal_fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # A module of ``@hookspec`` functions this module calls, for integrators to implement.
+    hookspecs: ModuleType | None = None
 
     def title(self, lang: str = "zh") -> str:
         return self.title_zh if lang.lower().startswith("zh") else self.title_en
@@ -85,8 +87,10 @@ class PluginManager:
             return
         if self.pm.is_registered(plugin) or self.pm.has_plugin(name):
             return
-        self.pm.register(plugin, name=name)
         info = self._module_info_of(plugin)
+        if info is not None and info.hookspecs is not None:
+            self.pm.add_hookspecs(info.hookspecs)  # before any plugin implementing them is checked
+        self.pm.register(plugin, name=name)
         if info is not None:
             if info.name in self._modules:
                 self.pm.unregister(plugin)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine import hookimpl
 from engine.plugins import ModuleInfo
+from plugins.complaints import hookspecs as complaint_hookspecs
 from plugins.complaints.settings import ComplaintsSettings
 
 
@@ -15,4 +16,57 @@ def guanxi_module() -> ModuleInfo:
         title_en="Complaints",
         description="The six-step complaint and service workflow with SLAs and escalation.",
         settings_model=ComplaintsSettings,
+        personal_fields={"complaint_cases": ("description",), "complaint_events": ("note",)},
+        hookspecs=complaint_hookspecs,
     )
+
+
+@hookimpl
+def guanxi_models():
+    from plugins.complaints.models import ComplaintCase, ComplaintEvent
+
+    return [ComplaintCase, ComplaintEvent]
+
+
+@hookimpl
+def guanxi_interactions_recorded(ctx, interactions):
+    if not any(i.kind == "COMPLAINT" for i in interactions):
+        return
+    from plugins.complaints.service import open_cases_from_interactions
+
+    open_cases_from_interactions(ctx, interactions)
+
+
+@hookimpl
+def guanxi_jobs():
+    from plugins.complaints.jobs import JOBS
+
+    return JOBS
+
+
+@hookimpl
+def guanxi_cli_commands():
+    from plugins.complaints.cli import complaints_app
+
+    return [("complaints", complaints_app)]
+
+
+@hookimpl
+def guanxi_customer_erased(ctx, customer_id):
+    from plugins.complaints.service import erase_customer_cases
+
+    erase_customer_cases(ctx, customer_id)
+
+
+@hookimpl
+def guanxi_customer_fields():
+    from plugins.complaints.schema import ComplaintCustomerFields
+
+    return [ComplaintCustomerFields]
+
+
+@hookimpl
+def guanxi_graphql():
+    from plugins.complaints.schema import ComplaintsMutation, ComplaintsQuery
+
+    return {"query": [ComplaintsQuery], "mutation": [ComplaintsMutation]}

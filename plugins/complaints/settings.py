@@ -209,6 +209,10 @@ class ComplaintsSettings(_Settings):
     duplicate_window_hours: PositiveInt = 72
     auto_open_from_interaction: bool = True
     sweep_minutes: PositiveInt = 5
+    reopen_at_or_below: int = Field(
+        default=2, ge=0, le=5,
+        description="A follow-up satisfaction at or below this reopens the case (0: never by default)",
+    )
 
     @model_validator(mode="after")
     def _references_resolve(self) -> ComplaintsSettings:

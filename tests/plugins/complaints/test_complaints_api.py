@@ -1,0 +1,131 @@
+"""The complaints module through HTTP: the queue, a case walking the six
+steps by mutations, payload errors, Customer.complaints, complaintStats."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.ids import to_global_id
+from engine.services.customers import create_customer
+from engine.services.interactions import record_interaction
+from engine.services.keys import create_key
+from engine.services.tenants import get_tenant
+
+pytestmark = pytest.mark.anyio
+
+CASE = """id status category priority store description assignee department resolution rootCause satisfaction
+  promiseKept firstResponseAt slaPolicy firstResponseDue escalationLevel customerId"""
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def complaints_app(gx):
+    return create_app(gx)
+
+
+@pytest.fixture
+async def call(complaints_app, gx):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=complaints_app), base_url="http://test") as client:
+
+        def make(slug: str, role: str = "AGENT"):
+            with gx.write() as session:
+                secret = create_key(session, get_tenant(session, slug), role, "test", actor="test").secret
+
+            async def gql(query: str, variables: dict | None = None) -> dict:
+                response = await client.post("/graphql", json={"query": query, "variables": variables or {}},
+                                             headers={"Authorization": f"Bearer {secret}"})
+                assert response.status_code == 200, response.text
+                body = response.json()
+                assert "errors" not in body, body
+                return body["data"]
+
+            return gql
+
+        yield make
+
+
+async def test_a_complaint_walks_the_six_steps_through_the_api(gx, make_tenant, call):
+    slug = make_tenant(modules=("complaints",))
+    with gx.tenant(slug) as ctx:
+        customer_id = create_customer(ctx, {"code": "C1", "name": "赵女士"}).id
+        record_interaction(ctx, {"customer_id": customer_id, "kind": "COMPLAINT", "occurred_at": datetime.now(timezone.utc),
+                                 "store": "SH-01", "payload": {"category": "SERVICE", "description": "店员态度差"}})
+    gql = call(slug)
+    queue = await gql(f"{{ complaints(where: {{open: true, store: \"SH-01\"}}) {{ totalCount edges {{ node {{ {CASE} }} }} }} }}")
+    assert queue["complaints"]["totalCount"] == 1
+    case = queue["complaints"]["edges"][0]["node"]
+    assert (case["status"], case["category"], case["priority"], case["slaPolicy"]) == ("RECEIVED", "SERVICE", "NORMAL", "normal")
+    assert case["customerId"] == to_global_id("Customer", customer_id)
+    cid = case["id"]
+
+    async def step(mutation: str, fields: str) -> dict:
+        data = await gql(f"mutation {{ {mutation}(input: {{id: \"{cid}\", {fields}}}) {{ complaint {{ {CASE} }} errors {{ field message code }} }} }}")
+        return data[mutation]
+
+    # Illegal transition: refused in the payload, naming the allowed ones.
+    refused = await step("closeComplaint", 'note: "x"')
+    assert refused["complaint"] is None and refused["errors"][0]["field"] == "status"
+    assert "allowed from received: routed, resolved, cancelled" in refused["errors"][0]["message"]
+    promised = (datetime.now(timezone.utc) + timedelta(hours=4)).isoformat()
+    assert (await step("routeComplaint", 'department: "门店运营", assignee: "agent-li"'))["complaint"]["status"] == "ROUTED"
+    updated = await step("addComplaintUpdate", f'note: "已联系门店店长", promisedReplyAt: "{promised}"')
+    assert updated["complaint"]["status"] == "IN_PROGRESS" and updated["complaint"]["firstResponseAt"]
+    missing = await step("resolveComplaint", 'resolution: "道歉并培训", rootCause: ""')
+    assert [e["field"] for e in missing["errors"]] == ["rootCause"] or [e["field"] for e in missing["errors"]] == ["root_cause"]
+    resolved = await step("resolveComplaint", 'resolution: "道歉并培训", rootCause: "STAFF_ATTITUDE"')
+    assert resolved["complaint"]["status"] == "RESOLVED" and resolved["complaint"]["promiseKept"] is True
+    bad_score = await step("recordFollowUp", "satisfaction: 9")
+    assert bad_score["errors"][0]["field"] in ("satisfaction",) and bad_score["complaint"] is None
+    assert (await step("recordFollowUp", 'satisfaction: 4, note: "满意"'))["complaint"]["status"] == "FOLLOW_UP"
+    closed = await step("closeComplaint", 'note: "归档"')
+    assert closed["errors"] == [] and closed["complaint"]["status"] == "CLOSED" and closed["complaint"]["satisfaction"] == 4
+
+    one = await gql(f'{{ complaint(id: "{cid}") {{ status timeline {{ kind fromStatus toStatus actor note }} }} }}')
+    transitions = [(e["fromStatus"], e["toStatus"]) for e in one["complaint"]["timeline"] if e["kind"] == "TRANSITION"]
+    assert transitions == [(None, "RECEIVED"), ("RECEIVED", "ROUTED"), ("ROUTED", "IN_PROGRESS"), ("IN_PROGRESS", "RESOLVED"),
+                           ("RESOLVED", "FOLLOW_UP"), ("FOLLOW_UP", "CLOSED")]
+    assert all(e["actor"].startswith("api-key:") for e in one["complaint"]["timeline"][1:])
+
+    # Open by mutation: duplicates suggested; link refused into itself; linked child resolves with its parent.
+    opened = (await gql(f"""mutation {{ openComplaint(input: {{customerId: "{to_global_id('Customer', customer_id)}",
+        category: "SERVICE", store: "SH-01", priority: URGENT}}) {{ complaint {{ id }} duplicates {{ id }} errors {{ field }} }} }}"""))["openComplaint"]
+    parent = opened["complaint"]["id"]
+    child_data = (await gql(f"""mutation {{ openComplaint(input: {{customerId: "{to_global_id('Customer', customer_id)}",
+        category: "SERVICE", store: "SH-01"}}) {{ complaint {{ id }} duplicates {{ id }} }} }}"""))["openComplaint"]
+    child = child_data["complaint"]["id"]
+    assert [d["id"] for d in child_data["duplicates"]] == [parent]
+    self_link = (await gql(f'mutation {{ linkComplaint(input: {{id: "{child}", parentId: "{child}"}}) {{ errors {{ field }} }} }}'))
+    assert self_link["linkComplaint"]["errors"][0]["field"] in ("parentId", "parent_id")
+    await gql(f'mutation {{ linkComplaint(input: {{id: "{child}", parentId: "{parent}"}}) {{ errors {{ field }} }} }}')
+    await gql(f'mutation {{ resolveComplaint(input: {{id: "{parent}", resolution: "r", rootCause: "X"}}) {{ errors {{ field }} }} }}')
+    assert (await gql(f'{{ complaint(id: "{child}") {{ status rootCause }} }}'))["complaint"] == {"status": "RESOLVED", "rootCause": "X"}
+
+    # Customer.complaints and the report.
+    mine = await gql(f"""{{ customer(id: "{to_global_id('Customer', customer_id)}") {{
+        complaints(first: 2) {{ totalCount edges {{ node {{ id }} }} pageInfo {{ hasNextPage }} }} }} }}""")
+    page = mine["customer"]["complaints"]
+    assert page["totalCount"] == 3 and [e["node"]["id"] for e in page["edges"]] == [child, parent] and page["pageInfo"]["hasNextPage"]
+    since = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    until = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+    stats = (await gql(f"""{{ complaintStats(from: "{since}", to: "{until}", groupBy: STATUS) {{
+        totals {{ count satisfactionAverage firstResponse {{ count }} }} byStatus {{ key count }}
+        topRootCauses {{ key count }} groups {{ key count }} }} }}"""))["complaintStats"]
+    assert stats["totals"]["count"] == 3 and stats["totals"]["satisfactionAverage"] == 4.0
+    assert {g["key"]: g["count"] for g in stats["byStatus"]} == {"closed": 1, "resolved": 2}
+    assert sorted((r["key"], r["count"]) for r in stats["topRootCauses"]) == [("STAFF_ATTITUDE", 1), ("X", 2)]
+
+
+async def test_viewers_read_but_cannot_change_complaints(gx, make_tenant, call):
+    slug = make_tenant(modules=("complaints",))
+    viewer = call(slug, "VIEWER")
+    assert (await viewer("{ complaints { totalCount } }"))["complaints"]["totalCount"] == 0
+    with pytest.raises(AssertionError, match="FORBIDDEN|agent"):
+        await viewer('mutation { closeComplaint(input: {id: "x"}) { errors { field } } }')
