@@ -1,0 +1,407 @@
+"""The loyalty module's GraphQL: ``Customer.loyalty``, ``loyaltyProgram`` and the
+member mutations (``enrollMember``, ``redeemPoints``, ``redeemReward``,
+``adjustPoints`` (admin), ``createReward`` (admin)).
+
+``Customer.loyalty`` goes through a per-request DataLoader (one statement per
+page of customers); its detail fields (``pointsExpiringSoon``, ``nextTier``,
+``ledger``, ``tierHistory``) cost one statement each per member asked for, so
+ask for them on one customer, not on a list page. Mutations take one
+``input`` and return the result or ``errors`` (field, message, code).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Optional
+
+import strawberry
+
+from api.context import RequestContext
+from api.ids import decode_id, to_global_id
+from api.mutations import _guarded
+from api.types import Error, Lang, PageInfo
+from engine.enums import Role
+from engine.errors import FieldError, ValidationFailed
+from plugins.loyalty import service
+from plugins.loyalty.models import LoyaltyMember, LoyaltyReward
+from plugins.loyalty.settings import LoyaltySettings, Tier
+
+MAX_FIRST = 100
+
+
+@strawberry.type(name="LoyaltyTierBenefits")
+class LoyaltyTierBenefits:
+    discount_percent: Decimal
+    free_shipping: bool
+    birthday_gift: bool
+    dedicated_service: bool
+    priority_purchase: bool
+    member_days: bool
+
+
+@strawberry.type(name="LoyaltyTier", description="A membership level of the tenant's programme.")
+class LoyaltyTier:
+    tier: strawberry.Private[Tier]
+
+    @strawberry.field
+    def code(self) -> str:
+        return self.tier.code
+
+    @strawberry.field
+    def label(self, lang: Lang = Lang.ZH) -> str:
+        return self.tier.name_zh if lang is Lang.ZH else self.tier.name_en
+
+    @strawberry.field(description="Qualifying metric value (rolling 12 months) that reaches this tier.")
+    def threshold(self) -> Decimal:
+        return self.tier.threshold
+
+    @strawberry.field(description="Points multiplier on purchases.")
+    def multiplier(self) -> Decimal:
+        return self.tier.multiplier
+
+    @strawberry.field
+    def benefits(self) -> LoyaltyTierBenefits:
+        b = self.tier.benefits
+        return LoyaltyTierBenefits(discount_percent=b.discount_percent, free_shipping=b.free_shipping,
+                                   birthday_gift=b.birthday_gift, dedicated_service=b.dedicated_service,
+                                   priority_purchase=b.priority_purchase, member_days=b.member_days)
+
+
+@strawberry.type(name="LoyaltyNextTier")
+class LoyaltyNextTier:
+    code: str
+    remaining_to_qualify: Decimal = strawberry.field(description="Qualifying metric still missing (rolling 12 months).")
+
+
+@strawberry.type(name="LoyaltyLedgerEntry", description="One append-only points entry; points are signed.")
+class LoyaltyLedgerEntryType:
+    id: strawberry.ID
+    kind: str
+    rule: Optional[str]
+    points: int
+    reason: str
+    actor: str
+    at: datetime
+    interaction_id: Optional[strawberry.ID]
+
+
+@strawberry.type(name="LoyaltyLedgerEdge")
+class LoyaltyLedgerEdge:
+    cursor: str
+    node: LoyaltyLedgerEntryType
+
+
+@strawberry.type(name="LoyaltyLedgerConnection", description="Newest entry first.")
+class LoyaltyLedgerConnection:
+    edges: list[LoyaltyLedgerEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(name="LoyaltyTierChange")
+class LoyaltyTierChange:
+    from_tier: Optional[str]
+    to_tier: str
+    why: str
+    at: datetime
+
+
+def _tier(settings: LoyaltySettings, code: str) -> LoyaltyTier:
+    known = {t.code: t for t in settings.tiers}
+    return LoyaltyTier(tier=known.get(code, settings.tiers[0]))
+
+
+def _entry(row) -> LoyaltyLedgerEntryType:
+    return LoyaltyLedgerEntryType(
+        id=strawberry.ID(to_global_id("LoyaltyLedgerEntry", row.id)), kind=row.kind, rule=row.rule, points=row.points,
+        reason=row.reason, actor=row.actor, at=row.at,
+        interaction_id=None if row.interaction_id is None else strawberry.ID(to_global_id("Interaction", row.interaction_id)))
+
+
+@strawberry.type(name="CustomerLoyalty", description="The customer's membership: number, tier, points.")
+class CustomerLoyalty:
+    row: strawberry.Private[LoyaltyMember]
+    settings: strawberry.Private[LoyaltySettings]
+
+    @strawberry.field
+    def member_number(self) -> str:
+        return self.row.number
+
+    @strawberry.field(description="ACTIVE, SUSPENDED or CLOSED.")
+    def status(self) -> str:
+        return self.row.status
+
+    @strawberry.field(description="APPLICATION, INVITATION or PURCHASE.")
+    def enrolled_via(self) -> str:
+        return self.row.enrolled_via
+
+    @strawberry.field
+    def enrolled_at(self) -> datetime:
+        return self.row.enrolled_at
+
+    @strawberry.field
+    def tier(self) -> LoyaltyTier:
+        return _tier(self.settings, self.row.tier_code)
+
+    @strawberry.field
+    def tier_achieved_at(self) -> datetime:
+        return self.row.tier_achieved_at
+
+    @strawberry.field(description="Balance; negative while the member owes points after a refund (redemption blocked).")
+    def points(self) -> int:
+        return self.row.balance
+
+    @strawberry.field(description="Points that expire within `days` days (default 30).")
+    async def points_expiring_soon(self, info: strawberry.Info, days: int = 30) -> int:
+        ctx: RequestContext = info.context
+        if days < 0 or days > 3650:
+            raise ValidationFailed([FieldError("days", "must be between 0 and 3650")])
+        gx, tenant_id, member_id = ctx.gx, ctx.tenant_id, self.row.id
+        return await ctx.read(lambda s: service.points_expiring(gx.context(s, tenant_id), member_id, days))
+
+    @strawberry.field(description="The next tier up and what is still missing; null at the top tier.")
+    async def next_tier(self, info: strawberry.Info) -> Optional[LoyaltyNextTier]:
+        ctx: RequestContext = info.context
+        gx, tenant_id, row = ctx.gx, ctx.tenant_id, self.row
+        found = await ctx.read(lambda s: service.next_tier(gx.context(s, tenant_id), row))
+        return None if found is None else LoyaltyNextTier(code=found[0], remaining_to_qualify=found[1])
+
+    @strawberry.field(description="Ledger entries, newest first (keyset cursor).")
+    async def ledger(self, info: strawberry.Info, first: int = 20, after: Optional[str] = None) -> LoyaltyLedgerConnection:
+        ctx: RequestContext = info.context
+        first = max(0, min(first, MAX_FIRST))
+        before_id = int(after) if after and after.isdigit() else None
+        gx, tenant_id, member_id = ctx.gx, ctx.tenant_id, self.row.id
+        rows = await ctx.read(lambda s: service.ledger(gx.context(s, tenant_id), member_id, first + 1, before_id))
+        page = rows[:first]
+        edges = [LoyaltyLedgerEdge(cursor=str(r.id), node=_entry(r)) for r in page]
+        return LoyaltyLedgerConnection(edges=edges, page_info=PageInfo(has_next_page=len(rows) > first,
+                                                                       end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field
+    async def tier_history(self, info: strawberry.Info) -> list[LoyaltyTierChange]:
+        ctx: RequestContext = info.context
+        gx, tenant_id, member_id = ctx.gx, ctx.tenant_id, self.row.id
+        rows = await ctx.read(lambda s: service.tier_history(gx.context(s, tenant_id), member_id))
+        return [LoyaltyTierChange(from_tier=r.from_tier, to_tier=r.to_tier, why=r.why, at=r.at) for r in rows]
+
+
+def _members(gx, session, tenant_id: int, ids: list[int]) -> dict[int, CustomerLoyalty]:
+    from sqlalchemy import select
+
+    settings = gx.context(session, tenant_id).module_settings("loyalty")
+    rows = session.execute(select(LoyaltyMember).where(LoyaltyMember.tenant_id == tenant_id,
+                                                       LoyaltyMember.customer_id.in_(ids))).scalars()
+    return {row.customer_id: CustomerLoyalty(row=row, settings=settings) for row in rows}
+
+
+@strawberry.type
+class LoyaltyCustomerFields:
+    @strawberry.field(description="Loyalty membership; null when the customer is not a member.")
+    async def loyalty(self, info: strawberry.Info) -> Optional[CustomerLoyalty]:
+        ctx = info.context
+        gx, tenant_id = ctx.gx, ctx.tenant_id
+        return await ctx.loader("loyalty.members", lambda session, ids: _members(gx, session, tenant_id, ids)).load(self.id)
+
+
+# -- programme summary ----------------------------------------------------------------
+
+
+@strawberry.type(name="LoyaltyTierCount")
+class LoyaltyTierCount:
+    tier: LoyaltyTier
+    members: int
+
+
+@strawberry.type(name="LoyaltyProgram", description="The programme at a glance.")
+class LoyaltyProgram:
+    tiers: list[LoyaltyTier]
+    members_per_tier: list[LoyaltyTierCount]
+    points_outstanding: int = strawberry.field(description="Sum of positive balances.")
+    liability: Decimal = strawberry.field(description="Outstanding points at the redemption rate (money).")
+    points_expiring_30_days: int = strawberry.field(name="pointsExpiring30Days")
+    redemption_rate: float = strawberry.field(description="Points redeemed / points earned.")
+
+
+@strawberry.type(name="LoyaltyReward")
+class LoyaltyRewardType:
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str
+    points_price: int
+    stock: Optional[int] = strawberry.field(description="null: unlimited.")
+    value: Optional[Decimal]
+    valid_days: int
+
+
+def _reward(row: LoyaltyReward) -> LoyaltyRewardType:
+    return LoyaltyRewardType(code=row.code, name_zh=row.name_zh, name_en=row.name_en, kind=row.kind,
+                             points_price=row.points_price, stock=row.stock, value=row.value, valid_days=row.valid_days)
+
+
+@strawberry.type
+class LoyaltyQuery:
+    @strawberry.field(description="Members per tier, points outstanding, liability, points expiring in 30 days, redemption rate.")
+    async def loyalty_program(self, info: strawberry.Info) -> LoyaltyProgram:
+        ctx: RequestContext = info.context
+        gx, tenant_id = ctx.gx, ctx.tenant_id
+
+        def work(session):
+            tc = gx.context(session, tenant_id)
+            return tc.module_settings("loyalty"), service.program_summary(tc)
+
+        settings, summary = await ctx.read(work)
+        return LoyaltyProgram(
+            tiers=[LoyaltyTier(tier=t) for t in settings.tiers],
+            members_per_tier=[LoyaltyTierCount(tier=LoyaltyTier(tier=t), members=summary["members_per_tier"][t.code])
+                              for t in settings.tiers],
+            points_outstanding=summary["points_outstanding"], liability=summary["liability"],
+            points_expiring_30_days=summary["points_expiring_30d"], redemption_rate=summary["redemption_rate"],
+        )
+
+    @strawberry.field(description="The rewards catalogue (active rewards).")
+    async def loyalty_rewards(self, info: strawberry.Info) -> list[LoyaltyRewardType]:
+        ctx: RequestContext = info.context
+        tenant_id = ctx.tenant_id
+
+        def work(session):
+            from sqlalchemy import select
+
+            return [_reward(r) for r in session.execute(select(LoyaltyReward).where(
+                LoyaltyReward.tenant_id == tenant_id, LoyaltyReward.active == True)  # noqa: E712
+                .order_by(LoyaltyReward.code)).scalars()]
+
+        return await ctx.read(work)
+
+
+# -- mutations --------------------------------------------------------------------------
+
+
+@strawberry.input(name="EnrollMemberInput")
+class EnrollMemberInput:
+    customer_id: strawberry.ID
+    via: str = "APPLICATION"
+    referrer_id: Optional[strawberry.ID] = None
+
+
+@strawberry.input(name="RedeemPointsInput")
+class RedeemPointsInput:
+    customer_id: strawberry.ID
+    points: int
+    order_amount: Decimal
+    order_ref: Optional[str] = None
+    idempotency_key: Optional[str] = strawberry.field(default=None, description="Retries with the same key apply once.")
+
+
+@strawberry.input(name="RedeemRewardInput")
+class RedeemRewardInput:
+    customer_id: strawberry.ID
+    reward_code: str
+    idempotency_key: Optional[str] = None
+
+
+@strawberry.input(name="AdjustPointsInput")
+class AdjustPointsInput:
+    customer_id: strawberry.ID
+    points: int = strawberry.field(description="Positive adds a lot, negative spends (never below zero).")
+    reason: str
+    idempotency_key: Optional[str] = None
+
+
+@strawberry.input(name="CreateRewardInput")
+class CreateRewardInput:
+    code: str
+    name_zh: str
+    name_en: str
+    kind: str = strawberry.field(description="COUPON, GIFT or ORDER_DISCOUNT.")
+    points_price: int
+    stock: Optional[int] = None
+    value: Optional[Decimal] = None
+    valid_days: int = 90
+
+
+@strawberry.type(name="LoyaltyRedemption")
+class LoyaltyRedemption:
+    entry_id: strawberry.ID
+    points: int = strawberry.field(description="Points taken (negative: added).")
+    balance: int
+    value: Decimal = strawberry.field(description="Money the points paid for.")
+    coupon_code: Optional[str]
+    replayed: bool = strawberry.field(description="The idempotency key had been used: nothing was applied again.")
+
+
+@strawberry.type(name="EnrollMemberPayload")
+class EnrollMemberPayload:
+    loyalty: Optional[CustomerLoyalty] = None
+    errors: list[Error] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(name="LoyaltyRedemptionPayload")
+class LoyaltyRedemptionPayload:
+    redemption: Optional[LoyaltyRedemption] = None
+    errors: list[Error] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(name="CreateRewardPayload")
+class CreateRewardPayload:
+    reward: Optional[LoyaltyRewardType] = None
+    errors: list[Error] = strawberry.field(default_factory=list)
+
+
+def _customer(value: Any, field: str = "customer_id") -> int:
+    pk = decode_id(value, "Customer")
+    if pk is None:
+        raise ValidationFailed([FieldError(field, "not a Customer id", "NOT_FOUND")])
+    return pk
+
+
+def _redemption(r: service.Redemption) -> dict:
+    return {"redemption": LoyaltyRedemption(
+        entry_id=strawberry.ID(to_global_id("LoyaltyLedgerEntry", r.entry_id)), points=r.points, balance=r.balance,
+        value=r.value, coupon_code=r.coupon_code, replayed=r.replayed)}
+
+
+@strawberry.type
+class LoyaltyMutation:
+    @strawberry.mutation(description="Enrol a customer (APPLICATION or INVITATION, with the referrer).")
+    async def enroll_member(self, info: strawberry.Info, input: EnrollMemberInput) -> EnrollMemberPayload:
+        ctx: RequestContext = info.context
+        ctx.require(Role.AGENT, "enrolling members")
+
+        def work(tc):
+            cid = _customer(input.customer_id)
+            referrer = _customer(input.referrer_id, "referrer_id") if input.referrer_id else None
+            row = service.enroll(tc, cid, input.via, referrer)
+            return {"loyalty": CustomerLoyalty(row=row, settings=service.settings_of(tc))}
+
+        return EnrollMemberPayload(**await _guarded(ctx, work))
+
+    @strawberry.mutation(description="Pay part of an order with points (100 points = 1 unit, at most 50 % of it).")
+    async def redeem_points(self, info: strawberry.Info, input: RedeemPointsInput) -> LoyaltyRedemptionPayload:
+        ctx: RequestContext = info.context
+        ctx.require(Role.AGENT, "redeeming points")
+        return LoyaltyRedemptionPayload(**await _guarded(ctx, lambda tc: _redemption(service.redeem_points(
+            tc, _customer(input.customer_id), input.points, input.order_amount, input.order_ref, input.idempotency_key))))
+
+    @strawberry.mutation(description="Exchange points for a catalogue reward; issues a coupon code.")
+    async def redeem_reward(self, info: strawberry.Info, input: RedeemRewardInput) -> LoyaltyRedemptionPayload:
+        ctx: RequestContext = info.context
+        ctx.require(Role.AGENT, "redeeming rewards")
+        return LoyaltyRedemptionPayload(**await _guarded(ctx, lambda tc: _redemption(service.redeem_reward(
+            tc, _customer(input.customer_id), input.reward_code, input.idempotency_key))))
+
+    @strawberry.mutation(description="Admin correction of a balance; a reason is required and logged with the actor.")
+    async def adjust_points(self, info: strawberry.Info, input: AdjustPointsInput) -> LoyaltyRedemptionPayload:
+        ctx: RequestContext = info.context
+        ctx.require(Role.ADMIN, "adjusting points")
+        return LoyaltyRedemptionPayload(**await _guarded(ctx, lambda tc: _redemption(service.adjust_points(
+            tc, _customer(input.customer_id), input.points, input.reason, input.idempotency_key))))
+
+    @strawberry.mutation(description="Add a reward to the catalogue.")
+    async def create_reward(self, info: strawberry.Info, input: CreateRewardInput) -> CreateRewardPayload:
+        ctx: RequestContext = info.context
+        ctx.require(Role.ADMIN, "creating rewards")
+        return CreateRewardPayload(**await _guarded(ctx, lambda tc: {"reward": _reward(service.create_reward(
+            tc, input.code, input.name_zh, input.name_en, input.kind, input.points_price, input.stock, input.value,
+            input.valid_days))}))
