@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from engine import hookimpl
 from engine.jobs import Job
 from engine.plugins import ModuleInfo
+from plugins.loyalty import hookspecs as loyalty_hookspecs
 from plugins.loyalty.models import ALL_MODELS
 from plugins.loyalty.settings import LoyaltySettings
 
@@ -21,6 +22,7 @@ def guanxi_module() -> ModuleInfo:
         title_en="Loyalty",
         description="Membership tiers, a points ledger with expiry, and rewards.",
         settings_model=LoyaltySettings,
+        hookspecs=loyalty_hookspecs,
     )
 
 

@@ -77,8 +77,16 @@ R = LoyaltyReward.__table__
 C = LoyaltyCoupon.__table__
 S = LoyaltyExpirySweep.__table__
 
-# Rule types added by integrators (plugins.loyalty.plugin fills it from the hook).
-registry: RuleRegistry = DEFAULT_REGISTRY
+def registry_for(ctx: TenantContext) -> RuleRegistry:
+    """The built-in earning rules plus those integrators add through
+    ``guanxi_loyalty_earning_rules`` (for this tenant's enabled plugins)."""
+    extra = [rule for rules in ctx.hooks.guanxi_loyalty_earning_rules() for rule in (rules or [])]
+    if not extra:
+        return DEFAULT_REGISTRY
+    registry = DEFAULT_REGISTRY.copy()
+    for rule in extra:
+        registry.register(rule)
+    return registry
 
 
 # -- small helpers ------------------------------------------------------------------
@@ -532,15 +540,16 @@ class PurchaseEarner:
     general path.
     """
 
-    def __init__(self, s: LoyaltySettings):
+    def __init__(self, s: LoyaltySettings, registry: RuleRegistry = DEFAULT_REGISTRY):
         self.s = s
+        self.registry = registry
         self._combos: dict[tuple, tuple] = {}
 
     def __call__(self, amount: Decimal, tier_code: str, local: datetime, birthday, is_first: bool,
                  has_referrer: bool) -> list[Earning]:
         s = self.s
-        if is_first or registry is not DEFAULT_REGISTRY:
-            return points_for_purchase(s, amount, tier_code, local, birthday, is_first, has_referrer, registry=registry)
+        if is_first or self.registry is not DEFAULT_REGISTRY:
+            return points_for_purchase(s, amount, tier_code, local, birthday, is_first, has_referrer, registry=self.registry)
         day = local.date()
         key = (tier_code, birthday is not None and birthday.month == local.month, day)
         combo = self._combos.get(key)
@@ -603,7 +612,7 @@ def on_interactions_recorded(ctx: TenantContext, interactions: Sequence) -> None
     referrers.update({cid: members[cid] for cid in referrer_ids if cid in members})
 
     writer = Writer(ctx, s)
-    earner = PurchaseEarner(s)
+    earner = PurchaseEarner(s, registry_for(ctx))
     tier_codes = set(s.tier_codes)
     first_done: list[MemberState] = []
     touched: dict[int, MemberState] = {}

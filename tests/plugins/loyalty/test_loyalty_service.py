@@ -449,3 +449,28 @@ def test_the_batch_earner_matches_points_for_purchase():
         tier = rnd.choice(s.tier_codes)
         assert earner(amount, tier, at, birthday, False, rnd.random() < 0.5) == \
             points_for_purchase(s, amount, tier, at, birthday, False, False)
+
+
+def test_an_integrators_earning_rule_applies_through_the_hook(gx, make_tenant):
+    """A plugin implementing guanxi_loyalty_earning_rules changes the points earned."""
+    from engine import hookimpl
+    from plugins.loyalty.rules import RuleType
+
+    class TripleOnLargeOrders:
+        @hookimpl
+        def guanxi_loyalty_earning_rules(self):
+            return [RuleType("LARGE_ORDER_X3", "大单三倍", "Triple points on large orders", "MULTIPLIER",
+                             lambda purchase: Decimal(3) if purchase.amount >= 500 else None)]
+
+    tenant = make_tenant(modules=("loyalty",))
+    small, large = _customer(gx, tenant), _customer(gx, tenant)
+    plugin = TripleOnLargeOrders()
+    gx.plugins.register_module(plugin, name="triple-on-large-orders")
+    try:
+        gx.plugins.check()  # the hookspec came with the loyalty module: the integrator passes the start-up check
+        _buy(gx, tenant, small, "100", _now() - timedelta(days=1))
+        _buy(gx, tenant, large, "600", _now() - timedelta(days=1))
+    finally:
+        gx.plugins.unregister(plugin)
+    assert _member(gx, tenant, small).balance == 100
+    assert _member(gx, tenant, large).balance == 1800
