@@ -234,6 +234,8 @@ def demo(
         result = generate_demo(gx, customers=customers, seed=seed, on_progress=on_progress)
     if result.created:
         console.print(f"Demo tenant [bold]{DEMO_SLUG}[/bold]: {result.customers} customers, {result.interactions} interactions.")
+        for note in result.notes:
+            console.print(f"  {note}")
     else:
         console.print(f"Demo tenant [bold]{DEMO_SLUG}[/bold] already exists.")
     console.print("Admin key (shown once):")

@@ -151,4 +151,4 @@ def test_demo_generate_only_builds_a_tenant_with_every_module(database_url, tmp_
         ).all())
         assert enabled_modules(ctx.session, ctx.tenant_id) == set(gx.plugins.modules)
     assert {"PURCHASE", "REFUND", "VISIT", "COMPLAINT"} <= set(kinds)
-    assert sum(kinds.values()) >= 300 * 10  # rich histories: ≥ 300,000 for the default 20,000 customers
+    assert sum(kinds.values()) >= 300 * 15  # rich histories: ≥ 300,000 for the default 20,000 customers
