@@ -20,7 +20,7 @@ from strawberry.scalars import JSON
 
 from api import mutations, queries
 from api.filters import extended_customer_inputs
-from api.ids import decode_id, parse_global_id, to_global_id
+from api.ids import decode_id, parse_global_id, parse_pk, to_global_id
 from api.inputs import (
     ConfigureModuleInput, CreateApiKeyInput, CreateCustomerInput, IdInput, InteractionInput,
     ModuleNameInput, RecordInteractionsInput, RunScoringInput, UpdateCustomerInput,
@@ -353,9 +353,10 @@ class CoreQuery:
     async def node(self, info: strawberry.Info, id: strawberry.ID) -> Optional[Node]:
         ctx = info.context
         parsed = parse_global_id(id)
-        if parsed is None or not parsed[1].isdigit():
+        pk = None if parsed is None else parse_pk(parsed[1])
+        if pk is None:
             return None
-        type_name, pk = parsed[0], int(parsed[1])
+        type_name = parsed[0]
         if type_name == "Customer":
             return await load_customer(info, pk)
         if type_name == "Interaction":

@@ -78,7 +78,7 @@ class GraphQLEndpoint:
             if "variables" in params:
                 try:
                     params["variables"] = json.loads(params["variables"])
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
                     return error_response("variables is not valid JSON", BAD_REQUEST, 400)
             body = params
         else:
@@ -87,7 +87,7 @@ class GraphQLEndpoint:
                 return error_response(f"request body over {MAX_BODY_BYTES} bytes", "PAYLOAD_TOO_LARGE", 413)
             try:
                 body = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
                 return error_response("request body is not valid JSON", BAD_REQUEST, 400)
         if not isinstance(body, dict) or not isinstance(body.get("query"), str) or not body["query"].strip():
             return error_response("expected a JSON object with a non-empty string 'query'", BAD_REQUEST, 400)
@@ -101,7 +101,7 @@ class GraphQLEndpoint:
 async def _read_capped(request: Request) -> bytes | None:
     """The body, or None once it passes MAX_BODY_BYTES (without reading the rest)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return None
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -20,9 +20,20 @@ def parse_global_id(value: str) -> tuple[str, str] | None:
     return (type_name, pk) if sep and type_name and pk else None
 
 
+MAX_PK = 2**63 - 1  # a BIGINT: larger numbers would make PostgreSQL fail the whole statement
+
+
+def parse_pk(text: str) -> int | None:
+    """An ASCII decimal primary key within BIGINT range, else None ("²" is a digit to str.isdigit)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    pk = int(text)
+    return pk if pk <= MAX_PK else None
+
+
 def decode_id(value: str, expected: str) -> int | None:
     """The integer pk of a global id of type ``expected``, or None if it is not one."""
     parsed = parse_global_id(value or "")
-    if parsed is None or parsed[0] != expected or not parsed[1].isdigit():
+    if parsed is None or parsed[0] != expected:
         return None
-    return int(parsed[1])
+    return parse_pk(parsed[1])

@@ -56,6 +56,8 @@ async def erase_customer(ctx: RequestContext, data: IdInput) -> dict:
 async def record_interaction(ctx: RequestContext, data) -> dict:
     def work(tc):
         recorded, duplicate = interactions.record_interaction(tc, interaction_values(data))
+        if not duplicate:  # every change leaves an audit event, in the same transaction
+            audit.record(tc.session, tc.tenant_id, tc.actor, "interaction.record", "Interaction", recorded.id, {"kind": recorded.kind})
         return {"interaction": recorded, "duplicate": duplicate}
 
     return await _guarded(ctx, work)
@@ -77,6 +79,9 @@ async def record_interactions(ctx: RequestContext, data: RecordInteractionsInput
 
     def work(tc):
         result = interactions.record_interactions(tc, [it if it is not None else {} for it in items])
+        if result.recorded:  # one audit event per request (a bulk may hold 1,000 items)
+            audit.record(tc.session, tc.tenant_id, tc.actor, "interaction.record_bulk", "Interaction", None,
+                         {"recorded": len(result.recorded), "duplicates": len(result.duplicates), "rejected": len(result.errors)})
         return result
 
     try:
