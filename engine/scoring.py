@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from engine.context import TenantContext
 from engine.errors import FieldError, ValidationFailed
+from engine.models import Tenant
 from engine.types import utcnow
 
 FETCH_CHUNK = 200_000
@@ -148,6 +149,10 @@ def run_scoring(
     not_enabled = [name for name in requested if name not in enabled]
     if not_enabled:
         raise ValidationFailed([FieldError("modules", f"not enabled for this tenant: {', '.join(not_enabled)}")])
+    # One run per tenant at a time: a second waits for the first instead of
+    # colliding on the results it is replacing (SQLite's BEGIN IMMEDIATE
+    # already serialises; PostgreSQL needs the row lock).
+    ctx.session.execute(sa.select(Tenant.id).where(Tenant.id == ctx.tenant_id).with_for_update())
     if on_progress:
         on_progress("reading purchases")
     batch = load_purchase_batch(ctx.session, ctx.tenant_id, as_of, requested)

@@ -132,3 +132,28 @@ def test_a_scoring_run_killed_with_sigkill_leaves_the_previous_run_whole(gx, mak
         [report] = run_scoring(ctx, ["rfm"])
     assert report.scored == 50
     assert [row[:2] for row in snapshot()[1]] == [row[:2] for row in before[1]]
+
+
+def test_concurrent_scoring_runs_for_one_tenant_both_succeed(gx, make_tenant, tmp_path):
+    """Two runs at once (two API workers, a cron job and a click) queue, never collide."""
+    import threading
+
+    tenant = make_tenant(modules=("rfm",))
+    _customers(gx, tenant)
+    import_csv(gx, tenant, "interactions", _orders_csv(tmp_path / "orders.csv", 1_000))
+    errors, reports = [], []
+
+    def score() -> None:
+        try:
+            with gx.tenant(tenant) as ctx:
+                reports.extend(run_scoring(ctx, ["rfm"]))
+        except Exception as error:  # noqa: BLE001 - collected for the assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=score) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [r.scored for r in reports] == [50, 50, 50, 50]
