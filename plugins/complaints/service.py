@@ -28,6 +28,7 @@ from engine.enums import Channel
 from engine.errors import FieldError, ValidationFailed, not_found
 from engine.models import Customer
 from engine.types import utcnow
+from engine.services import audit
 from plugins.complaints.business_hours import add_business_minutes, business_minutes_between, business_table
 from plugins.complaints.models import ComplaintCase, ComplaintEvent
 from plugins.complaints.settings import BusinessCalendar, ComplaintsSettings
@@ -338,6 +339,7 @@ def _insert_cases(ctx: TenantContext, rows: list[dict], now: datetime, note: str
     return ids
 
 
+@audit.audited("complaints.open_case", "ComplaintCase")
 def open_case(ctx: TenantContext, data: dict[str, Any], now: datetime | None = None) -> OpenResult:
     """Step 1, receive: open a case from a mutation's input.
 
@@ -467,6 +469,7 @@ def open_cases_from_interactions(ctx: TenantContext, interactions: Sequence[Any]
 # -- steps 2–6 -------------------------------------------------------------------
 
 
+@audit.audited("complaints.route_case", "ComplaintCase")
 def route_case(ctx: TenantContext, case_id: int, department: str | None = None, assignee: str | None = None,
                note: str | None = None, now: datetime | None = None) -> ComplaintCase:
     """Step 2, classify and route to a department and/or an agent.
@@ -499,6 +502,7 @@ def route_case(ctx: TenantContext, case_id: int, department: str | None = None, 
     return case
 
 
+@audit.audited("complaints.add_update", "ComplaintCase")
 def add_update(ctx: TenantContext, case_id: int, note: str, promised_reply_at: Any = None,
                now: datetime | None = None) -> ComplaintCase:
     """Step 3, keep the customer informed: a progress update sent to the customer.
@@ -534,6 +538,7 @@ def add_update(ctx: TenantContext, case_id: int, note: str, promised_reply_at: A
     return case
 
 
+@audit.audited("complaints.add_note", "ComplaintCase")
 def add_note(ctx: TenantContext, case_id: int, note: str, now: datetime | None = None) -> ComplaintEvent:
     """An internal note on the timeline (not a customer update)."""
     now = _now(now)
@@ -546,6 +551,7 @@ def add_note(ctx: TenantContext, case_id: int, note: str, now: datetime | None =
     return event
 
 
+@audit.audited("complaints.promise_reply", "ComplaintCase")
 def promise_reply(ctx: TenantContext, case_id: int, promised_reply_at: Any, note: str | None = None,
                   now: datetime | None = None) -> ComplaintCase:
     """Record a reply time promised to the customer (承诺答复时间); must be in the future."""
@@ -568,6 +574,7 @@ def promise_reply(ctx: TenantContext, case_id: int, promised_reply_at: Any, note
     return case
 
 
+@audit.audited("complaints.wait_on_customer", "ComplaintCase")
 def wait_on_customer(ctx: TenantContext, case_id: int, note: str | None = None, now: datetime | None = None) -> ComplaintCase:
     """IN_PROGRESS → WAITING_ON_CUSTOMER: the resolution clock pauses."""
     now = _now(now)
@@ -585,6 +592,7 @@ def wait_on_customer(ctx: TenantContext, case_id: int, note: str | None = None, 
     return case
 
 
+@audit.audited("complaints.resume_case", "ComplaintCase")
 def resume_case(ctx: TenantContext, case_id: int, note: str | None = None, now: datetime | None = None) -> ComplaintCase:
     """WAITING_ON_CUSTOMER → IN_PROGRESS: the paused business minutes push the resolution due time out."""
     now = _now(now)
@@ -601,6 +609,7 @@ def resume_case(ctx: TenantContext, case_id: int, note: str | None = None, now: 
     return case
 
 
+@audit.audited("complaints.resolve_case", "ComplaintCase")
 def resolve_case(ctx: TenantContext, case_id: int, resolution: str, root_cause: str, note: str | None = None,
                  now: datetime | None = None, _parent: int | None = None) -> ComplaintCase:
     """Step 4, resolve (resolution and root-cause category required).
@@ -647,6 +656,7 @@ def resolve_case(ctx: TenantContext, case_id: int, resolution: str, root_cause: 
     return case
 
 
+@audit.audited("complaints.start_follow_up", "ComplaintCase")
 def start_follow_up(ctx: TenantContext, case_id: int, note: str | None = None, now: datetime | None = None) -> ComplaintCase:
     """Step 5 begins: RESOLVED → FOLLOW_UP (the visit or call to confirm)."""
     now = _now(now)
@@ -667,6 +677,7 @@ def _satisfaction(value: Any, errors: list[FieldError]) -> int | None:
     return value
 
 
+@audit.audited("complaints.record_follow_up", "ComplaintCase")
 def record_follow_up(ctx: TenantContext, case_id: int, satisfaction: int, note: str | None = None,
                      reopen: bool | None = None, now: datetime | None = None) -> ComplaintCase:
     """Step 5, follow-up: record the customer's satisfaction (1–5).
@@ -698,6 +709,7 @@ def record_follow_up(ctx: TenantContext, case_id: int, satisfaction: int, note: 
     return case
 
 
+@audit.audited("complaints.close_case", "ComplaintCase")
 def close_case(ctx: TenantContext, case_id: int, note: str | None = None, now: datetime | None = None) -> ComplaintCase:
     """Step 6, archive: FOLLOW_UP → CLOSED; needs the follow-up result (satisfaction)."""
     now = _now(now)
@@ -712,6 +724,7 @@ def close_case(ctx: TenantContext, case_id: int, note: str | None = None, now: d
     return case
 
 
+@audit.audited("complaints.reopen_case", "ComplaintCase")
 def reopen_case(ctx: TenantContext, case_id: int, note: str | None = None, satisfaction: int | None = None,
                 now: datetime | None = None) -> ComplaintCase:
     """FOLLOW_UP → IN_PROGRESS: the customer is not satisfied.
@@ -740,6 +753,7 @@ def reopen_case(ctx: TenantContext, case_id: int, note: str | None = None, satis
     return case
 
 
+@audit.audited("complaints.link_case", "ComplaintCase")
 def link_case(ctx: TenantContext, case_id: int, parent_id: int, cancel: bool = False, note: str | None = None,
               now: datetime | None = None) -> ComplaintCase:
     """Link a case under a parent (the same problem reported again, e.g. from

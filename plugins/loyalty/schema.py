@@ -170,7 +170,7 @@ class CustomerLoyalty:
     async def ledger(self, info: strawberry.Info, first: int = 20, after: Optional[str] = None) -> LoyaltyLedgerConnection:
         ctx: RequestContext = info.context
         first = max(0, min(first, MAX_FIRST))
-        before_id = int(after) if after and after.isdigit() else None
+        before_id = int(after) if after and after.isascii() and after.isdigit() and len(after) < 19 else None
         gx, tenant_id, member_id = ctx.gx, ctx.tenant_id, self.row.id
         rows = await ctx.read(lambda s: service.ledger(gx.context(s, tenant_id), member_id, first + 1, before_id))
         page = rows[:first]

@@ -38,6 +38,7 @@ from engine.context import TenantContext
 from engine.errors import FieldError, ValidationFailed, invalid, not_found
 from engine.models import Customer, Interaction
 from engine.types import CENT, UtcDateTime, utcnow
+from engine.services import audit
 from plugins.loyalty import kernels
 from plugins.loyalty.ledger_math import (
     InsufficientPoints,
@@ -132,6 +133,9 @@ def parse_points(value: Any, field: str = "points", allow_negative: bool = False
     return points
 
 
+MAX_AMOUNT = Decimal("1000000000000")  # as for interaction amounts
+
+
 def parse_money(value: Any, field: str) -> Decimal:
     try:
         amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
@@ -139,6 +143,8 @@ def parse_money(value: Any, field: str) -> Decimal:
         raise invalid(field, f"{value!r} is not an amount") from None
     if not amount.is_finite() or amount <= 0:
         raise invalid(field, "must be an amount greater than 0")
+    if amount >= MAX_AMOUNT:
+        raise invalid(field, "is too large")
     if amount != amount.quantize(CENT):
         raise invalid(field, "has more than 2 decimal places")
     return amount
@@ -418,6 +424,7 @@ def _insert_members(ctx: TenantContext, s: LoyaltySettings, rows: list[dict], ac
     return ids
 
 
+@audit.audited("loyalty.enroll", "LoyaltyMember")
 def enroll(ctx: TenantContext, customer_id: int, via: str = "APPLICATION", referrer_customer_id: int | None = None,
            at: datetime | None = None) -> LoyaltyMember:
     """Enrol a customer; enrolling twice is a ValidationFailed on ``customer_id``."""
@@ -460,6 +467,7 @@ def enroll(ctx: TenantContext, customer_id: int, via: str = "APPLICATION", refer
     return get_member(ctx, customer_id)
 
 
+@audit.audited("loyalty.set_status", "LoyaltyMember")
 def set_status(ctx: TenantContext, customer_id: int, status: str, reason: str = "") -> LoyaltyMember:
     require_enabled(ctx)
     status = str(status or "").upper()
@@ -860,6 +868,7 @@ def _run_once(ctx: TenantContext, s: LoyaltySettings, key: str, customer_id: int
         raise
 
 
+@audit.audited("loyalty.redeem_points", "LoyaltyMember")
 def redeem_points(ctx: TenantContext, customer_id: int, points: Any, order_amount: Any, order_ref: str | None = None,
                   idempotency_key: str | None = None, at: datetime | None = None) -> Redemption:
     """Pay part of an order with points (default 100 points = 1 unit, at most 50 % of the order)."""
@@ -895,6 +904,7 @@ def _reward(ctx: TenantContext, code: str):
     return row
 
 
+@audit.audited("loyalty.redeem_reward", "LoyaltyMember")
 def redeem_reward(ctx: TenantContext, customer_id: int, reward_code: str, idempotency_key: str | None = None,
                   at: datetime | None = None) -> Redemption:
     """Exchange points for a catalogue reward; stock is decremented atomically and a coupon issued."""
@@ -930,6 +940,7 @@ def redeem_reward(ctx: TenantContext, customer_id: int, reward_code: str, idempo
     return _run_once(ctx, s, key, customer_id, "REDEEM", body)
 
 
+@audit.audited("loyalty.use_coupon", "LoyaltyMember")
 def use_coupon(ctx: TenantContext, code: str, order_ref: str | None = None, at: datetime | None = None) -> LoyaltyCoupon:
     """Mark an issued coupon used; an expired, unknown or used coupon is a ValidationFailed on ``code``."""
     require_enabled(ctx)
@@ -949,6 +960,7 @@ def use_coupon(ctx: TenantContext, code: str, order_ref: str | None = None, at: 
     return ctx.session.get(LoyaltyCoupon, row.id, populate_existing=True)
 
 
+@audit.audited("loyalty.adjust_points", "LoyaltyMember")
 def adjust_points(ctx: TenantContext, customer_id: int, points: Any, reason: str,
                   idempotency_key: str | None = None, at: datetime | None = None) -> Redemption:
     """An admin correction: positive opens a lot (repaying debt first), negative spends FIFO. Reason required."""
@@ -982,6 +994,7 @@ def adjust_points(ctx: TenantContext, customer_id: int, points: Any, reason: str
 # -- catalogue ----------------------------------------------------------------------------
 
 
+@audit.audited("loyalty.create_reward", "LoyaltyMember")
 def create_reward(ctx: TenantContext, code: str, name_zh: str, name_en: str, kind: str, points_price: Any,
                   stock: int | None = None, value: Any = None, valid_days: int = 90) -> LoyaltyReward:
     require_enabled(ctx)

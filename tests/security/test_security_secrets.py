@@ -157,7 +157,7 @@ def test_erasure_removes_personal_data_from_every_table(gx, sync_client):
 # Plugin mutations that change data without an audit event today (reported;
 # the plugins should call engine.services.audit.record in the same transaction).
 # Remove a name here once its plugin audits; a new silent mutation fails the test.
-KNOWN_UNAUDITED = {"adjustPoints", "redeemPoints", "linkComplaint", "resolveComplaint"}
+KNOWN_UNAUDITED: set[str] = set()
 
 
 def _state(gx, tenant_id: int) -> dict:
