@@ -6,12 +6,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from engine.cli_support import console, err, fail, open_engine, progress_bar
 from engine.errors import GuanxiError
-from engine.runtime import Guanxi
 
 app = typer.Typer(help="Guanxi (关系): a plugin-based CRM engine.", no_args_is_help=True, add_completion=False)
 tenant_app = typer.Typer(help="Manage tenants (the businesses served).", no_args_is_help=True)
@@ -23,33 +21,11 @@ app.add_typer(key_app, name="key")
 app.add_typer(module_app, name="module")
 app.add_typer(import_app, name="import")
 
-console = Console()
-err = Console(stderr=True)
-
-
-def _guanxi() -> Guanxi:
-    gx = Guanxi()
-    gx.init_db()
-    return gx
-
-
-def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
-    )
-
-
-def _fail(error: GuanxiError) -> None:
-    for item in error.errors:
-        err.print(f"[red]error[/red] {item}")
-    raise typer.Exit(code=2)
-
 
 @app.command()
 def init() -> None:
     """Create the database tables (safe to run again)."""
-    gx = _guanxi()
+    gx = open_engine()
     console.print(f"Database ready: {gx.engine.url.render_as_string(hide_password=True)}")
 
 
@@ -61,7 +37,7 @@ def score(
     """Run batch scoring for a tenant; replaces its previous results atomically."""
     from engine.scoring import run_scoring
 
-    gx = _guanxi()
+    gx = open_engine()
     with progress_bar() as progress:
         task = progress.add_task("scoring", total=3)
 
@@ -74,7 +50,7 @@ def score(
                 on_progress("writing results")
         except GuanxiError as error:
             progress.stop()
-            _fail(error)
+            fail(error)
     for report in reports:
         console.print(f"[bold]{report.module}[/bold]: {report.scored} customers scored, "
                       f"{report.unscored} without purchases (no score)")
@@ -95,12 +71,12 @@ def tenant_create(
     """Create a tenant."""
     from engine.services.tenants import create_tenant
 
-    gx = _guanxi()
+    gx = open_engine()
     try:
         with gx.write() as session:
             tenant = create_tenant(session, slug, name, currency, timezone, locale, actor="cli")
     except GuanxiError as error:
-        _fail(error)
+        fail(error)
     console.print(f"Tenant [bold]{tenant.slug}[/bold] created (id {tenant.id}).")
 
 
@@ -109,7 +85,7 @@ def tenant_list() -> None:
     """List tenants."""
     from engine.services.tenants import list_tenants
 
-    gx = _guanxi()
+    gx = open_engine()
     table = Table("id", "slug", "name", "currency", "timezone", "locale")
     with gx.read() as session:
         for t in list_tenants(session):
@@ -127,12 +103,12 @@ def key_create(
     from engine.services.keys import create_key
     from engine.services.tenants import get_tenant
 
-    gx = _guanxi()
+    gx = open_engine()
     try:
         with gx.write() as session:
             new = create_key(session, get_tenant(session, tenant) if tenant else None, role, name, actor="cli")
     except GuanxiError as error:
-        _fail(error)
+        fail(error)
     console.print(f"{new.record.role} key for {tenant or 'the platform'} (shown once, store it now):")
     print(new.secret)
 
@@ -142,12 +118,12 @@ def module_list(tenant: str = typer.Option(..., "--tenant")) -> None:
     """Installed modules and whether the tenant has them on."""
     from engine.services.modules import enabled_modules
 
-    gx = _guanxi()
+    gx = open_engine()
     try:
         with gx.tenant(tenant, write=False) as ctx:
             enabled = enabled_modules(ctx.session, ctx.tenant_id)
     except GuanxiError as error:
-        _fail(error)
+        fail(error)
     table = Table("module", "标题", "title", "enabled")
     for name, info in gx.plugins.modules.items():
         table.add_row(name, info.title_zh, info.title_en, "yes" if name in enabled else "no")
@@ -157,13 +133,13 @@ def module_list(tenant: str = typer.Option(..., "--tenant")) -> None:
 def _set_module(tenant: str, names: list[str], enabled: bool) -> None:
     from engine.services.modules import set_enabled
 
-    gx = _guanxi()
+    gx = open_engine()
     try:
         with gx.tenant(tenant, actor="cli") as ctx:
             for name in names:
                 set_enabled(ctx.session, gx.plugins, ctx.tenant_id, name, enabled, actor="cli")
     except GuanxiError as error:
-        _fail(error)
+        fail(error)
     console.print(f"{'Enabled' if enabled else 'Disabled'} {', '.join(names)} for {tenant}.")
 
 
@@ -182,7 +158,7 @@ def module_disable(names: list[str] = typer.Argument(...), tenant: str = typer.O
 def _import(kind: str, file: Path, tenant: str, chunk_size: int) -> None:
     from engine.services.importer import import_csv
 
-    gx = _guanxi()
+    gx = open_engine()
     with progress_bar() as progress:
         task = progress.add_task(f"import {kind}", total=None)
 
@@ -193,7 +169,7 @@ def _import(kind: str, file: Path, tenant: str, chunk_size: int) -> None:
             report = import_csv(gx, tenant, kind, file, chunk_size=chunk_size, on_progress=on_progress)
         except GuanxiError as error:
             progress.stop()
-            _fail(error)
+            fail(error)
     if report.already_done:
         console.print(f"{file} was already imported; nothing to do.")
     elif report.resumed_from:
@@ -224,7 +200,7 @@ def demo(
     """Fill the database with a realistic demo tenant and print an admin key."""
     from engine.demo import DEMO_SLUG, generate_demo
 
-    gx = _guanxi()
+    gx = open_engine()
     with progress_bar() as progress:
         task = progress.add_task("demo data", total=None)
 
@@ -269,7 +245,7 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes"),
 ) -> None:
     """Serve the GraphQL API (uvicorn --factory api.app:create_app)."""
-    _guanxi()  # create tables once, before workers start
+    open_engine()  # create tables once, before workers start
     _serve(host, port, workers)
 
 
@@ -283,7 +259,7 @@ def jobs_list(tenant: str = typer.Option(..., "--tenant")) -> None:
     from engine.jobs import jobs_for
     from engine.services.modules import enabled_modules
 
-    gx = _guanxi()
+    gx = open_engine()
     with gx.tenant(tenant, write=False) as ctx:
         jobs = jobs_for(gx.plugins, enabled_modules(ctx.session, ctx.tenant_id))
     table = Table("job", "module", "every (min)")
@@ -297,11 +273,11 @@ def jobs_run(tenant: str = typer.Option(..., "--tenant"), job: Optional[list[str
     """Run the tenant's jobs now (all, or those named with --job). Safe to repeat."""
     from engine.jobs import run_jobs
 
-    gx = _guanxi()
+    gx = open_engine()
     try:
         results = run_jobs(gx, tenant, job)
     except GuanxiError as error:
-        _fail(error)
+        fail(error)
     for name, result in results.items():
         console.print(f"[bold]{name}[/bold]: {result}")
 

@@ -3,28 +3,12 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from engine.cli_support import console, err, fail, open_engine
 from engine.errors import GuanxiError
 
 clv_app = typer.Typer(help="Customer lifetime value: the fitted model and its validation report.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
-
-
-def _engine():
-    from engine.runtime import Guanxi
-
-    gx = Guanxi()
-    gx.init_db()
-    return gx
-
-
-def _fail(error: GuanxiError) -> None:
-    for item in error.errors:
-        err.print(f"[red]error[/red] {item}")
-    raise typer.Exit(code=2)
 
 
 def _load_run(gx, tenant: str, rescore: bool):
@@ -42,7 +26,7 @@ def _load_run(gx, tenant: str, rescore: bool):
                 raise GuanxiError("the clv module is not enabled for this tenant", field="tenant")
             run = latest_run(ctx.session, ctx.tenant_id)
     except GuanxiError as error:
-        _fail(error)
+        fail(error)
     if run is None:
         err.print(f"No CLV run for {tenant} yet: run `guanxi score --tenant {tenant} --module clv` (or add --rescore).")
         raise typer.Exit(code=1)
@@ -98,7 +82,7 @@ def print_validation(report: dict) -> None:
 @clv_app.command("show")
 def show(tenant: str = typer.Option(..., "--tenant"), rescore: bool = typer.Option(False, "--rescore")) -> None:
     """The tenant's fitted model: parameters, standard errors, data size, warnings."""
-    print_model(_load_run(_engine(), tenant, rescore))
+    print_model(_load_run(open_engine(), tenant, rescore))
 
 
 @clv_app.command("validate")
@@ -107,7 +91,7 @@ def validate(
     rescore: bool = typer.Option(False, "--rescore", help="Re-score first (fits again with the current settings)"),
 ) -> None:
     """The calibration/holdout report of the latest run: does the model fit this tenant's data?"""
-    run = _load_run(_engine(), tenant, rescore)
+    run = _load_run(open_engine(), tenant, rescore)
     if not run.validation:
         reasons = [w for w in run.warnings if w.startswith("validation")] or ["no validation stored with this run"]
         for reason in reasons:

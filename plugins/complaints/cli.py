@@ -6,28 +6,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from engine.cli_support import console, fail, open_engine, progress_bar
 from engine.errors import GuanxiError
 
 complaints_app = typer.Typer(help="Complaints: SLA sweep and report.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
-
-
-def _engine():
-    from engine.runtime import Guanxi
-
-    gx = Guanxi()
-    gx.init_db()
-    return gx
-
-
-def _fail(error: GuanxiError) -> None:
-    for item in error.errors:
-        err.print(f"[red]error[/red] {item}")
-    raise typer.Exit(code=2)
 
 
 def _require_module(ctx) -> None:
@@ -40,9 +23,8 @@ def sweep(tenant: str = typer.Option(..., "--tenant")) -> None:
     """Check every open case against its SLA now: breaches, escalations, broken promises. Safe to repeat."""
     from plugins.complaints.jobs import sweep_tenant
 
-    gx = _engine()
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=console)
+    gx = open_engine()
+    progress = progress_bar()
     try:
         with progress, gx.tenant(tenant, actor="cli") as ctx:
             _require_module(ctx)
@@ -54,7 +36,7 @@ def sweep(tenant: str = typer.Option(..., "--tenant")) -> None:
             report = sweep_tenant(ctx, on_progress=on_progress)
             progress.update(task, description="done")
     except GuanxiError as error:
-        _fail(error)
+        fail(error)
     console.print(str(report))
 
 
@@ -76,12 +58,12 @@ def stats(
 
     from plugins.complaints.stats import complaint_stats
 
-    gx = _engine()
+    gx = open_engine()
     now = datetime.now(timezone.utc)
     try:
         with gx.tenant(tenant, write=False) as ctx:
             _require_module(ctx)
             result = complaint_stats(ctx, _day(since, now - timedelta(days=30)), _day(until, now))
     except GuanxiError as error:
-        _fail(error)
+        fail(error)
     console.print_json(json.dumps(result.as_dict(), default=str))

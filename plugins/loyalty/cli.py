@@ -6,14 +6,11 @@ from datetime import datetime, timezone
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from engine.cli_support import console, fail, open_engine, progress_bar
 from engine.errors import GuanxiError
 
 loyalty_app = typer.Typer(help="Loyalty: points expiry and tier evaluation.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
 
 
 def _as_of(value: Optional[str]) -> Optional[datetime]:
@@ -24,12 +21,8 @@ def _as_of(value: Optional[str]) -> Optional[datetime]:
 
 
 def _run(job, tenant: str, as_of: Optional[str], label: str) -> None:
-    from engine.runtime import Guanxi
-
-    gx = Guanxi()
-    gx.init_db()
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=console)
+    gx = open_engine()
+    progress = progress_bar()
     try:
         with progress:
             task = progress.add_task(label, total=4)
@@ -40,9 +33,7 @@ def _run(job, tenant: str, as_of: Optional[str], label: str) -> None:
             with gx.tenant(tenant, actor="cli") as ctx:
                 result = job(ctx, as_of=_as_of(as_of), on_progress=on_progress)
     except GuanxiError as error:
-        for item in error.errors:
-            err.print(f"[red]error[/red] {item}")
-        raise typer.Exit(code=2)
+        fail(error)
     console.print(", ".join(f"{k}: {v}" for k, v in result.items()))
 
 

@@ -1,0 +1,38 @@
+"""What every ``guanxi`` command shares, the core's and the plugins': consoles,
+the engine, error output and the progress bar."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from engine.errors import GuanxiError
+
+console = Console()
+err = Console(stderr=True)
+
+
+def open_engine():
+    """The engine on GUANXI_DATABASE_URL, tables created if missing."""
+    from engine.runtime import Guanxi
+
+    gx = Guanxi()
+    gx.init_db()
+    return gx
+
+
+def fail(error: GuanxiError) -> NoReturn:
+    """Print each field error and exit with status 2."""
+    for item in error.errors:
+        err.print(f"[red]error[/red] {item}")
+    raise typer.Exit(code=2)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False,
+    )
