@@ -29,7 +29,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 

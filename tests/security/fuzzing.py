@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 
-from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema, get_named_type
+from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLSchema
 from graphql.pyutils import Undefined
 from hypothesis import strategies as st
 

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from graphql import GraphQLObjectType
 
-from engine.models import AuditEvent, Customer
+from engine.models import AuditEvent
 from engine.services import keys as key_service
 from tests.security import gqlgen
 from tests.security.conftest import ROLES, harvest_tenant, introspect, new_key, new_tenant, seed, table_texts, tables_containing

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from engine.errors import NotFound, ValidationFailed
-from engine.services.customers import create_customer, erase_customer
+from engine.services.customers import create_customer
 from engine.services.interactions import record_interaction, record_interactions
 from engine.services.modules import configure
 from engine.types import utcnow

@@ -16,8 +16,8 @@ from engine.services.interactions import record_interaction, record_interactions
 from engine.services.modules import configure
 from engine.types import utcnow
 from plugins.loyalty import service
-from plugins.loyalty.jobs import evaluate_tiers, expire_points
-from plugins.loyalty.models import LoyaltyCoupon, LoyaltyLedgerEntry, LoyaltyLot, LoyaltyMember, LoyaltyTierChange
+from plugins.loyalty.jobs import evaluate_tiers
+from plugins.loyalty.models import LoyaltyLedgerEntry, LoyaltyLot, LoyaltyMember
 from plugins.loyalty.service import adjust_points, create_reward, enroll, redeem_points, redeem_reward, use_coupon
 
 SH = timezone(timedelta(hours=8))
