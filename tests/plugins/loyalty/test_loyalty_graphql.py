@@ -86,3 +86,38 @@ async def test_tenants_without_loyalty_do_not_see_it(gx, app, make_tenant):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         response = await Api(client, key(gx, tenant, "ADMIN")).post(PROGRAM)
         assert response.status_code == 400 and "loyaltyProgram" in response.text
+
+
+async def test_fifty_concurrent_redemptions_through_http_never_overdraw(gx, app, make_tenant):
+    """50 redeemPoints requests at once at one member, through the ASGI app
+    (each runs in its own worker thread and transaction): exactly as many
+    succeed as the balance allows, the rest are refused, nothing is applied twice."""
+    import asyncio
+
+    from plugins.loyalty import service
+
+    tenant = make_tenant(modules=("loyalty",))
+    with gx.tenant(tenant) as ctx:
+        cid = create_customer(ctx, {"name": "busy"}).id
+        service.enroll(ctx, cid)
+        service.adjust_points(ctx, cid, 1000, "opening balance", at=utcnow() - timedelta(days=1))
+    gid = to_global_id("Customer", cid)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        agent = Api(client, key(gx, tenant, "AGENT"))
+        bodies = await asyncio.gather(*(
+            agent.gql(REDEEM, {"input": {"customerId": gid, "points": 30, "orderAmount": "100", "idempotencyKey": f"k{n}"}})
+            for n in range(50)
+        ))
+        payloads = [b["data"]["redeemPoints"] for b in bodies]
+        # A retry of an applied request changes nothing.
+        applied = next(n for n, p in enumerate(payloads) if p["redemption"])
+        replay = await agent.gql(REDEEM, {"input": {"customerId": gid, "points": 30, "orderAmount": "100",
+                                                    "idempotencyKey": f"k{applied}"}})
+    ok = [p for p in payloads if p["redemption"]]
+    refused = [p for p in payloads if p["errors"]]
+    assert (len(ok), len(refused)) == (33, 17)
+    assert {e["code"] for p in refused for e in p["errors"]} == {"INSUFFICIENT_POINTS"}
+    assert sorted(p["redemption"]["balance"] for p in ok) == list(range(10, 1000, 30))
+    assert replay["data"]["redeemPoints"]["redemption"]["replayed"] is True
+    with gx.tenant(tenant, write=False) as ctx:
+        assert service.get_member(ctx, cid).balance == 10
