@@ -78,7 +78,13 @@ class RawCursor:
     def fetchall(self, sql: str, params: Sequence = ()) -> list[tuple]:
         cursor = self._connection.cursor()
         try:
-            cursor.execute(sql, tuple(params))
+            if self.postgres:
+                # Lookups vary in length and run while tables grow fast: a
+                # prepared generic plan chosen on an empty table would keep
+                # seq-scanning it. Plan each one with the current sizes.
+                cursor.execute(sql, tuple(params), prepare=False)
+            else:
+                cursor.execute(sql, tuple(params))
             return cursor.fetchall()
         finally:
             cursor.close()
