@@ -279,6 +279,27 @@ def _per_unique_row(kernel, x, t_x, age):
     return kernel(x, t_x, age)
 
 
+
+def _fit_into(fitter, loglik, starts, initial_params, n_customers, pen):
+    """Maximise ``loglik`` from ``starts`` (user's ``initial_params`` first) and
+    store the estimates, standard errors and log-likelihood on ``fitter``."""
+    names, model = fitter._param_names, fitter._model_name
+    if initial_params is not None:
+        init = _as_vector("initial_params", initial_params, len(names), "parameter names")
+        if np.any(init <= 0):
+            raise ClvInputError("initial_params: must all be > 0")
+        starts = [init] + starts
+    with single_threaded_blas():
+        theta, ll = _maximise(loglik, starts, n_customers, pen, names, model)
+        se = _standard_errors(loglik, theta, n_customers, pen, names, model)
+    fitter.penalizer_coef = pen
+    fitter.params_ = dict(zip(names, theta.tolist()))
+    fitter.standard_errors_ = dict(zip(names, se.tolist()))
+    fitter.log_likelihood_ = ll
+    fitter.n_customers_ = int(n_customers) if n_customers == int(n_customers) else n_customers
+    return fitter
+
+
 class _TransactionFitter:
     """Shared fit/predict for BG/NBD, MBG/NBD and Pareto/NBD."""
 
@@ -336,20 +357,7 @@ class _TransactionFitter:
             return kernel(theta, x, t_x, age, w)
 
         starts = self._starts(x, t_x, age, w)
-        if initial_params is not None:
-            init = _as_vector("initial_params", initial_params, len(self._param_names), "parameter names")
-            if np.any(init <= 0):
-                raise ClvInputError("initial_params: must all be > 0")
-            starts = [init] + starts
-        with single_threaded_blas():
-            theta, ll = _maximise(loglik, starts, n_customers, pen, self._param_names, self._model_name)
-            se = _standard_errors(loglik, theta, n_customers, pen, self._param_names, self._model_name)
-        self.penalizer_coef = pen
-        self.params_ = dict(zip(self._param_names, theta.tolist()))
-        self.standard_errors_ = dict(zip(self._param_names, se.tolist()))
-        self.log_likelihood_ = ll
-        self.n_customers_ = int(n_customers) if n_customers == int(n_customers) else n_customers
-        return self
+        return _fit_into(self, loglik, starts, initial_params, n_customers, pen)
 
     def _params_array(self) -> np.ndarray:
         if not self.params_:
@@ -551,20 +559,7 @@ class GammaGammaFitter:
 
         mean_spend = float(np.dot(w, m) / n_customers)
         starts = [np.array([1.0, 2.0, mean_spend]), np.array([1.1, 1.1, 1.1]), np.array([5.0, 5.0, 4.0 * mean_spend])]
-        if initial_params is not None:
-            init = _as_vector("initial_params", initial_params, 3, "parameter names")
-            if np.any(init <= 0):
-                raise ClvInputError("initial_params: must all be > 0")
-            starts = [init] + starts
-        with single_threaded_blas():
-            theta, ll = _maximise(loglik, starts, n_customers, pen, self._param_names, self._model_name)
-            se = _standard_errors(loglik, theta, n_customers, pen, self._param_names, self._model_name)
-        self.penalizer_coef = pen
-        self.params_ = dict(zip(self._param_names, theta.tolist()))
-        self.standard_errors_ = dict(zip(self._param_names, se.tolist()))
-        self.log_likelihood_ = ll
-        self.n_customers_ = int(n_customers) if n_customers == int(n_customers) else n_customers
-        return self
+        return _fit_into(self, loglik, starts, initial_params, n_customers, pen)
 
     def _params_array(self) -> np.ndarray:
         if not self.params_:
