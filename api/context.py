@@ -4,6 +4,7 @@ database work in a worker thread so the event loop never blocks."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,6 +22,20 @@ from engine.models import Tenant
 from engine.runtime import Guanxi
 
 T = TypeVar("T")
+
+
+class SharedLoader(DataLoader):
+    """A DataLoader whose cached futures survive one waiter being cancelled.
+
+    graphql-core cancels the sibling fields of a field that fails; cancelling
+    a task cancels the future it awaits, and a DataLoader hands the same cached
+    future to every field that asks for the same key. Unshielded, one failing
+    field would cancel an unrelated field's load, and the CancelledError would
+    abort the whole request instead of returning a GraphQL error.
+    """
+
+    def load(self, key: Any) -> Any:
+        return asyncio.shield(super().load(key))
 
 # Within a tenant, each role can do everything the roles below it can.
 RANK = {Role.VIEWER: 0, Role.ANALYST: 1, Role.AGENT: 2, Role.ADMIN: 3}
@@ -101,5 +116,5 @@ class RequestContext:
                 found = await self.read(lambda session: batch(session, list(keys)))
                 return [found.get(k) for k in keys]
 
-            loader = self._loaders[key] = DataLoader(load_fn=load)
+            loader = self._loaders[key] = SharedLoader(load_fn=load)
         return loader

@@ -71,10 +71,9 @@ def run_attack(client: SyncClient, gx, roles=ROLES, reader_may: frozenset[str] =
     a_all = {i for pool in a_ids.values() for i in pool} | a_cursors
     b_only = {t: sorted(i for i in pool if i not in a_all) for t, pool in b_ids.items()}
     b_only = {t: pool for t, pool in b_only.items() if pool}
-    b_only.setdefault("Customer", [])
-    for cid in b.customer_ids:
-        if cid not in b_only["Customer"]:
-            b_only["Customer"].insert(0, cid)
+    # B's seeded customers go first, in seed order, so the first few sent are always theirs.
+    seeded = list(b.customer_ids)
+    b_only["Customer"] = seeded + [i for i in b_only.get("Customer", []) if i not in seeded]
     quoted = sorted({i for pool in b_only.values() for i in pool} | (b_cursors - a_cursors))
     values = gqlgen.Values(
         ids={t: pool[:MAX_IDS_PER_TYPE] for t, pool in b_only.items()},

@@ -71,6 +71,9 @@ class SyncClient:
             async with anyio.create_task_group() as tg:
                 for i, (key, query, variables) in enumerate(requests):
                     tg.start_soon(one, i, key, query, variables)
+            # A request task that raises CancelledError ends the group quietly: say so.
+            missing = [requests[i][1] for i, result in enumerate(out) if result is None]
+            assert not missing, f"{len(missing)} requests got no response (cancelled), first: {missing[0][:300]}"
             return out
 
         return self.portal.call(run_all)
