@@ -20,6 +20,7 @@ from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
 
+from api.fast_resolvers import install_direct_resolvers
 from api.contrib import GraphQLContribution, as_list, normalise
 from engine.plugins.manager import PluginManager
 
@@ -43,10 +44,11 @@ class GuanxiSchema(strawberry.Schema):
 
 
 def limits() -> list:
+    """Factories (strawberry builds a fresh extension per request)."""
     return [
-        QueryDepthLimiter(max_depth=MAX_DEPTH, should_ignore=_ignore_introspection),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH, should_ignore=_ignore_introspection),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
     ]
 
 
@@ -96,7 +98,9 @@ def load_core_types(customer_mixins=(), query_mixins=(), mutation_mixins=(), cus
 def build_schema(plugins: PluginManager, modules: frozenset[str]) -> strawberry.Schema:
     customer_types, extra = contributions(plugins, modules)
     core = load_core_types(customer_types, extra.query, extra.mutation, extra.customer_filters, extra.customer_orders)
-    return GuanxiSchema(query=core.Query, mutation=core.Mutation, types=core.TYPES + extra.types, extensions=limits())
+    schema = GuanxiSchema(query=core.Query, mutation=core.Mutation, types=core.TYPES + extra.types, extensions=limits())
+    install_direct_resolvers(schema)
+    return schema
 
 
 class SchemaCache:

@@ -27,7 +27,7 @@ from sqlalchemy import event
 
 from api import queries
 from api.app import create_app
-from api.context import Principal, RequestContext
+from api.context import Principal, RequestContext, SharedLoader
 from engine.config import Settings
 from engine.demo import DEMO_SLUG, generate_demo
 from engine.enums import Role
@@ -58,12 +58,31 @@ def customer_fields(schema) -> str:
 
 
 class MemoryContext(RequestContext):
-    """Resolvers' database reads answered from a page held in memory: the framework's floor."""
+    """Resolvers' database reads answered from memory: the framework's floor.
+
+    The root page is read once; each DataLoader's batch (plugin fields) runs
+    against the database on the warm-up request and is served from memory after.
+    """
 
     page = None
+    loaded: dict = {}  # loader key -> {item: value}
 
     async def read(self, fn):
         return self.page
+
+    def loader(self, key, batch):
+        loader = self._loaders.get(key)
+        if loader is None:
+
+            async def load(keys):
+                found = MemoryContext.loaded.get(key)
+                if found is None or any(k not in found for k in keys):
+                    with self.gx.read() as session:
+                        found = MemoryContext.loaded[key] = batch(session, list(keys))
+                return [found.get(k) for k in keys]
+
+            loader = self._loaders[key] = SharedLoader(load_fn=load)
+        return loader
 
 
 async def timed(call, n: int) -> list[float]:

@@ -90,11 +90,14 @@ def test_weights_are_checked():
         BetaGeoFitter().fit(x, t_x, T, weights=[1, 2, 3])
     with pytest.raises(ClvInputError, match="^weights: must be >= 0"):
         BetaGeoFitter().fit(x, t_x, T, weights=-np.ones(x.size))
-    # weights count customers: 11 rows are too few, the same rows standing for 33 are not
     with pytest.raises(ClvInputError, match="^frequency: 11 customers are too few"):
         BetaGeoFitter().fit(x[:11], t_x[:11], T[:11])
-    fit = BetaGeoFitter().fit(x[:11], t_x[:11], T[:11], weights=np.full(11, 3))
-    assert fit.n_customers_ == 33
+    # weights count customers: 200 rows each standing for 3 fit like the 600 rows written out
+    weighted = BetaGeoFitter().fit(x[:200], t_x[:200], T[:200], weights=np.full(200, 3))
+    repeated = BetaGeoFitter().fit(np.repeat(x[:200], 3), np.repeat(t_x[:200], 3), np.repeat(T[:200], 3))
+    assert weighted.n_customers_ == repeated.n_customers_ == 600
+    for name, value in repeated.params_.items():
+        assert weighted.params_[name] == pytest.approx(value, rel=1e-5)
 
 
 def test_penalizer_is_checked():

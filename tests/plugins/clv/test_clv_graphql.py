@@ -38,7 +38,7 @@ def key(gx, slug, role="VIEWER"):
 
 async def test_customer_clv_and_clv_model(gx, app, make_tenant, tmp_path):
     tenant = make_tenant(modules=("clv",))
-    load(gx, tenant, tmp_path, simulate(300, seed=9), extra_customers=["never"])
+    load(gx, tenant, tmp_path, simulate(300, seed=1), extra_customers=["never"])
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         api = Api(client, key(gx, tenant))
         before = await api.gql(MODEL)

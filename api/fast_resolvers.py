@@ -1,0 +1,50 @@
+"""Direct calls for the simple computed fields of a schema.
+
+strawberry sends every field that has a resolver through argument
+conversion, an Info object and its extension chain: about 15 µs a field. A
+page of 100 customers has thousands of fields whose resolver only formats
+the row (global ids, money, enum values). A resolver that is synchronous,
+takes nothing but ``self`` and has no field extensions (permissions are
+extensions) gets called directly by graphql-core instead; what it returns
+and raises is unchanged.
+"""
+
+from __future__ import annotations
+
+import strawberry
+from graphql import GraphQLObjectType
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+
+def _is_simple(field) -> bool:
+    resolver = getattr(field, "base_resolver", None)
+    return (
+        resolver is not None
+        and not field.extensions
+        and not field.arguments
+        and not field.is_async
+        and resolver.info_parameter is None
+        and resolver.root_parameter is None
+        and resolver.parent_parameter is None
+    )
+
+
+def _direct(resolver):
+    func = resolver.wrapped_func
+    if resolver.self_parameter is not None:
+        return lambda source, _info: func(source)
+    return lambda _source, _info: func()
+
+
+def install_direct_resolvers(schema: strawberry.Schema) -> int:
+    """Route the schema's simple resolvers straight to their functions; how many."""
+    count = 0
+    for graphql_type in schema._schema.type_map.values():
+        if not isinstance(graphql_type, GraphQLObjectType) or graphql_type.name.startswith("__"):
+            continue
+        for graphql_field in graphql_type.fields.values():
+            field = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+            if _is_simple(field):
+                graphql_field.resolve = _direct(field.base_resolver)
+                count += 1
+    return count
