@@ -1,7 +1,8 @@
 """What a plugin's ``guanxi_graphql`` hook returns.
 
 Either this dataclass or a plain dict ``{"query": T | [T...], "mutation": T | [T...],
-"customer_filters": [CustomerFilter...], "customer_orders": [CustomerOrder...]}``;
+"customer_filters": [CustomerFilter...], "customer_orders": [CustomerOrder...],
+"nodes": {"TypeName": async resolve(info, pk) -> object | None}}``;
 each T is a strawberry type whose fields are merged into the tenant's Query or
 Mutation. Resolvers get the request context as ``info.context`` (see
 api/context.py: ``await info.context.read(fn)``, ``info.context.loader(...)``).
@@ -49,6 +50,10 @@ class GraphQLContribution:
     types: list[type] = field(default_factory=list)  # extra types not reachable from fields
     customer_filters: list[CustomerFilter] = field(default_factory=list)
     customer_orders: list[CustomerOrder] = field(default_factory=list)
+    # node(id) for the plugin's own types (which implement api.types.Node):
+    # global-id type name -> ``async resolve(info, pk)`` returning the object, or
+    # None when it does not exist in the caller's tenant.
+    nodes: dict[str, Callable[[Any, int], Any]] = field(default_factory=dict)
 
 
 def as_list(value: Any) -> list[type]:
@@ -60,8 +65,9 @@ def as_list(value: Any) -> list[type]:
 def normalise(result: Any) -> GraphQLContribution:
     if isinstance(result, GraphQLContribution):
         return GraphQLContribution(as_list(result.query), as_list(result.mutation), as_list(result.types),
-                                   as_list(result.customer_filters), as_list(result.customer_orders))
+                                   as_list(result.customer_filters), as_list(result.customer_orders), dict(result.nodes))
     if isinstance(result, dict):
         return GraphQLContribution(as_list(result.get("query")), as_list(result.get("mutation")), as_list(result.get("types")),
-                                   as_list(result.get("customer_filters")), as_list(result.get("customer_orders")))
+                                   as_list(result.get("customer_filters")), as_list(result.get("customer_orders")),
+                                   dict(result.get("nodes") or {}))
     raise TypeError(f"guanxi_graphql() must return a dict or GraphQLContribution, not {type(result).__name__}")

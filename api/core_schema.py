@@ -46,6 +46,7 @@ QUERY_MIXINS: tuple = globals().get("QUERY_MIXINS", ())
 MUTATION_MIXINS: tuple = globals().get("MUTATION_MIXINS", ())
 CUSTOMER_FILTERS: tuple = globals().get("CUSTOMER_FILTERS", ())
 CUSTOMER_ORDERS: tuple = globals().get("CUSTOMER_ORDERS", ())
+NODE_RESOLVERS: dict = globals().get("NODE_RESOLVERS", {})  # plugins' node types
 if CUSTOMER_FILTERS or CUSTOMER_ORDERS:
     # This copy's CustomerWhere / CustomerOrder carry the plugins' filters and sort keys.
     CustomerWhere, CustomerOrder = extended_customer_inputs(CUSTOMER_FILTERS, CUSTOMER_ORDERS)
@@ -366,7 +367,8 @@ class CoreQuery:
             ctx.require(Role.ADMIN, "reading audit events")
             row = await ctx.read(lambda s: s.get(AuditEventRow, pk))
             return row if row is not None and row.tenant_id == ctx.tenant_id else None
-        return None
+        resolve = NODE_RESOLVERS.get(type_name)
+        return None if resolve is None else await resolve(info, pk)
 
     @strawberry.field(description="The calling key: its tenant, role and the modules on.")
     def me(self, info: strawberry.Info) -> Me:

@@ -67,6 +67,6 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
-    from plugins.complaints.schema import ComplaintsMutation, ComplaintsQuery
+    from plugins.complaints.schema import ComplaintsMutation, ComplaintsQuery, load_complaint
 
-    return {"query": [ComplaintsQuery], "mutation": [ComplaintsMutation]}
+    return {"query": [ComplaintsQuery], "mutation": [ComplaintsMutation], "nodes": {"Complaint": load_complaint}}

@@ -24,7 +24,7 @@ from api.errors import api_error
 from api.ids import decode_id, to_global_id
 from api.mutations import _guarded
 from api.pagination import make_page, page_size
-from api.types import Error, PageInfo
+from api.types import Error, Node, PageInfo
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from plugins.complaints import service
@@ -92,7 +92,7 @@ def _timelines(session, tenant_id: int, ids: list[int]) -> dict[int, list[Compla
 
 
 @strawberry.type(name="Complaint", description="A complaint case (投诉) and where it stands in the six-step workflow.")
-class ComplaintType:
+class ComplaintType(Node):
     row: strawberry.Private[ComplaintCase]
 
     @strawberry.field
@@ -212,6 +212,13 @@ class ComplaintType:
         ctx = info.context
         tenant_id = ctx.tenant_id
         return await ctx.loader("complaints.timeline", lambda s, ids: _timelines(s, tenant_id, ids)).load(self.row.id)
+
+
+async def load_complaint(info: strawberry.Info, pk: int) -> Optional[ComplaintType]:
+    """The caller's tenant's case ``pk`` (``complaint(id)`` and ``node(id)``)."""
+    ctx = info.context
+    row = await ctx.read(lambda s: s.get(ComplaintCase, pk))
+    return ComplaintType(row=row) if row is not None and row.tenant_id == ctx.tenant_id else None
 
 
 @strawberry.type(name="ComplaintEdge")
@@ -406,10 +413,7 @@ class ComplaintsQuery:
     async def complaint(self, info: strawberry.Info, id: strawberry.ID) -> Optional[ComplaintType]:
         ctx = info.context
         pk = decode_id(id, "Complaint")
-        if pk is None:
-            return None
-        row = await ctx.read(lambda s: s.get(ComplaintCase, pk))
-        return ComplaintType(row=row) if row is not None and row.tenant_id == ctx.tenant_id else None
+        return None if pk is None else await load_complaint(info, pk)
 
     @strawberry.field(description="Counts, response and resolution times, SLA compliance, promises, satisfaction, reopen rate, root causes.")
     async def complaint_stats(self, info: strawberry.Info, from_: Annotated[datetime, strawberry.argument(name="from")],

@@ -129,3 +129,16 @@ async def test_viewers_read_but_cannot_change_complaints(gx, make_tenant, call):
     assert (await viewer("{ complaints { totalCount } }"))["complaints"]["totalCount"] == 0
     with pytest.raises(AssertionError, match="FORBIDDEN|agent"):
         await viewer('mutation { closeComplaint(input: {id: "x"}) { errors { field } } }')
+
+
+async def test_node_resolves_a_complaint_in_its_own_tenant_only(gx, make_tenant, call):
+    slug, other = make_tenant(modules=("complaints",)), make_tenant(modules=("complaints",))
+    with gx.tenant(slug) as ctx:
+        customer_id = create_customer(ctx, {"code": "C1", "name": "钱先生"}).id
+    gql = call(slug)
+    opened = (await gql(f"""mutation {{ openComplaint(input: {{customerId: "{to_global_id('Customer', customer_id)}",
+        category: "SERVICE"}}) {{ complaint {{ id }} }} }}"""))["openComplaint"]["complaint"]
+    query = "query($id: ID!) { node(id: $id) { __typename id ... on Complaint { category status } } }"
+    found = (await gql(query, {"id": opened["id"]}))["node"]
+    assert found == {"__typename": "Complaint", "id": opened["id"], "category": "SERVICE", "status": "RECEIVED"}
+    assert (await call(other)(query, {"id": opened["id"]}))["node"] is None
