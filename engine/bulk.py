@@ -67,6 +67,44 @@ class RawCursor:
     def placeholders(self, count: int) -> str:
         return ", ".join([self.mark] * count)
 
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+        """Insert ``rows`` (tuples in ``columns`` order): COPY on PostgreSQL, where it
+        runs several times faster than executemany; executemany on SQLite."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if not self.postgres:
+            self.executemany(f"INSERT INTO {table} ({names}) VALUES ({self.placeholders(len(columns))})", rows)
+            return
+        cursor = self._connection.cursor()
+        try:
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+
+    def select_in(self, columns: str, table: str, key: str, values: Sequence, tenant_id: int, extra: str = "") -> list[tuple]:
+        """``SELECT columns FROM table WHERE tenant_id = ? AND key IN (values) extra``.
+
+        PostgreSQL gets one statement with an array (``= ANY``); SQLite, whose
+        statements take at most 999 parameters, gets chunks of 900.
+        """
+        if not values:
+            return []
+        if self.postgres:
+            return self.fetchall(
+                f"SELECT {columns} FROM {table} WHERE tenant_id = %s AND {key} = ANY(%s) {extra}", [tenant_id, list(values)]
+            )
+        rows: list[tuple] = []
+        for start in range(0, len(values), 900):
+            part = values[start : start + 900]
+            rows.extend(self.fetchall(
+                f"SELECT {columns} FROM {table} WHERE tenant_id = ? AND {key} IN ({self.placeholders(len(part))}) {extra}",
+                [tenant_id, *part],
+            ))
+        return rows
+
     def executemany(self, sql: str, rows: Sequence[tuple]) -> None:
         if rows:
             cursor = self._connection.cursor()
@@ -74,6 +112,16 @@ class RawCursor:
                 cursor.executemany(sql, rows)
             finally:
                 cursor.close()
+
+    def execute(self, sql: str, params: Sequence = ()) -> None:
+        cursor = self._connection.cursor()
+        try:
+            if self.postgres:
+                cursor.execute(sql, tuple(params), prepare=False)
+            else:
+                cursor.execute(sql, tuple(params))
+        finally:
+            cursor.close()
 
     def fetchall(self, sql: str, params: Sequence = ()) -> list[tuple]:
         cursor = self._connection.cursor()

@@ -325,20 +325,7 @@ def _insert(ctx: TenantContext, valid: list[tuple[int, dict]], tz: ZoneInfo, now
             recorded.local_day, recorded.channel, recorded.store, recorded.staff, raw.money(recorded.amount),
             recorded.quantity, recorded.external_id, recorded.reverses_id, raw.json(recorded.payload), recorded_at,
         ))
-    raw.executemany(
-        f"INSERT INTO interactions ({', '.join(INSERT_COLUMNS)}) VALUES ({raw.placeholders(len(INSERT_COLUMNS))})", rows
-    )
-
-
-def _select_in(raw: RawCursor, columns: str, table: str, key: str, values: list, tenant_id: int, extra: str = "") -> list[tuple]:
-    """``SELECT columns FROM table WHERE tenant_id = ? AND key IN (values)``, in chunks."""
-    rows: list[tuple] = []
-    for part in _in_chunks(values):
-        rows.extend(raw.fetchall(
-            f"SELECT {columns} FROM {table} WHERE tenant_id = {raw.mark} AND {key} IN ({raw.placeholders(len(part))}) {extra}",
-            [tenant_id, *part],
-        ))
-    return rows
+    raw.insert("interactions", INSERT_COLUMNS, rows)
 
 
 def _in_chunks(values: list, size: int = 900) -> Iterable[list]:
@@ -351,8 +338,8 @@ def _resolve_customers(ctx: TenantContext, valid: list[tuple[int, dict]], out: B
     ids = sorted({item["customer_id"] for _, item in valid if item.get("customer_id") is not None})
     codes = sorted({item["customer_code"] for _, item in valid if "customer_code" in item})
     raw = RawCursor(ctx.session)
-    live_ids = {row[0] for row in _select_in(raw, "id", "customers", "id", ids, ctx.tenant_id, "AND deleted_at IS NULL")}
-    by_code = dict(_select_in(raw, "code, id", "customers", "code", codes, ctx.tenant_id, "AND deleted_at IS NULL"))
+    live_ids = {row[0] for row in raw.select_in("id", "customers", "id", ids, ctx.tenant_id, "AND deleted_at IS NULL")}
+    by_code = dict(raw.select_in("code, id", "customers", "code", codes, ctx.tenant_id, "AND deleted_at IS NULL"))
     keep = []
     for index, item in valid:
         if "customer_code" in item:
@@ -422,7 +409,7 @@ def _resolve_refunds(ctx: TenantContext, valid: list[tuple[int, dict]], out: Bul
 def _drop_duplicates(ctx: TenantContext, valid: list[tuple[int, dict]], out: BulkResult) -> list[tuple[int, dict]]:
     external_ids = [item["external_id"] for _, item in valid if item.get("external_id")]
     raw = RawCursor(ctx.session)
-    stored = dict(_select_in(raw, "external_id, id", "interactions", "external_id", sorted(set(external_ids)), ctx.tenant_id))
+    stored = dict(raw.select_in("external_id, id", "interactions", "external_id", sorted(set(external_ids)), ctx.tenant_id))
     seen: set[str] = set()
     keep = []
     for index, item in valid:
@@ -459,17 +446,9 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
     if not deltas:
         return
     raw = RawCursor(ctx.session)
-    current = {}
-    for part in _in_chunks(sorted(deltas)):
-        current.update(
-            (row[0], row)
-            for row in raw.fetchall(
-                "SELECT id, first_purchase_at, last_purchase_at, last_purchase_day, purchase_count, purchase_days, "
-                f"total_spent, refunded_amount, role FROM customers WHERE tenant_id = {raw.mark} "
-                f"AND id IN ({raw.placeholders(len(part))})",
-                [ctx.tenant_id, *part],
-            )
-        )
+    current = {row[0]: row for row in raw.select_in(
+        "id, first_purchase_at, last_purchase_at, last_purchase_day, purchase_count, purchase_days, "
+        "total_spent, refunded_amount, role", "customers", "id", sorted(deltas), ctx.tenant_id)}
     recount: list[int] = []
     updates = []
     for customer_id, delta in deltas.items():
@@ -491,14 +470,30 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
             raw.money(_cents(spent) + delta["spent"]), raw.money(_cents(refunded) + delta["refunded"]),
             "EXISTING" if delta["count"] and role == "POTENTIAL" else role, customer_id,
         ))
-    m = raw.mark
-    raw.executemany(
-        f"UPDATE customers SET first_purchase_at = {m}, last_purchase_at = {m}, last_purchase_day = {m}, "
-        f"purchase_count = {m}, purchase_days = {m}, total_spent = {m}, refunded_amount = {m}, role = {m} WHERE id = {m}",
-        updates,
-    )
+    _write_stats(raw, ctx.tenant_id, updates)
     if recount:
         recount_purchase_days(ctx, recount)
+
+
+def _write_stats(raw: RawCursor, tenant_id: int, updates: list[tuple]) -> None:
+    """One UPDATE per customer on SQLite; on PostgreSQL one statement joining the
+    new values as arrays (tens of thousands of pipelined UPDATEs cost far more)."""
+    if raw.postgres:
+        columns = [list(column) for column in zip(*updates)]
+        raw.execute(
+            "UPDATE customers AS c SET first_purchase_at = v.f, last_purchase_at = v.l, last_purchase_day = v.ld, "
+            "purchase_count = v.pc, purchase_days = v.pd, total_spent = v.ts, refunded_amount = v.ra, role = v.r "
+            "FROM unnest(%s::timestamptz[], %s::timestamptz[], %s::int[], %s::int[], %s::int[], %s::numeric[], "
+            "%s::numeric[], %s::text[], %s::bigint[]) AS v(f, l, ld, pc, pd, ts, ra, r, id) "
+            "WHERE c.tenant_id = %s AND c.id = v.id",
+            [*columns, tenant_id],
+        )
+        return
+    raw.executemany(
+        "UPDATE customers SET first_purchase_at = ?, last_purchase_at = ?, last_purchase_day = ?, "
+        "purchase_count = ?, purchase_days = ?, total_spent = ?, refunded_amount = ?, role = ? WHERE id = ?",
+        updates,
+    )
 
 
 def _cents(value) -> Decimal:
