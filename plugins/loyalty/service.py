@@ -264,6 +264,11 @@ def raw_insert(ctx: TenantContext, table: sa.Table, rows: Sequence[dict], chunk:
         return out
 
     try:
+        if pg:  # COPY: several times faster than executemany on PostgreSQL
+            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(values(row))
+            return
         for start in range(0, len(rows), chunk):
             cursor.executemany(sql, [values(row) for row in rows[start : start + chunk]])
     finally:
