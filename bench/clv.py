@@ -18,7 +18,7 @@ the same collapsed unique (frequency, recency, T) rows with their counts as
 Also reported: Guanxi's fit from the raw per-customer arrays (it validates
 and collapses them itself), and lifetimes on the raw 100k customers without
 weights, which is what its default call costs. Both fits run with BLAS
-limited to one thread (see ``fitters.single_threaded_blas``).
+limited to one thread (see ``fitters.one_blas_thread``).
 
 Predictions (``predict_s_1m``): probability alive, expected purchases over
 the next 13 weeks and 12-month CLV, per customer for all of them.
@@ -53,7 +53,7 @@ from plugins.clv.fitters import (
     GammaGammaFitter,
     ModifiedBetaGeoFitter,
     ParetoNBDFitter,
-    single_threaded_blas,
+    one_blas_thread,
 )
 from plugins.clv.summary import collapse, summarise
 
@@ -133,7 +133,8 @@ def compare_fit(s, raw_lifetimes: bool) -> dict:
         return out
     # lifetimes runs under the same one-thread BLAS limit Guanxi's fit uses, so the
     # comparison is of the fitting code, not of OpenBLAS thread contention
-    with warnings.catch_warnings(), single_threaded_blas():
+    one_blas_thread()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         theirs, theirs_s = timed(lambda: LifetimesBG().fit(rows.frequency, rows.recency, rows.T, weights=rows.weights))
         params = {k: float(v) for k, v in theirs.params_.items()}

@@ -16,7 +16,6 @@ converge raises ``ClvFitError``. Nothing returns NaN.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Callable
 
@@ -141,22 +140,23 @@ def _check_identifiable(model: str, n_params: int, n_customers: float, any_repea
 # --- optimisation -----------------------------------------------------------
 
 
-_blas_controller = None
+_blas_limited = False
 
 
-def single_threaded_blas():
-    """Context keeping OpenBLAS to one thread.
+def one_blas_thread() -> None:
+    """Keep OpenBLAS at one thread for the rest of the process (done once).
 
     L-BFGS-B works on 3-4 parameters through BLAS; OpenBLAS threads on such
-    tiny vectors cost far more than they save (100x slower optimiser steps
-    measured on a busy 2-core machine), and they compete with numba's threads.
+    tiny vectors cost far more than they save, and they compete with numba's
+    threads for the cores. The limit is not undone after a fit: changing
+    OpenBLAS's thread count wakes its threads, which then spin for a while on
+    the cores numba's threads need (a 1M-customer BG/NBD fit on 2 cores took
+    0.15 s with a limit restored after each fit, 0.08 s with this).
     """
-    global _blas_controller
-    if ThreadpoolController is None:
-        return contextlib.nullcontext()
-    if _blas_controller is None:
-        _blas_controller = ThreadpoolController()
-    return _blas_controller.limit(limits=1, user_api="blas")
+    global _blas_limited
+    if not _blas_limited and ThreadpoolController is not None:
+        ThreadpoolController().limit(limits=1, user_api="blas")
+    _blas_limited = True
 
 
 def _show(names, theta) -> str:
@@ -289,9 +289,9 @@ def _fit_into(fitter, loglik, starts, initial_params, n_customers, pen):
         if np.any(init <= 0):
             raise ClvInputError("initial_params: must all be > 0")
         starts = [init] + starts
-    with single_threaded_blas():
-        theta, ll = _maximise(loglik, starts, n_customers, pen, names, model)
-        se = _standard_errors(loglik, theta, n_customers, pen, names, model)
+    one_blas_thread()
+    theta, ll = _maximise(loglik, starts, n_customers, pen, names, model)
+    se = _standard_errors(loglik, theta, n_customers, pen, names, model)
     fitter.penalizer_coef = pen
     fitter.params_ = dict(zip(names, theta.tolist()))
     fitter.standard_errors_ = dict(zip(names, se.tolist()))

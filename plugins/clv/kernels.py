@@ -281,13 +281,13 @@ def log_hyp2f1_array(a, b, c, z):
 @njit(cache=True, nogil=True)
 def _logsumexp2(l1, l2):
     """log(e^l1 + e^l2) and the two shares e^li / (e^l1 + e^l2)."""
-    top = max(l1, l2)
-    if top == -_INF:
+    if l1 == -_INF and l2 == -_INF:
         return -_INF, 0.5, 0.5
-    e1 = math.exp(l1 - top)
-    e2 = math.exp(l2 - top)
-    tot = e1 + e2
-    return top + math.log(tot), e1 / tot, e2 / tot
+    if l1 >= l2:  # one exp: the larger term is e^0 = 1
+        e = math.exp(l2 - l1)
+        return l1 + math.log1p(e), 1.0 / (1.0 + e), e / (1.0 + e)
+    e = math.exp(l1 - l2)
+    return l2 + math.log1p(e), e / (1.0 + e), 1.0 / (1.0 + e)
 
 
 @njit(cache=True, nogil=True)
@@ -428,6 +428,36 @@ def _bg_family_terms_parallel(params, x, t_x, T, modified):
     return ll, grad
 
 
+@njit(cache=True, nogil=True, parallel=True)
+def _bg_family_sums_parallel(params, x, t_x, T, w, modified, x_max):
+    """The weighted log-likelihood and gradient summed in the threads (no per-row
+    arrays): what the optimiser calls on large fits with whole-number frequencies."""
+    r, alpha, a, b = params[0], params[1], params[2], params[3]
+    table = _bg_family_tables(r, alpha, a, b, x_max, modified)
+    total = 0.0
+    g0 = 0.0
+    g1 = 0.0
+    g2 = 0.0
+    g3 = 0.0
+    for i in prange(x.size):
+        wi = w[i]
+        k = int(x[i])
+        rx = r + x[i]
+        log_at = math.log(alpha + T[i])
+        log_atx = math.log(alpha + t_x[i])
+        a3 = -rx * log_at
+        if modified or x[i] > 0.0:
+            lse, w3, w4 = _logsumexp2(a3, table[k, 4] - rx * log_atx)
+        else:
+            lse, w3, w4 = a3, 1.0, 0.0
+        total += wi * (table[k, 0] + lse)
+        g0 += wi * (table[k, 1] - w3 * log_at - w4 * log_atx)
+        g1 += wi * (r / alpha - w3 * rx / (alpha + T[i]) - w4 * rx / (alpha + t_x[i]))
+        g2 += wi * (table[k, 2] + w4 / a)
+        g3 += wi * (table[k, 3] - w4 * table[k, 5])
+    return total, np.array([g0, g1, g2, g3])
+
+
 @njit(cache=True, nogil=True)
 def _weighted_sums(ll, grad, w):
     total = 0.0
@@ -451,9 +481,18 @@ def bgnbd_loglik_terms(params, x, t_x, T):
     return _bg_family_terms_serial(params, x, t_x, T, False)
 
 
+def _bg_family_loglik(params, x, t_x, T, w, modified):
+    if x.size >= PARALLEL_MIN_ROWS:
+        x_max = _small_integer_max(x)
+        if x_max >= 0:
+            return _bg_family_sums_parallel(params, x, t_x, T, w, modified, x_max)
+        return _weighted_sums(*_bg_family_terms_parallel(params, x, t_x, T, modified), w)
+    return _weighted_sums(*_bg_family_terms_serial(params, x, t_x, T, modified), w)
+
+
 def bgnbd_loglik(params, x, t_x, T, w):
     """Weighted BG/NBD log-likelihood and its gradient in (r, alpha, a, b)."""
-    return _weighted_sums(*bgnbd_loglik_terms(params, x, t_x, T), w)
+    return _bg_family_loglik(params, x, t_x, T, w, False)
 
 
 def mbgnbd_loglik_terms(params, x, t_x, T):
@@ -465,7 +504,7 @@ def mbgnbd_loglik_terms(params, x, t_x, T):
 
 def mbgnbd_loglik(params, x, t_x, T, w):
     """Weighted MBG/NBD log-likelihood and its gradient in (r, alpha, a, b)."""
-    return _weighted_sums(*mbgnbd_loglik_terms(params, x, t_x, T), w)
+    return _bg_family_loglik(params, x, t_x, T, w, True)
 
 
 @njit(cache=True, nogil=True)
@@ -869,6 +908,7 @@ def warm_up() -> None:
     for modified in (False, True):  # both thread modes: small fits run serial, big ones parallel
         _weighted_sums(*_bg_family_terms_serial(bg, x, t_x, T, modified), w)
         _bg_family_terms_parallel(bg, x, t_x, T, modified)
+        _bg_family_sums_parallel(bg, x, t_x, T, w, modified, 2)
     _weighted_sums(*_pareto_terms_serial(pareto, x, t_x, T), w)
     _pareto_terms_parallel(pareto, x, t_x, T)
     _weighted_sums(*_gammagamma_terms_serial(gg, x[1:], spend), w[1:])

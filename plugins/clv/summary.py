@@ -259,6 +259,12 @@ class CollapsedRows:
     inverse: np.ndarray  # int64
 
 
+def _strictly_increasing(f, r, t) -> bool:
+    """Rows in strictly increasing (frequency, recency, T) order, hence unique."""
+    df, dr, dt = np.diff(f), np.diff(r), np.diff(t)
+    return bool(np.all((df > 0) | ((df == 0) & ((dr > 0) | ((dr == 0) & (dt > 0))))))
+
+
 def collapse(frequency, recency, T) -> CollapsedRows:
     """Collapse identical rows: a fit on the unique rows with counts as weights
     has the same likelihood as the fit on all customers, and is much faster."""
@@ -267,6 +273,9 @@ def collapse(frequency, recency, T) -> CollapsedRows:
     t = np.asarray(T, dtype=np.float64)
     if not (f.shape == r.shape == t.shape) or f.ndim != 1:
         raise SummaryInputError("frequency, recency, T: must be 1-d arrays of the same length")
+    if _strictly_increasing(f, r, t):  # already collapsed (a caller's unique rows): no sort
+        ones = np.ones(f.size, dtype=np.int64)
+        return CollapsedRows(f.copy(), r.copy(), t.copy(), ones, np.arange(f.size, dtype=np.int64))
     order = np.lexsort((t, r, f))
     fs, rs, ts = f[order], r[order], t[order]
     new_row = np.ones(f.size, dtype=bool)

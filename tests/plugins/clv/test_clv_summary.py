@@ -169,3 +169,13 @@ def test_collapse_counts_identical_rows_and_maps_back():
     np.testing.assert_array_equal(rows.recency[rows.inverse], r)
     np.testing.assert_array_equal(rows.T[rows.inverse], T)
     np.testing.assert_array_equal(np.bincount(rows.inverse), rows.weights)
+    # Collapsing unique rows again (what a fit does with a caller's collapsed rows) keeps them as they are.
+    again = collapse(rows.frequency, rows.recency, rows.T)
+    np.testing.assert_array_equal(again.frequency, rows.frequency)
+    np.testing.assert_array_equal(again.T, rows.T)
+    np.testing.assert_array_equal(again.weights, np.ones(rows.weights.size))
+    np.testing.assert_array_equal(again.inverse, np.arange(rows.weights.size))
+    # Rows out of order, even unique ones, are sorted and counted as before.
+    shuffled = collapse(rows.frequency[::-1], rows.recency[::-1], rows.T[::-1])
+    np.testing.assert_array_equal(shuffled.frequency, rows.frequency)
+    np.testing.assert_array_equal(shuffled.inverse, np.arange(rows.weights.size)[::-1])
