@@ -14,7 +14,8 @@ day, the CDNOW convention.
 
 Fit comparison, same data in the same run: both ``BetaGeoFitter.fit``s get
 the same collapsed unique (frequency, recency, T) rows with their counts as
-``weights`` (lifetimes' API accepts them); that is the headline speedup.
+``weights`` (lifetimes' API accepts them); that is the headline speedup,
+the best of 3 fits for each library.
 Also reported: Guanxi's fit from the raw per-customer arrays (it validates
 and collapses them itself), and lifetimes on the raw 100k customers without
 weights, which is what its default call costs. Both fits run with BLAS
@@ -101,10 +102,18 @@ def summary_of(n: int):
     return s, times.size, seconds
 
 
+FIT_REPEATS = 3  # both libraries' fits: best of 3
+
 def timed(fn):
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
+
+
+def best_of(repeats: int, fn):
+    """The result and the fastest of ``repeats`` runs (timer noise on a shared machine)."""
+    runs = [timed(fn) for _ in range(repeats)]
+    return runs[0][0], min(seconds for _, seconds in runs)
 
 
 def compare_fit(s, raw_lifetimes: bool) -> dict:
@@ -112,7 +121,7 @@ def compare_fit(s, raw_lifetimes: bool) -> dict:
     t_x, T = s.recency, s.T
     rows = collapse(x, t_x, T)
     # the headline: both libraries get the same collapsed rows and weights
-    ours, ours_s = timed(lambda: BetaGeoFitter().fit(rows.frequency, rows.recency, rows.T, weights=rows.weights))
+    ours, ours_s = best_of(FIT_REPEATS, lambda: BetaGeoFitter().fit(rows.frequency, rows.recency, rows.T, weights=rows.weights))
     from_raw, from_raw_s = timed(lambda: BetaGeoFitter().fit(x, t_x, T))
     out = {
         "customers": int(x.size),
@@ -136,7 +145,7 @@ def compare_fit(s, raw_lifetimes: bool) -> dict:
     one_blas_thread()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        theirs, theirs_s = timed(lambda: LifetimesBG().fit(rows.frequency, rows.recency, rows.T, weights=rows.weights))
+        theirs, theirs_s = best_of(FIT_REPEATS, lambda: LifetimesBG().fit(rows.frequency, rows.recency, rows.T, weights=rows.weights))
         params = {k: float(v) for k, v in theirs.params_.items()}
         out["lifetimes_fit_weighted_s"] = round(theirs_s, 4)
         out["lifetimes_params"] = params
