@@ -22,7 +22,9 @@ weights, which is what its default call costs. Both fits run with BLAS
 limited to one thread (see ``fitters.one_blas_thread``).
 
 Predictions (``predict_s_1m``): probability alive, expected purchases over
-the next 13 weeks and 12-month CLV, per customer for all of them.
+the next 13 weeks and 12-month CLV, per customer for all of them, the way
+the scoring service computes them (one collapse to distinct rows, predictions
+per row, expanded back to customers).
 Compilation (``compile_s``) is measured in a child process against an empty
 numba cache directory; ``cached_load_s`` is a second child loading that cache.
 
@@ -165,10 +167,15 @@ def predict_all(s, fitter: BetaGeoFitter) -> float:
     x = s.frequency.astype(np.float64)
     spend = np.where(x > 0, s.monetary_value, 30.0)
     t0 = time.perf_counter()
-    fitter.conditional_probability_alive(x, s.recency, s.T)
-    fitter.conditional_expected_number_of_purchases_up_to_time(13.0, x, s.recency, s.T)
-    fitter.customer_lifetime_value(x, s.recency, s.T, spend, time=12, discount_rate=0.01, unit="week")
-    return time.perf_counter() - t0
+    # As plugins/clv/service.py scores a tenant: collapse once, predict per distinct row, expand.
+    rows = collapse(x, s.recency, s.T)
+    f, r, t, inv = rows.frequency, rows.recency, rows.T, rows.inverse
+    alive = fitter.conditional_probability_alive(f, r, t)[inv]
+    expected = fitter.conditional_expected_number_of_purchases_up_to_time(13.0, f, r, t)[inv]
+    value = fitter.customer_lifetime_value(f, r, t, np.ones(f.size), time=12, discount_rate=0.01, unit="week")[inv] * spend
+    seconds = time.perf_counter() - t0
+    assert alive.size == expected.size == value.size == x.size and np.all(np.isfinite(value))
+    return seconds
 
 
 def cdnow_fit_seconds() -> dict:
