@@ -17,6 +17,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from engine.bulk import RawCursor
 from engine.context import TenantContext
 from engine.errors import FieldError, ValidationFailed
 from engine.models import Tenant
@@ -83,9 +84,13 @@ def _fetch(session: Session, kind: str, tenant_id: int, as_of: datetime) -> tupl
     # SQLite compares UtcDateTime's stored text: same format, in UTC, to the microsecond.
     as_of_utc = as_of.astimezone(timezone.utc)
     as_of_param = as_of_utc if dialect == "postgresql" else as_of_utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+    # SQLite would pick the (tenant, kind, time) index and sort every row in a
+    # temporary B-tree (3-4x slower on 2M purchases); the (tenant, customer,
+    # time) index already yields them in the order wanted (ties by rowid = id).
+    source = "interactions INDEXED BY ix_interactions_tenant_customer" if dialect == "sqlite" else "interactions"
     sql = (
         f"SELECT customer_id, {_epoch_sql(dialect, 'occurred_at')}, CAST(amount AS DOUBLE PRECISION) "
-        f"FROM interactions WHERE tenant_id = {mark} AND kind = {mark} AND occurred_at <= {mark} "
+        f"FROM {source} WHERE tenant_id = {mark} AND kind = {mark} AND occurred_at <= {mark} "
         "ORDER BY customer_id, occurred_at, id"
     )
     cursor = session.connection().connection.cursor()
@@ -128,6 +133,15 @@ def load_purchase_batch(session: Session, tenant_id: int, as_of: datetime | None
         refund_amounts=r_amount,
         customers_total=int(total),
     )
+
+
+def replace_result_rows(session: Session, table: sa.Table, tenant_id: int, columns: Sequence[str],
+                        rows: Sequence[tuple]) -> None:
+    """replace_results for rows already in storage form (tuples in ``columns`` order,
+    times and money as RawCursor.time/money give them): through the driver,
+    COPY on PostgreSQL. For result sets of hundreds of thousands of rows."""
+    session.execute(sa.delete(table).where(table.c.tenant_id == tenant_id))
+    RawCursor(session).insert(table.name, columns, rows)
 
 
 def replace_results(session: Session, table: sa.Table, tenant_id: int, rows: Sequence[dict], chunk: int = 20_000) -> None:

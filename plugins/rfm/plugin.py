@@ -12,7 +12,8 @@ from engine import hookimpl
 from engine.errors import FieldError, ValidationFailed
 from engine.jobs import Job
 from engine.plugins import ModuleInfo
-from engine.scoring import PurchaseBatch, ScoreReport, replace_results
+from engine.bulk import RawCursor
+from engine.scoring import PurchaseBatch, ScoreReport, replace_result_rows
 from engine.types import CENT, utcnow
 from plugins.rfm.kernels import RfmInputError, score_rfm
 from plugins.rfm.models import RfmRun, RfmScore
@@ -72,6 +73,10 @@ def _window_refunds(batch: PurchaseBatch, window_start: int | None) -> np.ndarra
     return np.bincount(owner[inside], weights=batch.refund_amounts[inside], minlength=n).astype(np.float64)
 
 
+RESULT_COLUMNS = ("tenant_id", "customer_id", "run_id", "recency_days", "frequency", "monetary",
+                  "r_score", "f_score", "m_score", "segment", "computed_at")
+
+
 @hookimpl
 def guanxi_score(ctx, batch: PurchaseBatch):
     if "rfm" not in batch.modules:
@@ -96,17 +101,16 @@ def guanxi_score(ctx, batch: PurchaseBatch):
     session.flush()
     codes = scores.segment_codes()
     scored = np.flatnonzero(scores.scored)
-    rows = [
-        {
-            "tenant_id": ctx.tenant_id, "customer_id": int(batch.customer_ids[i]), "run_id": run.id,
-            "recency_days": float(scores.recency_days[i]), "frequency": int(scores.frequency[i]),
-            "monetary": Decimal(repr(float(scores.monetary[i]))).quantize(CENT),
-            "r_score": int(scores.r_score[i]), "f_score": int(scores.f_score[i]), "m_score": int(scores.m_score[i]),
-            "segment": codes[i], "computed_at": now,
-        }
-        for i in scored.tolist()
-    ]
-    replace_results(session, RfmScore.__table__, ctx.tenant_id, rows)
+    raw = RawCursor(session)
+    computed_at = raw.time(now)
+    rows = list(zip(
+        [ctx.tenant_id] * scored.size, batch.customer_ids[scored].tolist(), [run.id] * scored.size,
+        scores.recency_days[scored].tolist(), scores.frequency[scored].tolist(),
+        [raw.money(Decimal(repr(m)).quantize(CENT)) for m in scores.monetary[scored].tolist()],
+        scores.r_score[scored].tolist(), scores.f_score[scored].tolist(), scores.m_score[scored].tolist(),
+        [codes[i] for i in scored.tolist()], [computed_at] * scored.size,
+    ))
+    replace_result_rows(session, RfmScore.__table__, ctx.tenant_id, RESULT_COLUMNS, rows)
     run.scored = len(rows)
     run.unscored = batch.customers_total - len(rows)
     session.add(run)
