@@ -8,6 +8,7 @@ Routes: /graphql (POST, GET, GraphiQL in a browser), /healthz (process up),
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 
 import anyio.to_thread
@@ -28,6 +29,15 @@ from engine.runtime import Guanxi
 
 def cors_origins() -> list[str]:
     return [o.strip() for o in os.environ.get("GUANXI_CORS_ORIGINS", "").split(",") if o.strip()]
+
+
+def freeze_startup_objects() -> None:
+    """Move what startup built (schemas, plugins, compiled kernels) out of the
+    garbage collector's sight: full collections, which a request building a
+    large response triggers, stop re-scanning it (p99 of a 100-customer page
+    276 -> 112 ms in bench.api)."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(gx: Guanxi | None = None) -> Starlette:
@@ -56,6 +66,7 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
     async def lifespan(_app):
         await anyio.to_thread.run_sync(gx.init_db)
         await anyio.to_thread.run_sync(schemas.all_modules)  # build the common schema before the first request
+        freeze_startup_objects()
         yield
 
     middleware = [

@@ -26,7 +26,7 @@ import httpx
 from sqlalchemy import event
 
 from api import queries
-from api.app import create_app
+from api.app import create_app, freeze_startup_objects
 from api.context import Principal, RequestContext, SharedLoader
 from engine.config import Settings
 from engine.demo import DEMO_SLUG, generate_demo
@@ -123,6 +123,7 @@ async def run(gx: Guanxi, key: str, requests: int, seconds: float) -> dict:
             assert response.status_code == 200 and "errors" not in response.json(), response.text[:500]
 
         await real()  # warm-up
+        freeze_startup_objects()  # what the app's lifespan does under uvicorn (httpx's transport skips it)
         statements = []
         listener = lambda *args: statements.append(1)  # noqa: E731
         event.listen(gx.engine, "before_cursor_execute", listener)
