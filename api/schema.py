@@ -20,8 +20,8 @@ from strawberry.extensions.query_depth_limiter import IgnoreContext
 from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
 
-from api.fast_resolvers import install_direct_resolvers
 from api.contrib import GraphQLContribution, as_list, normalise
+from api.fast_resolvers import install_direct_resolvers
 from engine.plugins.manager import PluginManager
 
 MAX_DEPTH = 10

@@ -125,7 +125,7 @@ def _fresh_statistics(session: Session) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     changed, rows = session.execute(sa.text(
-        "SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables WHERE relname = 'interactions'"
+        "SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables WHERE relid = 'interactions'::regclass"
     )).one_or_none() or (0, 0)
     if changed > max(10_000, STALE_STATISTICS_SHARE * rows):
         session.execute(sa.text("ANALYZE interactions"))
