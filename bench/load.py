@@ -161,7 +161,9 @@ def main() -> None:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        asyncio.run(drive(base, key, min(10.0, args.seconds), 2))  # warm up both workers
+        # Warm up at the measured concurrency: memory_start is then the steady state,
+        # and growth over the run is what a leak would add, not the first 16-way peak.
+        asyncio.run(drive(base, key, min(20.0, args.seconds), args.clients))
         memory_start = rss_kb(server.pid)
         workers, elapsed = asyncio.run(drive(base, key, args.seconds, args.clients))
         memory_end = rss_kb(server.pid)
