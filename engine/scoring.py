@@ -8,6 +8,7 @@ chunks, straight into numpy arrays.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -70,6 +71,8 @@ class ScoreReport:
 def _epoch_sql(dialect: str, column: str) -> str:
     if dialect == "postgresql":
         return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
+    if sqlite3.sqlite_version_info >= (3, 38):
+        return f"unixepoch({column})"  # same whole seconds as strftime('%s'), without the text round trip
     return f"CAST(strftime('%s', {column}) AS INTEGER)"
 
 
