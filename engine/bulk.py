@@ -114,16 +114,12 @@ class RawCursor:
                 cursor.close()
 
     def execute(self, sql: str, params: Sequence = ()) -> None:
-        cursor = self._connection.cursor()
-        try:
-            if self.postgres:
-                cursor.execute(sql, tuple(params), prepare=False)
-            else:
-                cursor.execute(sql, tuple(params))
-        finally:
-            cursor.close()
+        self._run(sql, params, fetch=False)
 
     def fetchall(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        return self._run(sql, params, fetch=True)
+
+    def _run(self, sql: str, params: Sequence, fetch: bool) -> list[tuple] | None:
         cursor = self._connection.cursor()
         try:
             if self.postgres:
@@ -133,6 +129,6 @@ class RawCursor:
                 cursor.execute(sql, tuple(params), prepare=False)
             else:
                 cursor.execute(sql, tuple(params))
-            return cursor.fetchall()
+            return cursor.fetchall() if fetch else None
         finally:
             cursor.close()
