@@ -36,36 +36,65 @@ PARALLEL_MIN_CUSTOMERS = 10_000
 # --- per-customer aggregates ----------------------------------------------
 
 
+_NONE = np.iinfo(np.int64).max  # "no such index" in the input checks
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start):
-    """Last purchase time, purchase count, net spend and has-purchase mask.
+    """Last purchase time, purchase count, net spend and has-purchase mask,
+    plus the checks of the purchases themselves.
 
     Amounts are summed in purchase order, then the refund is subtracted, so
     a plain Python loop gives bit-identical monetary values.
+
+    The checks ride along because both passes are bound by memory speed
+    (times and amounts are 16 bytes a purchase): (first customer whose times
+    are not ascending, first purchase whose amount is not a positive finite
+    number, earliest purchase time), each _NONE when there is none. The
+    aggregates mean nothing unless the first two are _NONE. Each customer is
+    checked into its own slot and the slots are reduced serially: prange
+    min() reductions returned a wrong value here on numba 0.68.
     """
     n = offsets.size - 1
     last = np.zeros(n, np.int64)
     frequency = np.zeros(n, np.int64)
     monetary = np.empty(n, np.float64)
     scored = np.zeros(n, np.bool_)
+    unsorted_at = np.zeros(n, np.bool_)
+    bad_amount_at = np.empty(n, np.int64)
     for i in prange(n):
+        lo, hi = offsets[i], offsets[i + 1]
         count = 0
         spend = 0.0
         latest = 0
-        for j in range(offsets[i], offsets[i + 1]):
+        ascending = True
+        bad = _NONE
+        for j in range(lo, hi):
             t = times[j]
-            if t > as_of:
-                break  # sorted: the rest is later still
-            if t < window_start:
-                continue
-            count += 1
-            spend += amounts[j]
-            latest = t
+            if j > lo and t < times[j - 1]:
+                ascending = False
+            if bad == _NONE and not (0.0 < amounts[j] < np.inf):  # also catches NaN
+                bad = j
+            if window_start <= t <= as_of:
+                count += 1
+                spend += amounts[j]
+                latest = t
         last[i] = latest
         frequency[i] = count
         monetary[i] = spend - refunds[i]
         scored[i] = count > 0
-    return last, frequency, monetary, scored
+        unsorted_at[i] = not ascending
+        bad_amount_at[i] = bad
+    unsorted = _NONE
+    bad_amount = _NONE
+    earliest = _NONE
+    for i in range(n):
+        if unsorted == _NONE and unsorted_at[i]:
+            unsorted = i
+        bad_amount = min(bad_amount, bad_amount_at[i])
+        if offsets[i + 1] > offsets[i]:
+            earliest = min(earliest, times[offsets[i]])
+    return last, frequency, monetary, scored, (unsorted, bad_amount, earliest)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -78,49 +107,144 @@ def recency_days(last, scored, as_of):
 
 
 # --- scores -----------------------------------------------------------------
+#
+# The tie-consistent rule is score = 1 + floor(k * worse / m), where worse is
+# the number of scored customers with a strictly worse value and m the
+# number scored. score >= s exactly when worse >= p_s = ceil((s-1) m / k),
+# that is when the value is above the p_s-th smallest one. So a score needs
+# only the k-1 order statistics at positions p_s - 1, not a full sort: they
+# are found by radix selection on order-preserving unsigned keys, O(n).
+
+_RADIX_BITS = 16
+_SMALL = 4096  # below this many candidates a sort is cheaper than a pass
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def int_keys(values):
+    """uint64 keys in the order of the int64 values (flip the sign bit)."""
+    out = np.empty(values.size, np.uint64)
+    for i in prange(values.size):
+        out[i] = np.uint64(values[i]) ^ np.uint64(1 << 63)
+    return out
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def float_keys(values):
+    """uint64 keys in the order of the float64 values (IEEE bit trick).
+
+    Positive numbers get the sign bit set, negative ones all bits flipped;
+    -0.0 is first made +0.0 so that equal values get equal keys.
+    """
+    bits = (values + 0.0).view(np.uint64)
+    out = np.empty(values.size, np.uint64)
+    sign = np.uint64(1 << 63)
+    for i in prange(values.size):
+        b = bits[i]
+        out[i] = ~b if b & sign else b | sign
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _bucket_shift(span):
+    """Smallest shift that maps 0..span into 2**_RADIX_BITS buckets."""
+    shift = np.uint64(0)
+    while (span >> shift) >= np.uint64(1 << _RADIX_BITS):
+        shift += np.uint64(1)
+    return shift
+
+
+@njit(cache=True, nogil=True)
+def _kth_smallest(candidates, r):
+    """The r-th smallest (0-based) of ``candidates``, by repeated radix passes."""
+    while candidates.size > _SMALL:
+        lo = candidates.min()
+        span = candidates.max() - lo
+        if span == np.uint64(0):
+            return lo
+        shift = _bucket_shift(span)
+        histogram = np.zeros(1 << _RADIX_BITS, np.int64)
+        for key in candidates:
+            histogram[(key - lo) >> shift] += 1
+        bucket = 0
+        while r >= histogram[bucket]:
+            r -= histogram[bucket]
+            bucket += 1
+        kept = np.empty(histogram[bucket], np.uint64)
+        j = 0
+        for key in candidates:
+            if (key - lo) >> shift == np.uint64(bucket):
+                kept[j] = key
+                j += 1
+        candidates = kept
+    return np.sort(candidates)[r]
+
+
+@njit(cache=True, nogil=True)
+def _cut_keys(keys, scored, k):
+    """Key of the p_s-th smallest scored customer for s = 2..k (see above)."""
+    m = 0
+    lo = np.uint64(0xFFFFFFFFFFFFFFFF)
+    hi = np.uint64(0)
+    for i in range(keys.size):
+        if scored[i]:
+            m += 1
+            lo = min(lo, keys[i])
+            hi = max(hi, keys[i])
+    cuts = np.empty(k - 1, np.uint64)
+    if m == 0:
+        return cuts
+    shift = _bucket_shift(hi - lo)
+    histogram = np.zeros(1 << _RADIX_BITS, np.int64)
+    for i in range(keys.size):
+        if scored[i]:
+            histogram[(keys[i] - lo) >> shift] += 1
+    bucket = 0
+    below = 0  # scored customers in the buckets before ``bucket``
+    last_bucket = -1
+    candidates = np.empty(0, np.uint64)
+    for s in range(2, k + 1):
+        position = ((s - 1) * m + k - 1) // k - 1
+        while below + histogram[bucket] <= position:
+            below += histogram[bucket]
+            bucket += 1
+        if bucket != last_bucket:  # cut points often share a bucket
+            candidates = np.empty(histogram[bucket], np.uint64)
+            j = 0
+            for i in range(keys.size):
+                if scored[i] and (keys[i] - lo) >> shift == np.uint64(bucket):
+                    candidates[j] = keys[i]
+                    j += 1
+            last_bucket = bucket
+        cuts[s - 2] = _kth_smallest(candidates.copy(), position - below)
+    return cuts
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def quantile_scores(keys, scored, k):
+    """score = 1 + floor(k * #(scored customers strictly worse) / #scored).
+
+    ``keys`` come from int_keys / float_keys of "higher is better" values
+    (pass the last purchase time for R); equal values get equal scores.
+    """
+    cuts = _cut_keys(keys, scored, k)
+    out = np.zeros(keys.size, np.int8)
+    for i in prange(keys.size):
+        if scored[i]:
+            score = 1
+            for cut in cuts:
+                if keys[i] > cut:
+                    score += 1
+            out[i] = score
+    return out
 
 
 def scored_order(values, scored):
     """Indices of the scored customers, ascending by value (ties in any order).
 
-    NumPy's SIMD sort does this several times faster than numba's sort,
-    which is why the kernels take the order instead of sorting themselves.
+    Only ABC needs a full order (cumulative spend from the top).
     """
     idx = np.flatnonzero(scored)
-    v = values[idx]
-    m = idx.size
-    if v.dtype.kind == "i" and m:
-        lo = int(v.min())
-        if (int(v.max()) - lo + 1) * m < 2**62:
-            # Integers (last purchase times): pack (value, position) into one
-            # int64 and sort values, about twice as fast as argsort.
-            keys = (v - lo) * m + np.arange(m)
-            keys.sort()
-            return idx[keys % m]
-    return idx[np.argsort(v)]
-
-
-@njit(cache=True, nogil=True)
-def quantile_scores(values, order, k):
-    """score = 1 + floor(k * #(scored customers strictly worse) / #scored).
-
-    ``values`` are "higher is better" (pass the last purchase time for R);
-    ``order`` is scored_order(values, scored). Walking the order in groups
-    of equal values, the position of a group's first member is the number
-    of strictly worse customers, so equal values get equal scores.
-    """
-    m = order.size
-    out = np.zeros(values.size, np.int8)
-    start = 0
-    while start < m:
-        value = values[order[start]]
-        score = 1 + (k * start) // m
-        end = start
-        while end < m and values[order[end]] == value:
-            out[order[end]] = score
-            end += 1
-        start = end
-    return out
+    return idx[np.argsort(values[idx])]
 
 
 @njit(cache=True, nogil=True)
@@ -254,34 +378,6 @@ def abc_segments(monetary, order, a_cut, b_cut):
 # --- input checks -----------------------------------------------------------
 
 
-_NONE = np.iinfo(np.int64).max  # "no such index" in the scan below
-
-
-@njit(cache=True, nogil=True)
-def _scan_purchases(offsets, times, amounts):
-    """One pass over the purchases for the wrapper's checks.
-
-    Returns (first customer whose times are not ascending, first purchase
-    whose amount is not a positive finite number, earliest purchase time),
-    each _NONE when there is none. Serial on purpose: a prange version with
-    min() reductions was slower here and, tried on numba 0.68, returned a
-    wrong value for the unsorted customer.
-    """
-    unsorted = _NONE
-    bad_amount = _NONE
-    earliest = _NONE
-    for i in range(offsets.size - 1):
-        lo, hi = offsets[i], offsets[i + 1]
-        if hi > lo and times[lo] < earliest:
-            earliest = times[lo]
-        for j in range(lo, hi):
-            if unsorted == _NONE and j > lo and times[j] < times[j - 1]:
-                unsorted = i
-            if bad_amount == _NONE and not (0.0 < amounts[j] < np.inf):  # also catches NaN
-                bad_amount = j
-    return unsorted, bad_amount, earliest
-
-
 # --- public API -------------------------------------------------------------
 
 
@@ -360,19 +456,23 @@ def _check_batch(offsets, times, amounts, refunds, as_of, window_start):
     if not (np.isfinite(refunds) & (refunds >= 0)).all():
         i = int(np.argmax(~(np.isfinite(refunds) & (refunds >= 0))))
         raise RfmInputError(f"refunds must be non-negative finite amounts; refunds[{i}] = {refunds[i]}")
-    unsorted, bad_amount, earliest = _scan_purchases(offsets, times, amounts)
+    if window_start is not None and window_start > as_of:
+        raise RfmInputError(f"window_start ({window_start}) is after as_of ({as_of})")
+    return offsets, times, amounts, refunds, as_of, window_start
+
+
+def _check_purchases(times, amounts, as_of, checks) -> None:
+    """Raise on what customer_aggregates found wrong with the purchases."""
+    unsorted, bad_amount, earliest = checks
     if bad_amount != _NONE:
         raise RfmInputError(f"amounts must be positive finite numbers; amounts[{bad_amount}] = {amounts[bad_amount]}")
     if unsorted != _NONE:
         raise RfmInputError(f"times must be ascending within each customer; customer {unsorted} is not sorted")
-    if window_start is not None and window_start > as_of:
-        raise RfmInputError(f"window_start ({window_start}) is after as_of ({as_of})")
     if times.size and as_of < earliest:
         raise RfmInputError(
             f"as_of ({as_of}) is before the earliest purchase ({earliest}); "
             "check that times and as_of are both epoch seconds"
         )
-    return offsets, times, amounts, refunds, as_of, window_start
 
 
 @contextmanager
@@ -418,23 +518,22 @@ def score_rfm(
 
 
 def _score(offsets, times, amounts, refunds, as_of, start, settings) -> RfmScores:
-    last, frequency, monetary, scored = customer_aggregates(offsets, times, amounts, refunds, as_of, start)
+    last, frequency, monetary, scored, checks = customer_aggregates(offsets, times, amounts, refunds, as_of, start)
+    _check_purchases(times, amounts, as_of, checks)
     days = recency_days(last, scored, as_of)
     k = settings.k
     cuts = settings.thresholds
 
-    orders = {}  # scored_order per dimension, sorted once and shared with ABC
-
-    def score(name, rank_values, cut_values, higher_is_better):
+    def score(name, values, cut_values, higher_is_better):
         fixed = getattr(cuts, name) if cuts is not None else None
         if fixed is not None:
             return threshold_scores(
                 cut_values.astype(np.float64), scored, np.asarray(fixed, np.float64), higher_is_better
             )
         if name == "frequency":
-            return count_quantile_scores(rank_values, scored, k)  # no sort needed
-        orders[name] = scored_order(rank_values, scored)
-        return quantile_scores(rank_values, orders[name], k)
+            return count_quantile_scores(values, scored, k)  # small integers: a histogram
+        keys = int_keys(values) if values.dtype.kind == "i" else float_keys(values)
+        return quantile_scores(keys, scored, k)
 
     # R ranks by the last purchase time (later = better, exact integers);
     # R cut points are in days.
@@ -447,9 +546,7 @@ def _score(offsets, times, amounts, refunds, as_of, start, settings) -> RfmScore
     elif settings.scheme == "RFM_MEAN_8":
         segment = mean8_segments(as_of - last, frequency, monetary, scored)
     else:
-        order = orders.get("monetary")
-        if order is None:
-            order = scored_order(monetary, scored)
+        order = scored_order(monetary, scored)
         a_cut, b_cut = settings.abc_cuts
         segment = abc_segments(monetary, order, float(a_cut), float(b_cut))
 

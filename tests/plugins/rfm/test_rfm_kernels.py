@@ -375,6 +375,25 @@ def test_large_batch_matches_rank_min():
         np.testing.assert_array_equal(scores, 1 + (7 * worse) // s.sum())
 
 
+@pytest.mark.parametrize("k", [2, 5, 10])
+def test_clustered_values_with_outliers_match_rank_min(k):
+    # Scores come from order statistics found by radix selection: a tight
+    # cluster next to a huge and a negative outlier puts tens of thousands
+    # of values in one top-level bucket, so the selection must refine it.
+    rng = np.random.default_rng(11)
+    n = 60_000
+    offsets = np.arange(n + 1)
+    times = T0 + rng.integers(0, 3, n) * DAY + rng.integers(0, 4, n)  # heavy ties in R too
+    amounts = 100 + rng.integers(0, 4096, n) / 1024
+    amounts[0] = 1e12
+    refunds = np.zeros(n)
+    refunds[1:200] = 500.0  # negative net spend for some
+    got = score_rfm(offsets, times, amounts, refunds, T0 + 10 * DAY, RfmSettings(k=k))
+    for values, scores in [(times, got.r_score), (got.monetary, got.m_score)]:
+        worse = rankdata(values, method="min") - 1
+        np.testing.assert_array_equal(scores, 1 + (k * worse) // n)
+
+
 def test_empty_batch():
     got = score_rfm(np.array([0]), np.array([], np.int64), np.array([]), np.array([]), T0, RfmSettings())
     assert got.segment.size == 0 and got.scored.size == 0
