@@ -47,8 +47,8 @@ def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start):
     Amounts are summed in purchase order, then the refund is subtracted, so
     a plain Python loop gives bit-identical monetary values.
 
-    The checks ride along because both passes are bound by memory speed
-    (times and amounts are 16 bytes a purchase): (first customer whose times
+    The checks ride along so that the purchases are walked once, not twice
+    (a separate check pass took as long as this one): (first customer whose times
     are not ascending, first purchase whose amount is not a positive finite
     number, earliest purchase time), each _NONE when there is none. The
     aggregates mean nothing unless the first two are _NONE. Each customer is
