@@ -67,6 +67,8 @@ class RequestContext:
     cursors: Cursors
     request_id: str = ""
     _loaders: dict[Any, DataLoader] = field(default_factory=dict)
+    _batch_pairs: dict[Any, tuple] = field(default_factory=dict)  # batch spec -> (loader key, batch)
+    _prefetched: dict[Any, dict] = field(default_factory=dict)  # loader key -> {customer id: value}
 
     # -- authorisation ---------------------------------------------------------
     def can(self, role: Role) -> bool:
@@ -118,3 +120,24 @@ class RequestContext:
 
             loader = self._loaders[key] = SharedLoader(load_fn=load)
         return loader
+
+    # -- plugin Customer fields loaded with a page (api/prefetch.py) -------------
+    def batch_pair(self, spec: Callable) -> tuple[Any, Callable]:
+        """``spec(self)``, worked out once per request."""
+        pair = self._batch_pairs.get(spec)
+        if pair is None:
+            pair = self._batch_pairs[spec] = spec(self)
+        return pair
+
+    def keep_prefetched(self, batches: dict[Any, dict]) -> None:
+        for key, values in batches.items():
+            self._prefetched.setdefault(key, {}).update(values)
+
+    def customer_value(self, spec: Callable, customer_id: int) -> Any:
+        """A plugin Customer field's value: at once when the customer's page
+        loaded it, else an awaitable from the field's DataLoader."""
+        key, batch = self.batch_pair(spec)
+        values = self._prefetched.get(key)
+        if values is not None and customer_id in values:
+            return values[customer_id]
+        return self.loader(key, batch).load(customer_id)

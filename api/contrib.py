@@ -2,7 +2,8 @@
 
 Either this dataclass or a plain dict ``{"query": T | [T...], "mutation": T | [T...],
 "customer_filters": [CustomerFilter...], "customer_orders": [CustomerOrder...],
-"nodes": {"TypeName": async resolve(info, pk) -> object | None}}``;
+"nodes": {"TypeName": async resolve(info, pk) -> object | None},
+"customer_batches": {"customerField": spec}}`` (see api/prefetch.py);
 each T is a strawberry type whose fields are merged into the tenant's Query or
 Mutation. Resolvers get the request context as ``info.context`` (see
 api/context.py: ``await info.context.read(fn)``, ``info.context.loader(...)``).
@@ -54,6 +55,10 @@ class GraphQLContribution:
     # global-id type name -> ``async resolve(info, pk)`` returning the object, or
     # None when it does not exist in the caller's tenant.
     nodes: dict[str, Callable[[Any, int], Any]] = field(default_factory=dict)
+    # Customer fields read together with a page of customers (api/prefetch.py):
+    # GraphQL field name -> ``spec(ctx) -> (loader key, batch(session, ids))``,
+    # the spec the field's resolver passes to ``info.context.customer_value``.
+    customer_batches: dict[str, Callable[[Any], tuple]] = field(default_factory=dict)
 
 
 def as_list(value: Any) -> list[type]:
@@ -65,9 +70,10 @@ def as_list(value: Any) -> list[type]:
 def normalise(result: Any) -> GraphQLContribution:
     if isinstance(result, GraphQLContribution):
         return GraphQLContribution(as_list(result.query), as_list(result.mutation), as_list(result.types),
-                                   as_list(result.customer_filters), as_list(result.customer_orders), dict(result.nodes))
+                                   as_list(result.customer_filters), as_list(result.customer_orders), dict(result.nodes),
+                                   dict(result.customer_batches))
     if isinstance(result, dict):
         return GraphQLContribution(as_list(result.get("query")), as_list(result.get("mutation")), as_list(result.get("types")),
                                    as_list(result.get("customer_filters")), as_list(result.get("customer_orders")),
-                                   dict(result.get("nodes") or {}))
+                                   dict(result.get("nodes") or {}), dict(result.get("customer_batches") or {}))
     raise TypeError(f"guanxi_graphql() must return a dict or GraphQLContribution, not {type(result).__name__}")

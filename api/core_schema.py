@@ -26,6 +26,7 @@ from api.inputs import (
     ModuleNameInput, RecordInteractionsInput, RunScoringInput, UpdateCustomerInput,
 )
 from api.pagination import make_page, page_size
+from api.prefetch import load_batches, selected_batches
 from api.types import (
     ApiKey, AuditEvent, AuditEventConnection, CustomerOrder, CustomerWhere, DuplicateItem, EnumValue, Error,
     InteractionWhere, ItemError, Lang, Node, PageInfo, Tenant,
@@ -47,6 +48,7 @@ MUTATION_MIXINS: tuple = globals().get("MUTATION_MIXINS", ())
 CUSTOMER_FILTERS: tuple = globals().get("CUSTOMER_FILTERS", ())
 CUSTOMER_ORDERS: tuple = globals().get("CUSTOMER_ORDERS", ())
 NODE_RESOLVERS: dict = globals().get("NODE_RESOLVERS", {})  # plugins' node types
+CUSTOMER_BATCHES: dict = globals().get("CUSTOMER_BATCHES", {})  # plugin Customer fields read with a page
 if CUSTOMER_FILTERS or CUSTOMER_ORDERS:
     # This copy's CustomerWhere / CustomerOrder carry the plugins' filters and sort keys.
     CustomerWhere, CustomerOrder = extended_customer_inputs(CUSTOMER_FILTERS, CUSTOMER_ORDERS)
@@ -392,8 +394,16 @@ class CoreQuery:
     ) -> CustomerConnection:
         ctx = info.context
         size = page_size(first)
-        return await ctx.read(lambda s: queries.customers_page(
-            s, ctx.tenant_id, ctx.cursors, size, after, where, order_by, search, CUSTOMER_FILTERS, CUSTOMER_ORDERS))
+        pairs = [ctx.batch_pair(spec) for spec in selected_batches(info, CUSTOMER_BATCHES)]
+
+        def read(s):
+            page = queries.customers_page(
+                s, ctx.tenant_id, ctx.cursors, size, after, where, order_by, search, CUSTOMER_FILTERS, CUSTOMER_ORDERS)
+            return page, load_batches(s, pairs, [edge.node.id for edge in page.edges])
+
+        page, batches = await ctx.read(read)
+        ctx.keep_prefetched(batches)
+        return page
 
     @strawberry.field(description="Interactions, newest first.")
     async def interactions(

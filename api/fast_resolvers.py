@@ -3,10 +3,12 @@
 strawberry sends every field that has a resolver through argument
 conversion, an Info object and its extension chain: about 15 µs a field. A
 page of 100 customers has thousands of fields whose resolver only formats
-the row (global ids, money, enum values). A resolver that is synchronous,
-takes nothing but ``self`` and has no field extensions (permissions are
-extensions) gets called directly by graphql-core instead; what it returns
-and raises is unchanged.
+the row (global ids, money, enum values) or hands back what the page
+already loaded (plugin Customer fields, api/prefetch.py). A resolver that is
+synchronous, takes nothing but ``self`` and perhaps ``info``, and has no
+field extensions (permissions are extensions) gets called directly by
+graphql-core instead, with the same ``strawberry.Info`` strawberry would
+build; what it returns and raises is unchanged.
 """
 
 from __future__ import annotations
@@ -23,14 +25,19 @@ def _is_simple(field) -> bool:
         and not field.extensions
         and not field.arguments
         and not field.is_async
-        and resolver.info_parameter is None
         and resolver.root_parameter is None
         and resolver.parent_parameter is None
     )
 
 
-def _direct(resolver):
+def _direct(field, info_class):
+    resolver = field.base_resolver
     func = resolver.wrapped_func
+    if resolver.info_parameter is not None:
+        name = resolver.info_parameter.name
+        if resolver.self_parameter is not None:
+            return lambda source, info: func(source, **{name: info_class(_raw_info=info, _field=field)})
+        return lambda _source, info: func(**{name: info_class(_raw_info=info, _field=field)})
     if resolver.self_parameter is not None:
         return lambda source, _info: func(source)
     return lambda _source, _info: func()
@@ -45,6 +52,6 @@ def install_direct_resolvers(schema: strawberry.Schema) -> int:
         for graphql_field in graphql_type.fields.values():
             field = (graphql_field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
             if _is_simple(field):
-                graphql_field.resolve = _direct(field.base_resolver)
+                graphql_field.resolve = _direct(field, schema.config.info_class)
                 count += 1
     return count

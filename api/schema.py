@@ -94,6 +94,10 @@ def contributions(plugins: PluginManager, modules: frozenset[str]) -> tuple[list
             if type_name in CORE_NODE_TYPES or type_name in merged.nodes:
                 raise TypeError(f"node type {type_name!r} is contributed twice")
             merged.nodes[type_name] = resolve
+        for field_name, spec in part.customer_batches.items():
+            if field_name in merged.customer_batches:
+                raise TypeError(f"Customer field {field_name!r} declares a batch twice")
+            merged.customer_batches[field_name] = spec
     for t in customer_types + merged.query + merged.mutation:
         if get_object_definition(t) is None:
             raise TypeError(f"{t!r} is not a strawberry type; plugins contribute @strawberry.type classes")
@@ -104,7 +108,7 @@ CORE_NODE_TYPES = frozenset({"Customer", "Interaction", "AuditEvent"})
 
 
 def load_core_types(customer_mixins=(), query_mixins=(), mutation_mixins=(), customer_filters=(), customer_orders=(),
-                    node_resolvers=None):
+                    node_resolvers=None, customer_batches=None):
     """A fresh copy of api/core_schema.py with the given plugin types mixed in."""
     name = f"api._core_schema_{next(_copies)}"
     spec = importlib.util.spec_from_file_location(name, TEMPLATE)
@@ -115,6 +119,7 @@ def load_core_types(customer_mixins=(), query_mixins=(), mutation_mixins=(), cus
     module.CUSTOMER_FILTERS = tuple(customer_filters)
     module.CUSTOMER_ORDERS = tuple(customer_orders)
     module.NODE_RESOLVERS = dict(node_resolvers or {})
+    module.CUSTOMER_BATCHES = dict(customer_batches or {})
     sys.modules[name] = module  # strawberry resolves string annotations through sys.modules
     spec.loader.exec_module(module)
     return module
@@ -123,7 +128,7 @@ def load_core_types(customer_mixins=(), query_mixins=(), mutation_mixins=(), cus
 def build_schema(plugins: PluginManager, modules: frozenset[str]) -> strawberry.Schema:
     customer_types, extra = contributions(plugins, modules)
     core = load_core_types(customer_types, extra.query, extra.mutation, extra.customer_filters, extra.customer_orders,
-                           extra.nodes)
+                           extra.nodes, extra.customer_batches)
     schema = GuanxiSchema(query=core.Query, mutation=core.Mutation, types=core.TYPES + extra.types, extensions=limits())
     install_direct_resolvers(schema)
     return schema

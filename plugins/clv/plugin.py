@@ -61,6 +61,7 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
-    from plugins.clv.schema import CUSTOMER_FILTERS, CUSTOMER_ORDERS, ClvQuery
+    from plugins.clv.schema import CUSTOMER_FILTERS, CUSTOMER_ORDERS, ClvQuery, clv_batch
 
-    return {"query": ClvQuery, "customer_filters": CUSTOMER_FILTERS, "customer_orders": CUSTOMER_ORDERS}
+    return {"query": ClvQuery, "customer_filters": CUSTOMER_FILTERS, "customer_orders": CUSTOMER_ORDERS,
+            "customer_batches": {"clv": clv_batch}}

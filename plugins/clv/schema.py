@@ -142,14 +142,17 @@ class ClvCustomerValue:
         return self.row.computed_at
 
 
+def clv_batch(ctx):
+    """Customer.clv for many customers at once (api/prefetch.py)."""
+    tenant_id = ctx.tenant_id
+    return "clv.scores", lambda session, ids: _scores_by_customer(session, tenant_id, ids)
+
+
 @strawberry.type
 class ClvCustomerFields:
     @strawberry.field(description="Predicted lifetime value; null until the customer has a purchase and a CLV run.")
-    async def clv(self, info: strawberry.Info) -> Optional[ClvCustomerValue]:
-        ctx = info.context
-        tenant_id = ctx.tenant_id
-        loader = ctx.loader("clv.scores", lambda session, ids: _scores_by_customer(session, tenant_id, ids))
-        return await loader.load(self.id)
+    def clv(self, info: strawberry.Info) -> Optional[ClvCustomerValue]:
+        return info.context.customer_value(clv_batch, self.id)
 
 
 @strawberry.type

@@ -67,6 +67,7 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
-    from plugins.complaints.schema import ComplaintsMutation, ComplaintsQuery, load_complaint
+    from plugins.complaints.schema import ComplaintsMutation, ComplaintsQuery, complaints_batch, load_complaint
 
-    return {"query": [ComplaintsQuery], "mutation": [ComplaintsMutation], "nodes": {"Complaint": load_complaint}}
+    return {"query": [ComplaintsQuery], "mutation": [ComplaintsMutation], "nodes": {"Complaint": load_complaint},
+            "customer_batches": {"complaints": complaints_batch}}

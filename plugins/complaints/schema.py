@@ -324,16 +324,29 @@ def _customer_pages(session, tenant_id: int, cursors, size: int, after, where, c
     return {cid: _page(rows, size, totals.get(cid, 0), cursors) for cid, rows in by_customer.items()}
 
 
+DEFAULT_CASES = 20
+
+
+def _cases_batch(ctx, size, after, where):
+    tenant_id, cursors = ctx.tenant_id, ctx.cursors
+    key = ("complaints.customer", size, after, repr(where))
+    return key, lambda s, ids: _customer_pages(s, tenant_id, cursors, size, after, where, ids)
+
+
+def complaints_batch(ctx):
+    """Customer.complaints with the default arguments, for many customers at once (api/prefetch.py)."""
+    return _cases_batch(ctx, DEFAULT_CASES, None, None)
+
+
 @strawberry.type
 class ComplaintCustomerFields:
     @strawberry.field(description="The customer's complaint cases, newest first (first ≤ 100).")
-    async def complaints(self, info: strawberry.Info, first: Optional[int] = 20, after: Optional[str] = None,
-                         where: Optional[ComplaintWhere] = None) -> ComplaintConnection:
+    def complaints(self, info: strawberry.Info, first: Optional[int] = DEFAULT_CASES, after: Optional[str] = None,
+                   where: Optional[ComplaintWhere] = None) -> ComplaintConnection:
         ctx = info.context
-        size = page_size(first)
-        tenant_id, cursors = ctx.tenant_id, ctx.cursors
-        key = ("complaints.customer", size, after, repr(where))
-        return await ctx.loader(key, lambda s, ids: _customer_pages(s, tenant_id, cursors, size, after, where, ids)).load(self.id)
+        if first == DEFAULT_CASES and after is None and where is None:
+            return ctx.customer_value(complaints_batch, self.id)
+        return ctx.loader(*_cases_batch(ctx, page_size(first), after, where)).load(self.id)
 
 
 # -- stats ---------------------------------------------------------------------------

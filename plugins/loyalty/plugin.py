@@ -93,6 +93,6 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
-    from plugins.loyalty.schema import LoyaltyMutation, LoyaltyQuery
+    from plugins.loyalty.schema import LoyaltyMutation, LoyaltyQuery, loyalty_batch
 
-    return {"query": [LoyaltyQuery], "mutation": [LoyaltyMutation]}
+    return {"query": [LoyaltyQuery], "mutation": [LoyaltyMutation], "customer_batches": {"loyalty": loyalty_batch}}

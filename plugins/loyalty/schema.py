@@ -195,13 +195,17 @@ def _members(gx, session, tenant_id: int, ids: list[int]) -> dict[int, CustomerL
     return {row.customer_id: CustomerLoyalty(row=row, settings=settings) for row in rows}
 
 
+def loyalty_batch(ctx):
+    """Customer.loyalty for many customers at once (api/prefetch.py)."""
+    gx, tenant_id = ctx.gx, ctx.tenant_id
+    return "loyalty.members", lambda session, ids: _members(gx, session, tenant_id, ids)
+
+
 @strawberry.type
 class LoyaltyCustomerFields:
     @strawberry.field(description="Loyalty membership; null when the customer is not a member.")
-    async def loyalty(self, info: strawberry.Info) -> Optional[CustomerLoyalty]:
-        ctx = info.context
-        gx, tenant_id = ctx.gx, ctx.tenant_id
-        return await ctx.loader("loyalty.members", lambda session, ids: _members(gx, session, tenant_id, ids)).load(self.id)
+    def loyalty(self, info: strawberry.Info) -> Optional[CustomerLoyalty]:
+        return info.context.customer_value(loyalty_batch, self.id)
 
 
 # -- programme summary ----------------------------------------------------------------

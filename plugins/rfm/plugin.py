@@ -45,9 +45,10 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
-    from plugins.rfm.schema import CUSTOMER_FILTERS, CUSTOMER_ORDERS, RfmQuery
+    from plugins.rfm.schema import CUSTOMER_FILTERS, CUSTOMER_ORDERS, RfmQuery, rfm_batch
 
-    return {"query": [RfmQuery], "customer_filters": CUSTOMER_FILTERS, "customer_orders": CUSTOMER_ORDERS}
+    return {"query": [RfmQuery], "customer_filters": CUSTOMER_FILTERS, "customer_orders": CUSTOMER_ORDERS,
+            "customer_batches": {"rfm": rfm_batch}}
 
 
 def _rescore(ctx):

@@ -91,13 +91,17 @@ def _scores(session, tenant_id: int, ids: list[int]) -> dict[int, CustomerRfm]:
     return {row.customer_id: CustomerRfm(row=row) for row in rows}
 
 
+def rfm_batch(ctx):
+    """Customer.rfm for many customers at once (api/prefetch.py)."""
+    tenant_id = ctx.tenant_id
+    return "rfm.scores", lambda session, ids: _scores(session, tenant_id, ids)
+
+
 @strawberry.type
 class RfmCustomerFields:
     @strawberry.field(description="RFM scores and segment; null when the customer has no purchase in the window or no run yet.")
-    async def rfm(self, info: strawberry.Info) -> Optional[CustomerRfm]:
-        ctx = info.context
-        tenant_id = ctx.tenant_id
-        return await ctx.loader("rfm.scores", lambda session, ids: _scores(session, tenant_id, ids)).load(self.id)
+    def rfm(self, info: strawberry.Info) -> Optional[CustomerRfm]:
+        return info.context.customer_value(rfm_batch, self.id)
 
 
 @strawberry.type(name="RfmSegmentSummary")
