@@ -19,6 +19,11 @@ class Settings:
     # Plugin names never loaded in this process, whatever tenants enable.
     disabled_plugins: frozenset[str] = field(default_factory=frozenset)
     sqlite_busy_timeout_ms: int = 30_000
+    # Connections kept open per process. Requests run their database work in
+    # worker threads, one connection each; a pool smaller than the number of
+    # concurrent requests opens and closes a connection per request beyond it
+    # (a PostgreSQL backend start, or SQLite re-reading the schema).
+    db_pool_size: int = 20
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -26,4 +31,5 @@ class Settings:
             database_url=os.environ.get("GUANXI_DATABASE_URL", DEFAULT_DATABASE_URL),
             disabled_plugins=_csv_env("GUANXI_DISABLE_PLUGINS"),
             sqlite_busy_timeout_ms=int(os.environ.get("GUANXI_SQLITE_BUSY_TIMEOUT_MS", "30000")),
+            db_pool_size=int(os.environ.get("GUANXI_DB_POOL_SIZE", "20")),
         )

@@ -35,15 +35,18 @@ def normalise_url(url: str) -> str:
 def make_engine(settings: Settings | None = None, url: str | None = None) -> Engine:
     settings = settings or Settings.from_env()
     url = normalise_url(url or settings.database_url)
+    pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size}
     if make_url(url).get_backend_name() == "sqlite":
-        return _sqlite_engine(url, settings.sqlite_busy_timeout_ms)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return _sqlite_engine(url, settings.sqlite_busy_timeout_ms, pool)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
-def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
+def _sqlite_engine(url: str, busy_timeout_ms: int, pool: dict) -> Engine:
+    in_memory = make_url(url).database in (None, "", ":memory:")
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        **({} if in_memory else pool),
     )
 
     @event.listens_for(engine, "connect")

@@ -59,3 +59,16 @@ def test_a_failed_write_transaction_leaves_nothing_behind(gx, tenant):
     with gx.read() as session:
         count = session.execute(text("SELECT COUNT(*) FROM customers WHERE name = 'ghost'")).scalar()
     assert count == 0
+
+
+def test_pool_size_comes_from_the_environment(monkeypatch, tmp_path):
+    from engine.config import Settings
+    from engine.db import make_engine
+
+    monkeypatch.setenv("GUANXI_DATABASE_URL", f"sqlite:///{tmp_path}/pool.db")
+    monkeypatch.setenv("GUANXI_DB_POOL_SIZE", "7")
+    engine = make_engine(Settings.from_env())
+    try:
+        assert engine.pool.size() == 7
+    finally:
+        engine.dispose()
