@@ -80,7 +80,10 @@ def _fetch(session: Session, kind: str, tenant_id: int, as_of: datetime) -> tupl
     """(customer id, epoch seconds, amount) of one kind, ordered by customer then time.
 
     Goes through the DB-API cursor: plain tuples convert to numpy an order of
-    magnitude faster than SQLAlchemy rows.
+    magnitude faster than SQLAlchemy rows. (Tried on PostgreSQL and slower:
+    COPY ... TO STDOUT in binary, which runs the query without parallel
+    workers, 7.5 s against 2.4 s for 2M purchases; one string_agg of packed
+    bytes, 1.9 s.)
     """
     dialect = session.get_bind().dialect.name
     mark = "%s" if dialect == "postgresql" else "?"
@@ -92,13 +95,18 @@ def _fetch(session: Session, kind: str, tenant_id: int, as_of: datetime) -> tupl
     # time) index already yields them in the order wanted (ties by rowid = id).
     source = "interactions INDEXED BY ix_interactions_tenant_customer" if dialect == "sqlite" else "interactions"
     sql = (
-        f"SELECT customer_id, {_epoch_sql(dialect, 'occurred_at')}, CAST(amount AS DOUBLE PRECISION) "
+        f"SELECT CAST(customer_id AS BIGINT), {_epoch_sql(dialect, 'occurred_at')}, "
+        f"COALESCE(CAST(amount AS DOUBLE PRECISION), 0) "
         f"FROM {source} WHERE tenant_id = {mark} AND kind = {mark} AND occurred_at <= {mark} "
         "ORDER BY customer_id, occurred_at, id"
     )
+    params = (tenant_id, kind, as_of_param)
     cursor = session.connection().connection.cursor()
     try:
-        cursor.execute(sql, (tenant_id, kind, as_of_param))
+        if dialect == "postgresql":
+            cursor.execute(sql, params, binary=True)  # binary int8/float8: no text parsing
+        else:
+            cursor.execute(sql, params)
         parts = []
         while rows := cursor.fetchmany(FETCH_CHUNK):
             parts.append(np.array(rows, dtype=np.float64))
@@ -107,7 +115,7 @@ def _fetch(session: Session, kind: str, tenant_id: int, as_of: datetime) -> tupl
     if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
     table = np.concatenate(parts)
-    return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), np.nan_to_num(table[:, 2])
+    return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
 
 
 def _offsets(customer_of_row: np.ndarray, customer_ids: np.ndarray) -> np.ndarray:
