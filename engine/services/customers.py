@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sqlalchemy import or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from engine.context import TenantContext
 from engine.enums import AcquisitionChannel, Channel, CustomerRole, Gender, LifecycleStage, PriceSensitivity
@@ -235,7 +235,9 @@ def delete_customer(ctx: TenantContext, customer_id: int) -> Customer:
 def erase_customer(ctx: TenantContext, customer_id: int) -> Customer:
     """Remove personal data everywhere; anonymous purchase facts and stats stay.
 
-    Plugins remove what they stored through ``guanxi_customer_erased``.
+    The columns each enabled module declares personal (``ModuleInfo.personal_fields``)
+    are cleared on its rows that carry the customer's id; anything else a
+    plugin stored it removes itself through ``guanxi_customer_erased``.
     """
     customer = get_customer(ctx.session, ctx.tenant_id, customer_id)
     if customer.erased_at is not None:
@@ -254,10 +256,26 @@ def erase_customer(ctx: TenantContext, customer_id: int) -> Customer:
         .values(referrer_id=None)
     )
     _erase_interaction_personal_data(ctx, customer_id)
+    _erase_declared_personal_fields(ctx, customer_id)
     ctx.hooks.guanxi_customer_erased(ctx=ctx, customer_id=customer_id)
     ctx.session.flush()
     audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.erase", "Customer", customer.id)
     return customer
+
+
+def _erase_declared_personal_fields(ctx: TenantContext, customer_id: int) -> None:
+    """Clear declared personal columns (NULL, or '' where the column must have a value)
+    on the enabled modules' rows about the customer. Tables without a
+    ``customer_id`` column (a case's notes, say) are left to the module's hook."""
+    for name in sorted(ctx.enabled_modules):
+        for table_name, columns in ctx.plugins.module(name).personal_fields.items():
+            table = SQLModel.metadata.tables.get(table_name)
+            if table is None or "customer_id" not in table.c or "tenant_id" not in table.c:
+                continue
+            blank = {c: (None if table.c[c].nullable else "") for c in columns}
+            ctx.session.execute(
+                update(table).where(table.c.tenant_id == ctx.tenant_id, table.c.customer_id == customer_id).values(blank)
+            )
 
 
 def _erase_interaction_personal_data(ctx: TenantContext, customer_id: int) -> None:

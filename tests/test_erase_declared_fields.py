@@ -1,0 +1,64 @@
+"""Erasing a customer clears the columns a module declares personal, with no code of its own."""
+
+from __future__ import annotations
+
+import types
+import uuid
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from engine import hookimpl
+from engine.config import Settings
+from engine.db import make_engine
+from engine.plugins import ModuleInfo, PluginManager
+from engine.runtime import Guanxi
+from engine.services.customers import create_customer, erase_customer
+from engine.services.modules import set_enabled
+from engine.services.tenants import create_tenant
+
+
+class StylistNote(SQLModel, table=True):
+    __tablename__ = "test_stylist_notes"
+    __table_args__ = {"extend_existing": True}
+    id: Optional[int] = Field(default=None, primary_key=True)
+    tenant_id: int = Field(index=True)
+    customer_id: int
+    note: str  # required: erasure leaves '' here
+    allergy: Optional[str] = None
+    visits: int = 0  # not personal: stays
+
+
+def _stylist_plugin():
+    plugin = types.ModuleType("stylist_plugin_for_erase_tests")
+    plugin.guanxi_module = hookimpl(lambda: ModuleInfo(
+        name="stylist", title_zh="发型师笔记", title_en="Stylist notes",
+        personal_fields={"test_stylist_notes": ("note", "allergy")}))
+    plugin.guanxi_models = hookimpl(lambda: [StylistNote])
+    return plugin
+
+
+def test_declared_personal_columns_are_cleared_for_the_erased_customer_only(database_url):
+    settings = Settings(database_url=database_url)
+    plugins = PluginManager(settings)
+    plugins.load_default_plugins()
+    plugins.register_module(_stylist_plugin(), name="stylist_plugin_for_erase_tests")
+    gx = Guanxi(settings=settings, plugins=plugins, engine=make_engine(settings))
+    gx.init_db()
+    slug = f"salon-{uuid.uuid4().hex[:8]}"
+    with gx.write() as session:
+        tenant = create_tenant(session, slug, "salon")
+        set_enabled(session, plugins, tenant.id, "stylist", True)
+    with gx.tenant(slug) as ctx:
+        erased, kept = create_customer(ctx, {"name": "王芳"}), create_customer(ctx, {"name": "李娜"})
+        for customer, note in ((erased, "王芳 likes short cuts, 138-0000-1111"), (kept, "李娜: colour every 6 weeks")):
+            ctx.session.add(StylistNote(tenant_id=ctx.tenant_id, customer_id=customer.id, note=note, allergy="PPD", visits=3))
+    with gx.tenant(slug) as ctx:
+        erase_customer(ctx, erased.id)
+    table = StylistNote.__table__
+    with gx.engine.connect() as conn:
+        rows = {r.customer_id: (r.note, r.allergy, r.visits) for r in conn.execute(sa.select(table).where(table.c.tenant_id == tenant.id))}
+    assert rows[erased.id] == ("", None, 3)
+    assert rows[kept.id] == ("李娜: colour every 6 weeks", "PPD", 3)
+    gx.engine.dispose()
