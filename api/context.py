@@ -35,7 +35,17 @@ class SharedLoader(DataLoader):
     """
 
     def load(self, key: Any) -> Any:
-        return asyncio.shield(super().load(key))
+        future = super().load(key)
+        # When every waiter was cancelled, nobody reads a failed load's error
+        # and asyncio would log "Future exception was never retrieved".
+        future.add_done_callback(_retrieve_error)
+        return asyncio.shield(future)
+
+
+def _retrieve_error(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
+
 
 # Within a tenant, each role can do everything the roles below it can.
 RANK = {Role.VIEWER: 0, Role.ANALYST: 1, Role.AGENT: 2, Role.ADMIN: 3}

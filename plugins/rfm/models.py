@@ -26,10 +26,20 @@ class RfmRun(SQLModel, table=True):
 
 
 class RfmScore(SQLModel, table=True):
+    """One customer's scores from the tenant's latest run.
+
+    No foreign keys, on purpose: a run replaces all of the tenant's rows at
+    once, inside the run's transaction, for customer ids read from the
+    interactions table (which does reference customers), and tenants and
+    customers are never deleted (erasure keeps the row). On PostgreSQL the
+    per-row key checks made writing a 200,000-customer run twice as slow
+    (1.3 s of 2.6 s).
+    """
+
     __tablename__ = "rfm_scores"
 
-    tenant_id: int = Field(foreign_key="tenants.id", primary_key=True)
-    customer_id: int = Field(foreign_key="customers.id", primary_key=True)
+    tenant_id: int = Field(primary_key=True)
+    customer_id: int = Field(primary_key=True)
     run_id: int
     recency_days: float
     frequency: int

@@ -44,3 +44,26 @@ async def test_cancelling_one_waiter_leaves_the_shared_load_to_the_others(gx):
     assert await surviving == "row 7"
     assert failing.cancelled()
     assert batches == [[7]]  # one batch served both fields
+
+
+async def test_a_failed_load_nobody_waits_for_any_more_is_not_logged_as_unretrieved(gx, caplog):
+    import gc
+    import logging
+
+    context = RequestContext(gx, Principal(key_id=0, role=Role.VIEWER, tenant=None), Cursors(b"k" * 32))
+    release = threading.Event()
+
+    def batch(_session, keys):
+        release.wait(10)
+        raise ValueError("bad cursor")
+
+    waiter = asyncio.ensure_future(context.loader("rows", batch).load(1))
+    await asyncio.sleep(0.05)
+    waiter.cancel()  # graphql-core cancelled the field: nobody will read the error
+    release.set()
+    await asyncio.sleep(0.2)
+    del context, waiter
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        gc.collect()
+        await asyncio.sleep(0)
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
