@@ -27,7 +27,6 @@ from pathlib import Path
 import httpx
 from sqlalchemy import event
 
-from api import queries
 from api.app import create_app, freeze_startup_objects
 from api.context import Principal, RequestContext, SharedLoader
 from engine.config import Settings

@@ -424,7 +424,6 @@ class ComplaintsQuery:
 
     @strawberry.field(description="One complaint (with its timeline); null when not in this tenant.")
     async def complaint(self, info: strawberry.Info, id: strawberry.ID) -> Optional[ComplaintType]:
-        ctx = info.context
         pk = decode_id(id, "Complaint")
         return None if pk is None else await load_complaint(info, pk)
 
