@@ -29,7 +29,9 @@ def _money(value) -> Decimal:
 
 
 def _scores_by_customer(session, tenant_id: int, ids: list[int]) -> dict:
-    rows = session.exec(select(ClvScore).where(ClvScore.tenant_id == tenant_id, ClvScore.customer_id.in_(ids))).all()
+    # Plain rows (attribute access like the model's): a page's worth without ORM identity-map work.
+    table = ClvScore.__table__
+    rows = session.execute(select(*table.c).where(table.c.tenant_id == tenant_id, table.c.customer_id.in_(ids))).all()
     run = session.exec(select(ClvRun).where(ClvRun.tenant_id == tenant_id)).first() if rows else None
     return {row.customer_id: ClvCustomerValue(row=row, run=run) for row in rows}
 

@@ -186,19 +186,20 @@ class CustomerLoyalty:
         return [LoyaltyTierChange(from_tier=r.from_tier, to_tier=r.to_tier, why=r.why, at=r.at) for r in rows]
 
 
-def _members(gx, session, tenant_id: int, ids: list[int]) -> dict[int, CustomerLoyalty]:
+def _members(gx, session, tenant, ids: list[int]) -> dict[int, CustomerLoyalty]:
     from sqlalchemy import select
 
-    settings = gx.context(session, tenant_id).module_settings("loyalty")
-    rows = session.execute(select(LoyaltyMember).where(LoyaltyMember.tenant_id == tenant_id,
-                                                       LoyaltyMember.customer_id.in_(ids))).scalars()
+    settings = gx.context(session, tenant).module_settings("loyalty")
+    # Plain rows (attribute access like the model's): a page's worth without ORM identity-map work.
+    table = LoyaltyMember.__table__
+    rows = session.execute(select(*table.c).where(table.c.tenant_id == tenant.id, table.c.customer_id.in_(ids)))
     return {row.customer_id: CustomerLoyalty(row=row, settings=settings) for row in rows}
 
 
 def loyalty_batch(ctx):
     """Customer.loyalty for many customers at once (api/prefetch.py)."""
-    gx, tenant_id = ctx.gx, ctx.tenant_id
-    return "loyalty.members", lambda session, ids: _members(gx, session, tenant_id, ids)
+    gx, tenant = ctx.gx, ctx.principal.tenant  # the key's tenant, already loaded
+    return "loyalty.members", lambda session, ids: _members(gx, session, tenant, ids)
 
 
 @strawberry.type

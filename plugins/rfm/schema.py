@@ -87,7 +87,9 @@ class CustomerRfm:
 
 
 def _scores(session, tenant_id: int, ids: list[int]) -> dict[int, CustomerRfm]:
-    rows = session.execute(select(RfmScore).where(RfmScore.tenant_id == tenant_id, RfmScore.customer_id.in_(ids))).scalars()
+    # Plain rows (attribute access like the model's): a page's worth without ORM identity-map work.
+    table = RfmScore.__table__
+    rows = session.execute(select(*table.c).where(table.c.tenant_id == tenant_id, table.c.customer_id.in_(ids)))
     return {row.customer_id: CustomerRfm(row=row) for row in rows}
 
 
