@@ -321,7 +321,8 @@ def _customer_pages(session, tenant_id: int, cursors, size: int, after, where, c
         select(ComplaintCase.customer_id, func.count()).where(*_conditions(tenant_id, where), ComplaintCase.customer_id.in_(customer_ids))
         .group_by(ComplaintCase.customer_id)
     ).all())
-    return {cid: _page(rows, size, totals.get(cid, 0), cursors) for cid, rows in by_customer.items()}
+    none = _page([], size, 0, cursors)  # most customers have no case: one shared empty connection
+    return {cid: _page(rows, size, totals[cid], cursors) if cid in totals else none for cid, rows in by_customer.items()}
 
 
 DEFAULT_CASES = 20
