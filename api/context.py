@@ -7,15 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, TypeVar
 
-import anyio.to_thread
 from sqlmodel import Session
 from strawberry.dataloader import DataLoader
 
 from api.errors import forbidden
 from api.pagination import Cursors
+from api.threads import run_db
 from engine.context import TenantContext
 from engine.enums import Role
 from engine.models import Tenant
@@ -94,7 +93,7 @@ class RequestContext:
 
     # -- database work, off the event loop ----------------------------------------
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await anyio.to_thread.run_sync(partial(fn, *args))
+        return await run_db(self.gx, fn, *args)
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         """``fn(session)`` in a read transaction, in a worker thread."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 
-import anyio.to_thread
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 from sqlalchemy.exc import DBAPIError
@@ -24,6 +23,7 @@ from api.errors import BAD_REQUEST, DATABASE_UNAVAILABLE, UNAUTHENTICATED, forma
 from api.pagination import Cursors
 from api.platform import platform_schema
 from api.schema import SchemaCache
+from api.threads import run_db
 from engine.runtime import Guanxi
 
 log = logging.getLogger("guanxi.api")
@@ -46,7 +46,7 @@ class GraphQLEndpoint:
             return body
         secret = bearer_token(request.headers.get("authorization"))
         try:
-            principal = await anyio.to_thread.run_sync(load_principal, self.gx, secret) if secret else None
+            principal = await run_db(self.gx, load_principal, self.gx, secret) if secret else None
         except DBAPIError:
             log.exception("authentication failed: database error")
             return error_response("the database is unavailable; retry shortly", DATABASE_UNAVAILABLE, 503, {"Retry-After": "5"})
