@@ -14,8 +14,8 @@ The goal is a p99 within 200 ms at the highest rate the machine sustains.
 Closed-loop clients queue behind each other, so past saturation more
 clients add latency, not requests. Without ``--clients`` the bench first
 runs 30 s at each of a few concurrencies and measures the long run at the
-one with the most requests/s whose p99 stays within the goal; the sweep is
-in the JSON line.
+one with the most requests/s whose p99 stays within 90% of the goal (a
+margin for noise); the sweep is in the JSON line.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from bench.ingest import drop_postgres, postgres_url
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP_CLIENTS = (4, 6, 8, 12, 16)
 P99_GOAL_MS = 200
+SWEEP_MARGIN = 0.9
 
 
 def free_port() -> int:
@@ -258,8 +259,12 @@ def summarize(workers: list[Client], elapsed: float) -> dict:
 
 
 def pick_concurrency(sweep: list[dict]) -> int:
-    """The most requests/s within the p99 goal; the lowest p99 if none is."""
-    within = [run for run in sweep if run["p99_ms"] <= P99_GOAL_MS and not run["errors"]]
+    """The most requests/s with the p99 at most 90% of the goal; the lowest p99 if none is.
+
+    The margin is for noise: at the edge of saturation a 30 s step's p99
+    came out 195 ms and the 5 minutes at the same concurrency 200.3 ms.
+    """
+    within = [run for run in sweep if run["p99_ms"] <= SWEEP_MARGIN * P99_GOAL_MS and not run["errors"]]
     if within:
         return max(within, key=lambda run: run["requests_per_s"])["clients"]
     return min(sweep, key=lambda run: run["p99_ms"])["clients"]
