@@ -31,9 +31,17 @@ class Guanxi:
         self.engine = engine or db.make_engine(self.settings)
 
     def init_db(self) -> None:
-        """Create every core and plugin table that does not exist yet."""
+        """Create every core and plugin table, and index, that does not exist yet.
+
+        ``create_all`` skips existing tables with their indexes; an index a
+        release adds to an existing table is created here too.
+        """
         self.plugins.all_models()  # importing the plugins' tables registers them
         SQLModel.metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            for table in SQLModel.metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(connection, checkfirst=True)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:

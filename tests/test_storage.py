@@ -72,3 +72,44 @@ def test_pool_size_comes_from_the_environment(monkeypatch, tmp_path):
         assert engine.pool.size() == 7
     finally:
         engine.dispose()
+
+
+def test_init_db_adds_an_index_a_release_added_to_an_existing_table(gx):
+    """``guanxi init`` on an older database creates the indexes it lacks."""
+    from sqlalchemy import inspect
+
+    def customer_indexes() -> set[str]:
+        return {index["name"] for index in inspect(gx.engine).get_indexes("customers")}
+
+    with gx.engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_customers_tenant_live_created")
+    assert "ix_customers_tenant_live_created" not in customer_indexes()
+    gx.init_db()
+    assert "ix_customers_tenant_live_created" in customer_indexes()
+    gx.init_db()  # and again: nothing to do, no error
+
+
+def test_the_default_customer_list_walks_an_index_instead_of_sorting_the_tenant(gx, tenant):
+    """Newest first is the list's default order; sorting a 100k-customer tenant per page would not scale."""
+    if gx.engine.dialect.name != "sqlite":
+        pytest.skip("reads SQLite's query plan")
+    from sqlalchemy import event
+
+    from api import queries
+    from api.pagination import Cursors
+
+    statements = []
+    capture = lambda conn, cursor, sql, params, *rest: statements.append((sql, params))  # noqa: E731
+    with gx.tenant(tenant, write=False) as ctx:
+        event.listen(gx.engine, "before_cursor_execute", capture)
+        try:
+            queries.customers_page(ctx.session, ctx.tenant_id, Cursors(b"k" * 32), 20, None, None, None, None)
+        finally:
+            event.remove(gx.engine, "before_cursor_execute", capture)
+        plans = [
+            " ".join(row[3] for row in ctx.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params))
+            for sql, params in statements
+        ]
+    assert len(plans) == 2, statements  # the count and the page
+    for plan in plans:
+        assert "ix_customers_tenant_live_created" in plan and "TEMP B-TREE" not in plan, plan
