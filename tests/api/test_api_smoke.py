@@ -38,6 +38,18 @@ async def test_create_then_read_customer(api, tenant):
     assert got["data"]["node"] == {"id": customer["id"], "email": "f@example.com"}
 
 
+async def test_custom_attributes_round_trip_any_json_number_and_text(api, tenant):
+    """Responses are rendered by orjson, which stops at 64-bit integers; such values still come back."""
+    admin = api(tenant)
+    attributes = {"会员卡": "金卡 ✨", "big": 2**70, "ratio": 1e-05, "nested": {"list": [1, None, True]}}
+    body = await admin.gql("mutation($a: JSON) { createCustomer(input: {name: \"x\", attributes: $a}) { customer { id attributes } } }",
+                           {"a": attributes})
+    assert body["data"]["createCustomer"]["customer"]["attributes"] == attributes
+    cid = body["data"]["createCustomer"]["customer"]["id"]
+    got = await admin.gql("query($id: ID!) { customer(id: $id) { attributes } }", {"id": cid})
+    assert got["data"]["customer"]["attributes"] == attributes
+
+
 async def test_me_and_modules(api, make_tenant):
     slug = make_tenant(modules=("rfm",))
     body = await api(slug, "VIEWER").gql("{ me { tenant { slug currency } role { code } enabledModules } modules { name title(lang: EN) enabled } }")
