@@ -87,14 +87,24 @@ class RawCursor:
     def select_in(self, columns: str, table: str, key: str, values: Sequence, tenant_id: int, extra: str = "") -> list[tuple]:
         """``SELECT columns FROM table WHERE tenant_id = ? AND key IN (values) extra``.
 
-        PostgreSQL gets one statement with an array (``= ANY``); SQLite, whose
-        statements take at most 999 parameters, gets chunks of 900.
+        ``values`` must be distinct. PostgreSQL gets one statement joining the
+        values as an array; SQLite, whose statements take at most 999
+        parameters, gets chunks of 900.
+
+        Not ``key = ANY(array)`` on PostgreSQL: on a table not yet analyzed
+        (a tenant's first bulk load) the planner scanned the whole tenant and
+        compared each row with every array element, about 1 s for 5,000 ids
+        among 100,000 customers; the join hashes or probes the index.
         """
         if not values:
             return []
         if self.postgres:
+            array_type = "bigint[]" if isinstance(values[0], int) else "text[]"
             return self.fetchall(
-                f"SELECT {columns} FROM {table} WHERE tenant_id = %s AND {key} = ANY(%s) {extra}", [tenant_id, list(values)]
+                f"SELECT {columns} FROM {table} JOIN unnest(%s::{array_type}) AS wanted(wanted_key) "
+                f"ON {table}.{key} = wanted.wanted_key "
+                f"WHERE {table}.tenant_id = %s {extra}",
+                [list(values), tenant_id],
             )
         rows: list[tuple] = []
         for start in range(0, len(values), 900):

@@ -202,7 +202,7 @@ def members_by_customer(ctx: TenantContext, customer_ids: Sequence[int], lock: b
     SQLAlchemy's per-row result processing cost more than the query.
     """
     raw = RawCursor(ctx.session)
-    tail = "ORDER BY id FOR UPDATE" if lock and raw.postgres else "ORDER BY id"
+    tail = "ORDER BY id FOR UPDATE OF loyalty_members" if lock and raw.postgres else "ORDER BY id"
     rows = raw.select_in("id, customer_id, status, tier_code, tier_achieved_at, referrer_customer_id, "
                          "first_purchase_at, balance", "loyalty_members", "customer_id",
                          sorted(set(customer_ids)), ctx.tenant_id, tail)
