@@ -446,9 +446,15 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
     if not deltas:
         return
     raw = RawCursor(ctx.session)
+    # PostgreSQL lets other writers in: lock the rows, in id order (no
+    # deadlock between two batches), so the totals read here are the latest
+    # and no other batch's addition is overwritten. NO KEY UPDATE, the lock
+    # the UPDATE itself takes, does not wait for the key-share locks that
+    # inserting interactions (foreign keys) holds. SQLite writers are serial.
+    lock = "ORDER BY id FOR NO KEY UPDATE OF customers" if raw.postgres else ""
     current = {row[0]: row for row in raw.select_in(
         "id, first_purchase_at, last_purchase_at, last_purchase_day, purchase_count, purchase_days, "
-        "total_spent, refunded_amount, role", "customers", "id", sorted(deltas), ctx.tenant_id)}
+        "total_spent, refunded_amount, role", "customers", "id", sorted(deltas), ctx.tenant_id, lock)}
     recount: list[int] = []
     updates = []
     for customer_id, delta in deltas.items():
