@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from engine.bulk import RawCursor, allocate_ids
+from engine.bulk import RawCursor, allocate_ids, refresh_stale_statistics
 from engine.context import TenantContext
 from engine.enums import Channel, InteractionKind
 from engine.errors import FieldError, ValidationFailed, not_found
@@ -30,6 +30,7 @@ from engine.models import Customer, Interaction
 from engine.types import CENT, utcnow
 
 CHUNK_SIZE = 5_000
+BULK_STATISTICS_CHECK = 1_000  # items in a call that has the planner's row counts checked first
 MAX_AMOUNT = Decimal("1000000000000")
 MAX_FUTURE = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -253,6 +254,8 @@ def record_interactions(ctx: TenantContext, items: Sequence[Any], chunk_size: in
     result = BulkResult()
     tz = ZoneInfo(ctx.tenant.timezone)
     now = utcnow()
+    if len(items) >= BULK_STATISTICS_CHECK:
+        refresh_stale_statistics(ctx.session, ("customers", "interactions"))
     for start in range(0, len(items), chunk_size):
         chunk = items[start : start + chunk_size]
         for attempt in range(3):
@@ -338,8 +341,8 @@ def _resolve_customers(ctx: TenantContext, valid: list[tuple[int, dict]], out: B
     ids = sorted({item["customer_id"] for _, item in valid if item.get("customer_id") is not None})
     codes = sorted({item["customer_code"] for _, item in valid if "customer_code" in item})
     raw = RawCursor(ctx.session)
-    live_ids = {row[0] for row in raw.select_in("id", "customers", "id", ids, ctx.tenant_id, "AND deleted_at IS NULL")}
-    by_code = dict(raw.select_in("code, id", "customers", "code", codes, ctx.tenant_id, "AND deleted_at IS NULL"))
+    live_ids = {row[0] for row in raw.select_in("id", "customers", "id", ids, ctx.tenant_id, where="AND deleted_at IS NULL")}
+    by_code = dict(raw.select_in("code, id", "customers", "code", codes, ctx.tenant_id, where="AND deleted_at IS NULL"))
     keep = []
     for index, item in valid:
         if "customer_code" in item:
@@ -451,10 +454,10 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
     # and no other batch's addition is overwritten. NO KEY UPDATE, the lock
     # the UPDATE itself takes, does not wait for the key-share locks that
     # inserting interactions (foreign keys) holds. SQLite writers are serial.
-    lock = "ORDER BY id FOR NO KEY UPDATE OF customers" if raw.postgres else ""
     current = {row[0]: row for row in raw.select_in(
         "id, first_purchase_at, last_purchase_at, last_purchase_day, purchase_count, purchase_days, "
-        "total_spent, refunded_amount, role", "customers", "id", sorted(deltas), ctx.tenant_id, lock)}
+        "total_spent, refunded_amount, role", "customers", "id", sorted(deltas), ctx.tenant_id,
+        lock="FOR NO KEY UPDATE")}
     recount: list[int] = []
     updates = []
     for customer_id, delta in deltas.items():

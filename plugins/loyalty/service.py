@@ -196,16 +196,15 @@ def _load_members(ctx: TenantContext, where, lock: bool) -> list[MemberState]:
 
 
 def members_by_customer(ctx: TenantContext, customer_ids: Sequence[int], lock: bool = False) -> dict[int, MemberState]:
-    """The members among ``customer_ids`` (locked FOR UPDATE on PostgreSQL when ``lock``).
+    """The members among ``customer_ids`` (locked FOR UPDATE on PostgreSQL when ``lock``, in customer order).
 
     Through the driver: the ingest hook loads a member per buyer, and
     SQLAlchemy's per-row result processing cost more than the query.
     """
     raw = RawCursor(ctx.session)
-    tail = "ORDER BY id FOR UPDATE OF loyalty_members" if lock and raw.postgres else "ORDER BY id"
     rows = raw.select_in("id, customer_id, status, tier_code, tier_achieved_at, referrer_customer_id, "
                          "first_purchase_at, balance", "loyalty_members", "customer_id",
-                         sorted(set(customer_ids)), ctx.tenant_id, tail)
+                         sorted(set(customer_ids)), ctx.tenant_id, lock="FOR UPDATE" if lock else "")
     read_time = raw.read_time
     return {
         row[1]: MemberState(row[0], row[1], row[2], row[3], read_time(row[4]), row[5], read_time(row[6]), row[7])
