@@ -93,6 +93,7 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
-    from plugins.loyalty.schema import LoyaltyMutation, LoyaltyQuery, loyalty_batch
+    from plugins.loyalty.schema import LoyaltyMutation, LoyaltyQuery, load_ledger_entry, loyalty_batch
 
-    return {"query": [LoyaltyQuery], "mutation": [LoyaltyMutation], "customer_batches": {"loyalty": loyalty_batch}}
+    return {"query": [LoyaltyQuery], "mutation": [LoyaltyMutation], "customer_batches": {"loyalty": loyalty_batch},
+            "nodes": {"LoyaltyLedgerEntry": load_ledger_entry}}

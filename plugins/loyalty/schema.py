@@ -20,11 +20,11 @@ import strawberry
 from api.context import RequestContext
 from api.ids import decode_id, to_global_id
 from api.mutations import _guarded
-from api.types import Error, Lang, PageInfo
+from api.types import Error, Lang, Node, PageInfo
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from plugins.loyalty import service
-from plugins.loyalty.models import LoyaltyMember, LoyaltyReward
+from plugins.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember, LoyaltyReward
 from plugins.loyalty.settings import LoyaltySettings, Tier
 
 MAX_FIRST = 100
@@ -75,7 +75,7 @@ class LoyaltyNextTier:
 
 
 @strawberry.type(name="LoyaltyLedgerEntry", description="One append-only points entry; points are signed.")
-class LoyaltyLedgerEntryType:
+class LoyaltyLedgerEntryType(Node):
     id: strawberry.ID
     kind: str
     rule: Optional[str]
@@ -116,6 +116,13 @@ def _entry(row) -> LoyaltyLedgerEntryType:
         id=strawberry.ID(to_global_id("LoyaltyLedgerEntry", row.id)), kind=row.kind, rule=row.rule, points=row.points,
         reason=row.reason, actor=row.actor, at=row.at,
         interaction_id=None if row.interaction_id is None else strawberry.ID(to_global_id("Interaction", row.interaction_id)))
+
+
+async def load_ledger_entry(info: strawberry.Info, pk: int) -> Optional[LoyaltyLedgerEntryType]:
+    """The caller's tenant's ledger entry ``pk`` (``node(id)``)."""
+    ctx = info.context
+    row = await ctx.read(lambda s: s.get(LoyaltyLedgerEntry, pk))
+    return _entry(row) if row is not None and row.tenant_id == ctx.tenant_id else None
 
 
 @strawberry.type(name="CustomerLoyalty", description="The customer's membership: number, tier, points.")

@@ -121,3 +121,22 @@ async def test_fifty_concurrent_redemptions_through_http_never_overdraw(gx, app,
     assert replay["data"]["redeemPoints"]["redemption"]["replayed"] is True
     with gx.tenant(tenant, write=False) as ctx:
         assert service.get_member(ctx, cid).balance == 10
+
+
+async def test_a_ledger_entry_is_a_node_of_its_tenant_only(gx, app, make_tenant):
+    """Relay: the id a ledger page hands out resolves through node(id), and never for another tenant."""
+    tenant, other = make_tenant(modules=("loyalty",)), make_tenant(modules=("loyalty",))
+    with gx.tenant(tenant) as ctx:
+        cid = create_customer(ctx, {"name": "Li"}).id
+        record_interaction(ctx, {"customer_id": cid, "kind": "PURCHASE", "amount": "120",
+                                 "occurred_at": utcnow() - timedelta(days=1)})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        viewer = Api(client, key(gx, tenant, "VIEWER"))
+        page = await viewer.gql("query($id: ID!) { node(id: $id) { ... on Customer { loyalty { ledger { edges { node { id points } } } } } } }",
+                                {"id": to_global_id("Customer", cid)})
+        entry = page["data"]["node"]["loyalty"]["ledger"]["edges"][0]["node"]
+        node = "query($id: ID!) { node(id: $id) { id ... on LoyaltyLedgerEntry { kind points rule } } }"
+        body = await viewer.gql(node, {"id": entry["id"]})
+        assert body["data"]["node"] == {"id": entry["id"], "kind": "EARN", "points": 120, "rule": "PURCHASE"}
+        stranger = await Api(client, key(gx, other, "ADMIN")).gql(node, {"id": entry["id"]})
+        assert stranger["data"]["node"] is None and "errors" not in stranger
