@@ -21,7 +21,11 @@ def errors_of(error: GuanxiError) -> list[Error]:
     return [Error(field=e["field"], message=e["message"], code=e["code"]) for e in field_errors(error.errors)]
 
 
-async def _guarded(ctx: RequestContext, work) -> dict[str, Any]:
+async def guarded(ctx: RequestContext, work) -> dict[str, Any]:
+    """A mutation's payload: ``work(tenant_ctx)`` in one write transaction of
+    the caller's tenant, its result dict as the payload; an expected failure
+    (a GuanxiError: validation, not found, conflict) rolls everything back and
+    comes back as ``{"errors": [Error...]}``. Plugins' mutations use it too."""
     try:
         return await ctx.write(work)
     except GuanxiError as error:
@@ -39,18 +43,18 @@ async def create_customer(ctx: RequestContext, data: CustomerFields) -> dict:
     def work(tc):
         return {"customer": customers.create_customer(tc, customer_values(data))}
 
-    return await _guarded(ctx, work)
+    return await guarded(ctx, work)
 
 
 async def update_customer(ctx: RequestContext, data) -> dict:
     def work(tc):
         return {"customer": customers.update_customer(tc, _customer_id(data.id), customer_values(data))}
 
-    return await _guarded(ctx, work)
+    return await guarded(ctx, work)
 
 
 async def erase_customer(ctx: RequestContext, data: IdInput) -> dict:
-    return await _guarded(ctx, lambda tc: {"customer": customers.erase_customer(tc, _customer_id(data.id))})
+    return await guarded(ctx, lambda tc: {"customer": customers.erase_customer(tc, _customer_id(data.id))})
 
 
 async def record_interaction(ctx: RequestContext, data) -> dict:
@@ -60,7 +64,7 @@ async def record_interaction(ctx: RequestContext, data) -> dict:
             audit.record(tc.session, tc.tenant_id, tc.actor, "interaction.record", "Interaction", recorded.id, {"kind": recorded.kind})
         return {"interaction": recorded, "duplicate": duplicate}
 
-    return await _guarded(ctx, work)
+    return await guarded(ctx, work)
 
 
 async def record_interactions(ctx: RequestContext, data: RecordInteractionsInput) -> dict:
@@ -113,7 +117,7 @@ async def set_module(ctx: RequestContext, name: str, enabled: bool, views) -> di
         modules.set_enabled(tc.session, tc.plugins, tc.tenant_id, name, enabled, actor=tc.actor)
         return {"module": next(v for v in views(tc.session, tc.plugins, tc.tenant_id) if v.info.name == name)}
 
-    return await _guarded(ctx, work)
+    return await guarded(ctx, work)
 
 
 async def configure_module(ctx: RequestContext, name: str, settings: Any, views) -> dict:
@@ -121,7 +125,7 @@ async def configure_module(ctx: RequestContext, name: str, settings: Any, views)
         modules.configure(tc.session, tc.plugins, tc.tenant_id, name, settings, actor=tc.actor)
         return {"module": next(v for v in views(tc.session, tc.plugins, tc.tenant_id) if v.info.name == name)}
 
-    return await _guarded(ctx, work)
+    return await guarded(ctx, work)
 
 
 async def create_api_key(ctx: RequestContext, data: CreateApiKeyInput) -> dict:
@@ -129,7 +133,7 @@ async def create_api_key(ctx: RequestContext, data: CreateApiKeyInput) -> dict:
         new = keys.create_key(tc.session, tc.tenant, data.role, data.name, actor=tc.actor)
         return {"api_key": new.record, "secret": new.secret}
 
-    return await _guarded(ctx, work)
+    return await guarded(ctx, work)
 
 
 async def revoke_api_key(ctx: RequestContext, data: IdInput) -> dict:
@@ -139,7 +143,7 @@ async def revoke_api_key(ctx: RequestContext, data: IdInput) -> dict:
             raise ValidationFailed([FieldError("id", "not an ApiKey id", "NOT_FOUND")])
         return {"api_key": keys.revoke_key(tc.session, tc.tenant_id, pk, actor=tc.actor)}
 
-    return await _guarded(ctx, work)
+    return await guarded(ctx, work)
 
 
 async def run_scoring(ctx: RequestContext, modules: list[str] | None, as_of) -> dict:
@@ -150,4 +154,4 @@ async def run_scoring(ctx: RequestContext, modules: list[str] | None, as_of) -> 
                      {r.module: {"scored": r.scored, "unscored": r.unscored} for r in reports})
         return {"reports": reports}
 
-    return await _guarded(ctx, work)
+    return await guarded(ctx, work)

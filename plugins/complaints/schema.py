@@ -22,7 +22,7 @@ from strawberry.scalars import JSON
 
 from api.errors import api_error
 from api.ids import decode_id, to_global_id
-from api.mutations import _guarded
+from api.mutations import guarded
 from api.pagination import make_page, page_size
 from api.types import Error, Node, PageInfo
 from engine.enums import Role
@@ -541,7 +541,7 @@ def _pk(value: Any, field: str = "id", type_name: str = "Complaint") -> int:
 async def _step(info: strawberry.Info, action: str, call) -> ComplaintPayload:
     ctx = info.context
     ctx.require(Role.AGENT, action)
-    result = await _guarded(ctx, lambda tc: {"complaint": ComplaintType(row=call(tc))})
+    result = await guarded(ctx, lambda tc: {"complaint": ComplaintType(row=call(tc))})
     return ComplaintPayload(**result)
 
 
@@ -561,7 +561,7 @@ class ComplaintsMutation:
             opened = service.open_case(tc, data)
             return {"complaint": ComplaintType(row=opened.case), "duplicates": [ComplaintType(row=d) for d in opened.duplicates]}
 
-        return OpenComplaintPayload(**await _guarded(ctx, work))
+        return OpenComplaintPayload(**await guarded(ctx, work))
 
     @strawberry.mutation(description="Step 2: route to a department and/or an agent.")
     async def route_complaint(self, info: strawberry.Info, input: RouteComplaintInput) -> ComplaintPayload:

@@ -19,7 +19,7 @@ import strawberry
 
 from api.context import RequestContext
 from api.ids import decode_id, to_global_id
-from api.mutations import _guarded
+from api.mutations import guarded
 from api.types import Error, Lang, Node, PageInfo
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
@@ -387,33 +387,33 @@ class LoyaltyMutation:
             row = service.enroll(tc, cid, input.via, referrer)
             return {"loyalty": CustomerLoyalty(row=row, settings=service.settings_of(tc))}
 
-        return EnrollMemberPayload(**await _guarded(ctx, work))
+        return EnrollMemberPayload(**await guarded(ctx, work))
 
     @strawberry.mutation(description="Pay part of an order with points (100 points = 1 unit, at most 50 % of it).")
     async def redeem_points(self, info: strawberry.Info, input: RedeemPointsInput) -> LoyaltyRedemptionPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.AGENT, "redeeming points")
-        return LoyaltyRedemptionPayload(**await _guarded(ctx, lambda tc: _redemption(service.redeem_points(
+        return LoyaltyRedemptionPayload(**await guarded(ctx, lambda tc: _redemption(service.redeem_points(
             tc, _customer(input.customer_id), input.points, input.order_amount, input.order_ref, input.idempotency_key))))
 
     @strawberry.mutation(description="Exchange points for a catalogue reward; issues a coupon code.")
     async def redeem_reward(self, info: strawberry.Info, input: RedeemRewardInput) -> LoyaltyRedemptionPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.AGENT, "redeeming rewards")
-        return LoyaltyRedemptionPayload(**await _guarded(ctx, lambda tc: _redemption(service.redeem_reward(
+        return LoyaltyRedemptionPayload(**await guarded(ctx, lambda tc: _redemption(service.redeem_reward(
             tc, _customer(input.customer_id), input.reward_code, input.idempotency_key))))
 
     @strawberry.mutation(description="Admin correction of a balance; a reason is required and logged with the actor.")
     async def adjust_points(self, info: strawberry.Info, input: AdjustPointsInput) -> LoyaltyRedemptionPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.ADMIN, "adjusting points")
-        return LoyaltyRedemptionPayload(**await _guarded(ctx, lambda tc: _redemption(service.adjust_points(
+        return LoyaltyRedemptionPayload(**await guarded(ctx, lambda tc: _redemption(service.adjust_points(
             tc, _customer(input.customer_id), input.points, input.reason, input.idempotency_key))))
 
     @strawberry.mutation(description="Add a reward to the catalogue.")
     async def create_reward(self, info: strawberry.Info, input: CreateRewardInput) -> CreateRewardPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.ADMIN, "creating rewards")
-        return CreateRewardPayload(**await _guarded(ctx, lambda tc: {"reward": _reward(service.create_reward(
+        return CreateRewardPayload(**await guarded(ctx, lambda tc: {"reward": _reward(service.create_reward(
             tc, input.code, input.name_zh, input.name_en, input.kind, input.points_price, input.stock, input.value,
             input.valid_days))}))
