@@ -109,7 +109,8 @@ class RawCursor:
                   lock: str = "") -> list[tuple]:
         """``SELECT columns FROM table WHERE tenant_id = ? AND key IN (values) where``.
 
-        ``values`` must be distinct. ``lock`` (PostgreSQL only, e.g. ``FOR
+        ``values`` must be distinct and ``key`` indexed after ``tenant_id`` (or
+        unique on its own). ``lock`` (PostgreSQL only, e.g. ``FOR
         UPDATE``) locks the rows found one value at a time, in the order of
         ``values``: pass them sorted and two callers never deadlock.
 
