@@ -52,7 +52,7 @@ def customers_page(
     direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
     query = query.order_by(direction(key), direction(Customer.id)).limit(first + 1)
     if value_of is not None:
-        rows = list(session.execute(query).scalars())
+        rows = session.execute(query).scalars().all()
         return make_page(rows, first, total, lambda c: cursors.encode(order_name, value_of(c), c.id))
     # A plugin's sort key is not on the customer row: select it alongside.
     pairs = session.execute(query.add_columns(key)).all()
@@ -117,7 +117,7 @@ def interactions_page(session: Session, tenant_id: int, cursors: Cursors, first:
     if after:
         query = query.where(_interaction_after(cursors, after))
     query = query.order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(first + 1)
-    rows = list(session.execute(query).scalars())
+    rows = session.execute(query).scalars().all()
     return make_page(rows, first, total, lambda r: interaction_cursor(cursors, r))
 
 
@@ -164,7 +164,7 @@ def audit_page(session: Session, tenant_id: int, cursors: Cursors, first: int, a
         if not isinstance(last_id, int):
             raise api_error("the cursor is malformed", "BAD_CURSOR")
         query = query.where(AuditEvent.id < last_id)
-    rows = list(session.execute(query.order_by(AuditEvent.id.desc()).limit(first + 1)).scalars())
+    rows = session.execute(query.order_by(AuditEvent.id.desc()).limit(first + 1)).scalars().all()
     return make_page(rows, first, total, lambda r: cursors.encode("ID:DESC", None, r.id))
 
 

@@ -301,26 +301,33 @@ def queue_page(session, tenant_id: int, cursors, size: int, after: Optional[str]
     query = select(ComplaintCase).where(*conditions)
     if last_id is not None:
         query = query.where(ComplaintCase.id < last_id)
-    rows = list(session.execute(query.order_by(ComplaintCase.id.desc()).limit(size + 1)).scalars())
+    rows = session.execute(query.order_by(ComplaintCase.id.desc()).limit(size + 1)).scalars().all()
     return _page(rows, size, total, cursors)
 
 
 def _customer_pages(session, tenant_id: int, cursors, size: int, after, where, customer_ids: list[int]) -> dict[int, ComplaintConnection]:
-    """Each customer's first page in one statement (ROW_NUMBER per customer) plus one count."""
+    """Each customer's page and case count in one statement (window functions per customer);
+    after a cursor the page is narrower than the count, which then takes a second statement."""
     conditions = [*_conditions(tenant_id, where), ComplaintCase.customer_id.in_(customer_ids)]
     last_id = _after_id(cursors, after)
     if last_id is not None:
         conditions.append(ComplaintCase.id < last_id)
-    number = func.row_number().over(partition_by=ComplaintCase.customer_id, order_by=ComplaintCase.id.desc()).label("n")
-    inner = select(ComplaintCase.id, number).where(*conditions).subquery()
-    ranked = select(ComplaintCase).join(inner, inner.c.id == ComplaintCase.id).where(inner.c.n <= size + 1).order_by(ComplaintCase.id.desc())
+    per_customer = {"partition_by": ComplaintCase.customer_id}
+    number = func.row_number().over(**per_customer, order_by=ComplaintCase.id.desc()).label("n")
+    count = func.count().over(**per_customer).label("total")
+    inner = select(ComplaintCase.id, number, count).where(*conditions).subquery()
+    ranked = (select(ComplaintCase, inner.c.total).join(inner, inner.c.id == ComplaintCase.id)
+              .where(inner.c.n <= size + 1).order_by(ComplaintCase.id.desc()))
     by_customer: dict[int, list] = {cid: [] for cid in customer_ids}
-    for row in session.execute(ranked).scalars():
+    totals: dict[int, int] = {}
+    for row, total in session.execute(ranked):
         by_customer[row.customer_id].append(row)
-    totals = dict(session.execute(
-        select(ComplaintCase.customer_id, func.count()).where(*_conditions(tenant_id, where), ComplaintCase.customer_id.in_(customer_ids))
-        .group_by(ComplaintCase.customer_id)
-    ).all())
+        totals[row.customer_id] = total
+    if last_id is not None:
+        totals = dict(session.execute(
+            select(ComplaintCase.customer_id, func.count()).where(*_conditions(tenant_id, where), ComplaintCase.customer_id.in_(customer_ids))
+            .group_by(ComplaintCase.customer_id)
+        ).all())
     none = _page([], size, 0, cursors)  # most customers have no case: one shared empty connection
     return {cid: _page(rows, size, totals[cid], cursors) if cid in totals else none for cid, rows in by_customer.items()}
 

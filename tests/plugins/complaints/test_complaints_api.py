@@ -110,9 +110,16 @@ async def test_a_complaint_walks_the_six_steps_through_the_api(gx, make_tenant, 
 
     # Customer.complaints and the report.
     mine = await gql(f"""{{ customer(id: "{to_global_id('Customer', customer_id)}") {{
-        complaints(first: 2) {{ totalCount edges {{ node {{ id }} }} pageInfo {{ hasNextPage }} }} }} }}""")
+        complaints(first: 2) {{ totalCount edges {{ node {{ id }} }} pageInfo {{ hasNextPage endCursor }} }} }} }}""")
     page = mine["customer"]["complaints"]
     assert page["totalCount"] == 3 and [e["node"]["id"] for e in page["edges"]] == [child, parent] and page["pageInfo"]["hasNextPage"]
+    rest = (await gql(f"""{{ customers(first: 5) {{ edges {{ node {{ id complaints(first: 2, after: "{page['pageInfo']['endCursor']}") {{
+        totalCount edges {{ node {{ id }} }} pageInfo {{ hasNextPage }} }} }} }} }} }}"""))["customers"]["edges"]
+    rest = next(e["node"]["complaints"] for e in rest if e["node"]["id"] == to_global_id("Customer", customer_id))
+    assert rest["totalCount"] == 3 and len(rest["edges"]) == 1 and not rest["pageInfo"]["hasNextPage"]
+    listed = (await gql("{ customers(first: 5) { edges { node { id complaints { totalCount edges { node { id } } } } } } }"))
+    listed = next(e["node"]["complaints"] for e in listed["customers"]["edges"] if e["node"]["id"] == to_global_id("Customer", customer_id))
+    assert listed["totalCount"] == 3 and [e["node"]["id"] for e in listed["edges"]][:2] == [child, parent]
     since = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
     until = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
     stats = (await gql(f"""{{ complaintStats(from: "{since}", to: "{until}", groupBy: STATUS) {{
