@@ -64,9 +64,12 @@ class Customer(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "code", name="uq_customers_tenant_code"),
         sa.Index("ix_customers_tenant_id_desc", "tenant_id", "id"),
-        # The default list order (newest first) of live customers, walked
-        # in order instead of sorting the whole tenant; it also covers the count.
-        sa.Index("ix_customers_tenant_live_created", "tenant_id", "deleted_at", "created_at", "id"),
+        # The default list order (newest first) of live customers, walked in
+        # order instead of sorting the whole tenant; it also serves the count.
+        # Partial rather than on deleted_at: as a column, SQLite preferred it
+        # over the primary key for "id IN (...) AND deleted_at IS NULL".
+        sa.Index("ix_customers_tenant_live_newest", "tenant_id", "created_at", "id",
+                 sqlite_where=sa.text("deleted_at IS NULL"), postgresql_where=sa.text("deleted_at IS NULL")),
         sa.Index("ix_customers_tenant_total_spent", "tenant_id", "total_spent", "id"),
         sa.Index("ix_customers_tenant_last_purchase", "tenant_id", "last_purchase_at", "id"),
         sa.Index("ix_customers_tenant_phone", "tenant_id", "phone"),

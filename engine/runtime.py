@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, Session, select
 
 from engine import db
+from engine.bulk import refresh_stale_statistics
 from engine.config import Settings
 from engine.context import TenantContext
 from engine.errors import not_found
@@ -34,7 +35,8 @@ class Guanxi:
         """Create every core and plugin table, and index, that does not exist yet.
 
         ``create_all`` skips existing tables with their indexes; an index a
-        release adds to an existing table is created here too.
+        release adds to an existing table is created here too. The query
+        planner's statistics are refreshed where they are far behind.
         """
         self.plugins.all_models()  # importing the plugins' tables registers them
         SQLModel.metadata.create_all(self.engine)
@@ -42,6 +44,8 @@ class Guanxi:
             for table in SQLModel.metadata.sorted_tables:
                 for index in table.indexes:
                     index.create(connection, checkfirst=True)
+        with self.write() as session:
+            refresh_stale_statistics(session, ("customers", "interactions"))
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:

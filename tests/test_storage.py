@@ -82,10 +82,10 @@ def test_init_db_adds_an_index_a_release_added_to_an_existing_table(gx):
         return {index["name"] for index in inspect(gx.engine).get_indexes("customers")}
 
     with gx.engine.begin() as conn:
-        conn.exec_driver_sql("DROP INDEX ix_customers_tenant_live_created")
-    assert "ix_customers_tenant_live_created" not in customer_indexes()
+        conn.exec_driver_sql("DROP INDEX ix_customers_tenant_live_newest")
+    assert "ix_customers_tenant_live_newest" not in customer_indexes()
     gx.init_db()
-    assert "ix_customers_tenant_live_created" in customer_indexes()
+    assert "ix_customers_tenant_live_newest" in customer_indexes()
     gx.init_db()  # and again: nothing to do, no error
 
 
@@ -112,4 +112,33 @@ def test_the_default_customer_list_walks_an_index_instead_of_sorting_the_tenant(
         ]
     assert len(plans) == 2, statements  # the count and the page
     for plan in plans:
-        assert "ix_customers_tenant_live_created" in plan and "TEMP B-TREE" not in plan, plan
+        assert "ix_customers_tenant_live_newest" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_a_table_that_outgrew_its_statistics_is_analyzed_and_lookups_use_their_index(tmp_path):
+    """SQLite never analyzes by itself; without statistics a phone lookup walked every customer."""
+    from engine.bulk import _sqlite_known_rows, insert_rows, refresh_stale_statistics
+    from engine.config import Settings
+    from engine.models import Customer
+    from engine.runtime import Guanxi
+    from engine.services.tenants import create_tenant
+
+    shop = Guanxi(settings=Settings(database_url=f"sqlite:///{tmp_path / 'shop.db'}"))
+    shop.init_db()
+    with shop.write() as session:
+        tenant_id = create_tenant(session, "shop", "Shop").id
+        insert_rows(session, Customer.__table__, [
+            Customer(tenant_id=tenant_id, code=f"bulk-{i}", phone=f"1380000{i:05d}").model_dump(exclude={"id"})
+            for i in range(12_000)
+        ])
+    lookup = ("EXPLAIN QUERY PLAN SELECT * FROM customers WHERE tenant_id = ? AND deleted_at IS NULL "
+              "AND phone = '13800000042' ORDER BY created_at DESC, id DESC LIMIT 21")
+    with shop.write() as session:
+        assert _sqlite_known_rows(session, "customers") == 0
+        refresh_stale_statistics(session, ("customers",))
+        known = _sqlite_known_rows(session, "customers")
+        refresh_stale_statistics(session, ("customers",))  # fresh now: nothing to do
+        assert _sqlite_known_rows(session, "customers") == known >= 12_000
+        plan = " ".join(row[3] for row in session.connection().exec_driver_sql(lookup, (tenant_id,)))
+    assert "ix_customers_tenant_phone" in plan, plan
+    shop.engine.dispose()

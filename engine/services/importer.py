@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session
 
-from engine.bulk import insert_rows
+from engine.bulk import insert_rows, refresh_stale_statistics
 from engine.errors import FieldError, ValidationFailed
 from engine.models import Customer, ImportJob
 from engine.runtime import Guanxi
@@ -202,6 +202,7 @@ def _store_interactions(ctx, parsed: list[tuple[int, dict]]):
 def _store_customers(ctx, parsed: list[tuple[int, dict]]):
     """Insert new customers; a code already stored (or earlier in the file) is a duplicate."""
     session: Session = ctx.session
+    refresh_stale_statistics(session, ("customers",))
     tenant_filter = Customer.tenant_id == ctx.tenant_id
     invalid, rows = [], []
     for line, data in parsed:
