@@ -61,7 +61,10 @@ def refresh_stale_statistics(session: Session, tables: Sequence[str]) -> None:
             "AND s.n_live_tup > :growth * GREATEST(c.reltuples, 0) + :margin"
         ), {"tables": list(tables), "growth": STALE_GROWTH, "margin": STALE_MARGIN}).scalars().all()
     else:
-        stale = [table for table in tables if _sqlite_rows(session, table) > STALE_GROWTH * _sqlite_known_rows(session, table) + STALE_MARGIN]
+        stale = [
+            table for table in tables
+            if _sqlite_rows(session, table) > STALE_GROWTH * _sqlite_known_rows(session, table) + STALE_MARGIN
+        ]
         if stale:
             session.execute(sa.text("PRAGMA analysis_limit = 400"))
     for table in stale:
