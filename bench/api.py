@@ -2,9 +2,10 @@
 
 Run with ``.venv/bin/python -m bench.api`` (prints one JSON line). It builds
 the demo tenant (``--customers``, default 2,000) in GUANXI_DATABASE_URL or a
-temporary SQLite file, in a child process as ``guanxi demo --generate-only``
-would, so the measured process is one that serves, like ``guanxi serve``
-(the build leaves a large heap behind that slowed the API by 5-10%), then measures ``customers(first: 100)`` in two shapes:
+temporary SQLite file in a child process, as ``guanxi demo --generate-only``
+would, so the measured process only serves, like ``guanxi serve`` (the
+build leaves a large heap behind that slowed the API by 5-10%). Then it
+measures ``customers(first: 100)`` in two shapes:
 the issue's, about 30 fields per customer (the core fields of a customer list
 plus every enabled plugin's Customer fields, the headline figures), and every
 core and plugin field (``all_fields``). For each:
