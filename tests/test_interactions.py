@@ -12,6 +12,7 @@ from engine.errors import NotFound, ValidationFailed
 from engine.models import Customer, Interaction
 from engine.services.customers import create_customer
 from engine.services.interactions import record_interaction, record_interactions
+from tests.concurrency import run_in_threads
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 in Shanghai
 
@@ -209,29 +210,18 @@ def test_stats_equal_a_recomputation_from_the_stored_interactions(gx, tenant):
 def test_concurrent_recordings_for_the_same_customers_lose_no_statistics(gx, tenant):
     """Writers that fold purchases into the same customers at once (several API
     workers on PostgreSQL) must add up; none may overwrite another's totals."""
-    import threading
-
     customers = [_customer(gx, tenant) for _ in range(3)]
-    errors: list[BaseException] = []
 
     def writer(n: int) -> None:
-        try:
-            for i in range(10):
-                with gx.tenant(tenant, actor="t") as ctx:
-                    record_interactions(ctx, [
-                        {"customer_id": cid, "kind": "PURCHASE", "occurred_at": T0 + timedelta(days=n * 10 + i),
-                         "amount": "1.00"}
-                        for cid in (customers if n % 2 else customers[::-1])
-                    ])
-        except BaseException as error:  # noqa: BLE001 - collected for the assertion
-            errors.append(error)
+        for i in range(10):
+            with gx.tenant(tenant, actor="t") as ctx:
+                record_interactions(ctx, [
+                    {"customer_id": cid, "kind": "PURCHASE", "occurred_at": T0 + timedelta(days=n * 10 + i),
+                     "amount": "1.00"}
+                    for cid in (customers if n % 2 else customers[::-1])
+                ])
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_in_threads(writer, 6) == []
     for cid in customers:
         count, days, spent, _, first, last = _stats(gx, cid)
         assert (count, days, spent) == (60, 60, Decimal("60.00"))

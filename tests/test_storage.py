@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import text
 
 from engine.services.customers import create_customer, search_customers
+from tests.concurrency import run_in_threads
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(gx):
@@ -21,23 +20,13 @@ def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(gx):
 
 def test_many_concurrent_writers_never_see_database_is_locked(gx, tenant):
     """BEGIN IMMEDIATE + busy timeout: writers queue instead of failing."""
-    errors: list[BaseException] = []
-
     def writer(n: int) -> None:
-        try:
-            for i in range(5):
-                with gx.tenant(tenant, actor="t") as ctx:
-                    found = search_customers(ctx.session, ctx.tenant_id, "writer")  # read, then write
-                    create_customer(ctx, {"name": f"writer {n}-{i}-{len(found)}"})
-        except BaseException as error:  # noqa: BLE001 - collected for the assertion
-            errors.append(error)
+        for i in range(5):
+            with gx.tenant(tenant, actor="t") as ctx:
+                found = search_customers(ctx.session, ctx.tenant_id, "writer")  # read, then write
+                create_customer(ctx, {"name": f"writer {n}-{i}-{len(found)}"})
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_in_threads(writer, 8) == []
     with gx.tenant(tenant, write=False) as ctx:
         assert len(search_customers(ctx.session, ctx.tenant_id, "writer", limit=100)) == 40
 

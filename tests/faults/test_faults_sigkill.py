@@ -19,6 +19,7 @@ from engine.scoring import run_scoring
 from engine.services.customers import create_customer
 from engine.services.importer import import_csv
 from plugins.rfm.models import RfmRun, RfmScore
+from tests.concurrency import run_in_threads
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,24 +137,14 @@ def test_a_scoring_run_killed_with_sigkill_leaves_the_previous_run_whole(gx, mak
 
 def test_concurrent_scoring_runs_for_one_tenant_both_succeed(gx, make_tenant, tmp_path):
     """Two runs at once (two API workers, a cron job and a click) queue, never collide."""
-    import threading
-
     tenant = make_tenant(modules=("rfm",))
     _customers(gx, tenant)
     import_csv(gx, tenant, "interactions", _orders_csv(tmp_path / "orders.csv", 1_000))
-    errors, reports = [], []
+    reports = []
 
-    def score() -> None:
-        try:
-            with gx.tenant(tenant) as ctx:
-                reports.extend(run_scoring(ctx, ["rfm"]))
-        except Exception as error:  # noqa: BLE001 - collected for the assertion
-            errors.append(error)
+    def score(_n: int) -> None:
+        with gx.tenant(tenant) as ctx:
+            reports.extend(run_scoring(ctx, ["rfm"]))
 
-    threads = [threading.Thread(target=score) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_in_threads(score, 4) == []
     assert [r.scored for r in reports] == [50, 50, 50, 50]
