@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.extending import overload
 
-from plugins.rfm.segments import RF_GRID, SCHEME_SEGMENTS, Segment
+from plugins.rfm.segments import RF_GRID, SCHEME_SEGMENTS, Segment, grid_bucket
 from plugins.rfm.settings import RfmSettings
 
 SECONDS_PER_DAY = 86400
@@ -34,67 +35,86 @@ R_HIGH_IS_BETTER = False  # recency: fewer days is better
 PARALLEL_MIN_CUSTOMERS = 10_000
 
 # --- per-customer aggregates ----------------------------------------------
+#
+# Loops index with uint64 on purpose: numba wraps negative int64 indices
+# (a[-1]), and that check in every access stops LLVM from vectorizing;
+# the descent count below ran 8x slower with int64 indices.
+
+_NONE = np.iinfo(np.int64).max  # "none" / "no such index" in the input checks
+_ONE = np.uint64(1)
 
 
-_NONE = np.iinfo(np.int64).max  # "no such index" in the input checks
+@njit(cache=True, nogil=True)
+def _chunk(size, chunks, c):
+    """Bounds of chunk c of ``chunks`` near-equal parts of range(size)."""
+    return np.uint64(c * size // chunks), np.uint64((c + 1) * size // chunks)
 
 
 @njit(cache=True, nogil=True, parallel=True)
 def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start):
-    """Last purchase time, purchase count, net spend and has-purchase mask,
-    plus the checks of the purchases themselves.
+    """Last purchase time, purchase count, net spend and has-purchase mask.
 
-    Amounts are summed in purchase order, then the refund is subtracted, so
-    a plain Python loop gives bit-identical monetary values.
+    Times ascend within a customer, so the window is one run of purchases,
+    found by walking in from both ends. Amounts are summed in purchase
+    order, then the refund is subtracted, so a plain Python loop gives
+    bit-identical monetary values.
 
-    The checks ride along so that the purchases are walked once, not twice
-    (a separate check pass took as long as this one): (first customer whose times
-    are not ascending, first purchase whose amount is not a positive finite
-    number, earliest purchase time), each _NONE when there is none. The
-    aggregates mean nothing unless the first two are _NONE. Each customer is
-    checked into its own slot and the slots are reduced serially: prange
-    min() reductions returned a wrong value here on numba 0.68.
+    Also returns the number of customers whose first time is earlier than
+    the previous customer's last: purchase_checks needs it, and it costs
+    nothing here where both times are at hand.
     """
     n = offsets.size - 1
-    last = np.zeros(n, np.int64)
-    frequency = np.zeros(n, np.int64)
+    last = np.empty(n, np.int64)
+    frequency = np.empty(n, np.int64)
     monetary = np.empty(n, np.float64)
-    scored = np.zeros(n, np.bool_)
-    unsorted_at = np.zeros(n, np.bool_)
-    bad_amount_at = np.empty(n, np.int64)
+    scored = np.empty(n, np.bool_)
+    descending_starts = 0
     for i in prange(n):
-        lo, hi = offsets[i], offsets[i + 1]
-        count = 0
+        lo, hi = np.uint64(offsets[i]), np.uint64(offsets[i + 1])
+        if np.uint64(0) < lo < hi:
+            descending_starts += np.int64(times[lo] < times[lo - _ONE])
+        a = lo
+        while a < hi and times[a] < window_start:
+            a += _ONE
+        b = hi
+        while b > a and times[b - _ONE] > as_of:
+            b -= _ONE
         spend = 0.0
-        latest = 0
-        ascending = True
-        bad = _NONE
-        for j in range(lo, hi):
-            t = times[j]
-            if j > lo and t < times[j - 1]:
-                ascending = False
-            if bad == _NONE and not (0.0 < amounts[j] < np.inf):  # also catches NaN
-                bad = j
-            if window_start <= t <= as_of:
-                count += 1
-                spend += amounts[j]
-                latest = t
-        last[i] = latest
-        frequency[i] = count
+        for j in range(a, b):
+            spend += amounts[j]
+        last[i] = times[b - _ONE] if b > a else 0
+        frequency[i] = b - a
         monetary[i] = spend - refunds[i]
-        scored[i] = count > 0
-        unsorted_at[i] = not ascending
-        bad_amount_at[i] = bad
-    unsorted = _NONE
-    bad_amount = _NONE
-    earliest = _NONE
-    for i in range(n):
-        if unsorted == _NONE and unsorted_at[i]:
-            unsorted = i
-        bad_amount = min(bad_amount, bad_amount_at[i])
-        if offsets[i + 1] > offsets[i]:
-            earliest = min(earliest, times[offsets[i]])
-    return last, frequency, monetary, scored, (unsorted, bad_amount, earliest)
+        scored[i] = b > a
+    return last, frequency, monetary, scored, descending_starts
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def purchase_checks(times, amounts, chunks):
+    """(times[j] < times[j-1] count, bad amount count, earliest time).
+
+    One flat pass over all purchases in chunks, branch-free so that it
+    vectorizes. Times are ascending within every customer exactly when the
+    descents all fall on customer starts (customer_aggregates counts
+    those). A bad amount is not a positive finite number (NaN included).
+    """
+    descents = np.zeros(chunks, np.int64)
+    good = np.zeros(chunks, np.int64)
+    earliest = np.empty(chunks, np.int64)
+    for c in prange(chunks):
+        lo, hi = _chunk(times.size, chunks, c)
+        d = 0
+        e = times[lo] if lo < hi else _NONE
+        for j in range(max(lo, _ONE), hi):
+            d += np.int64(times[j] < times[j - _ONE])
+            e = min(e, times[j])
+        g = 0
+        for j in range(lo, hi):
+            g += np.int64(amounts[j] > 0.0) & np.int64(amounts[j] < np.inf)
+        descents[c] = d
+        earliest[c] = e
+        good[c] = g
+    return descents.sum(), times.size - good.sum(), earliest.min()
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -119,29 +139,27 @@ _RADIX_BITS = 16
 _SMALL = 4096  # below this many candidates a sort is cheaper than a pass
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def int_keys(values):
-    """uint64 keys in the order of the int64 values (flip the sign bit)."""
-    out = np.empty(values.size, np.uint64)
-    for i in prange(values.size):
-        out[i] = np.uint64(values[i]) ^ np.uint64(1 << 63)
-    return out
+_SIGN = np.uint64(1 << 63)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def float_keys(values):
-    """uint64 keys in the order of the float64 values (IEEE bit trick).
+def order_key(value):
+    """uint64 key in the order of an int64 or float64 value (jitted only)."""
+    raise NotImplementedError("order_key is only callable from numba code")
 
-    Positive numbers get the sign bit set, negative ones all bits flipped;
-    -0.0 is first made +0.0 so that equal values get equal keys.
-    """
-    bits = (values + 0.0).view(np.uint64)
-    out = np.empty(values.size, np.uint64)
-    sign = np.uint64(1 << 63)
-    for i in prange(values.size):
-        b = bits[i]
-        out[i] = ~b if b & sign else b | sign
-    return out
+
+@overload(order_key, jit_options={"cache": True, "nogil": True})
+def _order_key(value):
+    if isinstance(value, types.Integer):
+        return lambda value: np.int64(value).view(np.uint64) ^ _SIGN  # flip the sign bit
+
+    # IEEE bit trick: positive numbers get the sign bit set, negative ones
+    # all bits flipped; -0.0 is first made +0.0 so that equal values get
+    # equal keys.
+    def float_key(value):
+        bits = np.float64(value + 0.0).view(np.uint64)
+        return ~bits if bits & _SIGN else bits | _SIGN
+
+    return float_key
 
 
 @njit(cache=True, nogil=True)
@@ -180,60 +198,111 @@ def _kth_smallest(candidates, r):
 
 
 @njit(cache=True, nogil=True)
-def _cut_keys(keys, scored, k):
-    """Key of the p_s-th smallest scored customer for s = 2..k (see above)."""
-    m = 0
-    lo = np.uint64(0xFFFFFFFFFFFFFFFF)
-    hi = np.uint64(0)
-    for i in range(keys.size):
-        if scored[i]:
-            m += 1
-            lo = min(lo, keys[i])
-            hi = max(hi, keys[i])
-    cuts = np.empty(k - 1, np.uint64)
-    if m == 0:
-        return cuts
-    shift = _bucket_shift(hi - lo)
-    histogram = np.zeros(1 << _RADIX_BITS, np.int64)
-    for i in range(keys.size):
-        if scored[i]:
-            histogram[(keys[i] - lo) >> shift] += 1
+def _cut_buckets(histograms, m, k):
+    """Where _cut_keys finds each cut: its bucket, its rank in the bucket,
+    and where each chunk writes the keys of those buckets."""
+    chunks = histograms.shape[0]
+    histogram = histograms.sum(axis=0)
+
+    # The bucket holding each cut position, and the cut's rank inside it.
+    bucket_of_cut = np.empty(k - 1, np.int64)
+    rank_in_bucket = np.empty(k - 1, np.int64)
     bucket = 0
     below = 0  # scored customers in the buckets before ``bucket``
-    last_bucket = -1
-    candidates = np.empty(0, np.uint64)
     for s in range(2, k + 1):
         position = ((s - 1) * m + k - 1) // k - 1
         while below + histogram[bucket] <= position:
             below += histogram[bucket]
             bucket += 1
-        if bucket != last_bucket:  # cut points often share a bucket
-            candidates = np.empty(histogram[bucket], np.uint64)
-            j = 0
-            for i in range(keys.size):
-                if scored[i] and (keys[i] - lo) >> shift == np.uint64(bucket):
-                    candidates[j] = keys[i]
-                    j += 1
-            last_bucket = bucket
-        cuts[s - 2] = _kth_smallest(candidates.copy(), position - below)
+        bucket_of_cut[s - 2] = bucket
+        rank_in_bucket[s - 2] = position - below
+
+    # Cut points often share a bucket: one slot per distinct bucket, and
+    # chunk c writes its keys of a slot after those of chunks 0..c-1.
+    slot_of_bucket = np.full(1 << _RADIX_BITS, -1, np.int64)
+    slots = 0
+    for bucket in bucket_of_cut:
+        if slot_of_bucket[bucket] < 0:
+            slot_of_bucket[bucket] = slots
+            slots += 1
+    write_at = np.zeros((chunks + 1, slots), np.int64)
+    for bucket in bucket_of_cut:
+        slot = slot_of_bucket[bucket]
+        for c in range(chunks):
+            write_at[c + 1, slot] = write_at[c, slot] + histograms[c, bucket]
+    return bucket_of_cut, rank_in_bucket, slot_of_bucket, write_at
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _cut_keys(values, scored, k, chunks):
+    """order_key of the p_s-th smallest scored value for s = 2..k (see above).
+
+    Each thread takes a chunk: range and count, then a histogram of its
+    chunk; the bucket of every cut position comes from their sum, and each
+    chunk copies its keys in those buckets to its own place, so the
+    order-statistic search only looks at the customers near a cut.
+    """
+    counts = np.zeros(chunks, np.int64)
+    lows = np.empty(chunks, np.uint64)
+    highs = np.empty(chunks, np.uint64)
+    for c in prange(chunks):
+        a, b = _chunk(values.size, chunks, c)
+        m = 0
+        lo = np.uint64(0xFFFFFFFFFFFFFFFF)
+        hi = np.uint64(0)
+        for i in range(a, b):
+            if scored[i]:
+                key = order_key(values[i])
+                m += 1
+                lo = min(lo, key)
+                hi = max(hi, key)
+        counts[c], lows[c], highs[c] = m, lo, hi
+    m = counts.sum()
+    cuts = np.empty(k - 1, np.uint64)
+    if m == 0:
+        return cuts
+    lo = lows.min()
+    shift = _bucket_shift(highs.max() - lo)
+    histograms = np.zeros((chunks, 1 << _RADIX_BITS), np.int64)
+    for c in prange(chunks):
+        a, b = _chunk(values.size, chunks, c)
+        histogram = histograms[c]
+        for i in range(a, b):
+            if scored[i]:
+                histogram[(order_key(values[i]) - lo) >> shift] += 1
+    bucket_of_cut, rank_in_bucket, slot_of_bucket, write_at = _cut_buckets(histograms, m, k)
+    sizes = write_at[chunks]
+    candidates = np.empty((sizes.size, sizes.max()), np.uint64)
+    for c in prange(chunks):
+        a, b = _chunk(values.size, chunks, c)
+        at = write_at[c].copy()
+        for i in range(a, b):
+            if scored[i]:
+                key = order_key(values[i])
+                slot = slot_of_bucket[(key - lo) >> shift]
+                if slot >= 0:
+                    candidates[slot, at[slot]] = key
+                    at[slot] += 1
+    for s in range(k - 1):
+        slot = slot_of_bucket[bucket_of_cut[s]]
+        cuts[s] = _kth_smallest(candidates[slot, : sizes[slot]].copy(), rank_in_bucket[s])
     return cuts
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def quantile_scores(keys, scored, k):
+def quantile_scores(values, scored, cuts):
     """score = 1 + floor(k * #(scored customers strictly worse) / #scored).
 
-    ``keys`` come from int_keys / float_keys of "higher is better" values
-    (pass the last purchase time for R); equal values get equal scores.
+    ``values`` are "higher is better" (pass the last purchase time for R),
+    ``cuts`` come from _cut_keys; equal values get equal scores.
     """
-    cuts = _cut_keys(keys, scored, k)
-    out = np.zeros(keys.size, np.int8)
-    for i in prange(keys.size):
+    out = np.zeros(values.size, np.int8)
+    for i in prange(values.size):
         if scored[i]:
+            key = order_key(values[i])
             score = 1
             for cut in cuts:
-                if keys[i] > cut:
-                    score += 1
+                score += np.int8(key > cut)
             out[i] = score
     return out
 
@@ -247,32 +316,38 @@ def scored_order(values, scored):
     return idx[np.argsort(values[idx])]
 
 
-@njit(cache=True, nogil=True)
-def count_quantile_scores(counts, scored, k):
+@njit(cache=True, nogil=True, parallel=True)
+def count_quantile_scores(counts, scored, k, chunks):
     """quantile_scores for small non-negative integers (F), by histogram.
 
-    O(n + max count) instead of a sort: the number of strictly worse
+    O(n + max count) instead of a selection: the number of strictly worse
     customers is the running total of the histogram below the value.
     """
-    m = 0
-    top = 0
-    for i in range(counts.size):
-        if scored[i]:
-            m += 1
-            top = max(top, counts[i])
-    histogram = np.zeros(top + 1, np.int64)
-    for i in range(counts.size):
-        if scored[i]:
-            histogram[counts[i]] += 1
+    tops = np.zeros(chunks, np.int64)
+    for c in prange(chunks):
+        a, b = _chunk(counts.size, chunks, c)
+        top = 0
+        for i in range(a, b):
+            top = max(top, counts[i] if scored[i] else 0)
+        tops[c] = top
+    top = tops.max()
+    histograms = np.zeros((chunks, top + 1), np.int64)
+    for c in prange(chunks):
+        a, b = _chunk(counts.size, chunks, c)
+        histogram = histograms[c]
+        for i in range(a, b):
+            if scored[i]:
+                histogram[counts[i]] += 1
+    histogram = histograms.sum(axis=0)
+    m = max(histogram.sum(), 1)
     score_of = np.empty(top + 1, np.int8)
     worse = 0
     for v in range(top + 1):
-        score_of[v] = 1 + (k * worse) // max(m, 1)
+        score_of[v] = 1 + (k * worse) // m
         worse += histogram[v]
-    out = np.zeros(counts.size, np.int8)
-    for i in range(counts.size):
-        if scored[i]:
-            out[i] = score_of[counts[i]]
+    out = np.empty(counts.size, np.int8)
+    for i in prange(counts.size):
+        out[i] = score_of[counts[i]] if scored[i] else 0
     return out
 
 
@@ -296,18 +371,17 @@ def threshold_scores(values, scored, cuts, higher_is_better):
 # --- segments ---------------------------------------------------------------
 
 
-@njit(cache=True, nogil=True)
-def _grid_bucket(score, k):
-    # Same rounding as segments.grid_bucket: 1..k linearly onto 1..5.
-    return 1 + ((score - 1) * 8 + (k - 1)) // (2 * (k - 1))
+def rf_grid_table(k: int) -> np.ndarray:
+    """k x k int8 table: segment of scores (r, f) at [r-1, f-1]."""
+    buckets = [grid_bucket(score, k) - 1 for score in range(1, k + 1)]
+    return np.ascontiguousarray(RF_GRID[np.ix_(buckets, buckets)])
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def rf_grid_segments(r_score, f_score, scored, k, grid):
-    out = np.full(r_score.size, -1, np.int8)
+def rf_grid_segments(r_score, f_score, scored, table):
+    out = np.empty(r_score.size, np.int8)
     for i in prange(r_score.size):
-        if scored[i]:
-            out[i] = grid[_grid_bucket(r_score[i], k) - 1, _grid_bucket(f_score[i], k) - 1]
+        out[i] = table[r_score[i] - 1, f_score[i] - 1] if scored[i] else -1
     return out
 
 
@@ -443,9 +517,9 @@ def _check_batch(offsets, times, amounts, refunds, as_of, window_start):
     n = offsets.size - 1
     if offsets[0] != 0:
         raise RfmInputError(f"offsets must start at 0, got {offsets[0]}")
-    steps = np.diff(offsets)
-    if (steps < 0).any():
-        i = int(np.argmax(steps < 0))
+    decreasing = offsets[1:] < offsets[:-1]
+    if decreasing.any():
+        i = int(np.argmax(decreasing))
         raise RfmInputError(f"offsets must be non-decreasing; offsets[{i + 1}] < offsets[{i}]")
     if offsets[-1] != times.size:
         raise RfmInputError(f"offsets[-1] must equal len(times): {offsets[-1]} != {times.size}")
@@ -461,12 +535,21 @@ def _check_batch(offsets, times, amounts, refunds, as_of, window_start):
     return offsets, times, amounts, refunds, as_of, window_start
 
 
-def _check_purchases(times, amounts, as_of, checks) -> None:
-    """Raise on what customer_aggregates found wrong with the purchases."""
-    unsorted, bad_amount, earliest = checks
-    if bad_amount != _NONE:
-        raise RfmInputError(f"amounts must be positive finite numbers; amounts[{bad_amount}] = {amounts[bad_amount]}")
-    if unsorted != _NONE:
+def _check_purchases(offsets, times, amounts, as_of, descending_starts) -> None:
+    """Raise on what purchase_checks finds wrong with the purchases.
+
+    The checks only count; on failure numpy finds the first culprit, which
+    is slower but only runs to write the error.
+    """
+    descents, bad_amounts, earliest = purchase_checks(times, amounts, numba.get_num_threads())
+    if bad_amounts:
+        j = int(np.argmax(~((amounts > 0.0) & (amounts < np.inf))))
+        raise RfmInputError(f"amounts must be positive finite numbers; amounts[{j}] = {amounts[j]}")
+    if descents > descending_starts:
+        # a descent inside a customer: its position is not a customer's first
+        positions = np.flatnonzero(times[1:] < times[:-1]) + 1
+        owners = np.searchsorted(offsets, positions, side="right") - 1
+        unsorted = int(owners[offsets[owners] != positions][0])
         raise RfmInputError(f"times must be ascending within each customer; customer {unsorted} is not sorted")
     if times.size and as_of < earliest:
         raise RfmInputError(
@@ -518,8 +601,10 @@ def score_rfm(
 
 
 def _score(offsets, times, amounts, refunds, as_of, start, settings) -> RfmScores:
-    last, frequency, monetary, scored, checks = customer_aggregates(offsets, times, amounts, refunds, as_of, start)
-    _check_purchases(times, amounts, as_of, checks)
+    last, frequency, monetary, scored, descending_starts = customer_aggregates(
+        offsets, times, amounts, refunds, as_of, start
+    )
+    _check_purchases(offsets, times, amounts, as_of, descending_starts)
     days = recency_days(last, scored, as_of)
     k = settings.k
     cuts = settings.thresholds
@@ -531,9 +616,8 @@ def _score(offsets, times, amounts, refunds, as_of, start, settings) -> RfmScore
                 cut_values.astype(np.float64), scored, np.asarray(fixed, np.float64), higher_is_better
             )
         if name == "frequency":
-            return count_quantile_scores(values, scored, k)  # small integers: a histogram
-        keys = int_keys(values) if values.dtype.kind == "i" else float_keys(values)
-        return quantile_scores(keys, scored, k)
+            return count_quantile_scores(values, scored, k, numba.get_num_threads())  # small integers
+        return quantile_scores(values, scored, _cut_keys(values, scored, k, numba.get_num_threads()))
 
     # R ranks by the last purchase time (later = better, exact integers);
     # R cut points are in days.
@@ -542,7 +626,7 @@ def _score(offsets, times, amounts, refunds, as_of, start, settings) -> RfmScore
     m_score = score("monetary", monetary, monetary, True)
 
     if settings.scheme == "RF_GRID_10":
-        segment = rf_grid_segments(r_score, f_score, scored, k, RF_GRID)
+        segment = rf_grid_segments(r_score, f_score, scored, rf_grid_table(k))
     elif settings.scheme == "RFM_MEAN_8":
         segment = mean8_segments(as_of - last, frequency, monetary, scored)
     else:

@@ -99,7 +99,7 @@ def grid_bucket(score: int, k: int) -> int:
 
     The grid is defined for k = 5. For other k we map 1..k linearly onto 1..5
     and round half up, so the worst score stays 1 and the best stays 5 (a
-    tenant on k = 10 still has Champions). Mirrored in kernels._grid_bucket.
+    tenant on k = 10 still has Champions). kernels.rf_grid_table applies it.
     """
     return 1 + ((score - 1) * 8 + (k - 1)) // (2 * (k - 1))
 

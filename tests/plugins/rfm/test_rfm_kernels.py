@@ -448,6 +448,16 @@ def test_times_may_decrease_across_customers():
     assert got.scored.all()
 
 
+@pytest.mark.parametrize("unsorted", [0, 2, 3, 5])
+def test_the_unsorted_customer_is_named_among_many(unsorted):
+    # Every customer starts earlier than the one before ended, customer 1 has
+    # no purchase; only one customer's own times go backwards.
+    purchases = [[(T0 + 10 * DAY - c * DAY + j, 1.0) for j in range(3)] if c != 1 else [] for c in range(6)]
+    purchases[unsorted].reverse()
+    with pytest.raises(RfmInputError, match=rf"customer {unsorted} is not sorted"):
+        run(purchases, [0.0] * 6, T0 + 20 * DAY, RfmSettings())
+
+
 def test_input_error_is_a_value_error():
     assert issubclass(RfmInputError, ValueError)
 
