@@ -99,7 +99,9 @@ class RawCursor:
         """Aware datetime → what UtcDateTime stores (naive UTC text on SQLite)."""
         if value is None or self.postgres:
             return value
-        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+        if value.tzinfo is not timezone.utc:
+            value = value.astimezone(timezone.utc)
+        return value.isoformat(" ", "microseconds")[:26]  # without "+00:00"
 
     def read_time(self, value):
         if value is None or isinstance(value, datetime):
@@ -110,7 +112,9 @@ class RawCursor:
         return value if value is None or self.postgres else float(value)
 
     def json(self, value):
-        return Jsonb(value) if self.postgres else json.dumps(value)
+        if self.postgres:
+            return Jsonb(value)
+        return "{}" if not value and isinstance(value, dict) else json.dumps(value)  # most payloads are empty
 
     def placeholders(self, count: int) -> str:
         return ", ".join([self.mark] * count)

@@ -131,3 +131,42 @@ def test_a_table_that_outgrew_its_statistics_is_analyzed_and_lookups_use_their_i
         plan = " ".join(row[3] for row in session.connection().exec_driver_sql(lookup, (tenant_id,)))
     assert "ix_customers_tenant_phone" in plan, plan
     shop.engine.dispose()
+
+
+def test_folding_statistics_reads_the_batch_and_each_customers_own_rows_only(gx, tenant, monkeypatch):
+    """The stats UPDATE must not walk the tenant's interactions: that made every batch slower than the last."""
+    if gx.engine.dialect.name != "sqlite":
+        pytest.skip("reads SQLite's query plan")
+    from datetime import datetime, timedelta, timezone
+
+    from engine.bulk import RawCursor
+    from engine.services.interactions import record_interactions
+
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    with gx.tenant(tenant) as ctx:
+        ids = [create_customer(ctx, {"name": f"c{n}"}).id for n in range(3)]
+
+    def batch(first: int) -> list[dict]:
+        return [{"customer_id": ids[n % 3], "kind": "PURCHASE", "amount": "10.00", "external_id": f"s{first + n}",
+                 "occurred_at": start + timedelta(days=(first + n) % 40)} for n in range(60)]
+
+    with gx.tenant(tenant) as ctx:
+        record_interactions(ctx, batch(0))
+    statements = []
+    run = RawCursor._run
+
+    def capture(self, sql, params, fetch):
+        statements.append((sql, params))
+        return run(self, sql, params, fetch)
+
+    monkeypatch.setattr(RawCursor, "_run", capture)
+    with gx.tenant(tenant) as ctx:
+        record_interactions(ctx, batch(60))  # back-dated days too: the recount runs
+    [(sql, params)] = [(sql, params) for sql, params in statements if sql.lstrip().startswith("UPDATE customers")]
+    with gx.read() as session:
+        plan = [row[3] for row in session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", tuple(params))]
+    reads = [step for step in plan if step.startswith(("SEARCH", "SCAN")) and step.split()[1] in ("interactions", "p")]
+    assert reads == [
+        "SEARCH interactions USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",  # the batch's rows
+        "SEARCH p USING INDEX ix_interactions_tenant_customer (tenant_id=? AND customer_id=?)",  # a recount
+    ], plan

@@ -12,7 +12,6 @@ written. Customer statistics are updated in the same transaction.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -429,87 +428,92 @@ def _drop_duplicates(ctx: TenantContext, valid: list[tuple[int, dict]], out: Bul
     return keep
 
 
+# The statistics of the customers in the batch, folded in by one UPDATE that
+# joins them to the aggregate of the batch's new rows. SET expressions see
+# the row as it was. Times compare as stored (SQLite: fixed-width ISO text).
+# Purchase days: new days all after the last known one are all new (history
+# appended); otherwise (back-filled history) recount them exactly.
+# {plain} is SQLite's unary +, which keeps it off an index that reads the
+# whole tenant: the customer
+# index for the GROUP BY (instead of the batch's id runs), the kind index for
+# the recount (instead of the customer's own rows).
+_FOLD_STATS = """
+UPDATE customers AS c SET
+  first_purchase_at = CASE WHEN v.first_at < c.first_purchase_at OR c.first_purchase_at IS NULL
+                           THEN coalesce(v.first_at, c.first_purchase_at) ELSE c.first_purchase_at END,
+  last_purchase_at = CASE WHEN v.last_at > c.last_purchase_at OR c.last_purchase_at IS NULL
+                          THEN coalesce(v.last_at, c.last_purchase_at) ELSE c.last_purchase_at END,
+  purchase_days = CASE
+    WHEN v.purchases = 0 THEN c.purchase_days
+    WHEN c.last_purchase_day IS NULL OR v.first_day > c.last_purchase_day THEN c.purchase_days + v.days
+    ELSE (SELECT count(DISTINCT p.local_day) FROM interactions AS p
+          WHERE p.tenant_id = c.tenant_id AND p.customer_id = c.id AND {plain}p.kind = 'PURCHASE') END,
+  last_purchase_day = CASE WHEN v.last_day > c.last_purchase_day OR c.last_purchase_day IS NULL
+                           THEN coalesce(v.last_day, c.last_purchase_day) ELSE c.last_purchase_day END,
+  purchase_count = c.purchase_count + v.purchases,
+  total_spent = round(coalesce(c.total_spent, 0) + v.spent, 2),
+  refunded_amount = round(coalesce(c.refunded_amount, 0) + v.refunded, 2),
+  role = CASE WHEN v.purchases > 0 AND c.role = 'POTENTIAL' THEN 'EXISTING' ELSE c.role END
+FROM (
+  SELECT customer_id,
+         sum(CASE WHEN kind = 'PURCHASE' THEN 1 ELSE 0 END) AS purchases,
+         coalesce(sum(CASE WHEN kind = 'PURCHASE' THEN amount END), 0) AS spent,
+         coalesce(sum(CASE WHEN kind = 'REFUND' THEN amount END), 0) AS refunded,
+         min(CASE WHEN kind = 'PURCHASE' THEN occurred_at END) AS first_at,
+         max(CASE WHEN kind = 'PURCHASE' THEN occurred_at END) AS last_at,
+         min(CASE WHEN kind = 'PURCHASE' THEN local_day END) AS first_day,
+         max(CASE WHEN kind = 'PURCHASE' THEN local_day END) AS last_day,
+         count(DISTINCT CASE WHEN kind = 'PURCHASE' THEN local_day END) AS days
+  FROM interactions
+  WHERE {plain}tenant_id = {mark} AND kind IN ('PURCHASE', 'REFUND') AND ({new_rows})
+  GROUP BY customer_id
+) AS v
+WHERE c.tenant_id = {mark} AND c.id = v.customer_id
+"""
+
+
 def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) -> None:
-    """Fold newly recorded purchases and refunds into the customers' statistics."""
-    deltas: dict[int, dict[str, Any]] = defaultdict(
-        lambda: {"count": 0, "spent": Decimal(0), "refunded": Decimal(0), "first": None, "last": None, "days": set()}
-    )
-    for interaction in recorded:
-        if interaction.kind == PURCHASE:
-            delta = deltas[interaction.customer_id]
-            delta["count"] += 1
-            delta["spent"] += interaction.amount or 0
-            delta["days"].add(interaction.local_day)
-            if delta["first"] is None or interaction.occurred_at < delta["first"]:
-                delta["first"] = interaction.occurred_at
-            if delta["last"] is None or interaction.occurred_at > delta["last"]:
-                delta["last"] = interaction.occurred_at
-        elif interaction.kind == REFUND:
-            deltas[interaction.customer_id]["refunded"] += interaction.amount or 0
-    if not deltas:
+    """Fold newly recorded purchases and refunds into the customers' statistics.
+
+    The database does the arithmetic (_FOLD_STATS) over the rows just
+    inserted: in Python it cost more than inserting them.
+    """
+    new = [i for i in recorded if i.kind in (PURCHASE, REFUND)]
+    if not new:
         return
     raw = RawCursor(ctx.session)
-    # PostgreSQL lets other writers in: lock the rows, in id order (no
-    # deadlock between two batches), so the totals read here are the latest
-    # and no other batch's addition is overwritten. NO KEY UPDATE, the lock
-    # the UPDATE itself takes, does not wait for the key-share locks that
-    # inserting interactions (foreign keys) holds. SQLite writers are serial.
-    current = {row[0]: row for row in raw.select_in(
-        "id, first_purchase_at, last_purchase_at, last_purchase_day, purchase_count, purchase_days, "
-        "total_spent, refunded_amount, role", "customers", "id", sorted(deltas), ctx.tenant_id,
-        lock="FOR NO KEY UPDATE")}
-    recount: list[int] = []
-    updates = []
-    for customer_id, delta in deltas.items():
-        _, first, last, last_day, count, days, spent, refunded, role = current[customer_id]
-        first, last = raw.read_time(first), raw.read_time(last)
-        new_days = delta["days"]
-        if new_days:
-            if last_day is None or min(new_days) > last_day:
-                days += len(new_days)  # appended history: every new day is a new day
-            else:
-                recount.append(customer_id)  # back-filled history: count exactly below
-            last_day = max(new_days) if last_day is None else max(last_day, max(new_days))
-        if delta["first"] is not None and (first is None or delta["first"] < first):
-            first = delta["first"]
-        if delta["last"] is not None and (last is None or delta["last"] > last):
-            last = delta["last"]
-        updates.append((
-            raw.time(first), raw.time(last), last_day, count + delta["count"], days,
-            raw.money(_cents(spent) + delta["spent"]), raw.money(_cents(refunded) + delta["refunded"]),
-            "EXISTING" if delta["count"] and role == "POTENTIAL" else role, customer_id,
-        ))
-    _write_stats(raw, ctx.tenant_id, updates)
-    if recount:
-        recount_purchase_days(ctx, recount)
-
-
-def _write_stats(raw: RawCursor, tenant_id: int, updates: list[tuple]) -> None:
-    """One UPDATE per customer on SQLite; on PostgreSQL one statement joining the
-    new values as arrays (tens of thousands of pipelined UPDATEs cost far more)."""
+    ids = sorted(i.id for i in new)
     if raw.postgres:
-        columns = [list(column) for column in zip(*updates)]
-        raw.execute(
-            "UPDATE customers AS c SET first_purchase_at = v.f, last_purchase_at = v.l, last_purchase_day = v.ld, "
-            "purchase_count = v.pc, purchase_days = v.pd, total_spent = v.ts, refunded_amount = v.ra, role = v.r "
-            "FROM unnest(%s::timestamptz[], %s::timestamptz[], %s::int[], %s::int[], %s::int[], %s::numeric[], "
-            "%s::numeric[], %s::text[], %s::bigint[]) AS v(f, l, ld, pc, pd, ts, ra, r, id) "
-            "WHERE c.tenant_id = %s AND c.id = v.id",
-            [*columns, tenant_id],
-        )
+        # PostgreSQL lets other writers in: lock the rows first, in id order
+        # (no deadlock between two batches), so no other batch's addition is
+        # overwritten. NO KEY UPDATE, the lock the UPDATE itself takes, does
+        # not wait for the key-share locks that inserting interactions
+        # (foreign keys) holds. SQLite writers are serial.
+        raw.select_in("id", "customers", "id", sorted({i.customer_id for i in new}), ctx.tenant_id,
+                      lock="FOR NO KEY UPDATE")
+        raw.execute(_FOLD_STATS.format(mark="%s", plain="", new_rows="id = ANY(%s::bigint[])"), [ctx.tenant_id, ids, ctx.tenant_id])
         return
-    raw.executemany(
-        "UPDATE customers SET first_purchase_at = ?, last_purchase_at = ?, last_purchase_day = ?, "
-        "purchase_count = ?, purchase_days = ?, total_spent = ?, refunded_amount = ?, role = ? WHERE id = ?",
-        updates,
-    )
+    # SQLite: the ids come in a few runs (allocated as a block per insert);
+    # writers are serial, so each run holds only this batch's rows.
+    runs = _runs(ids)
+    for start in range(0, len(runs), 400):  # at most 999 parameters a statement
+        part = runs[start : start + 400]
+        new_rows = " OR ".join(["id BETWEEN ? AND ?"] * len(part))
+        raw.execute(_FOLD_STATS.format(mark="?", plain="+", new_rows=new_rows),
+                    [ctx.tenant_id, *(bound for run in part for bound in run), ctx.tenant_id])
 
 
-def _cents(value) -> Decimal:
-    """A stored amount (Decimal on PostgreSQL, REAL on SQLite) as exact cents."""
-    if value is None:
-        return Decimal("0.00")
-    return (value if isinstance(value, Decimal) else Decimal(repr(value))).quantize(CENT)
+def _runs(ids: list[int]) -> list[tuple[int, int]]:
+    """Sorted ids as (first, last) runs of consecutive values."""
+    runs: list[tuple[int, int]] = []
+    first = last = ids[0]
+    for value in ids[1:]:
+        if value != last + 1:
+            runs.append((first, last))
+            first = value
+        last = value
+    runs.append((first, last))
+    return runs
 
 
 def recount_purchase_days(ctx: TenantContext, customer_ids: list[int]) -> None:
