@@ -226,3 +226,39 @@ def test_concurrent_recordings_for_the_same_customers_lose_no_statistics(gx, ten
         count, days, spent, _, first, last = _stats(gx, cid)
         assert (count, days, spent) == (60, 60, Decimal("60.00"))
         assert (first, last) == (T0, T0 + timedelta(days=59))
+
+
+def test_concurrent_multi_chunk_submissions_in_opposite_orders_do_not_deadlock(gx, tenant):
+    """A bulk submission is folded in chunk by chunk in one transaction. Two of
+    them touching the same customers in opposite orders must not each hold
+    what the other's next chunk needs (PostgreSQL would abort one)."""
+    customers = [_customer(gx, tenant) for _ in range(4)]
+
+    def writer(n: int) -> None:
+        order = customers if n % 2 else customers[::-1]
+        for i in range(5):
+            with gx.tenant(tenant, actor="t") as ctx:
+                record_interactions(ctx, [
+                    {"customer_id": cid, "kind": "PURCHASE", "occurred_at": T0 + timedelta(days=n * 10 + i),
+                     "amount": "1.00"}
+                    for cid in order
+                ], chunk_size=1)
+
+    assert run_in_threads(writer, 4) == []
+    for cid in customers:
+        assert _stats(gx, cid)[0] == 20
+
+
+def test_a_multi_chunk_submission_still_reports_bad_customer_references_per_item(gx, tenant):
+    cid = _customer(gx, tenant)
+    items = [{"customer_id": ref, "kind": "PURCHASE", "occurred_at": T0, "amount": "5.00"}
+             for ref in (cid, 10**30, "abc", -1)]
+    items.append({"customer_code": "nobody", "kind": "PURCHASE", "occurred_at": T0, "amount": "5.00"})
+    items.append({"customer_id": cid, "kind": "PURCHASE", "occurred_at": T0, "amount": "5.00", "quantity": 10**12})
+    with gx.tenant(tenant) as ctx:
+        result = record_interactions(ctx, items, chunk_size=2)
+    assert result.recorded_indexes == [0]
+    assert {index: errors[0].field for index, errors in result.errors.items()} == {
+        1: "customer_id", 2: "customer_id", 3: "customer_id", 4: "customer_code", 5: "quantity"}
+    assert "out of range" in result.errors[1][0].message
+    assert _stats(gx, cid)[0] == 1

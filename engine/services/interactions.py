@@ -127,6 +127,21 @@ def _parse_int(value: Any) -> int:
     return number
 
 
+def _int_parser(low: int, high: int):
+    """_parse_int limited to what the column holds, so no database rejects it later."""
+
+    def parse(value: Any) -> int:
+        number = _parse_int(value)
+        if not low <= number <= high:
+            raise ValueError(f"{number} is out of range ({low} to {high})")
+        return number
+
+    return parse
+
+
+_parse_id = _int_parser(1, 2**63 - 1)
+
+
 def _text(value: Any, limit: int) -> str | None:
     if value is None:
         return None
@@ -162,14 +177,14 @@ _parse_kind = _code_parser(InteractionKind)
 _PARSERS = {
     "kind": _parse_kind,
     "channel": _code_parser(Channel),
-    "customer_id": _parse_int,
+    "customer_id": _parse_id,
     "customer_code": _strip,
     "amount": _parse_amount,
-    "quantity": _parse_int,
+    "quantity": _int_parser(-(2**31), 2**31 - 1),  # negatives get their own message below
     "store": _text_parser(64),
     "staff": _text_parser(64),
     "external_id": _text_parser(128),
-    "reverses_id": _parse_int,
+    "reverses_id": _parse_id,
     "reverses_external_id": _strip,
 }
 
@@ -255,6 +270,8 @@ def record_interactions(ctx: TenantContext, items: Sequence[Any], chunk_size: in
     now = utcnow()
     if len(items) >= BULK_STATISTICS_CHECK:
         refresh_stale_statistics(ctx.session, ("customers", "interactions"))
+    if len(items) > chunk_size:
+        _lock_customers_up_front(ctx, items)
     for start in range(0, len(items), chunk_size):
         chunk = items[start : start + chunk_size]
         for attempt in range(3):
@@ -274,6 +291,34 @@ def record_interactions(ctx: TenantContext, items: Sequence[Any], chunk_size: in
         result.duplicates.extend(partial.duplicates)
         result.errors.update(partial.errors)
     return result
+
+
+def _lock_customers_up_front(ctx: TenantContext, items: Sequence[Any]) -> None:
+    """PostgreSQL: lock the submission's customers, in id order, before its first chunk.
+
+    Each chunk locks its own customers when it folds in their statistics. A
+    submission of several chunks would then hold the first chunk's while
+    waiting for the next chunk's, and two such submissions in opposite
+    orders deadlock. Taken all at once and sorted, the locks queue instead.
+    (Refunds that name only their purchase are locked with their chunk.)
+    """
+    raw = RawCursor(ctx.session)
+    if not raw.postgres:
+        return  # SQLite write transactions are serial already
+    ids: set[int] = set()
+    codes: set[str] = set()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        try:
+            if item.get("customer_id") not in (None, ""):
+                ids.add(_parse_id(item["customer_id"]))
+            elif item.get("customer_code") not in (None, ""):
+                codes.add(_strip(item["customer_code"]))
+        except ValueError:
+            continue  # reported when its chunk is validated
+    ids.update(row[0] for row in raw.select_in("id", "customers", "code", sorted(codes), ctx.tenant_id))
+    raw.select_in("id", "customers", "id", sorted(ids), ctx.tenant_id, lock="FOR NO KEY UPDATE")
 
 
 def _record_chunk(ctx: TenantContext, chunk: Sequence[Any], offset: int, tz: ZoneInfo, now: datetime) -> BulkResult:
@@ -429,14 +474,12 @@ def _drop_duplicates(ctx: TenantContext, valid: list[tuple[int, dict]], out: Bul
 
 
 # The statistics of the customers in the batch, folded in by one UPDATE that
-# joins them to the aggregate of the batch's new rows. SET expressions see
-# the row as it was. Times compare as stored (SQLite: fixed-width ISO text).
-# Purchase days: new days all after the last known one are all new (history
-# appended); otherwise (back-filled history) recount them exactly.
-# {plain} is SQLite's unary +, which keeps it off an index that reads the
-# whole tenant: the customer
-# index for the GROUP BY (instead of the batch's id runs), the kind index for
-# the recount (instead of the customer's own rows).
+# joins them to the aggregate of the batch's new rows ({batch_rows}). SET
+# expressions see the row as it was. Times compare as stored (SQLite:
+# fixed-width ISO text). Purchase days: new days all after the last known
+# one are all new (history appended); otherwise (back-filled history)
+# recount them exactly. {plain} is SQLite's unary +: it keeps the recount
+# on the customer's own rows, not the tenant's whole kind index.
 _FOLD_STATS = """
 UPDATE customers AS c SET
   first_purchase_at = CASE WHEN v.first_at < c.first_purchase_at OR c.first_purchase_at IS NULL
@@ -464,8 +507,8 @@ FROM (
          min(CASE WHEN kind = 'PURCHASE' THEN local_day END) AS first_day,
          max(CASE WHEN kind = 'PURCHASE' THEN local_day END) AS last_day,
          count(DISTINCT CASE WHEN kind = 'PURCHASE' THEN local_day END) AS days
-  FROM interactions
-  WHERE {plain}tenant_id = {mark} AND kind IN ('PURCHASE', 'REFUND') AND ({new_rows})
+  FROM {batch_rows} AS i
+  WHERE kind IN ('PURCHASE', 'REFUND')
   GROUP BY customer_id
 ) AS v
 WHERE c.tenant_id = {mark} AND c.id = v.customer_id
@@ -491,15 +534,23 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
         # (foreign keys) holds. SQLite writers are serial.
         raw.select_in("id", "customers", "id", sorted({i.customer_id for i in new}), ctx.tenant_id,
                       lock="FOR NO KEY UPDATE")
-        raw.execute(_FOLD_STATS.format(mark="%s", plain="", new_rows="id = ANY(%s::bigint[])"), [ctx.tenant_id, ids, ctx.tenant_id])
+        # One primary-key probe per new row, whatever the planner believes
+        # of the table's size (see RawCursor.select_in).
+        batch_rows = ("(SELECT found.* FROM unnest(%s::bigint[]) AS wanted(id) CROSS JOIN LATERAL "
+                      "(SELECT customer_id, kind, amount, occurred_at, local_day FROM interactions "
+                      "WHERE tenant_id = %s AND id = wanted.id OFFSET 0) AS found)")
+        raw.execute(_FOLD_STATS.format(mark="%s", plain="", batch_rows=batch_rows), [ids, ctx.tenant_id, ctx.tenant_id])
         return
     # SQLite: the ids come in a few runs (allocated as a block per insert);
-    # writers are serial, so each run holds only this batch's rows.
+    # writers are serial, so each run holds only this batch's rows. The
+    # unary + keeps the planner on those runs rather than the tenant's
+    # customer index (which it liked for the GROUP BY).
     runs = _runs(ids)
     for start in range(0, len(runs), 400):  # at most 999 parameters a statement
         part = runs[start : start + 400]
-        new_rows = " OR ".join(["id BETWEEN ? AND ?"] * len(part))
-        raw.execute(_FOLD_STATS.format(mark="?", plain="+", new_rows=new_rows),
+        batch_rows = ("(SELECT customer_id, kind, amount, occurred_at, local_day FROM interactions "
+                      f"WHERE +tenant_id = ? AND ({' OR '.join(['id BETWEEN ? AND ?'] * len(part))}))")
+        raw.execute(_FOLD_STATS.format(mark="?", plain="+", batch_rows=batch_rows),
                     [ctx.tenant_id, *(bound for run in part for bound in run), ctx.tenant_id])
 
 
