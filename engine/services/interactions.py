@@ -18,14 +18,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from engine.bulk import RawCursor, allocate_ids, refresh_stale_statistics
 from engine.context import TenantContext
 from engine.enums import Channel, InteractionKind
 from engine.errors import FieldError, ValidationFailed, not_found
-from engine.models import Customer, Interaction
+from engine.models import Interaction
 from engine.types import CENT, utcnow
 
 CHUNK_SIZE = 5_000
@@ -565,26 +565,6 @@ def _runs(ids: list[int]) -> list[tuple[int, int]]:
         last = value
     runs.append((first, last))
     return runs
-
-
-def recount_purchase_days(ctx: TenantContext, customer_ids: list[int]) -> None:
-    for part in _in_chunks(customer_ids):
-        counts = ctx.session.execute(
-            select(Interaction.customer_id, func.count(func.distinct(Interaction.local_day)))
-            .where(
-                Interaction.tenant_id == ctx.tenant_id,
-                Interaction.kind == InteractionKind.PURCHASE.code,
-                Interaction.customer_id.in_(part),
-            )
-            .group_by(Interaction.customer_id)
-        ).all()
-        params = [{"b_id": customer_id, "purchase_days": count} for customer_id, count in counts]
-        if params:
-            ctx.session.execute(
-                update(Customer.__table__).where(Customer.__table__.c.id == bindparam("b_id")).values(purchase_days=bindparam("purchase_days")),
-                params,
-                execution_options={"synchronize_session": False},
-            )
 
 
 def get_interaction(ctx: TenantContext, interaction_id: int) -> RecordedInteraction:
