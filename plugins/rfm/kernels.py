@@ -52,7 +52,8 @@ def _chunk(size, chunks, c):
 
 @njit(cache=True, nogil=True, parallel=True)
 def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start):
-    """Last purchase time, purchase count, net spend and has-purchase mask.
+    """Last purchase time, days since it (NaN without one), purchase count,
+    net spend and has-purchase mask.
 
     Times ascend within a customer, so the window is one run of purchases,
     found by walking in from both ends. Amounts are summed in purchase
@@ -65,6 +66,7 @@ def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start):
     """
     n = offsets.size - 1
     last = np.empty(n, np.int64)
+    days = np.empty(n, np.float64)
     frequency = np.empty(n, np.int64)
     monetary = np.empty(n, np.float64)
     scored = np.empty(n, np.bool_)
@@ -83,10 +85,11 @@ def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start):
         for j in range(a, b):
             spend += amounts[j]
         last[i] = times[b - _ONE] if b > a else 0
+        days[i] = (as_of - last[i]) / SECONDS_PER_DAY if b > a else np.nan
         frequency[i] = b - a
         monetary[i] = spend - refunds[i]
         scored[i] = b > a
-    return last, frequency, monetary, scored, descending_starts
+    return last, days, frequency, monetary, scored, descending_starts
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -115,15 +118,6 @@ def purchase_checks(times, amounts, chunks):
         earliest[c] = e
         good[c] = g
     return descents.sum(), times.size - good.sum(), earliest.min()
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def recency_days(last, scored, as_of):
-    """Days since the last purchase; NaN where the customer is not scored."""
-    out = np.empty(last.size, np.float64)
-    for i in prange(last.size):
-        out[i] = (as_of - last[i]) / SECONDS_PER_DAY if scored[i] else np.nan
-    return out
 
 
 # --- scores -----------------------------------------------------------------
@@ -296,14 +290,13 @@ def quantile_scores(values, scored, cuts):
     ``values`` are "higher is better" (pass the last purchase time for R),
     ``cuts`` come from _cut_keys; equal values get equal scores.
     """
-    out = np.zeros(values.size, np.int8)
+    out = np.empty(values.size, np.int8)
     for i in prange(values.size):
-        if scored[i]:
-            key = order_key(values[i])
-            score = 1
-            for cut in cuts:
-                score += np.int8(key > cut)
-            out[i] = score
+        key = order_key(values[i])
+        score = 1
+        for s in range(cuts.size):
+            score += key > cuts[s]
+        out[i] = score if scored[i] else 0
     return out
 
 
@@ -598,11 +591,10 @@ def score_rfm(
 
 
 def _score(offsets, times, amounts, refunds, as_of, start, settings) -> RfmScores:
-    last, frequency, monetary, scored, descending_starts = customer_aggregates(
+    last, days, frequency, monetary, scored, descending_starts = customer_aggregates(
         offsets, times, amounts, refunds, as_of, start
     )
     _check_purchases(offsets, times, amounts, as_of, descending_starts)
-    days = recency_days(last, scored, as_of)
     k = settings.k
     cuts = settings.thresholds
 
