@@ -29,7 +29,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from engine.bulk import insert_rows
+from engine.bulk import insert_rows, sqlite_time
 from engine.config import Settings
 from engine.db import make_engine
 from engine.models import Customer
@@ -137,7 +137,7 @@ def schema_floor_path(url: str, customers: int, items: list[dict]) -> float:
 
         payload, stamp, recorded = Jsonb({}), (lambda t: t), now
     else:
-        payload, stamp = "{}", (lambda t: t.astimezone(timezone.utc).isoformat(" ", "microseconds")[:26])
+        payload, stamp = "{}", sqlite_time
         recorded = stamp(now)
     rows = [
         (tenant.id, ids[n % len(ids)], "PURCHASE", stamp(item["occurred_at"]), 0, "IN_STORE", "SH-01", None,

@@ -84,6 +84,14 @@ def _sqlite_known_rows(session: Session, table: str) -> int:
     return max((int(stat.split()[0]) for stat in stats), default=0)
 
 
+def sqlite_time(value: datetime) -> str:
+    """An aware datetime as UtcDateTime stores it on SQLite: naive UTC text,
+    fixed width (microseconds included), so text order is time order."""
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    return value.isoformat(" ", "microseconds")[:26]  # without "+00:00"
+
+
 class RawCursor:
     """The hot bulk paths' direct line to the DB-API driver, in the session's
     transaction: SQLAlchemy's per-row parameter processing costs more than the
@@ -99,9 +107,7 @@ class RawCursor:
         """Aware datetime → what UtcDateTime stores (naive UTC text on SQLite)."""
         if value is None or self.postgres:
             return value
-        if value.tzinfo is not timezone.utc:
-            value = value.astimezone(timezone.utc)
-        return value.isoformat(" ", "microseconds")[:26]  # without "+00:00"
+        return sqlite_time(value)
 
     def read_time(self, value):
         if value is None or isinstance(value, datetime):

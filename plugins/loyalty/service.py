@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from engine.bulk import RawCursor, allocate_ids
+from engine.bulk import RawCursor, allocate_ids, sqlite_time
 from engine.context import TenantContext
 from engine.errors import FieldError, ValidationFailed, invalid, not_found
 from engine.models import Customer, Interaction
@@ -230,20 +230,7 @@ def _converter(column: sa.Column, pg: bool):
     if isinstance(column.type, UtcDateTime):
         if pg:
             return lambda v: v
-        seen: dict = {}  # a batch repeats times (an entry's and its lot's, recorded_at): format each once
-        utc = timezone.utc
-
-        def to_text(v):
-            # SQLAlchemy's SQLite storage format for DateTime: naive UTC with microseconds.
-            if v is None:
-                return None
-            text = seen.get(v)
-            if text is None:
-                text = (v if v.tzinfo is utc else v.astimezone(utc)).replace(tzinfo=None).isoformat(" ", "microseconds")
-                seen[v] = text
-            return text
-
-        return to_text
+        return lambda v: None if v is None else sqlite_time(v)
     if column.name == "details":
         return lambda v: v if isinstance(v, str) else json.dumps(v or {})  # str: already JSON
     return None
