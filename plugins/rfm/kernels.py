@@ -92,6 +92,21 @@ def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start):
     return last, days, frequency, monetary, scored, descending_starts
 
 
+@njit(cache=True, nogil=True)
+def customer_checks(offsets, refunds):
+    """(offsets[i+1] < offsets[i] count, bad refund count), branch-free.
+
+    A bad refund is not a non-negative finite amount (NaN included).
+    """
+    decreasing = 0
+    for i in range(np.uint64(1), np.uint64(offsets.size)):
+        decreasing += np.int64(offsets[i] < offsets[i - _ONE])
+    good = 0
+    for i in range(np.uint64(refunds.size)):
+        good += np.int64(refunds[i] >= 0.0) & np.int64(refunds[i] < np.inf)
+    return decreasing, refunds.size - good
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def purchase_checks(times, amounts, chunks):
     """(times[j] < times[j-1] count, bad amount count, earliest time).
@@ -507,17 +522,17 @@ def _check_batch(offsets, times, amounts, refunds, as_of, window_start):
     n = offsets.size - 1
     if offsets[0] != 0:
         raise RfmInputError(f"offsets must start at 0, got {offsets[0]}")
-    decreasing = offsets[1:] < offsets[:-1]
-    if decreasing.any():
-        i = int(np.argmax(decreasing))
+    if refunds.size != n:
+        raise RfmInputError(f"refunds must have one entry per customer: len(refunds)={refunds.size}, customers={n}")
+    decreasing, bad_refunds = customer_checks(offsets, refunds)
+    if decreasing:
+        i = int(np.argmax(offsets[1:] < offsets[:-1]))
         raise RfmInputError(f"offsets must be non-decreasing; offsets[{i + 1}] < offsets[{i}]")
     if offsets[-1] != times.size:
         raise RfmInputError(f"offsets[-1] must equal len(times): {offsets[-1]} != {times.size}")
     if amounts.size != times.size:
         raise RfmInputError(f"amounts must have one entry per purchase: len(amounts)={amounts.size}, len(times)={times.size}")
-    if refunds.size != n:
-        raise RfmInputError(f"refunds must have one entry per customer: len(refunds)={refunds.size}, customers={n}")
-    if not (np.isfinite(refunds) & (refunds >= 0)).all():
+    if bad_refunds:
         i = int(np.argmax(~(np.isfinite(refunds) & (refunds >= 0))))
         raise RfmInputError(f"refunds must be non-negative finite amounts; refunds[{i}] = {refunds[i]}")
     if window_start is not None and window_start > as_of:
