@@ -262,3 +262,27 @@ def test_a_multi_chunk_submission_still_reports_bad_customer_references_per_item
         1: "customer_id", 2: "customer_id", 3: "customer_id", 4: "customer_code", 5: "quantity"}
     assert "out of range" in result.errors[1][0].message
     assert _stats(gx, cid)[0] == 1
+
+
+def test_concurrent_multi_chunk_refunds_naming_only_their_purchases_do_not_deadlock(gx, tenant):
+    customers = [_customer(gx, tenant) for _ in range(4)]
+    with gx.tenant(tenant) as ctx:
+        record_interactions(ctx, [
+            {"customer_id": cid, "kind": "PURCHASE", "occurred_at": T0, "amount": "10.00", "external_id": f"p-{cid}-{k}"}
+            for cid in customers for k in range(20)
+        ])
+
+    def writer(n: int) -> None:
+        order = customers if n % 2 else customers[::-1]
+        for i in range(5):
+            with gx.tenant(tenant, actor="t") as ctx:
+                result = record_interactions(ctx, [
+                    {"kind": "REFUND", "occurred_at": T0 + timedelta(days=1), "amount": "1.00",
+                     "reverses_external_id": f"p-{cid}-{n * 5 + i}"}
+                    for cid in order
+                ], chunk_size=1)
+                assert not result.errors
+
+    assert run_in_threads(writer, 4) == []
+    for cid in customers:
+        assert _stats(gx, cid)[3] == Decimal("20.00")

@@ -300,13 +300,15 @@ def _lock_customers_up_front(ctx: TenantContext, items: Sequence[Any]) -> None:
     submission of several chunks would then hold the first chunk's while
     waiting for the next chunk's, and two such submissions in opposite
     orders deadlock. Taken all at once and sorted, the locks queue instead.
-    (Refunds that name only their purchase are locked with their chunk.)
+    A refund that names only its purchase locks the purchase's customer.
     """
     raw = RawCursor(ctx.session)
     if not raw.postgres:
         return  # SQLite write transactions are serial already
     ids: set[int] = set()
     codes: set[str] = set()
+    purchases: set[int] = set()
+    purchase_refs: set[str] = set()
     for item in items:
         if not isinstance(item, dict):
             continue
@@ -315,10 +317,18 @@ def _lock_customers_up_front(ctx: TenantContext, items: Sequence[Any]) -> None:
                 ids.add(_parse_id(item["customer_id"]))
             elif item.get("customer_code") not in (None, ""):
                 codes.add(_strip(item["customer_code"]))
+            elif item.get("reverses_id") not in (None, ""):
+                purchases.add(_parse_id(item["reverses_id"]))
+            elif item.get("reverses_external_id") not in (None, ""):
+                purchase_refs.add(_strip(item["reverses_external_id"]))
         except ValueError:
             continue  # reported when its chunk is validated
-    ids.update(row[0] for row in raw.select_in("id", "customers", "code", sorted(codes), ctx.tenant_id))
-    raw.select_in("id", "customers", "id", sorted(ids), ctx.tenant_id, lock="FOR NO KEY UPDATE")
+    tenant_id = ctx.tenant_id
+    ids.update(row[0] for row in raw.select_in("id", "customers", "code", sorted(codes), tenant_id))
+    ids.update(row[0] for row in raw.select_in("customer_id", "interactions", "id", sorted(purchases), tenant_id))
+    ids.update(row[0] for row in raw.select_in("customer_id", "interactions", "external_id", sorted(purchase_refs),
+                                               tenant_id))
+    raw.select_in("id", "customers", "id", sorted(ids), tenant_id, lock="FOR NO KEY UPDATE")
 
 
 def _record_chunk(ctx: TenantContext, chunk: Sequence[Any], offset: int, tz: ZoneInfo, now: datetime) -> BulkResult:
