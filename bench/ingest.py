@@ -36,6 +36,7 @@ from engine.models import Customer
 from engine.plugins.manager import get_plugin_manager
 from engine.runtime import Guanxi
 from engine.services.interactions import record_interactions
+from engine.services.modules import set_enabled
 from engine.services.tenants import create_tenant
 
 BATCH = 50_000
@@ -65,20 +66,34 @@ def make_items(customer_ids: list[int], n: int, seed: int = 1) -> list[dict]:
     ]
 
 
-def engine_path(url: str, customers: int, items: list[dict]) -> float:
+def open_engine(url: str) -> Guanxi:
+    """The engine on ``url`` with every plugin, tables created."""
     settings = Settings(database_url=url)
     gx = Guanxi(settings=settings, plugins=get_plugin_manager(), engine=make_engine(settings))
     gx.init_db()
+    return gx
+
+
+def tenant_with_customers(gx: Guanxi, customers: int, modules: tuple[str, ...] = ()) -> tuple[int, list[int]]:
+    """A new tenant with ``modules`` enabled and ``customers`` bare customers; its id and theirs."""
     with gx.write() as session:
         tenant = create_tenant(session, f"bench-{uuid.uuid4().hex[:8]}", "bench")
+        for name in modules:
+            set_enabled(session, gx.plugins, tenant.id, name, True, actor="bench")
         ids = insert_rows(session, Customer.__table__, [
             Customer(tenant_id=tenant.id, code=f"C{i}").model_dump(exclude={"id"}) for i in range(customers)
         ])
+    return tenant.id, ids
+
+
+def engine_path(url: str, customers: int, items: list[dict]) -> float:
+    gx = open_engine(url)
+    tenant_id, ids = tenant_with_customers(gx, customers)
     for item, customer_id in zip(items, (ids[i % len(ids)] for i in range(len(items)))):
         item["customer_id"] = customer_id
     started = time.perf_counter()
     for offset in range(0, len(items), BATCH):
-        with gx.tenant(tenant.id, actor="bench") as ctx:
+        with gx.tenant(tenant_id, actor="bench") as ctx:
             result = record_interactions(ctx, items[offset : offset + BATCH])
             assert not result.errors and not result.duplicates
     elapsed = time.perf_counter() - started
@@ -120,14 +135,8 @@ def schema_floor_path(url: str, customers: int, items: list[dict]) -> float:
     into the real interactions table (its unique external id, customer
     foreign key and indexes), on a fresh database. executemany on SQLite,
     COPY on PostgreSQL, as the engine does; no validation, no statistics."""
-    settings = Settings(database_url=url)
-    gx = Guanxi(settings=settings, plugins=get_plugin_manager(), engine=make_engine(settings))
-    gx.init_db()
-    with gx.write() as session:
-        tenant = create_tenant(session, f"floor-{uuid.uuid4().hex[:8]}", "floor")
-        ids = insert_rows(session, Customer.__table__, [
-            Customer(tenant_id=tenant.id, code=f"C{i}").model_dump(exclude={"id"}) for i in range(customers)
-        ])
+    gx = open_engine(url)
+    tenant_id, ids = tenant_with_customers(gx, customers)
     postgres = gx.engine.dialect.name == "postgresql"
     now = datetime.now(timezone.utc)
     columns = ("tenant_id, customer_id, kind, occurred_at, local_day, channel, store, staff, amount, quantity, "
@@ -140,7 +149,7 @@ def schema_floor_path(url: str, customers: int, items: list[dict]) -> float:
         payload, stamp = "{}", sqlite_time
         recorded = stamp(now)
     rows = [
-        (tenant.id, ids[n % len(ids)], "PURCHASE", stamp(item["occurred_at"]), 0, "IN_STORE", "SH-01", None,
+        (tenant_id, ids[n % len(ids)], "PURCHASE", stamp(item["occurred_at"]), 0, "IN_STORE", "SH-01", None,
          item["amount"] if postgres else float(item["amount"]), item["quantity"], item["external_id"], None,
          payload, recorded)
         for n, item in enumerate(items)

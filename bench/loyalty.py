@@ -22,49 +22,23 @@ import json
 import random
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 
-from bench.ingest import make_items
+from bench.ingest import make_items, open_engine, tenant_with_customers
 from engine.bulk import insert_rows
-from engine.config import Settings
-from engine.db import make_engine
-from engine.models import Customer
-from engine.plugins.manager import get_plugin_manager
-from engine.runtime import Guanxi
 from engine.services.interactions import record_interactions
-from engine.services.modules import set_enabled
-from engine.services.tenants import create_tenant
 from plugins.loyalty import kernels
 from plugins.loyalty.jobs import evaluate_tiers, expire_points
 
 BATCH = 50_000
 
 
-def _engine(url: str) -> Guanxi:
-    settings = Settings(database_url=url)
-    gx = Guanxi(settings=settings, plugins=get_plugin_manager(), engine=make_engine(settings))
-    gx.init_db()
-    return gx
-
-
-def _tenant(gx: Guanxi, modules: tuple[str, ...], customers: int) -> tuple[int, list[int]]:
-    with gx.write() as session:
-        tenant = create_tenant(session, f"bench-{uuid.uuid4().hex[:8]}", "bench")
-        for name in modules:
-            set_enabled(session, gx.plugins, tenant.id, name, True, actor="bench")
-        ids = insert_rows(session, Customer.__table__, [
-            Customer(tenant_id=tenant.id, code=f"C{i}").model_dump(exclude={"id"}) for i in range(customers)
-        ])
-    return tenant.id, ids
-
-
 def ingest(url: str, modules: tuple[str, ...], customers: int, purchases: int) -> float:
-    gx = _engine(url)
-    tenant_id, ids = _tenant(gx, modules, customers)
+    gx = open_engine(url)
+    tenant_id, ids = tenant_with_customers(gx, customers, modules)
     items = make_items(ids, purchases)
     for k, item in enumerate(items):
         item["customer_id"] = ids[k % len(ids)]
@@ -80,8 +54,8 @@ def ingest(url: str, modules: tuple[str, ...], customers: int, purchases: int) -
 
 def jobs(url: str, members: int, lots: int, seed: int = 3) -> dict:
     """Build members, lots and purchases straight into the tables, then time both jobs."""
-    gx = _engine(url)
-    tenant_id, ids = _tenant(gx, ("loyalty",), members)
+    gx = open_engine(url)
+    tenant_id, ids = tenant_with_customers(gx, members, ("loyalty",))
     rng = np.random.default_rng(seed)
     now = datetime.now(timezone.utc).replace(microsecond=0)
     start = now - timedelta(days=730)

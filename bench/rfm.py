@@ -190,36 +190,25 @@ def run(args: argparse.Namespace, cache_dir: str) -> dict:
 
 def end_to_end(url: str, backend: str, n_customers: int, n_purchases: int) -> dict:
     """Time ``run_scoring`` (read purchases, score, replace stored results) on a tenant."""
-    import uuid
     from datetime import datetime, timezone
 
+    from bench.ingest import open_engine, tenant_with_customers
     from engine.bulk import insert_rows
-    from engine.config import Settings
-    from engine.db import make_engine
-    from engine.models import Customer, Interaction
-    from engine.plugins.manager import get_plugin_manager
-    from engine.runtime import Guanxi
+    from engine.models import Interaction
     from engine.scoring import run_scoring
-    from engine.services.modules import configure, set_enabled
-    from engine.services.tenants import create_tenant
+    from engine.services.modules import configure
 
-    settings = Settings(database_url=url)
-    gx = Guanxi(settings=settings, plugins=get_plugin_manager(), engine=make_engine(settings))
-    gx.init_db()
+    gx = open_engine(url)
     batch = make_batch(n_customers, n_purchases, seed=7)
-    with gx.write() as session:
-        tenant = create_tenant(session, f"rfm-{uuid.uuid4().hex[:8]}", "rfm bench")
-        set_enabled(session, gx.plugins, tenant.id, "rfm", True)
-        ids = np.array(insert_rows(session, Customer.__table__, [
-            Customer(tenant_id=tenant.id).model_dump(exclude={"id"}) for _ in range(n_customers)
-        ]))
+    tenant_id, ids = tenant_with_customers(gx, n_customers, ("rfm",))
+    ids = np.array(ids)
     owner = np.repeat(ids, np.diff(batch.offsets))
     now = datetime.now(timezone.utc)
     for start in range(0, n_purchases, 200_000):
         stop = min(start + 200_000, n_purchases)
         with gx.write() as session:
             insert_rows(session, Interaction.__table__, [
-                {"tenant_id": tenant.id, "customer_id": int(c), "kind": "PURCHASE", "local_day": int(t // 86400),
+                {"tenant_id": tenant_id, "customer_id": int(c), "kind": "PURCHASE", "local_day": int(t // 86400),
                  "occurred_at": datetime.fromtimestamp(int(t), timezone.utc), "amount": float(a), "channel": None,
                  "store": None, "staff": None, "quantity": None, "external_id": None, "reverses_id": None,
                  "payload": {}, "recorded_at": now}
@@ -228,10 +217,10 @@ def end_to_end(url: str, backend: str, n_customers: int, n_purchases: int) -> di
     as_of = datetime.fromtimestamp(AS_OF, timezone.utc)
     out = {}
     for label, window in (("", None), ("365d_", 365)):
-        with gx.tenant(tenant.id) as ctx:
+        with gx.tenant(tenant_id) as ctx:
             configure(ctx.session, gx.plugins, ctx.tenant_id, "rfm", {"window_days": window} if window else {})
         started = time.perf_counter()
-        with gx.tenant(tenant.id, actor="bench") as ctx:
+        with gx.tenant(tenant_id, actor="bench") as ctx:
             [report] = run_scoring(ctx, ["rfm"], as_of=as_of)
         elapsed = time.perf_counter() - started
         out[f"e2e_{label}customers_per_s_{backend}"] = round(n_customers / elapsed)

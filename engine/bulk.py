@@ -92,6 +92,15 @@ def sqlite_time(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")[:26]  # without "+00:00"
 
 
+def probe_sql(columns: str, table: str, key: str, array_type: str, where: str = "", lock: str = "") -> str:
+    """PostgreSQL: the rows of ``table`` whose ``key`` is in an array, one index
+    probe per element, in the array's order (see RawCursor.select_in).
+    Parameters: the array, then the tenant id."""
+    return (f"SELECT found.* FROM unnest(%s::{array_type}) AS wanted(wanted_key) CROSS JOIN LATERAL "
+            f"(SELECT {columns} FROM {table} WHERE tenant_id = %s AND {key} = wanted.wanted_key {where} "
+            f"OFFSET 0 {lock}) AS found")
+
+
 class RawCursor:
     """The hot bulk paths' direct line to the DB-API driver, in the session's
     transaction: SQLAlchemy's per-row parameter processing costs more than the
@@ -164,12 +173,7 @@ class RawCursor:
             return []
         if self.postgres:
             array_type = "bigint[]" if isinstance(values[0], int) else "text[]"
-            return self.fetchall(
-                f"SELECT found.* FROM unnest(%s::{array_type}) AS wanted(wanted_key) CROSS JOIN LATERAL "
-                f"(SELECT {columns} FROM {table} WHERE tenant_id = %s AND {key} = wanted.wanted_key {where} "
-                f"OFFSET 0 {lock}) AS found",
-                [list(values), tenant_id],
-            )
+            return self.fetchall(probe_sql(columns, table, key, array_type, where, lock), [list(values), tenant_id])
         rows: list[tuple] = []
         for start in range(0, len(values), 900):
             part = values[start : start + 900]

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.bulk import RawCursor, allocate_ids, refresh_stale_statistics
+from engine.bulk import RawCursor, allocate_ids, probe_sql, refresh_stale_statistics
 from engine.context import TenantContext
 from engine.enums import Channel, InteractionKind
 from engine.errors import FieldError, ValidationFailed, not_found
@@ -483,8 +483,10 @@ def _drop_duplicates(ctx: TenantContext, valid: list[tuple[int, dict]], out: Bul
     return keep
 
 
+_BATCH_COLUMNS = "customer_id, kind, amount, occurred_at, local_day"  # what the fold reads of a new row
+
 # The statistics of the customers in the batch, folded in by one UPDATE that
-# joins them to the aggregate of the batch's new rows ({batch_rows}). SET
+# joins them to the aggregate of the batch's new rows (_BATCH_AGGREGATE). SET
 # expressions see the row as it was. Times compare as stored (SQLite:
 # fixed-width ISO text). Purchase days: new days all after the last known
 # one are all new (history appended); otherwise (back-filled history)
@@ -507,7 +509,10 @@ UPDATE customers AS c SET
   total_spent = round(coalesce(c.total_spent, 0) + v.spent, 2),
   refunded_amount = round(coalesce(c.refunded_amount, 0) + v.refunded, 2),
   role = CASE WHEN v.purchases > 0 AND c.role = 'POTENTIAL' THEN 'EXISTING' ELSE c.role END
-FROM (
+FROM {aggregate}
+WHERE c.tenant_id = {mark} AND c.id = v.customer_id
+"""
+_BATCH_AGGREGATE = """
   SELECT customer_id,
          sum(CASE WHEN kind = 'PURCHASE' THEN 1 ELSE 0 END) AS purchases,
          coalesce(sum(CASE WHEN kind = 'PURCHASE' THEN amount END), 0) AS spent,
@@ -520,16 +525,19 @@ FROM (
   FROM {batch_rows} AS i
   WHERE kind IN ('PURCHASE', 'REFUND')
   GROUP BY customer_id
-) AS v
-WHERE c.tenant_id = {mark} AND c.id = v.customer_id
 """
+# PostgreSQL gets the aggregate back as arrays: joined as a subquery, its
+# row estimate (1) made the planner rerun it once per customer of the tenant.
+_AGGREGATE_ARRAYS = ("unnest(%s::bigint[], %s::bigint[], %s::numeric[], %s::numeric[], %s::timestamptz[], "
+                     "%s::timestamptz[], %s::int[], %s::int[], %s::bigint[]) "
+                     "AS v(customer_id, purchases, spent, refunded, first_at, last_at, first_day, last_day, days)")
 
 
 def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) -> None:
     """Fold newly recorded purchases and refunds into the customers' statistics.
 
-    The database does the arithmetic (_FOLD_STATS) over the rows just
-    inserted: in Python it cost more than inserting them.
+    The database does the arithmetic (_BATCH_AGGREGATE, _FOLD_STATS) over
+    the rows just inserted: in Python it cost more than inserting them.
     """
     new = [i for i in recorded if i.kind in (PURCHASE, REFUND)]
     if not new:
@@ -545,11 +553,12 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
         raw.select_in("id", "customers", "id", sorted({i.customer_id for i in new}), ctx.tenant_id,
                       lock="FOR NO KEY UPDATE")
         # One primary-key probe per new row, whatever the planner believes
-        # of the table's size (see RawCursor.select_in).
-        batch_rows = ("(SELECT found.* FROM unnest(%s::bigint[]) AS wanted(id) CROSS JOIN LATERAL "
-                      "(SELECT customer_id, kind, amount, occurred_at, local_day FROM interactions "
-                      "WHERE tenant_id = %s AND id = wanted.id OFFSET 0) AS found)")
-        raw.execute(_FOLD_STATS.format(mark="%s", plain="", batch_rows=batch_rows), [ids, ctx.tenant_id, ctx.tenant_id])
+        # of the table's size.
+        batch_rows = f"({probe_sql(_BATCH_COLUMNS, 'interactions', 'id', 'bigint[]')})"
+        aggregate = raw.fetchall(_BATCH_AGGREGATE.format(batch_rows=batch_rows), [ids, ctx.tenant_id])
+        if aggregate:
+            raw.execute(_FOLD_STATS.format(mark="%s", plain="", aggregate=_AGGREGATE_ARRAYS),
+                        [*map(list, zip(*aggregate)), ctx.tenant_id])
         return
     # SQLite: the ids come in a few runs (allocated as a block per insert);
     # writers are serial, so each run holds only this batch's rows. The
@@ -558,9 +567,10 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
     runs = _runs(ids)
     for start in range(0, len(runs), 400):  # at most 999 parameters a statement
         part = runs[start : start + 400]
-        batch_rows = ("(SELECT customer_id, kind, amount, occurred_at, local_day FROM interactions "
+        batch_rows = (f"(SELECT {_BATCH_COLUMNS} FROM interactions "
                       f"WHERE +tenant_id = ? AND ({' OR '.join(['id BETWEEN ? AND ?'] * len(part))}))")
-        raw.execute(_FOLD_STATS.format(mark="?", plain="+", batch_rows=batch_rows),
+        aggregate = f"({_BATCH_AGGREGATE.format(batch_rows=batch_rows)}) AS v"
+        raw.execute(_FOLD_STATS.format(mark="?", plain="+", aggregate=aggregate),
                     [ctx.tenant_id, *(bound for run in part for bound in run), ctx.tenant_id])
 
 
