@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from engine.context import TenantContext
 from engine.types import UtcDateTime, utcnow
 from plugins.loyalty import kernels
-from plugins.loyalty.service import (E, EPOCH, H, M, S, add_months, is_postgres, raw_executemany, raw_insert,
+from plugins.loyalty.service import (E, EPOCH, H, S, add_months, is_postgres, raw_executemany, raw_insert,
                                      require_enabled, swept_through)
 
 Progress = Callable[[str, int, int], None]
@@ -50,18 +50,31 @@ def _fetch(ctx: TenantContext, sql: str, params: dict, columns: int) -> np.ndarr
     return np.concatenate(parts) if parts else np.empty((0, width))
 
 
-def _add_to(ctx: TenantContext, table: sa.Table, column: str, ids: np.ndarray, amounts: np.ndarray) -> None:
-    """``column += amount`` per id, in one statement on PostgreSQL (unnest), executemany on SQLite."""
+def lock_members_in_customer_order(ctx: TenantContext, ids: np.ndarray) -> None:
+    """Lock members (PostgreSQL) in the order the ingest hook locks them.
+
+    Before the job's first write to them: its ledger inserts take key-share
+    locks (foreign key checks) and its updates row locks, in whatever order
+    they come; a purchase recorded meanwhile that holds one member and waits
+    for another would deadlock with the job.
+    """
+    if ids.size and is_postgres(ctx):
+        ctx.session.execute(sa.text("SELECT id FROM loyalty_members WHERE id = ANY(CAST(:ids AS bigint[])) "
+                                    "ORDER BY customer_id FOR NO KEY UPDATE"), {"ids": ids.tolist()})
+
+
+def _add_to_balances(ctx: TenantContext, ids: np.ndarray, amounts: np.ndarray) -> None:
+    """``balance += amount`` per member id: one statement on PostgreSQL (unnest), executemany on SQLite."""
     if ids.size == 0:
         return
     if is_postgres(ctx):
         ctx.session.execute(
-            sa.text(f"UPDATE {table.name} AS t SET {column} = t.{column} + v.x "
+            sa.text("UPDATE loyalty_members AS t SET balance = t.balance + v.x "
                     "FROM unnest(CAST(:ids AS bigint[]), CAST(:xs AS bigint[])) AS v(id, x) WHERE t.id = v.id"),
             {"ids": ids.tolist(), "xs": amounts.tolist()},
         )
     else:
-        raw_executemany(ctx, f"UPDATE {table.name} SET {column} = {column} + ? WHERE id = ?",
+        raw_executemany(ctx, "UPDATE loyalty_members SET balance = balance + ? WHERE id = ?",
                         list(zip(amounts.tolist(), ids.tolist())))
 
 
@@ -101,13 +114,14 @@ def expire_points(ctx: TenantContext, as_of: datetime | None = None, on_progress
     lots_per_member = np.diff(offsets)[hit]
     as_of_us = kernels.to_epoch_us(as_of)
     now = utcnow()
+    lock_members_in_customer_order(ctx, ids)
     raw_insert(ctx, E, [
         {"tenant_id": t, "member_id": mid, "kind": "EXPIRE", "rule": None, "points": -x,
          "idempotency_key": f"expire:{mid}:{as_of_us}", "interaction_id": None, "lot_id": None, "actor": ctx.actor,
          "reason": f"{x} points expired", "details": f'{{"lots": {n}}}', "at": as_of, "recorded_at": now}
         for mid, x, n in zip(ids.tolist(), points.tolist(), lots_per_member.tolist())
     ])
-    _add_to(ctx, M, "balance", ids, -points)
+    _add_to_balances(ctx, ids, -points)
     if since is None:
         ctx.session.execute(sa.insert(S).values(tenant_id=t, swept_through=as_of, updated_at=now))
     else:
@@ -183,6 +197,7 @@ def evaluate_tiers(ctx: TenantContext, as_of: datetime | None = None, on_progres
         history.append({"tenant_id": t, "member_id": int(ids[k]), "from_tier": old, "to_tier": new, "why": why,
                         "at": new_at, "actor": ctx.actor})
     if params:
+        lock_members_in_customer_order(ctx, np.array([p["b_id"] for p in params], np.int64))
         # Conditional on the tier read: a member upgraded by a purchase meanwhile keeps that upgrade.
         raw_executemany(ctx, "UPDATE loyalty_members SET tier_code = ?, tier_achieved_at = ? WHERE id = ? AND tier_code = ?",
                         [(p["t"], _ts(ctx, p["a"]), p["b_id"], p["old_t"]) for p in params])

@@ -4,6 +4,7 @@ each thread in its own transaction (SQLite, and PostgreSQL when configured)."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -11,9 +12,12 @@ import sqlalchemy as sa
 
 from engine.errors import ValidationFailed
 from engine.services.customers import create_customer
+from engine.services.interactions import record_interaction
 from engine.types import utcnow
 from plugins.loyalty import service
+from plugins.loyalty.jobs import evaluate_tiers, expire_points
 from plugins.loyalty.models import LoyaltyLedgerEntry, LoyaltyLot
+from tests.concurrency import run_in_threads
 
 
 def _setup(gx, tenant, points):
@@ -84,3 +88,67 @@ def test_concurrent_reward_redemptions_respect_stock(gx, make_tenant):
     assert len(ok) == 5
     assert all(r.errors[0].code == "OUT_OF_STOCK" for r in results if isinstance(r, ValidationFailed))
     assert sorted(_ledger(gx, tenant, c)[0] for c in cids) == [300] * 5 + [500] * 7
+
+
+def _gold_members_enrolled_in_reverse_customer_order(gx, tenant):
+    """Two customers whose member ids run the other way round, GOLD since
+    430 days ago with no spend since, so tier evaluation moves both down."""
+    with gx.tenant(tenant) as ctx:
+        first, second = (create_customer(ctx, {"name": name}).id for name in ("a", "b"))
+    long_ago = utcnow() - timedelta(days=430)
+    for k, cid in enumerate((second, first)):
+        with gx.tenant(tenant) as ctx:
+            record_interaction(ctx, {"customer_id": cid, "kind": "PURCHASE", "amount": "12000",
+                                     "occurred_at": long_ago + timedelta(minutes=k)})
+    return first, second
+
+
+def test_tier_evaluation_and_a_purchase_lock_members_in_the_same_order(gx, make_tenant):
+    """The ingest hook locks a batch's members in customer order. The job
+    writes its tier changes in that order too: in member id order it held
+    one member while waiting for the other, and the purchase's transaction
+    held that one while waiting for the first (PostgreSQL aborted one)."""
+    tenant = make_tenant(modules=("loyalty",))
+    first, second = _gold_members_enrolled_in_reverse_customer_order(gx, tenant)
+    first_locked = threading.Event()
+
+    def purchase(n: int) -> None:
+        with gx.tenant(tenant) as ctx:
+            service.members_by_customer(ctx, [first], lock=True)
+            first_locked.set()
+            time.sleep(1.0)  # the job starts meanwhile
+            service.members_by_customer(ctx, [second], lock=True)
+
+    def job(n: int) -> None:
+        first_locked.wait()
+        with gx.tenant(tenant) as ctx:
+            evaluate_tiers(ctx)
+
+    errors = run_in_threads(lambda n: (purchase, job)[n](n), 2)
+    assert errors == []
+    with gx.tenant(tenant, write=False) as ctx:
+        assert {service.get_member(ctx, c).tier_code for c in (first, second)} == {"SILVER"}
+
+
+def test_points_expiry_and_a_purchase_lock_members_in_the_same_order(gx, make_tenant):
+    """As above, for the expiry job's balance updates."""
+    tenant = make_tenant(modules=("loyalty",))
+    first, second = _gold_members_enrolled_in_reverse_customer_order(gx, tenant)
+    first_locked = threading.Event()
+
+    def purchase(n: int) -> None:
+        with gx.tenant(tenant) as ctx:
+            service.members_by_customer(ctx, [first], lock=True)
+            first_locked.set()
+            time.sleep(1.0)
+            service.members_by_customer(ctx, [second], lock=True)
+
+    def job(n: int) -> None:
+        first_locked.wait()
+        with gx.tenant(tenant) as ctx:
+            expire_points(ctx)
+
+    errors = run_in_threads(lambda n: (purchase, job)[n](n), 2)
+    assert errors == []
+    with gx.tenant(tenant, write=False) as ctx:
+        assert {service.get_member(ctx, c).balance for c in (first, second)} == {0}
