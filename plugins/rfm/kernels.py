@@ -19,16 +19,13 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from numba import njit, prange, types
-from numba.extending import overload
+from numba import njit, prange
 
 from plugins.rfm.segments import RF_GRID, SCHEME_SEGMENTS, Segment, grid_bucket
-from plugins.rfm.settings import RfmSettings
+from plugins.rfm.settings import RfmSettings, RfmThresholds
 
 SECONDS_PER_DAY = 86400
 _NO_WINDOW = np.iinfo(np.int64).min
-
-R_HIGH_IS_BETTER = False  # recency: fewer days is better
 
 # Waking the thread pool costs 0.1 ms on an idle machine and tens of ms on a
 # busy one; below this many customers one thread finishes first.
@@ -52,8 +49,8 @@ def _chunk(size, chunks, c):
 
 @njit(cache=True, nogil=True, parallel=True)
 def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start):
-    """Last purchase time, days since it (NaN without one), purchase count,
-    net spend and has-purchase mask.
+    """Days since the last purchase (NaN without one), purchase count, net
+    spend and has-purchase mask.
 
     Times ascend within a customer, so the window is one run of purchases,
     found by walking in from both ends. Amounts are summed in purchase
@@ -65,7 +62,6 @@ def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start):
     nothing here where both times are at hand.
     """
     n = offsets.size - 1
-    last = np.empty(n, np.int64)
     days = np.empty(n, np.float64)
     frequency = np.empty(n, np.int64)
     monetary = np.empty(n, np.float64)
@@ -84,12 +80,11 @@ def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start):
         spend = 0.0
         for j in range(a, b):
             spend += amounts[j]
-        last[i] = times[b - _ONE] if b > a else 0
-        days[i] = (as_of - last[i]) / SECONDS_PER_DAY if b > a else np.nan
+        days[i] = (as_of - times[b - _ONE]) / SECONDS_PER_DAY if b > a else np.nan
         frequency[i] = b - a
         monetary[i] = spend - refunds[i]
         scored[i] = b > a
-    return last, days, frequency, monetary, scored, descending_starts
+    return days, frequency, monetary, scored, descending_starts
 
 
 @njit(cache=True, nogil=True)
@@ -151,24 +146,16 @@ _SMALL = 4096  # below this many candidates a sort is cheaper than a pass
 _SIGN = np.uint64(1 << 63)
 
 
+@njit(cache=True, nogil=True)
 def order_key(value):
-    """uint64 key in the order of an int64 or float64 value (jitted only)."""
-    raise NotImplementedError("order_key is only callable from numba code")
+    """uint64 key in the order of a float64 value.
 
-
-@overload(order_key, jit_options={"cache": True, "nogil": True})
-def _order_key(value):
-    if isinstance(value, types.Integer):
-        return lambda value: np.int64(value).view(np.uint64) ^ _SIGN  # flip the sign bit
-
-    # IEEE bit trick: positive numbers get the sign bit set, negative ones
-    # all bits flipped; -0.0 is first made +0.0 so that equal values get
-    # equal keys.
-    def float_key(value):
-        bits = np.float64(value + 0.0).view(np.uint64)
-        return ~bits if bits & _SIGN else bits | _SIGN
-
-    return float_key
+    IEEE bit trick: positive numbers get the sign bit set, negative ones all
+    bits flipped; -0.0 is first made +0.0 so that equal values get equal
+    keys.
+    """
+    bits = np.float64(value + 0.0).view(np.uint64)
+    return ~bits if bits & _SIGN else bits | _SIGN
 
 
 @njit(cache=True, nogil=True)
@@ -243,8 +230,9 @@ def _cut_buckets(histograms, m, k):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _cut_keys(values, scored, k, chunks):
-    """order_key of the p_s-th smallest scored value for s = 2..k (see above).
+def _cut_keys(values, sign, scored, k, chunks):
+    """order_key of the p_s-th smallest scored ``sign * value`` for
+    s = 2..k (see above); sign -1.0 ranks lower values as better.
 
     Each thread takes a chunk: range and count, then a histogram of its
     chunk; the bucket of every cut position comes from their sum, and each
@@ -261,7 +249,7 @@ def _cut_keys(values, scored, k, chunks):
         hi = np.uint64(0)
         for i in range(a, b):
             if scored[i]:
-                key = order_key(values[i])
+                key = order_key(sign * values[i])
                 m += 1
                 lo = min(lo, key)
                 hi = max(hi, key)
@@ -278,7 +266,7 @@ def _cut_keys(values, scored, k, chunks):
         histogram = histograms[c]
         for i in range(a, b):
             if scored[i]:
-                histogram[(order_key(values[i]) - lo) >> shift] += 1
+                histogram[(order_key(sign * values[i]) - lo) >> shift] += 1
     bucket_of_cut, rank_in_bucket, slot_of_bucket, write_at = _cut_buckets(histograms, m, k)
     sizes = write_at[chunks]
     candidates = np.empty((sizes.size, sizes.max()), np.uint64)
@@ -287,7 +275,7 @@ def _cut_keys(values, scored, k, chunks):
         at = write_at[c].copy()
         for i in range(a, b):
             if scored[i]:
-                key = order_key(values[i])
+                key = order_key(sign * values[i])
                 slot = slot_of_bucket[(key - lo) >> shift]
                 if slot >= 0:
                     candidates[slot, at[slot]] = key
@@ -298,35 +286,23 @@ def _cut_keys(values, scored, k, chunks):
     return cuts
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def quantile_scores(values, scored, cuts):
-    """score = 1 + floor(k * #(scored customers strictly worse) / #scored).
+@njit(cache=True, nogil=True)
+def threshold_keys(cut_points, sign):
+    """Fixed cut points t1 < ... < t(k-1) as cut keys (settings.RfmThresholds).
 
-    ``values`` are "higher is better" (pass the last purchase time for R),
-    ``cuts`` come from _cut_keys; equal values get equal scores.
+    A value scores 1 + #{j : sign * t_j <= sign * v}: key(v) > key(t_j) - 1.
+    Higher is better (sign 1): 1 + #{t_j <= v}. Recency in days (sign -1):
+    1 + #{t_j >= v} = k - #{t_j < v}.
     """
-    out = np.empty(values.size, np.int8)
-    for i in prange(values.size):
-        key = order_key(values[i])
-        score = 1
-        for s in range(cuts.size):
-            score += key > cuts[s]
-        out[i] = score if scored[i] else 0
-    return out
-
-
-def scored_order(values, scored):
-    """Indices of the scored customers, ascending by value (ties in any order).
-
-    Only ABC needs a full order (cumulative spend from the top).
-    """
-    idx = np.flatnonzero(scored)
-    return idx[np.argsort(values[idx])]
+    keys = np.empty(cut_points.size, np.uint64)
+    for j in range(cut_points.size):
+        keys[j] = order_key(sign * cut_points[j]) - _ONE
+    return keys
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def count_quantile_scores(counts, scored, k, chunks):
-    """quantile_scores for small non-negative integers (F), by histogram.
+def count_score_table(counts, scored, k, chunks):
+    """F's quantile score of every count 0..max, by histogram.
 
     O(n + max count) instead of a selection: the number of strictly worse
     customers is the running total of the histogram below the value.
@@ -336,7 +312,7 @@ def count_quantile_scores(counts, scored, k, chunks):
         a, b = _chunk(counts.size, chunks, c)
         top = 0
         for i in range(a, b):
-            top = max(top, counts[i] if scored[i] else 0)
+            top = max(top, counts[i])
         tops[c] = top
     top = tops.max()
     histograms = np.zeros((chunks, top + 1), np.int64)
@@ -353,27 +329,54 @@ def count_quantile_scores(counts, scored, k, chunks):
     for v in range(top + 1):
         score_of[v] = 1 + (k * worse) // m
         worse += histogram[v]
-    out = np.empty(counts.size, np.int8)
-    for i in prange(counts.size):
-        out[i] = score_of[counts[i]] if scored[i] else 0
-    return out
+    return score_of
+
+
+def threshold_count_table(counts: np.ndarray, cut_points) -> np.ndarray:
+    """F's fixed-threshold score of every count 0..max: 1 + #{t_j <= count}."""
+    top = int(counts.max()) if counts.size else 0
+    return (1 + np.searchsorted(np.asarray(cut_points, np.float64), np.arange(top + 1), side="right")).astype(np.int8)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def threshold_scores(values, scored, cuts, higher_is_better):
-    """Fixed cut points t1 < ... < t(k-1), see settings.RfmThresholds.
+def score_customers(days, frequency, monetary, scored, r_cuts, f_table, m_cuts, grid):
+    """R, F and M scores of every customer, and the RF grid segment.
 
-    higher is better: 1 + #{t_j <= v}; lower is better: k - #{t_j < v}.
+    R and M count the cut keys below the value's key (lower days rank
+    higher), F looks its count up in ``f_table``. ``grid`` is
+    rf_grid_table(k), or an empty table for the schemes that segment
+    elsewhere (segment -1). Unscored customers get 0 and segment -1.
     """
-    k = cuts.size + 1
-    out = np.zeros(values.size, np.int8)
-    for i in prange(values.size):
-        if scored[i]:
-            if higher_is_better:
-                out[i] = 1 + np.searchsorted(cuts, values[i], side="right")
-            else:
-                out[i] = k - np.searchsorted(cuts, values[i], side="left")
-    return out
+    n = days.size
+    r_out = np.empty(n, np.int8)
+    f_out = np.empty(n, np.int8)
+    m_out = np.empty(n, np.int8)
+    segment = np.empty(n, np.int8)
+    with_grid = grid.size > 0
+    for i in prange(n):
+        r_key = order_key(-days[i])
+        r = 1
+        for s in range(r_cuts.size):
+            r += r_key > r_cuts[s]
+        m_key = order_key(monetary[i])
+        m = 1
+        for s in range(m_cuts.size):
+            m += m_key > m_cuts[s]
+        f = f_table[frequency[i]]  # unscored customers have count 0
+        r_out[i] = r if scored[i] else 0
+        f_out[i] = f if scored[i] else 0
+        m_out[i] = m if scored[i] else 0
+        segment[i] = grid[r - 1, f - 1] if with_grid and scored[i] else -1
+    return r_out, f_out, m_out, segment
+
+
+def scored_order(values, scored):
+    """Indices of the scored customers, ascending by value (ties in any order).
+
+    Only ABC needs a full order (cumulative spend from the top).
+    """
+    idx = np.flatnonzero(scored)
+    return idx[np.argsort(values[idx])]
 
 
 # --- segments ---------------------------------------------------------------
@@ -385,12 +388,7 @@ def rf_grid_table(k: int) -> np.ndarray:
     return np.ascontiguousarray(RF_GRID[np.ix_(buckets, buckets)])
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def rf_grid_segments(r_score, f_score, scored, table):
-    out = np.empty(r_score.size, np.int8)
-    for i in prange(r_score.size):
-        out[i] = table[r_score[i] - 1, f_score[i] - 1] if scored[i] else -1
-    return out
+_NO_GRID = np.zeros((0, 0), np.int8)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -606,34 +604,34 @@ def score_rfm(
 
 
 def _score(offsets, times, amounts, refunds, as_of, start, settings) -> RfmScores:
-    last, days, frequency, monetary, scored, descending_starts = customer_aggregates(
+    days, frequency, monetary, scored, descending_starts = customer_aggregates(
         offsets, times, amounts, refunds, as_of, start
     )
     _check_purchases(offsets, times, amounts, as_of, descending_starts)
     k = settings.k
-    cuts = settings.thresholds
+    fixed = settings.thresholds or RfmThresholds()
+    chunks = numba.get_num_threads()
 
-    def score(name, values, cut_values, higher_is_better):
-        fixed = getattr(cuts, name) if cuts is not None else None
-        if fixed is not None:
-            return threshold_scores(
-                cut_values.astype(np.float64), scored, np.asarray(fixed, np.float64), higher_is_better
-            )
-        if name == "frequency":
-            return count_quantile_scores(values, scored, k, numba.get_num_threads())  # small integers
-        return quantile_scores(values, scored, _cut_keys(values, scored, k, numba.get_num_threads()))
+    # R ranks by minus the days since the last purchase (fewer is better).
+    def cut_keys(values, sign, cut_points):
+        if cut_points is not None:
+            return threshold_keys(np.asarray(cut_points, np.float64), sign)
+        return _cut_keys(values, sign, scored, k, chunks)
 
-    # R ranks by the last purchase time (later = better, exact integers);
-    # R cut points are in days.
-    r_score = score("recency", last, days, R_HIGH_IS_BETTER)
-    f_score = score("frequency", frequency, frequency, True)
-    m_score = score("monetary", monetary, monetary, True)
-
-    if settings.scheme == "RF_GRID_10":
-        segment = rf_grid_segments(r_score, f_score, scored, rf_grid_table(k))
-    elif settings.scheme == "RFM_MEAN_8":
-        segment = mean8_segments(as_of - last, frequency, monetary, scored)
+    r_cuts = cut_keys(days, -1.0, fixed.recency)
+    m_cuts = cut_keys(monetary, 1.0, fixed.monetary)
+    if fixed.frequency is not None:
+        f_table = threshold_count_table(frequency, fixed.frequency)
     else:
+        f_table = count_score_table(frequency, scored, k, chunks)  # small integers
+    grid = rf_grid_table(k) if settings.scheme == "RF_GRID_10" else _NO_GRID
+    r_score, f_score, m_score, segment = score_customers(
+        days, frequency, monetary, scored, r_cuts, f_table, m_cuts, grid
+    )
+
+    if settings.scheme == "RFM_MEAN_8":
+        segment = mean8_segments(_recency_seconds(days, scored), frequency, monetary, scored)
+    elif settings.scheme == "ABC":
         order = scored_order(monetary, scored)
         a_cut, b_cut = settings.abc_cuts
         segment = abc_segments(monetary, order, float(a_cut), float(b_cut))
@@ -650,6 +648,15 @@ def _score(offsets, times, amounts, refunds, as_of, start, settings) -> RfmScore
         segment=segment,
         scored=scored,
     )
+
+
+def _recency_seconds(days: np.ndarray, scored: np.ndarray) -> np.ndarray:
+    """Whole seconds since the last purchase (0 when unscored).
+
+    Exact: days is the seconds / 86400 rounded once, and multiplying back
+    is off by far less than half a second below 2**51 seconds.
+    """
+    return np.rint(np.where(scored, days, 0.0) * SECONDS_PER_DAY).astype(np.int64)
 
 
 def warm_up() -> None:
