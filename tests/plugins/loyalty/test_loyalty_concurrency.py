@@ -103,52 +103,42 @@ def _gold_members_enrolled_in_reverse_customer_order(gx, tenant):
     return first, second
 
 
-def test_tier_evaluation_and_a_purchase_lock_members_in_the_same_order(gx, make_tenant):
-    """The ingest hook locks a batch's members in customer order. The job
-    writes its tier changes in that order too: in member id order it held
-    one member while waiting for the other, and the purchase's transaction
-    held that one while waiting for the first (PostgreSQL aborted one)."""
-    tenant = make_tenant(modules=("loyalty",))
-    first, second = _gold_members_enrolled_in_reverse_customer_order(gx, tenant)
+def _job_while_a_purchase_holds_the_first_member(gx, tenant, first, second, job) -> list[BaseException]:
+    """The ingest hook locks a batch's members in customer order; here one at
+    a time, with ``job`` started in between. Returns what either raised."""
     first_locked = threading.Event()
 
-    def purchase(n: int) -> None:
+    def purchase() -> None:
         with gx.tenant(tenant) as ctx:
             service.members_by_customer(ctx, [first], lock=True)
             first_locked.set()
             time.sleep(1.0)  # the job starts meanwhile
             service.members_by_customer(ctx, [second], lock=True)
 
-    def job(n: int) -> None:
+    def run_job() -> None:
         first_locked.wait()
         with gx.tenant(tenant) as ctx:
-            evaluate_tiers(ctx)
+            job(ctx)
 
-    errors = run_in_threads(lambda n: (purchase, job)[n](n), 2)
-    assert errors == []
+    return run_in_threads(lambda n: (purchase, run_job)[n](), 2)
+
+
+def test_tier_evaluation_and_a_purchase_lock_members_in_the_same_order(gx, make_tenant):
+    """The job writes its tier changes in customer order too: in member id
+    order it held one member while waiting for the other, and the purchase's
+    transaction held that one while waiting for the first (PostgreSQL
+    aborted one)."""
+    tenant = make_tenant(modules=("loyalty",))
+    first, second = _gold_members_enrolled_in_reverse_customer_order(gx, tenant)
+    assert _job_while_a_purchase_holds_the_first_member(gx, tenant, first, second, evaluate_tiers) == []
     with gx.tenant(tenant, write=False) as ctx:
         assert {service.get_member(ctx, c).tier_code for c in (first, second)} == {"SILVER"}
 
 
 def test_points_expiry_and_a_purchase_lock_members_in_the_same_order(gx, make_tenant):
-    """As above, for the expiry job's balance updates."""
+    """As above, for the expiry job's ledger inserts and balance updates."""
     tenant = make_tenant(modules=("loyalty",))
     first, second = _gold_members_enrolled_in_reverse_customer_order(gx, tenant)
-    first_locked = threading.Event()
-
-    def purchase(n: int) -> None:
-        with gx.tenant(tenant) as ctx:
-            service.members_by_customer(ctx, [first], lock=True)
-            first_locked.set()
-            time.sleep(1.0)
-            service.members_by_customer(ctx, [second], lock=True)
-
-    def job(n: int) -> None:
-        first_locked.wait()
-        with gx.tenant(tenant) as ctx:
-            expire_points(ctx)
-
-    errors = run_in_threads(lambda n: (purchase, job)[n](n), 2)
-    assert errors == []
+    assert _job_while_a_purchase_holds_the_first_member(gx, tenant, first, second, expire_points) == []
     with gx.tenant(tenant, write=False) as ctx:
         assert {service.get_member(ctx, c).balance for c in (first, second)} == {0}
