@@ -4,6 +4,11 @@
    bulk path for a tenant with loyalty enabled (auto-enrolment, earning, lots,
    tier upgrades) and for one without, same run, separate database files:
    ``ingest_overhead_ratio`` = with / without - 1 (goal <= 0.5).
+   ``ledger_writes_floor_ratio``: the writes any earning at ingest must make
+   (an EARN entry and its lot per purchase, one balance update per member
+   per engine chunk), rows built beforehand and written through the plugin's
+   own raw writers, as a share of the ingest without loyalty: the floor of
+   the overhead ratio before reading members, applying rules or upgrading.
 2. Points expiry plus tier evaluation for 100,000 members holding 1,000,000
    lots (about half past their date) and 300,000 purchases in the window:
    ``expiry_and_tiers_s`` (goal <= 5 s), each job in its own transaction,
@@ -28,10 +33,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.ingest import make_items, open_engine, tenant_with_customers
-from engine.bulk import insert_rows
-from engine.services.interactions import record_interactions
+from engine.bulk import allocate_ids, insert_rows
+from engine.services.interactions import CHUNK_SIZE, record_interactions
 from plugins.loyalty import kernels
 from plugins.loyalty.jobs import evaluate_tiers, expire_points
+from plugins.loyalty.models import LoyaltyLedgerEntry, LoyaltyLot, LoyaltyMember
+from plugins.loyalty.service import raw_executemany, raw_insert
 
 BATCH = 50_000
 
@@ -47,6 +54,51 @@ def ingest(url: str, modules: tuple[str, ...], customers: int, purchases: int) -
         with gx.tenant(tenant_id, actor="bench") as ctx:
             result = record_interactions(ctx, items[offset : offset + BATCH])
             assert not result.errors and not result.duplicates
+    elapsed = time.perf_counter() - started
+    gx.engine.dispose()
+    return elapsed
+
+
+def ledger_writes_floor(url: str, customers: int, purchases: int) -> float:
+    """The ledger writes of earning on every purchase of ``ingest``, and nothing else."""
+    gx = open_engine(url)
+    tenant_id, ids = tenant_with_customers(gx, customers, ("loyalty",))
+    items = make_items(ids, purchases)
+    now = datetime.now(timezone.utc)
+    with gx.write() as session:
+        member_ids = insert_rows(session, LoyaltyMember.__table__, [
+            {"tenant_id": tenant_id, "customer_id": cid, "number": f"B{cid:09d}", "status": "ACTIVE",
+             "tier_code": "MEMBER", "tier_achieved_at": now, "enrolled_via": "PURCHASE", "enrolled_at": now,
+             "referrer_customer_id": None, "first_purchase_at": now, "balance": 0}
+            for cid in ids
+        ])
+    entries = [
+        {"tenant_id": tenant_id, "member_id": member_ids[k % len(ids)], "kind": "EARN", "rule": "PURCHASE",
+         "points": int(float(item["amount"])), "idempotency_key": f"earn:{k}:PURCHASE:member", "interaction_id": k,
+         "lot_id": None, "actor": "bench", "reason": f"{item['amount']} × 1/unit × 1 TIER_MEMBER", "details": "{}",
+         "at": item["occurred_at"], "recorded_at": now}
+        for k, item in enumerate(items)
+    ]
+    E, L = LoyaltyLedgerEntry.__table__, LoyaltyLot.__table__
+    started = time.perf_counter()
+    for offset in range(0, purchases, BATCH):
+        with gx.tenant(tenant_id, actor="bench") as ctx:
+            for start in range(offset, min(offset + BATCH, purchases), CHUNK_SIZE):  # the hook runs per chunk
+                part = entries[start : start + CHUNK_SIZE]
+                lots = []
+                for row, entry_id, lot_id in zip(part, allocate_ids(ctx.session, E, len(part)),
+                                                 allocate_ids(ctx.session, L, len(part))):
+                    row.update(id=entry_id, lot_id=lot_id)
+                    lots.append({"id": lot_id, "tenant_id": tenant_id, "member_id": row["member_id"],
+                                 "entry_id": entry_id, "earned_at": row["at"], "expires_at": row["at"] + timedelta(days=365),
+                                 "points": row["points"], "remaining": row["points"], "expired": 0})
+                raw_insert(ctx, E, part)
+                raw_insert(ctx, L, lots)
+                deltas: dict[int, int] = {}
+                for row in part:
+                    deltas[row["member_id"]] = deltas.get(row["member_id"], 0) + row["points"]
+                raw_executemany(ctx, "UPDATE loyalty_members SET balance = balance + ? WHERE id = ?",
+                                [(points, member_id) for member_id, points in deltas.items()])
     elapsed = time.perf_counter() - started
     gx.engine.dispose()
     return elapsed
@@ -71,7 +123,6 @@ def jobs(url: str, members: int, lots: int, seed: int = 3) -> dict:
              "first_purchase_at": start, "balance": 0}
             for k, cid in enumerate(ids)
         ]
-        from plugins.loyalty.models import LoyaltyLot, LoyaltyMember
         from engine.models import Interaction
 
         member_ids = insert_rows(session, LoyaltyMember.__table__, member_rows)
@@ -139,6 +190,9 @@ def main() -> None:
         out["ingest_without_s"] = round(without, 3)
         out["ingest_with_loyalty_s"] = round(with_, 3)
         out["ingest_overhead_ratio"] = round(with_ / without - 1, 3)
+        floor = ledger_writes_floor(f"sqlite:///{Path(tmp) / 'floor.db'}", args.customers, args.purchases)
+        out["ledger_writes_floor_s"] = round(floor, 3)
+        out["ledger_writes_floor_ratio"] = round(floor / without, 3)
         out.update(jobs(f"sqlite:///{Path(tmp) / 'jobs.db'}", args.members, args.lots))
     out["goals"] = {"ingest_overhead_ratio": 0.5, "expiry_and_tiers_s": 5.0}
     print(json.dumps(out))
