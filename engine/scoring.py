@@ -8,6 +8,7 @@ chunks, straight into numpy arrays.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -109,13 +110,23 @@ def _fetch(session: Session, kind: str, tenant_id: int, as_of: datetime) -> tupl
             cursor.execute(sql, params)
         parts = []
         while rows := cursor.fetchmany(FETCH_CHUNK):
-            parts.append(np.array(rows, dtype=np.float64))
+            # fromiter over the flattened tuples: half the time np.array takes to
+            # discover the shape of a list of tuples.
+            flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.float64, count=3 * len(rows))
+            parts.append(flat.reshape(-1, 3))
     finally:
         cursor.close()
     if not parts:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
     table = np.concatenate(parts)
     return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
+
+
+def _distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """The distinct values of an ascending array (no hashing or sorting needed)."""
+    if values.size == 0:
+        return values
+    return values[np.concatenate(([True], values[1:] != values[:-1]))]
 
 
 def _offsets(customer_of_row: np.ndarray, customer_ids: np.ndarray) -> np.ndarray:
@@ -131,7 +142,7 @@ def load_purchase_batch(session: Session, tenant_id: int, as_of: datetime | None
     refresh_stale_statistics(session, ("interactions",))
     p_cust, p_time, p_amount = _fetch(session, "PURCHASE", tenant_id, as_of)
     r_cust, r_time, r_amount = _fetch(session, "REFUND", tenant_id, as_of)
-    customer_ids = np.union1d(p_cust, r_cust).astype(np.int64)
+    customer_ids = np.union1d(_distinct_sorted(p_cust), _distinct_sorted(r_cust)).astype(np.int64)
     total = session.execute(
         sa.text("SELECT COUNT(*) FROM customers WHERE tenant_id = :t AND deleted_at IS NULL"), {"t": tenant_id}
     ).scalar_one()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import numpy as np
 from sqlalchemy import delete
@@ -14,7 +13,7 @@ from engine.jobs import Job
 from engine.plugins import ModuleInfo
 from engine.bulk import RawCursor
 from engine.scoring import PurchaseBatch, ScoreReport, replace_result_rows
-from engine.types import CENT, utcnow
+from engine.types import utcnow
 from plugins.rfm.kernels import RfmInputError, score_rfm
 from plugins.rfm.models import RfmRun, RfmScore
 from plugins.rfm.settings import RfmSettings
@@ -107,7 +106,8 @@ def guanxi_score(ctx, batch: PurchaseBatch):
     rows = list(zip(
         [ctx.tenant_id] * scored.size, batch.customer_ids[scored].tolist(), [run.id] * scored.size,
         scores.recency_days[scored].tolist(), scores.frequency[scored].tolist(),
-        [raw.money(Decimal(repr(m)).quantize(CENT)) for m in scores.monetary[scored].tolist()],
+        # Whole cents as floats: what SQLite stores, and exact text for PostgreSQL's numeric.
+        [round(m, 2) for m in scores.monetary[scored].tolist()],
         scores.r_score[scored].tolist(), scores.f_score[scored].tolist(), scores.m_score[scored].tolist(),
         [codes[i] for i in scored.tolist()], [computed_at] * scored.size,
     ))
