@@ -9,10 +9,14 @@ SQLite and on PostgreSQL, in the same run.
 the real interactions table (unique external id, customer foreign key,
 indexes), with no validation and no statistics: the ceiling of any engine
 path on that schema, and its ratio to the bare-table anchor.
+``*_stats_floor_*``: the same rows through the engine's own insert and
+customer-statistics fold (update_stats), one transaction per submission,
+still with no validation, duplicate check or hooks: the ceiling of any
+engine path that keeps the statistics current this way, as it must.
 
 PostgreSQL is used when GUANXI_BENCH_POSTGRES_URL (default
 postgresql+psycopg://postgres@127.0.0.1:5432/test) is reachable; a throwaway
-database is created and dropped. Prints one JSON line.
+database per path is created and dropped. Prints one JSON line.
 """
 
 from __future__ import annotations
