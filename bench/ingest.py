@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from engine.bulk import RawCursor, allocate_ids, insert_rows, sqlite_time
+from engine.bulk import RawCursor, allocate_ids, insert_rows, refresh_stale_statistics, sqlite_time
 from engine.config import Settings
 from engine.db import make_engine
 from engine.models import Customer, Interaction
@@ -214,6 +214,7 @@ def stats_floor_path(url: str, customers: int, items: list[dict]) -> float:
     for offset in range(0, len(rows), BATCH):
         part = rows[offset : offset + BATCH]
         with gx.tenant(tenant_id, actor="bench") as ctx:
+            refresh_stale_statistics(ctx.session, ("customers", "interactions"))  # as record_interactions does
             new_ids = allocate_ids(ctx.session, Interaction.__table__, len(part))
             RawCursor(ctx.session).insert("interactions", INSERT_COLUMNS,
                                           [(new_id, *row) for new_id, row in zip(new_ids, part)])
