@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 import sqlalchemy as sa
 from psycopg.types.json import Jsonb
@@ -34,6 +35,32 @@ def insert_rows(session: Session, table: sa.Table, rows: Sequence[dict]) -> list
     if rows:
         session.execute(sa.insert(table), [dict(row, id=new_id) for row, new_id in zip(rows, ids)])
     return ids
+
+
+COPY_CHUNK = 50_000  # rows of COPY text built at a time
+
+
+def _copy_text(values: list) -> list[str]:
+    """Values of one column as COPY text fields: \\N for None, the shortest
+    round-tripping text of floats (PostgreSQL reads nan and inf too),
+    tabs, newlines and backslashes in strings escaped."""
+    sample = next((v for v in values if v is not None), None)
+    if isinstance(sample, str):
+        joined = "".join(v for v in values if v is not None)
+        convert = _escape_copy if any(c in joined for c in "\\\t\n\r") else str
+    elif isinstance(sample, float):
+        convert = repr  # ints among the floats print as ints
+    elif isinstance(sample, datetime):
+        convert = datetime.isoformat
+    else:
+        convert = str
+    if None in values:
+        return ["\\N" if v is None else convert(v) for v in values]
+    return list(map(convert, values))
+
+
+def _escape_copy(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 STALE_GROWTH = 1.2  # a table this many times the rows the planner knows, plus...
@@ -148,6 +175,32 @@ class RawCursor:
             with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+        finally:
+            cursor.close()
+
+    def insert_columns(self, table: str, constants: dict[str, Any], columns: dict[str, list]) -> None:
+        """Insert a row per position of the equal-length lists in ``columns``,
+        each row with ``constants`` too. Lists hold int, float, str or None;
+        constants may also be datetimes. PostgreSQL: COPY fed text built a
+        column at a time, a third of the time ``write_row`` takes per row for
+        200,000 scores; SQLite: executemany."""
+        count = len(next(iter(columns.values()))) if columns else 0
+        if count == 0:
+            return
+        names = ", ".join(f'"{name}"' for name in [*constants, *columns])  # quoted: CLV has a column "T"
+        if not self.postgres:
+            head = [[self.time(v) if isinstance(v, datetime) else v] * count for v in constants.values()]
+            self.executemany(f"INSERT INTO {table} ({names}) VALUES ({self.placeholders(len(constants) + len(columns))})",
+                             list(zip(*head, *columns.values())))
+            return
+        prefix = "".join(_copy_text([v])[0] + "\t" for v in constants.values())
+        texts = [_copy_text(values) for values in columns.values()]
+        cursor = self._connection.cursor()
+        try:
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for start in range(0, count, COPY_CHUNK):
+                    part = zip(*(text[start : start + COPY_CHUNK] for text in texts))
+                    copy.write("".join([prefix + "\t".join(fields) + "\n" for fields in part]))
         finally:
             cursor.close()
 

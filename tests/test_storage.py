@@ -170,3 +170,56 @@ def test_folding_statistics_reads_the_batch_and_each_customers_own_rows_only(gx,
         "SEARCH interactions USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)",  # the batch's rows
         "SEARCH p USING INDEX ix_interactions_tenant_customer (tenant_id=? AND customer_id=?)",  # a recount
     ], plan
+
+
+def test_bulk_result_writes_keep_every_value_as_given(gx, tenant):
+    """replace_result_columns: COPY text on PostgreSQL, executemany on SQLite.
+    Strings with tabs, newlines and backslashes, floats that print long,
+    None and a datetime constant all read back as written."""
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from sqlmodel import select
+
+    from engine.scoring import replace_result_columns
+    from plugins.rfm.models import RfmScore
+
+    when = datetime(2026, 3, 1, 12, 30, 15, 250_000, tzinfo=timezone.utc)
+    awkward = ["tab\there", "line\nbreak\r", "back\\slash \\N", "中文"]
+    with gx.tenant(tenant) as ctx:
+        ids = [create_customer(ctx, {"name": f"c{n}"}).id for n in range(4)]
+        replace_result_columns(ctx.session, RfmScore.__table__, ctx.tenant_id, {
+            "tenant_id": ctx.tenant_id, "run_id": 7, "computed_at": when,
+        }, {
+            "customer_id": ids, "recency_days": [0.1 + 0.2, 1e-7, 2.0, 123456.789],
+            "frequency": [1, 2, 3, 2**31 - 1], "monetary": [0.3, -5.25, 1e9, 0.01],
+            "r_score": [1, 2, 3, 4], "f_score": [1, 1, 1, 1], "m_score": [5, 4, 3, 2], "segment": awkward,
+        })
+    with gx.tenant(tenant, write=False) as ctx:
+        rows = {r.customer_id: r for r in ctx.session.exec(select(RfmScore).where(RfmScore.tenant_id == ctx.tenant_id))}
+    assert [rows[i].segment for i in ids] == awkward
+    assert [rows[i].recency_days for i in ids] == [0.1 + 0.2, 1e-7, 2.0, 123456.789]
+    assert [rows[i].frequency for i in ids] == [1, 2, 3, 2**31 - 1]
+    assert [Decimal(rows[i].monetary) for i in ids] == [Decimal("0.30"), Decimal("-5.25"), Decimal("1000000000.00"), Decimal("0.01")]
+    assert {rows[i].computed_at for i in ids} == {when} and {rows[i].run_id for i in ids} == {7}
+
+
+def test_bulk_result_writes_store_none_as_null(gx, tenant):
+    from datetime import datetime, timezone
+
+    from sqlmodel import select
+
+    from plugins.clv.models import ClvScore
+    from plugins.clv.service import replace_scores
+
+    with gx.tenant(tenant) as ctx:
+        ids = [create_customer(ctx, {"name": f"c{n}"}).id for n in range(2)]
+        numbers = {name: [1.5, 2.5] for name in ("recency", "T", "monetary_value", "probability_alive",
+                                                 "expected_purchases_30", "expected_purchases_90", "expected_purchases_365",
+                                                 "expected_spend", "predicted_value", "historical_value")}
+        replace_scores(ctx.session, ctx.tenant_id, {"tenant_id": ctx.tenant_id, "run_id": 1, "computed_at": datetime.now(timezone.utc)},
+                       {"customer_id": ids, "frequency": [0, 3], "value_decile": [1, 10], **numbers,
+                        "holdout_actual": [None, 2.0], "holdout_predicted": [None, None]})
+    with gx.tenant(tenant, write=False) as ctx:
+        rows = {r.customer_id: r for r in ctx.session.exec(select(ClvScore).where(ClvScore.tenant_id == ctx.tenant_id))}
+    assert [(rows[i].holdout_actual, rows[i].holdout_predicted, rows[i].T) for i in ids] == [(None, None, 1.5), (2.0, None, 2.5)]

@@ -70,9 +70,11 @@ def guanxi_interactions_recorded(ctx, interactions):
 def guanxi_score(ctx, batch):
     """Compute and store batch scores for one tenant.
 
-    ``batch`` is an ``engine.scoring.PurchaseBatch`` of columnar arrays. The
-    plugin replaces its previous results for the tenant in ``ctx.session``
-    (one transaction, so readers never see half a run) and returns an
+    ``batch`` is an ``engine.scoring.PurchaseBatch``: per-customer totals
+    (``customer_totals``) or columnar arrays of every purchase, each read
+    once, when first asked for (docs/plugin-hooks.md). The plugin replaces
+    its previous results for the tenant in ``ctx.session`` (one
+    transaction, so readers never see half a run) and returns an
     ``engine.scoring.ScoreReport``. Called only when the module is requested.
     """
 

@@ -35,7 +35,7 @@ from sqlalchemy import delete
 from sqlmodel import select
 
 from engine.errors import FieldError, ValidationFailed
-from engine.scoring import PurchaseBatch, ScoreReport, replace_results
+from engine.scoring import PurchaseBatch, ScoreReport, replace_result_columns
 from engine.types import utcnow
 from plugins.clv.fitters import (
     BetaGeoFitter,
@@ -299,44 +299,8 @@ def _optional(values: np.ndarray) -> list[float | None]:
 
 
 def replace_scores(session, tenant_id: int, constants: dict, columns: dict[str, list]) -> None:
-    """Swap the tenant's score rows inside the caller's transaction, in bulk.
-
-    Rows are ``constants`` plus one value from each list of ``columns``.
-    SQLite: the driver's executemany with values converted once per column
-    type (SQLAlchemy's per-row bind processing costs ~5x more at 100k rows);
-    PostgreSQL: COPY. Other databases: ``engine.scoring.replace_results``.
-    """
-    table = ClvScore.__table__
-    names = list(constants) + list(columns)
-    n = len(next(iter(columns.values()))) if columns else 0
-    dialect = session.get_bind().dialect
-    if dialect.name not in ("sqlite", "postgresql"):
-        rows = [dict(constants, **dict(zip(columns, values))) for values in zip(*columns.values())]
-        replace_results(session, table, tenant_id, rows)
-        return
-    session.execute(delete(ClvScore).where(ClvScore.tenant_id == tenant_id))
-    if n == 0:
-        return
-    quoted = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
-    connection = session.connection()
-    if dialect.name == "postgresql":
-        with connection.connection.driver_connection.cursor() as cursor:
-            with cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy:
-                head = tuple(constants.values())
-                for values in zip(*columns.values()):
-                    copy.write_row(head + values)
-        return
-    converted = []
-    for name in names:
-        processor = table.c[name].type.bind_processor(dialect)
-        if name in constants:
-            value = constants[name]
-            converted.append([processor(value) if processor else value] * n)
-        else:
-            values = columns[name]
-            converted.append([processor(v) for v in values] if processor else values)
-    sql = f"INSERT INTO {table.name} ({quoted}) VALUES ({', '.join('?' * len(names))})"
-    connection.exec_driver_sql(sql, list(zip(*converted)))
+    """Swap the tenant's score rows inside the caller's transaction, in bulk."""
+    replace_result_columns(session, ClvScore.__table__, tenant_id, constants, columns)
 
 
 def score_tenant(ctx, batch: PurchaseBatch) -> ScoreReport:

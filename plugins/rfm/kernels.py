@@ -603,11 +603,46 @@ def score_rfm(
         return _score(offsets, times, amounts, refunds, as_of, start, settings)
 
 
+def score_rfm_totals(last_purchase, frequency, monetary, as_of: int, settings: RfmSettings) -> RfmScores:
+    """Score customers already aggregated over the window (the engine's
+    CustomerTotals): for each, the time of the last purchase (epoch seconds),
+    the number of purchases (at least 1) and the net spend. Every customer
+    given is scored. Raises RfmInputError naming the bad field.
+    """
+    if not isinstance(settings, RfmSettings):
+        raise RfmInputError(f"settings must be an RfmSettings, got {type(settings).__name__}")
+    last_purchase = _array("last_purchase", last_purchase, "iu", np.int64)
+    frequency = _array("frequency", frequency, "iu", np.int64)
+    monetary = _array("monetary", monetary, "iuf", np.float64)
+    as_of = _int_scalar("as_of", as_of)
+    n = last_purchase.size
+    for name, arr in (("frequency", frequency), ("monetary", monetary)):
+        if arr.size != n:
+            raise RfmInputError(f"{name} must have one entry per customer: len({name})={arr.size}, customers={n}")
+    if n and frequency.min() < 1:
+        i = int(np.argmin(frequency))
+        raise RfmInputError(f"frequency must be at least 1 for every customer given; frequency[{i}] = {frequency[i]}")
+    if n and last_purchase.max() > as_of:
+        i = int(np.argmax(last_purchase))
+        raise RfmInputError(f"last_purchase must not be after as_of ({as_of}); last_purchase[{i}] = {last_purchase[i]}")
+    if not np.isfinite(monetary).all():
+        i = int(np.argmax(~np.isfinite(monetary)))
+        raise RfmInputError(f"monetary must be finite amounts; monetary[{i}] = {monetary[i]}")
+    days = (as_of - last_purchase) / SECONDS_PER_DAY  # as customer_aggregates computes it
+    with _threads_for(n):
+        return _scores_of(days, frequency, monetary, np.ones(n, np.bool_), settings)
+
+
 def _score(offsets, times, amounts, refunds, as_of, start, settings) -> RfmScores:
     days, frequency, monetary, scored, descending_starts = customer_aggregates(
         offsets, times, amounts, refunds, as_of, start
     )
     _check_purchases(offsets, times, amounts, as_of, descending_starts)
+    return _scores_of(days, frequency, monetary, scored, settings)
+
+
+def _scores_of(days, frequency, monetary, scored, settings) -> RfmScores:
+    """Scores and segments from the per-customer aggregates."""
     k = settings.k
     fixed = settings.thresholds or RfmThresholds()
     chunks = numba.get_num_threads()

@@ -11,10 +11,9 @@ from engine import hookimpl
 from engine.errors import FieldError, ValidationFailed
 from engine.jobs import Job
 from engine.plugins import ModuleInfo
-from engine.bulk import RawCursor
-from engine.scoring import PurchaseBatch, ScoreReport, replace_result_rows
+from engine.scoring import PurchaseBatch, ScoreReport, replace_result_columns
 from engine.types import utcnow
-from plugins.rfm.kernels import RfmInputError, score_rfm
+from plugins.rfm.kernels import RfmInputError, score_rfm_totals
 from plugins.rfm.models import RfmRun, RfmScore
 from plugins.rfm.settings import RfmSettings
 
@@ -65,31 +64,21 @@ def guanxi_jobs():
     return [Job(name="rfm.rescore", module="rfm", every_minutes=60, run=_rescore)]
 
 
-def _window_refunds(batch: PurchaseBatch, window_start: int | None) -> np.ndarray:
-    """Refunded amount per customer inside the window (refunds reduce monetary)."""
-    n = len(batch)
-    owner = np.repeat(np.arange(n), np.diff(batch.refund_offsets))
-    inside = batch.refund_times >= window_start if window_start is not None else np.ones(len(owner), bool)
-    return np.bincount(owner[inside], weights=batch.refund_amounts[inside], minlength=n).astype(np.float64)
-
-
-RESULT_COLUMNS = ("tenant_id", "customer_id", "run_id", "recency_days", "frequency", "monetary",
-                  "r_score", "f_score", "m_score", "segment", "computed_at")
-
-
 @hookimpl
 def guanxi_score(ctx, batch: PurchaseBatch):
     if "rfm" not in batch.modules:
         return None
     settings: RfmSettings = ctx.module_settings("rfm")
-    as_of = batch.as_of_epoch
     window_start = None
     if settings.window_days is not None:
         window_start = int((batch.as_of - timedelta(days=settings.window_days)).timestamp())
-    if len(batch) == 0:
+    # R, F and M need no single purchase: the database sums them per customer.
+    totals = batch.customer_totals(window_start)
+    if len(totals) == 0 and not batch.has_purchases():
         raise ValidationFailed([FieldError("as_of", "the tenant has no purchases up to this time; nothing to score")])
     try:
-        scores = score_rfm(batch.offsets, batch.times, batch.amounts, _window_refunds(batch, window_start), as_of, settings, window_start)
+        scores = score_rfm_totals(totals.last_purchase, totals.purchases, np.round(totals.spend - totals.refunded, 2),
+                                  batch.as_of_epoch, settings)
     except RfmInputError as error:
         raise ValidationFailed([FieldError("as_of", str(error))]) from None
 
@@ -100,23 +89,25 @@ def guanxi_score(ctx, batch: PurchaseBatch):
     session.add(run)
     session.flush()
     codes = scores.segment_codes()
-    scored = np.flatnonzero(scores.scored)
-    raw = RawCursor(session)
-    computed_at = raw.time(now)
-    rows = list(zip(
-        [ctx.tenant_id] * scored.size, batch.customer_ids[scored].tolist(), [run.id] * scored.size,
-        scores.recency_days[scored].tolist(), scores.frequency[scored].tolist(),
-        # Whole cents as floats: what SQLite stores, and exact text for PostgreSQL's numeric.
-        [round(m, 2) for m in scores.monetary[scored].tolist()],
-        scores.r_score[scored].tolist(), scores.f_score[scored].tolist(), scores.m_score[scored].tolist(),
-        [codes[i] for i in scored.tolist()], [computed_at] * scored.size,
-    ))
-    replace_result_rows(session, RfmScore.__table__, ctx.tenant_id, RESULT_COLUMNS, rows)
-    run.scored = len(rows)
-    run.unscored = batch.customers_total - len(rows)
+    replace_result_columns(session, RfmScore.__table__, ctx.tenant_id, {
+        "tenant_id": ctx.tenant_id, "run_id": run.id, "computed_at": now,
+    }, {
+        "customer_id": totals.customer_ids.tolist(),
+        "recency_days": scores.recency_days.tolist(),
+        "frequency": scores.frequency.tolist(),
+        # whole cents: the nearest float, which SQLite stores and whose
+        # shortest text PostgreSQL's numeric reads exactly
+        "monetary": scores.monetary.tolist(),
+        "r_score": scores.r_score.tolist(),
+        "f_score": scores.f_score.tolist(),
+        "m_score": scores.m_score.tolist(),
+        "segment": codes,
+    })
+    run.scored = len(totals)
+    run.unscored = batch.customers_total - len(totals)
     session.add(run)
     counts: dict[str, int] = {}
-    for i in scored.tolist():
-        counts[codes[i]] = counts.get(codes[i], 0) + 1
+    for code in codes:
+        counts[code] = counts.get(code, 0) + 1
     return ScoreReport(module="rfm", scored=run.scored, unscored=run.unscored,
                        details={"scheme": settings.scheme, "segments": counts})

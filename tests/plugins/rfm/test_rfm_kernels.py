@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 from scipy.stats import rankdata
 
-from plugins.rfm.kernels import RfmInputError, RfmScores, score_rfm, warm_up
+from plugins.rfm.kernels import RfmInputError, RfmScores, score_rfm, score_rfm_totals, warm_up
 from plugins.rfm.settings import RfmSettings
 
 DAY = 86400
@@ -473,3 +473,43 @@ def test_small_batches_run_single_threaded_and_restore_the_thread_count():
 def test_segments_table_matches_scheme():
     got = run([[(T0, 1.0)]], [0.0], T0, RfmSettings(scheme="ABC"))
     assert [s.code for s in got.segments()] == ["A", "B", "C"]
+
+
+# --- scoring customers already totalled (the engine's database aggregate) ----
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(batches(), rfm_settings())
+def test_totals_score_as_the_purchases_they_sum(batch, settings):
+    purchases, refunds, as_of, window_start = batch
+    want = reference(purchases, refunds, as_of, settings, window_start)
+    who = [i for i, s in enumerate(want["scored"]) if s]
+    start = window_start if window_start is not None else (
+        None if settings.window_days is None else as_of - settings.window_days * DAY)
+    last = [max(t for t, _ in purchases[i] if t <= as_of and (start is None or t >= start)) for i in who]
+    got = score_rfm_totals(np.array(last, np.int64), np.array([want["frequency"][i] for i in who], np.int64),
+                           np.array([want["monetary"][i] for i in who]), as_of, settings)
+    for name in ("recency_days", "r_score", "f_score", "m_score"):
+        assert getattr(got, name).tolist() == [want[name][i] for i in who], name
+    assert got.segment_codes() == [want["segment"][i] for i in who]
+    assert got.scored.all()
+
+
+def test_totals_with_nobody_in_the_window_score_nobody():
+    got = score_rfm_totals(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), T0, RfmSettings(scheme="ABC"))
+    assert got.segment_codes() == [] and got.r_score.size == 0
+
+
+def test_totals_input_errors_name_the_field():
+    def refused(match, last=(T0, T0 + 5), frequency=(1, 2), monetary=(1.0, 2.0), as_of=T0 + DAY, settings=RfmSettings()):
+        with pytest.raises(RfmInputError, match=match):
+            score_rfm_totals(np.array(last), np.array(frequency), np.array(monetary), as_of, settings)
+
+    refused(r"frequency must have one entry per customer: len\(frequency\)=1, customers=2", frequency=(1,))
+    refused(r"monetary must have one entry per customer", monetary=(1.0, 2.0, 3.0))
+    refused(r"frequency must be at least 1 .*; frequency\[1\] = 0", frequency=(1, 0))
+    refused(r"last_purchase must not be after as_of .*; last_purchase\[1\] = ", as_of=T0 + 1)
+    refused(r"monetary must be finite amounts; monetary\[0\] = nan", monetary=(float("nan"), 1.0))
+    refused(r"last_purchase must hold int64 values", last=(1.5, 2.5))
+    refused(r"as_of must be an integer number of epoch seconds", as_of="today")
+    refused(r"settings must be an RfmSettings", settings=None)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import random
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from sqlmodel import select
@@ -15,6 +18,7 @@ from engine.services.modules import configure
 from plugins.rfm.models import RfmRun, RfmScore
 
 AS_OF = datetime(2026, 6, 30, tzinfo=timezone.utc)
+DAY = 86400
 
 
 def _history(gx, tenant):
@@ -144,3 +148,95 @@ def test_periodic_rescoring_runs_only_when_the_tenant_asked_for_it(gx, make_tena
         configure(ctx.session, gx.plugins, ctx.tenant_id, "rfm", {"schedule_minutes": 30})
     assert run_jobs(gx, tenant, ["rfm.rescore"]) == {"rfm.rescore": "4 customers scored"}
     assert len(_scores(gx, tenant)) == 4
+
+
+# --- the whole path (database totals, scores, stored rows) against the reference
+
+
+def _random_history(gx, tenant, seed):
+    """Customers with purchases at random times (some after as_of, some a
+    fraction of a second either side of the window's edges) and refunds of
+    some of them, later, sometimes outside the window. Returns per customer
+    id the (time, amount, refund times and amounts) recorded."""
+    rng = random.Random(seed)
+    with gx.tenant(tenant) as ctx:
+        ids = [create_customer(ctx, {"name": f"c{i}"}).id for i in range(rng.randint(1, 30))]
+        items, history = [], {cid: [] for cid in ids}
+        for cid in ids:
+            for n in range(rng.choice([0, 1, 1, 2, 3, 6])):
+                seconds = rng.choice([rng.randint(0, 60 * DAY), rng.randint(0, 60) * DAY, 30 * DAY, -1])
+                occurred = AS_OF - timedelta(seconds=seconds, microseconds=rng.choice([0, 0, 500_000]))
+                amount = Decimal(rng.randint(1, 40)) / 4  # few distinct values: ties
+                refunds = []
+                if rng.random() < 0.3:
+                    part = min(amount, Decimal(rng.randint(1, 40)) / 4)
+                    refunds.append((occurred + timedelta(days=rng.randint(0, 40)), part))
+                ext = f"{cid}-{n}"
+                items.append({"customer_id": cid, "kind": "PURCHASE", "occurred_at": occurred, "amount": str(amount),
+                              "external_id": ext})
+                items += [{"kind": "REFUND", "occurred_at": when, "amount": str(part), "reverses_external_id": ext}
+                          for when, part in refunds if when <= AS_OF + timedelta(days=30)]
+                history[cid].append((occurred, amount, [(w, p) for w, p in refunds if w <= AS_OF + timedelta(days=30)]))
+        result = record_interactions(ctx, items)
+        assert not result.errors
+    return history
+
+
+@pytest.mark.parametrize("seed, settings", [
+    (1, {}),
+    (2, {"window_days": 30}),
+    (3, {"scheme": "RFM_MEAN_8", "window_days": 45, "k": 3}),
+    (4, {"scheme": "ABC", "abc_cuts": [0.5, 0.75]}),
+    (5, {"k": 4, "window_days": 30, "thresholds": {"monetary": [1, 5, 9], "frequency": [2, 3, 4]}}),
+    (6, {"scheme": "RFM_MEAN_8"}),
+])
+def test_stored_scores_match_the_reference_on_random_histories(gx, make_tenant, seed, settings):
+    from tests.plugins.rfm.test_rfm_kernels import reference
+
+    tenant = make_tenant(modules=("rfm",))
+    history = _random_history(gx, tenant, seed)
+    with gx.tenant(tenant) as ctx:
+        configure(ctx.session, gx.plugins, ctx.tenant_id, "rfm", settings)
+        ctx.forget_modules()
+        rfm = ctx.module_settings("rfm")
+        [report] = run_scoring(ctx, ["rfm"], as_of=AS_OF)
+
+    as_of = int(AS_OF.timestamp())
+    window_start = None if rfm.window_days is None else as_of - rfm.window_days * DAY
+    ids = sorted(history)
+    # The reference works in whole epoch seconds, as the engine does, on what
+    # was recorded up to as_of; refunds count inside the window.
+    purchases = [sorted((math.floor(t.timestamp()), float(a)) for t, a, _ in history[cid] if t <= AS_OF) for cid in ids]
+    refunds = [float(sum(p for _, _, rs in history[cid] for w, p in rs
+                         if w <= AS_OF and (window_start is None or math.floor(w.timestamp()) >= window_start)))
+               for cid in ids]
+    want = reference(purchases, refunds, as_of, rfm, window_start)
+    stored = _scores(gx, tenant)
+    assert report.scored == len(stored) == sum(want["scored"])
+    for i, cid in enumerate(ids):
+        if not want["scored"][i]:
+            assert cid not in stored
+            continue
+        row = stored[cid]
+        assert (row.recency_days, row.frequency, float(row.monetary)) == (
+            want["recency_days"][i], want["frequency"][i], want["monetary"][i]), cid
+        assert (row.r_score, row.f_score, row.m_score, row.segment) == (
+            want["r_score"][i], want["f_score"][i], want["m_score"][i], want["segment"][i]), cid
+
+
+def test_equal_spend_in_cents_ties_whatever_the_float_sums(gx, make_tenant):
+    """0.1 + 0.2 is not 0.3 in floats; both customers spent 0.30 and must get the same M score."""
+    tenant = make_tenant(modules=("rfm",))
+    with gx.tenant(tenant) as ctx:
+        a, b, c = (create_customer(ctx, {"name": name}).id for name in "abc")
+        when = AS_OF - timedelta(days=3)
+        record_interactions(ctx, [
+            {"customer_id": a, "kind": "PURCHASE", "occurred_at": when, "amount": "0.10"},
+            {"customer_id": a, "kind": "PURCHASE", "occurred_at": when, "amount": "0.20"},
+            {"customer_id": b, "kind": "PURCHASE", "occurred_at": when, "amount": "0.30"},
+            {"customer_id": c, "kind": "PURCHASE", "occurred_at": when, "amount": "0.29"},
+        ])
+        run_scoring(ctx, ["rfm"], as_of=AS_OF)
+    scores = _scores(gx, tenant)
+    assert scores[a].m_score == scores[b].m_score > scores[c].m_score
+    assert scores[a].monetary == scores[b].monetary == Decimal("0.30")
