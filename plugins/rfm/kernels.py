@@ -50,33 +50,40 @@ def _chunk(size, chunks, c):
 @njit(cache=True, nogil=True, parallel=True)
 def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start):
     """Days since the last purchase (NaN without one), purchase count, net
-    spend and has-purchase mask.
+    spend and has-purchase mask, with the purchase checks in the same pass.
 
     Times ascend within a customer, so the window is one run of purchases,
-    found by walking in from both ends. Amounts are summed in purchase
+    starting after the purchases before it and ending after those up to
+    as_of: both are counted branch-free (a search that stops at the edge
+    mispredicts a branch per customer). Amounts are summed in purchase
     order, then the refund is subtracted, so a plain Python loop gives
     bit-identical monetary values.
 
-    Also returns the number of customers whose first time is earlier than
-    the previous customer's last: purchase_checks needs it, and it costs
-    nothing here where both times are at hand.
+    The checks only count, reading the purchases while they are at hand:
+    times that go down within a customer, amounts that are not positive
+    finite numbers (NaN included), and the earliest time.
     """
     n = offsets.size - 1
     days = np.empty(n, np.float64)
     frequency = np.empty(n, np.int64)
     monetary = np.empty(n, np.float64)
     scored = np.empty(n, np.bool_)
-    descending_starts = 0
+    descents = 0
+    good = 0
+    earliest = _NONE
     for i in prange(n):
         lo, hi = np.uint64(offsets[i]), np.uint64(offsets[i + 1])
-        if np.uint64(0) < lo < hi:
-            descending_starts += np.int64(times[lo] < times[lo - _ONE])
-        a = lo
-        while a < hi and times[a] < window_start:
-            a += _ONE
-        b = hi
-        while b > a and times[b - _ONE] > as_of:
-            b -= _ONE
+        before = np.uint64(0)
+        upto = np.uint64(0)
+        g = 0
+        for j in range(lo, hi):
+            before += np.uint64(times[j] < window_start)
+            upto += np.uint64(times[j] <= as_of)
+            g += np.int64(amounts[j] > 0.0) & np.int64(amounts[j] < np.inf)
+        d = 0
+        for j in range(lo + _ONE, hi):
+            d += np.int64(times[j] < times[j - _ONE])
+        a, b = lo + before, lo + upto
         spend = 0.0
         for j in range(a, b):
             spend += amounts[j]
@@ -84,7 +91,10 @@ def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start):
         frequency[i] = b - a
         monetary[i] = spend - refunds[i]
         scored[i] = b > a
-    return days, frequency, monetary, scored, descending_starts
+        descents += d
+        good += g
+        earliest = min(earliest, times[lo] if lo < hi else _NONE)
+    return days, frequency, monetary, scored, descents, times.size - good, earliest
 
 
 @njit(cache=True, nogil=True)
@@ -100,34 +110,6 @@ def customer_checks(offsets, refunds):
     for i in range(np.uint64(refunds.size)):
         good += np.int64(refunds[i] >= 0.0) & np.int64(refunds[i] < np.inf)
     return decreasing, refunds.size - good
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def purchase_checks(times, amounts, chunks):
-    """(times[j] < times[j-1] count, bad amount count, earliest time).
-
-    One flat pass over all purchases in chunks, branch-free so that it
-    vectorizes. Times are ascending within every customer exactly when the
-    descents all fall on customer starts (customer_aggregates counts
-    those). A bad amount is not a positive finite number (NaN included).
-    """
-    descents = np.zeros(chunks, np.int64)
-    good = np.zeros(chunks, np.int64)
-    earliest = np.empty(chunks, np.int64)
-    for c in prange(chunks):
-        lo, hi = _chunk(times.size, chunks, c)
-        d = 0
-        e = times[lo] if lo < hi else _NONE
-        for j in range(max(lo, _ONE), hi):
-            d += np.int64(times[j] < times[j - _ONE])
-            e = min(e, times[j])
-        g = 0
-        for j in range(lo, hi):
-            g += np.int64(amounts[j] > 0.0) & np.int64(amounts[j] < np.inf)
-        descents[c] = d
-        earliest[c] = e
-        good[c] = g
-    return descents.sum(), times.size - good.sum(), earliest.min()
 
 
 # --- scores -----------------------------------------------------------------
@@ -538,17 +520,16 @@ def _check_batch(offsets, times, amounts, refunds, as_of, window_start):
     return offsets, times, amounts, refunds, as_of, window_start
 
 
-def _check_purchases(offsets, times, amounts, as_of, descending_starts) -> None:
-    """Raise on what purchase_checks finds wrong with the purchases.
+def _check_purchases(offsets, times, amounts, as_of, descents, bad_amounts, earliest) -> None:
+    """Raise on what customer_aggregates found wrong with the purchases.
 
-    The checks only count; on failure numpy finds the first culprit, which
+    The kernel only counts; on failure numpy finds the first culprit, which
     is slower but only runs to write the error.
     """
-    descents, bad_amounts, earliest = purchase_checks(times, amounts, numba.get_num_threads())
     if bad_amounts:
         j = int(np.argmax(~((amounts > 0.0) & (amounts < np.inf))))
         raise RfmInputError(f"amounts must be positive finite numbers; amounts[{j}] = {amounts[j]}")
-    if descents > descending_starts:
+    if descents:
         # a descent inside a customer: its position is not a customer's first
         positions = np.flatnonzero(times[1:] < times[:-1]) + 1
         owners = np.searchsorted(offsets, positions, side="right") - 1
@@ -634,10 +615,10 @@ def score_rfm_totals(last_purchase, frequency, monetary, as_of: int, settings: R
 
 
 def _score(offsets, times, amounts, refunds, as_of, start, settings) -> RfmScores:
-    days, frequency, monetary, scored, descending_starts = customer_aggregates(
+    days, frequency, monetary, scored, descents, bad_amounts, earliest = customer_aggregates(
         offsets, times, amounts, refunds, as_of, start
     )
-    _check_purchases(offsets, times, amounts, as_of, descending_starts)
+    _check_purchases(offsets, times, amounts, as_of, descents, bad_amounts, earliest)
     return _scores_of(days, frequency, monetary, scored, settings)
 
 
