@@ -66,6 +66,7 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
     async def lifespan(_app):
         await anyio.to_thread.run_sync(gx.init_db)
         await anyio.to_thread.run_sync(schemas.all_modules)  # build the common schema before the first request
+        await anyio.to_thread.run_sync(gx.plugins.hook.guanxi_warm_up)  # numba kernels, from the cache make install filled
         freeze_startup_objects()
         yield
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from engine.cli_support import console, err, fail, open_engine, progress_bar
 from engine.errors import GuanxiError
+from engine.plugins import get_plugin_manager
 
 app = typer.Typer(help="Guanxi (关系): a plugin-based CRM engine.", no_args_is_help=True, add_completion=False)
 tenant_app = typer.Typer(help="Manage tenants (the businesses served).", no_args_is_help=True)
@@ -27,6 +29,14 @@ def init() -> None:
     """Create the database tables (safe to run again)."""
     gx = open_engine()
     console.print(f"Database ready: {gx.engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command("warm-up")
+def warm_up() -> None:
+    """Compile the plugins' numba kernels into numba's cache (make install runs this)."""
+    started = time.perf_counter()
+    get_plugin_manager().hook.guanxi_warm_up()
+    console.print(f"Kernels ready in {time.perf_counter() - started:.1f} s")
 
 
 @app.command()
@@ -284,8 +294,6 @@ def jobs_run(tenant: str = typer.Option(..., "--tenant"), job: Optional[list[str
 
 def _mount_plugin_commands() -> None:
     """Sub-commands contributed by plugins through ``guanxi_cli_commands``."""
-    from engine.plugins.manager import get_plugin_manager
-
     for group in get_plugin_manager().hook.guanxi_cli_commands():
         for name, sub_app in group or []:
             app.add_typer(sub_app, name=name)

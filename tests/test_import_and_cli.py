@@ -103,6 +103,7 @@ def test_cli_walks_an_operator_through_setup(database_url, tmp_path, monkeypatch
         return result.output
 
     run("init")
+    assert "Kernels ready" in run("warm-up")
     run("tenant", "create", "acme", "--name", "Acme 美妆")
     assert "acme" in run("tenant", "list")
     bad = runner.invoke(app, ["tenant", "create", "acme2", "--name", "x", "--currency", "yuan"])

@@ -72,6 +72,12 @@ def guanxi_customer_erased(ctx, customer_id):
     ctx.session.execute(update(VisitLog).where(VisitLog.tenant_id == ctx.tenant_id,
                         VisitLog.customer_id == customer_id).values(note=None))
 
+WARMED = []
+
+@hookimpl
+def guanxi_warm_up():
+    WARMED.append("kernels")
+
 @hookimpl
 def guanxi_score(ctx, batch):
     if "visitlog" not in batch.modules:
@@ -212,6 +218,24 @@ def test_third_party_plugin_reaches_only_tenants_that_enabled_it(third_party, da
     with gx.read() as session:
         notes = session.execute(select(visit_log.note).where(visit_log.tenant_id == tenant_ids[on])).scalars().all()
     assert notes == [None]
+
+
+def test_the_api_warms_every_plugin_up_before_it_serves(third_party, database_url):
+    import asyncio
+
+    from api.app import create_app
+
+    gx = _engine_with_plugins(database_url)
+    warmed = sys.modules["visitlog_plugin"].WARMED
+    before = len(warmed)
+    app = create_app(gx)
+    assert len(warmed) == before  # not at import or construction: at start
+
+    async def start():
+        async with app.router.lifespan_context(app):
+            return len(warmed)
+
+    assert asyncio.run(start()) == before + 1
 
 
 def test_guanxi_disable_plugins_keeps_a_plugin_out(third_party, database_url):

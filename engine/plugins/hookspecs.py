@@ -80,6 +80,15 @@ def guanxi_score(ctx, batch):
 
 
 @hookspec
+def guanxi_warm_up():
+    """Compile the plugin's numba kernels, or load them from numba's cache,
+    so that no request pays for compilation. Called once per process before
+    the API serves, and by ``guanxi warm-up`` (which ``make install`` runs to
+    fill the cache). Return value ignored.
+    """
+
+
+@hookspec
 def guanxi_jobs():
     """Return periodic jobs: a list of ``engine.jobs.Job`` (name, module,
     default interval, function taking a ``TenantContext``). Jobs must be safe

@@ -65,3 +65,11 @@ def guanxi_graphql():
 
     return {"query": ClvQuery, "customer_filters": CUSTOMER_FILTERS, "customer_orders": CUSTOMER_ORDERS,
             "customer_batches": {"clv": clv_batch}}
+
+
+@hookimpl
+def guanxi_warm_up():
+    from plugins.clv import kernels, summary
+
+    kernels.warm_up()
+    summary.warm_up()

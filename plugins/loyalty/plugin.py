@@ -97,3 +97,10 @@ def guanxi_graphql():
 
     return {"query": [LoyaltyQuery], "mutation": [LoyaltyMutation], "customer_batches": {"loyalty": loyalty_batch},
             "nodes": {"LoyaltyLedgerEntry": load_ledger_entry}}
+
+
+@hookimpl
+def guanxi_warm_up():
+    from plugins.loyalty import kernels
+
+    kernels.warm_up()

@@ -111,3 +111,10 @@ def guanxi_score(ctx, batch: PurchaseBatch):
         counts[code] = counts.get(code, 0) + 1
     return ScoreReport(module="rfm", scored=run.scored, unscored=run.unscored,
                        details={"scheme": settings.scheme, "segments": counts})
+
+
+@hookimpl
+def guanxi_warm_up():
+    from plugins.rfm import kernels
+
+    kernels.warm_up()
