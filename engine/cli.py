@@ -49,15 +49,16 @@ def score(
 
     gx = open_engine()
     with progress_bar() as progress:
-        task = progress.add_task("scoring", total=3)
+        task = progress.add_task("reading", total=None)
 
-        def on_progress(step: str) -> None:
-            progress.update(task, advance=1, description=step)
+        def on_progress(step: str, done: int, total: int) -> None:
+            progress.update(task, description=step, completed=done, total=total + 1)  # + the commit
 
         try:
             with gx.tenant(tenant, actor="cli") as ctx:
                 reports = run_scoring(ctx, module, on_progress=on_progress)
-                on_progress("writing results")
+                progress.update(task, description="saving results")
+            progress.update(task, description="done", completed=progress.tasks[0].total)
         except GuanxiError as error:
             progress.stop()
             fail(error)

@@ -292,22 +292,16 @@ def replace_result_columns(session: Session, table: sa.Table, tenant_id: int, co
     RawCursor(session).insert_columns(table.name, constants, columns)
 
 
-def replace_results(session: Session, table: sa.Table, tenant_id: int, rows: Sequence[dict], chunk: int = 20_000) -> None:
-    """Swap a tenant's stored results for ``rows`` inside the caller's transaction."""
-    session.execute(sa.delete(table).where(table.c.tenant_id == tenant_id))
-    for start in range(0, len(rows), chunk):
-        session.execute(sa.insert(table), list(rows[start : start + chunk]))
-
-
 def run_scoring(
     ctx: TenantContext,
     modules: Sequence[str] | None = None,
     as_of: datetime | None = None,
-    on_progress: Callable[[str], None] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[ScoreReport]:
-    """Score the tenant with the requested (default: all enabled) modules, in ctx's transaction."""
+    """Score the tenant with the requested (default: all enabled) modules, in
+    ctx's transaction. ``on_progress(step, done, total)`` hears of each module."""
     enabled = ctx.enabled_modules
-    requested = list(modules) if modules else sorted(enabled)
+    requested = list(dict.fromkeys(modules)) if modules else sorted(enabled)
     not_enabled = [name for name in requested if name not in enabled]
     if not_enabled:
         raise ValidationFailed([FieldError("modules", f"not enabled for this tenant: {', '.join(not_enabled)}")])
@@ -315,10 +309,13 @@ def run_scoring(
     # colliding on the results it is replacing (SQLite's BEGIN IMMEDIATE
     # already serialises; PostgreSQL needs the row lock).
     ctx.session.execute(sa.select(Tenant.id).where(Tenant.id == ctx.tenant_id).with_for_update())
-    if on_progress:
-        on_progress("reading purchases")
     batch = load_purchase_batch(ctx.session, ctx.tenant_id, as_of, requested)
-    if on_progress:
-        on_progress("scoring")
-    reports = [r for r in ctx.hooks.guanxi_score(ctx=ctx, batch=batch) if r is not None]
+    reports = []
+    for done, module in enumerate(requested):
+        if on_progress:
+            on_progress(f"scoring {module}", done, len(requested))
+        # One module per call, so that progress follows the modules; the
+        # batch keeps what it has read for the next one.
+        batch.modules = frozenset([module])
+        reports += [r for r in ctx.hooks.guanxi_score(ctx=ctx, batch=batch) if r is not None]
     return reports

@@ -240,3 +240,14 @@ def test_equal_spend_in_cents_ties_whatever_the_float_sums(gx, make_tenant):
     scores = _scores(gx, tenant)
     assert scores[a].m_score == scores[b].m_score > scores[c].m_score
     assert scores[a].monetary == scores[b].monetary == Decimal("0.30")
+
+
+def test_a_run_reports_progress_module_by_module(gx, make_tenant):
+    tenant = make_tenant(modules=("rfm", "loyalty"))
+    _history(gx, tenant)
+    steps = []
+    with gx.tenant(tenant) as ctx:
+        reports = run_scoring(ctx, ["rfm", "loyalty", "rfm"], as_of=AS_OF,
+                              on_progress=lambda step, done, total: steps.append((step, done, total)))
+    assert steps == [("scoring rfm", 0, 2), ("scoring loyalty", 1, 2)]  # a module asked twice runs once
+    assert [r.module for r in reports] == ["rfm"]  # loyalty has no batch scores
