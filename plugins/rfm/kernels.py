@@ -339,7 +339,7 @@ def score_customers(days, frequency, monetary, scored, r_cuts, f_table, m_cuts, 
         for s in range(m_cuts.size):
             m += m_key > m_cuts[s]
         f = f_table[frequency[i]]  # unscored customers have count 0
-        # (rows taken as views before the loop were written to copies under parallel=True)
+        # out[row, i], not row views taken before the loop: under parallel=True numba lost those writes
         out[0, i] = r if scored[i] else 0
         out[1, i] = f if scored[i] else 0
         out[2, i] = m if scored[i] else 0
