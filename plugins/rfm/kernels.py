@@ -318,9 +318,9 @@ def threshold_count_table(counts: np.ndarray, cut_points) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def score_customers(days, frequency, monetary, scored, r_cuts, f_table, m_cuts, grid, out):
+def score_customers(days, frequency, monetary, scored, r_cuts, f_table, m_cuts, grid, r_out, f_out, m_out, segment):
     """R, F and M scores of every customer, and the RF grid segment, into
-    the rows of ``out`` (4 x n int8).
+    the int8 arrays given.
 
     R and M count the cut keys below the value's key (lower days rank
     higher), F looks its count up in ``f_table``. ``grid`` is
@@ -339,11 +339,10 @@ def score_customers(days, frequency, monetary, scored, r_cuts, f_table, m_cuts, 
         for s in range(m_cuts.size):
             m += m_key > m_cuts[s]
         f = f_table[frequency[i]]  # unscored customers have count 0
-        # out[row, i], not row views taken before the loop: under parallel=True numba lost those writes
-        out[0, i] = r if scored[i] else 0
-        out[1, i] = f if scored[i] else 0
-        out[2, i] = m if scored[i] else 0
-        out[3, i] = grid[r - 1, f - 1] if with_grid and scored[i] else -1
+        r_out[i] = r if scored[i] else 0
+        f_out[i] = f if scored[i] else 0
+        m_out[i] = m if scored[i] else 0
+        segment[i] = grid[r - 1, f - 1] if with_grid and scored[i] else -1
 
 
 def scored_order(values, scored):
@@ -605,28 +604,38 @@ def score_rfm_totals(last_purchase, frequency, monetary, as_of: int, settings: R
         raise RfmInputError(f"monetary must be finite amounts; monetary[{i}] = {monetary[i]}")
     days = (as_of - last_purchase) / SECONDS_PER_DAY  # as customer_aggregates computes it
     with _threads_for(n):
-        return _scores_of(days, frequency, monetary, np.ones(n, np.bool_), settings)
+        return _scores_of(days, frequency, monetary, np.ones(n, np.bool_), settings, _outputs(n, *[np.int8] * 4))
 
 
 def _outputs(n: int, *dtypes) -> list[np.ndarray]:
-    """Output arrays allocated by numpy, not inside the kernels: numpy asks
-    for transparent huge pages on blocks of 4 MB or more. Fresh 4 KB pages
-    cost a fault each; for a million customers, the 7,000 faults of
-    kernel-side allocations were a quarter of the scoring time."""
-    return [np.empty(n, dtype) for dtype in dtypes]
+    """Output arrays of n items, carved in order from one numpy block.
+
+    Not allocated inside the kernels: numpy asks for transparent huge pages
+    on blocks of 4 MB or more, and one block leaves only its two ends in
+    4 KB pages. Fresh 4 KB pages cost a fault each; for a million customers
+    the 7,000 faults of kernel-side allocations were a quarter of the
+    scoring time. Give 8-byte types first, so that every view is aligned.
+    """
+    sizes = [np.dtype(dtype).itemsize * n for dtype in dtypes]
+    block = np.empty(sum(sizes), np.uint8)
+    starts = np.cumsum([0, *sizes])
+    return [block[start : start + size].view(dtype) for start, size, dtype in zip(starts, sizes, dtypes)]
 
 
 def _score(offsets, times, amounts, refunds, as_of, start, settings) -> RfmScores:
-    days, frequency, monetary, scored = _outputs(offsets.size - 1, np.float64, np.int64, np.float64, np.bool_)
+    days, frequency, monetary, scored, *scores = _outputs(
+        offsets.size - 1, np.float64, np.int64, np.float64, np.bool_, np.int8, np.int8, np.int8, np.int8
+    )
     descents, bad_amounts, earliest = customer_aggregates(
         offsets, times, amounts, refunds, as_of, start, days, frequency, monetary, scored
     )
     _check_purchases(offsets, times, amounts, as_of, descents, bad_amounts, earliest)
-    return _scores_of(days, frequency, monetary, scored, settings)
+    return _scores_of(days, frequency, monetary, scored, settings, scores)
 
 
-def _scores_of(days, frequency, monetary, scored, settings) -> RfmScores:
-    """Scores and segments from the per-customer aggregates."""
+def _scores_of(days, frequency, monetary, scored, settings, scores) -> RfmScores:
+    """Scores and segments from the per-customer aggregates, into the four
+    int8 arrays ``scores`` (R, F, M, segment)."""
     k = settings.k
     fixed = settings.thresholds or RfmThresholds()
     chunks = numba.get_num_threads()
@@ -644,9 +653,8 @@ def _scores_of(days, frequency, monetary, scored, settings) -> RfmScores:
     else:
         f_table = count_score_table(frequency, scored, k, chunks)  # small integers
     grid = rf_grid_table(k) if settings.scheme == "RF_GRID_10" else _NO_GRID
-    out = np.empty((4, days.size), np.int8)  # one block of 4n bytes: huge pages from a million customers
-    score_customers(days, frequency, monetary, scored, r_cuts, f_table, m_cuts, grid, out)
-    r_score, f_score, m_score, segment = out
+    r_score, f_score, m_score, segment = scores
+    score_customers(days, frequency, monetary, scored, r_cuts, f_table, m_cuts, grid, r_score, f_score, m_score, segment)
 
     if settings.scheme == "RFM_MEAN_8":
         segment = mean8_segments(_recency_seconds(days, scored), frequency, monetary, scored)
