@@ -197,15 +197,21 @@ def _source(session: Session, kind: str) -> str:
     return f"interactions INDEXED BY {index}"
 
 
+# Soft-deleted customers are hidden from lists and segments: their history
+# stays but they are neither scored nor part of the population ranked.
+# Usually a handful: the subquery runs once and is probed per row.
+_LIVE = "AND customer_id NOT IN (SELECT id FROM customers WHERE tenant_id = ? AND deleted_at IS NOT NULL) "
+
+
 def _fetch(session: Session, kind: str, tenant_id: int, as_of: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(customer id, epoch seconds, amount) of one kind, ordered by customer then time."""
     sql = (
         f"SELECT CAST(customer_id AS BIGINT), {_epoch_sql(session.get_bind().dialect.name, 'occurred_at')}, "
         f"COALESCE(CAST(amount AS DOUBLE PRECISION), 0) "
-        f"FROM {_source(session, kind)} WHERE tenant_id = ? AND kind = ? AND occurred_at <= ? "
+        f"FROM {_source(session, kind)} WHERE tenant_id = ? AND kind = ? AND occurred_at <= ? {_LIVE}"
         "ORDER BY customer_id, occurred_at, id"
     )
-    table = _fetch_floats(session, sql, (tenant_id, kind, _time_param(session, as_of)), 3)
+    table = _fetch_floats(session, sql, (tenant_id, kind, _time_param(session, as_of), tenant_id), 3)
     return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
 
 
@@ -223,9 +229,10 @@ def _fetch_totals(session: Session, kind: str, tenant_id: int, as_of: datetime,
     sql = (
         f"SELECT CAST(customer_id AS BIGINT), {_epoch_sql(dialect, 'MAX(occurred_at)')}, COUNT(*), "
         f"CAST(COALESCE(SUM(amount), 0) AS DOUBLE PRECISION) "
-        f"FROM {_source(session, kind)} WHERE tenant_id = ? AND kind = ? AND occurred_at <= ? {window}"
+        f"FROM {_source(session, kind)} WHERE tenant_id = ? AND kind = ? AND occurred_at <= ? {window}{_LIVE}"
         "GROUP BY customer_id"
     )
+    params.append(tenant_id)
     table = _fetch_floats(session, sql, params, 4)
     table = table[np.argsort(table[:, 0], kind="stable")]
     # PostgreSQL sums numeric exactly, SQLite in floats: rounding to cents

@@ -251,3 +251,19 @@ def test_a_run_reports_progress_module_by_module(gx, make_tenant):
                               on_progress=lambda step, done, total: steps.append((step, done, total)))
     assert steps == [("scoring rfm", 0, 2), ("scoring loyalty", 1, 2)]  # a module asked twice runs once
     assert [r.module for r in reports] == ["rfm"]  # loyalty has no batch scores
+
+
+def test_soft_deleted_customers_are_neither_scored_nor_ranked_against(gx, make_tenant):
+    from engine.services.customers import delete_customer
+
+    tenant = make_tenant(modules=("rfm",))
+    ids = _history(gx, tenant)
+    with gx.tenant(tenant) as ctx:
+        delete_customer(ctx, ids["often-recent"])
+    with gx.tenant(tenant) as ctx:
+        [report] = run_scoring(ctx, ["rfm"], as_of=AS_OF)
+    assert (report.scored, report.unscored) == (3, 1)  # of the four live customers, "never" has no purchase
+    scores = _scores(gx, tenant)
+    assert ids["often-recent"] not in scores
+    # "once-recent" is now the most recent of three: 1 + floor(5 * 2 / 3)
+    assert scores[ids["once-recent"]].r_score == 4
