@@ -223,7 +223,7 @@ def _fetch_totals(session: Session, kind: str, tenant_id: int, as_of: datetime,
     params: list = [tenant_id, kind, _time_param(session, as_of)]
     window = ""
     if window_start is not None:
-        # whole seconds >= window_start exactly when the time itself is
+        # a time's whole seconds are >= window_start exactly when the time is
         window = "AND occurred_at >= ? "
         params.append(_time_param(session, datetime.fromtimestamp(window_start, timezone.utc)))
     sql = (

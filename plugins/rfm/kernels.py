@@ -8,8 +8,10 @@ Input is the engine's columnar batch (DESIGN.md "Batch scoring"): customers
 The window is ``window_start <= t <= as_of`` (both inclusive). A customer
 with no purchase in it is not scored: mask false, scores 0, segment -1.
 
-The kernels are pure functions over contiguous arrays; call ``score_rfm``,
-which checks the input and picks the kernels the settings ask for.
+The kernels are functions over contiguous arrays that change nothing but
+the output arrays passed to them (see ``_outputs``); call ``score_rfm``,
+which checks the input and picks the kernels the settings ask for, or
+``score_rfm_totals`` for customers the database has already summed.
 """
 
 from __future__ import annotations
