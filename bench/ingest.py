@@ -40,7 +40,7 @@ from engine.db import make_engine
 from engine.models import Customer, Interaction
 from engine.plugins.manager import get_plugin_manager
 from engine.runtime import Guanxi
-from engine.services.interactions import INSERT_COLUMNS, record_interactions, update_stats
+from engine.services.interactions import INSERT_COLUMNS, _local_day, record_interactions, update_stats
 from engine.services.modules import set_enabled
 from engine.services.tenants import create_tenant
 
@@ -147,15 +147,12 @@ def _floor_rows(tenant_id: int, ids: list[int], items: list[dict], postgres: boo
         payload, stamp = "{}", sqlite_time
         recorded = stamp(now)
     return [
-        (tenant_id, ids[n % len(ids)], "PURCHASE", stamp(item["occurred_at"]), _utc_day(item["occurred_at"]),
-         "IN_STORE", "SH-01", None, item["amount"] if postgres else float(item["amount"]), item["quantity"],
-         item["external_id"], None, payload, recorded)
+        (tenant_id, ids[n % len(ids)], "PURCHASE", stamp(item["occurred_at"]),
+         _local_day(item["occurred_at"], timezone.utc), "IN_STORE", "SH-01", None,
+         item["amount"] if postgres else float(item["amount"]), item["quantity"], item["external_id"], None,
+         payload, recorded)
         for n, item in enumerate(items)
     ]
-
-
-def _utc_day(moment: datetime) -> int:
-    return moment.toordinal() - 719163  # days since 1970-01-01, as the engine's local_day in UTC
 
 
 FLOOR_COLUMNS = INSERT_COLUMNS[1:]  # the engine's insert without the id

@@ -187,17 +187,16 @@ class RawCursor:
         count = len(next(iter(columns.values()))) if columns else 0
         if count == 0:
             return
-        names = ", ".join(f'"{name}"' for name in [*constants, *columns])  # quoted: CLV has a column "T"
+        names = [f'"{name}"' for name in [*constants, *columns]]  # quoted: CLV has a column "T"
         if not self.postgres:
             head = [[self.time(v) if isinstance(v, datetime) else v] * count for v in constants.values()]
-            self.executemany(f"INSERT INTO {table} ({names}) VALUES ({self.placeholders(len(constants) + len(columns))})",
-                             list(zip(*head, *columns.values())))
+            self.insert(table, names, list(zip(*head, *columns.values())))
             return
         prefix = "".join(_copy_text([v])[0] + "\t" for v in constants.values())
         texts = [_copy_text(values) for values in columns.values()]
         cursor = self._connection.cursor()
         try:
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
                 for start in range(0, count, COPY_CHUNK):
                     part = zip(*(text[start : start + COPY_CHUNK] for text in texts))
                     copy.write("".join([prefix + "\t".join(fields) + "\n" for fields in part]))

@@ -57,8 +57,8 @@ def score(
         try:
             with gx.tenant(tenant, actor="cli") as ctx:
                 reports = run_scoring(ctx, module, on_progress=on_progress)
-                progress.update(task, description="saving results")
-            progress.update(task, description="done", completed=progress.tasks[0].total)
+                progress.update(task, description="saving results", advance=1)
+            progress.update(task, description="done", advance=1)
         except GuanxiError as error:
             progress.stop()
             fail(error)

@@ -37,8 +37,8 @@ class PurchaseArrays:
     Customer ``i`` (database id ``customer_ids[i]``) has purchases at
     ``offsets[i]:offsets[i + 1]`` of ``times`` (int64 epoch seconds, ascending)
     and ``amounts`` (float64), and refunds likewise at
-    ``refund_offsets[i]:refund_offsets[i + 1]``. Only customers with at least
-    one purchase or refund are present.
+    ``refund_offsets[i]:refund_offsets[i + 1]``. Only live (not soft-deleted)
+    customers with at least one purchase or refund are present.
     """
 
     customer_ids: np.ndarray

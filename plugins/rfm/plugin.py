@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import numpy as np
@@ -106,11 +107,8 @@ def guanxi_score(ctx, batch: PurchaseBatch):
     run.scored = len(totals)
     run.unscored = batch.customers_total - len(totals)
     session.add(run)
-    counts: dict[str, int] = {}
-    for code in codes:
-        counts[code] = counts.get(code, 0) + 1
     return ScoreReport(module="rfm", scored=run.scored, unscored=run.unscored,
-                       details={"scheme": settings.scheme, "segments": counts})
+                       details={"scheme": settings.scheme, "segments": dict(Counter(codes))})
 
 
 @hookimpl
