@@ -156,9 +156,12 @@ day_times = st.integers(0, 30).map(lambda d: T0 + d * DAY) | st.integers(0, 30 *
 @st.composite
 def batches(draw, max_customers=25):
     n = draw(st.integers(1, max_customers))
+    # Mostly small customers; some batches also have customers of 5-20
+    # purchases, which the kernel reads through fixed lanes.
+    most = draw(st.sampled_from([6, 6, 20]))
     purchases = []
     for _ in range(n):
-        times = sorted(draw(st.lists(day_times, max_size=6)))
+        times = sorted(draw(st.lists(day_times, max_size=most)))
         purchases.append([(t, draw(quarters)) for t in times])
     # refunds: mostly none, sometimes more than the customer ever spent
     refunds = [draw(st.sampled_from([0.0, 0.0, 0.25, 5.0, 50.0])) for _ in range(n)]
@@ -392,6 +395,43 @@ def test_clustered_values_with_outliers_match_rank_min(k):
     for values, scores in [(times, got.r_score), (got.monetary, got.m_score)]:
         worse = rankdata(values, method="min") - 1
         np.testing.assert_array_equal(scores, 1 + (k * worse) // n)
+
+
+@pytest.mark.parametrize("window", [None, 12])
+def test_every_customer_size_around_the_lane_limits_matches_reference(window):
+    # The kernel reads customers of 5 to 16 purchases through fixed lanes
+    # and the others with loops, and falls back to loops near the end of
+    # the arrays: every size from 0 to 20, in mixed order, the last ones
+    # too, with the window edge and as_of cutting into them.
+    rng = np.random.default_rng(3)
+    sizes = np.tile(np.arange(21), 4)
+    rng.shuffle(sizes)
+    purchases = [
+        [(int(t), float(a)) for t, a in zip(np.sort(T0 + rng.integers(0, 30 * DAY, size)), rng.integers(1, 80, size) / 4)]
+        for size in sizes
+    ] + [[(T0 + d * DAY, 1.0) for d in range(size)] for size in (20, 9, 5)]
+    refunds = (rng.integers(0, 3, len(purchases)) * 2.5).tolist()
+    assert_matches(purchases, refunds, T0 + 20 * DAY, RfmSettings(window_days=window))
+
+
+@pytest.mark.parametrize("size, position", [(6, 1), (10, 5), (16, 15), (17, 16)])
+def test_unsorted_and_bad_amounts_are_found_inside_long_customers(size, position):
+    # a customer of ``size`` purchases between two long ones, its purchase
+    # ``position`` out of order, or with a bad amount outside the window
+    def batch():
+        return [[(T0 + j, 1.0) for j in range(20)], [(T0 + j * DAY, 1.0) for j in range(size)],
+                [(T0 + j, 1.0) for j in range(20)]]
+
+    purchases = batch()
+    t, a = purchases[1][position]
+    purchases[1][position] = (t - 2 * DAY, a)
+    with pytest.raises(RfmInputError, match=r"customer 1 is not sorted"):
+        run(purchases, [0.0] * 3, T0 + 30 * DAY, RfmSettings())
+    for value in (float("nan"), -1.0, float("inf")):
+        purchases = batch()
+        purchases[1][position] = (purchases[1][position][0], value)
+        with pytest.raises(RfmInputError, match=rf"amounts\[{20 + position}\] = {value}"):
+            run(purchases, [0.0] * 3, T0 + 30 * DAY, RfmSettings(window_days=1))
 
 
 def test_empty_batch():
