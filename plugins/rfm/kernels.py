@@ -161,18 +161,20 @@ def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start, d
     return descents, times.size - good, earliest
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, parallel=True)
 def customer_checks(offsets, refunds):
     """(offsets[i+1] < offsets[i] count, bad refund count), branch-free.
 
     A bad refund is not a non-negative finite amount (NaN included).
     """
     decreasing = 0
-    for i in range(np.uint64(1), np.uint64(offsets.size)):
-        decreasing += np.int64(offsets[i] < offsets[i - _ONE])
+    for i in prange(offsets.size - 1):
+        j = np.uint64(i)
+        decreasing += np.int64(offsets[j + _ONE] < offsets[j])
     good = 0
-    for i in range(np.uint64(refunds.size)):
-        good += np.int64(refunds[i] >= 0.0) & np.int64(refunds[i] < np.inf)
+    for i in prange(refunds.size):
+        j = np.uint64(i)
+        good += np.int64(refunds[j] >= 0.0) & np.int64(refunds[j] < np.inf)
     return decreasing, refunds.size - good
 
 
@@ -588,7 +590,8 @@ def _check_batch(offsets, times, amounts, refunds, as_of, window_start):
         raise RfmInputError(f"offsets must start at 0, got {offsets[0]}")
     if refunds.size != n:
         raise RfmInputError(f"refunds must have one entry per customer: len(refunds)={refunds.size}, customers={n}")
-    decreasing, bad_refunds = customer_checks(offsets, refunds)
+    with _threads_for(n):
+        decreasing, bad_refunds = customer_checks(offsets, refunds)
     if decreasing:
         i = int(np.argmax(offsets[1:] < offsets[:-1]))
         raise RfmInputError(f"offsets must be non-decreasing; offsets[{i + 1}] < offsets[{i}]")
