@@ -410,8 +410,11 @@ def threshold_count_table(counts: np.ndarray, cut_points) -> np.ndarray:
     return (1 + np.searchsorted(np.asarray(cut_points, np.float64), np.arange(top + 1), side="right")).astype(np.int8)
 
 
+_MAX_CUTS = 9  # k <= 10
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def score_customers(days, frequency, monetary, scored, r_cuts, f_table, m_cuts, grid, r_out, f_out, m_out, segment):
+def score_customers(days, frequency, monetary, scored, r_cuts, f_table, m_cuts, grid, r_out, f_out, m_out, segment, chunks):
     """R, F and M scores of every customer, and the RF grid segment, into
     the int8 arrays given.
 
@@ -419,23 +422,38 @@ def score_customers(days, frequency, monetary, scored, r_cuts, f_table, m_cuts, 
     higher), F looks its count up in ``f_table``. ``grid`` is
     rf_grid_table(k), or an empty table for the schemes that segment
     elsewhere (segment -1). Unscored customers get 0 and segment -1.
+
+    Two loops per chunk, both branch-free, so that they vectorize: R and M
+    against cut lists padded to a fixed length (a loop of k - 1 steps did
+    not), then the table look-ups, which stopped the first from vectorizing
+    when they shared its loop (measured 2.5 ms against 1.1 for 1M customers).
     """
-    n = days.size
-    with_grid = grid.size > 0
-    for i in prange(n):
-        r_key = order_key(-days[i])
-        r = 1
-        for s in range(r_cuts.size):
-            r += r_key > r_cuts[s]
-        m_key = order_key(monetary[i])
-        m = 1
-        for s in range(m_cuts.size):
-            m += m_key > m_cuts[s]
-        f = f_table[frequency[i]]  # unscored customers have count 0
-        r_out[i] = r if scored[i] else 0
-        f_out[i] = f if scored[i] else 0
-        m_out[i] = m if scored[i] else 0
-        segment[i] = grid[r - 1, f - 1] if with_grid and scored[i] else -1
+    never = np.uint64(0xFFFFFFFFFFFFFFFF)  # no key is above it
+    r_padded = np.full(_MAX_CUTS, never)
+    r_padded[: r_cuts.size] = r_cuts
+    m_padded = np.full(_MAX_CUTS, never)
+    m_padded[: m_cuts.size] = m_cuts
+    k = grid.shape[1]
+    # flat[(r - 1) * k + f - 1] is the segment; the one-entry table gives -1
+    flat = grid.ravel() if grid.size else np.full(1, np.int8(-1))
+    for c in prange(chunks):
+        a, b = _chunk(days.size, chunks, c)
+        for i in range(a, b):
+            r_key = _r_key(days[i])
+            m_key = order_key(monetary[i])
+            r = 1
+            m = 1
+            for s in range(_MAX_CUTS):
+                r += r_key > r_padded[s]
+                m += m_key > m_padded[s]
+            live = np.int8(scored[i])
+            r_out[i] = r * live
+            m_out[i] = m * live
+        for i in range(a, b):
+            f = f_table[np.uint64(frequency[i])]  # unscored customers have count 0
+            f_out[i] = f * np.int8(scored[i])
+            at = np.uint64(max(r_out[i] - 1, 0) * k + f - 1) if grid.size else np.uint64(0)
+            segment[i] = flat[at] if scored[i] else np.int8(-1)
 
 
 def scored_order(values, scored):
@@ -746,7 +764,9 @@ def _scores_of(days, frequency, monetary, scored, settings, scores) -> RfmScores
         f_table = threshold_count_table(frequency, fixed.frequency)
     grid = rf_grid_table(k) if settings.scheme == "RF_GRID_10" else _NO_GRID
     r_score, f_score, m_score, segment = scores
-    score_customers(days, frequency, monetary, scored, r_cuts, f_table, m_cuts, grid, r_score, f_score, m_score, segment)
+    score_customers(
+        days, frequency, monetary, scored, r_cuts, f_table, m_cuts, grid, r_score, f_score, m_score, segment, chunks
+    )
 
     if settings.scheme == "RFM_MEAN_8":
         segment = mean8_segments(_recency_seconds(days, scored), frequency, monetary, scored)
