@@ -55,13 +55,15 @@ def _chunk(size, chunks, c):
 # _MASKED) are instead read through a fixed number of lanes, masked to
 # their own purchases: the loops have constant trip counts, no exit to
 # mispredict, and compile to vector code. On the bench's 1M customers
-# with 10 purchases each this halves the aggregate pass; customers with
-# _FEW or fewer purchases are cheaper with plain loops.
+# with 10 purchases each the aggregate pass went from 12 to 8 ms; customers
+# with _FEW or fewer purchases are cheaper with plain loops.
 _FEW = np.uint64(4)
 _MASKED = 16
 # The window counts read 24 lanes, of which at most _MASKED are live:
 # LLVM fully unrolls a loop of 16 or 17 steps into scalar code instead of
-# vectorizing it, which measured twice as slow (AVX2 and AVX-512 hosts).
+# vectorizing it, which ran twice as slow (an AMD AVX-512 host, compiled
+# for it and for AVX2). Code compiled for Intel's AVX-512 cores
+# (NUMBA_CPU_NAME=icelake-server) ran no faster than the plain loops there.
 _COUNT_LANES = 24
 
 
