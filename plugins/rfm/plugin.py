@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 from sqlalchemy import delete
+from sqlmodel import select
 
 from engine import hookimpl
 from engine.errors import FieldError, ValidationFailed
@@ -50,19 +51,33 @@ def guanxi_graphql():
             "customer_batches": {"rfm": rfm_batch}}
 
 
+# How often the job looks; the tenant's schedule_minutes decides when it scores.
+RESCORE_CHECK_MINUTES = 5
+
+
 def _rescore(ctx):
-    """Periodic re-scoring, for tenants that set ``schedule_minutes``."""
+    """Periodic re-scoring: when ``schedule_minutes`` is set and the last
+    run is that old. A refused run keeps the previous one and says why."""
+    from engine.errors import GuanxiError
     from engine.scoring import run_scoring
 
-    if ctx.module_settings("rfm").schedule_minutes is None:
+    minutes = ctx.module_settings("rfm").schedule_minutes
+    if minutes is None:
         return "off (set schedule_minutes to re-score periodically)"
-    [report] = run_scoring(ctx, ["rfm"])
+    last = ctx.session.exec(select(RfmRun).where(RfmRun.tenant_id == ctx.tenant_id)).first()
+    if last is not None and last.computed_at > utcnow() - timedelta(minutes=minutes):
+        return f"not due (last run {last.computed_at.isoformat()})"
+    try:
+        with ctx.session.begin_nested():
+            [report] = run_scoring(ctx, ["rfm"])
+    except GuanxiError as error:
+        return f"refused, previous run kept: {error}"
     return f"{report.scored} customers scored"
 
 
 @hookimpl
 def guanxi_jobs():
-    return [Job(name="rfm.rescore", module="rfm", every_minutes=60, run=_rescore)]
+    return [Job(name="rfm.rescore", module="rfm", every_minutes=RESCORE_CHECK_MINUTES, run=_rescore)]
 
 
 @hookimpl

@@ -150,6 +150,44 @@ def test_periodic_rescoring_runs_only_when_the_tenant_asked_for_it(gx, make_tena
     assert len(_scores(gx, tenant)) == 4
 
 
+def test_periodic_rescoring_waits_for_the_tenants_interval(gx, make_tenant):
+    from engine.jobs import run_jobs
+    from plugins.rfm.models import RfmRun
+
+    tenant = make_tenant(modules=("rfm",))
+    _history(gx, tenant)
+    with gx.tenant(tenant) as ctx:
+        configure(ctx.session, gx.plugins, ctx.tenant_id, "rfm", {"schedule_minutes": 1440})
+    assert run_jobs(gx, tenant, ["rfm.rescore"]) == {"rfm.rescore": "4 customers scored"}
+
+    def last_run():
+        with gx.tenant(tenant, write=False) as ctx:
+            return ctx.session.exec(select(RfmRun).where(RfmRun.tenant_id == ctx.tenant_id)).one()
+
+    first = last_run()
+    assert run_jobs(gx, tenant, ["rfm.rescore"])["rfm.rescore"].startswith("not due")
+    assert (last_run().id, last_run().computed_at) == (first.id, first.computed_at)
+
+    with gx.tenant(tenant) as ctx:  # a day later
+        run = ctx.session.get(RfmRun, first.id)
+        run.computed_at = first.computed_at - timedelta(minutes=1441)
+        ctx.session.add(run)
+    assert run_jobs(gx, tenant, ["rfm.rescore"]) == {"rfm.rescore": "4 customers scored"}
+    assert last_run().computed_at > first.computed_at  # a new run
+
+
+def test_a_periodic_run_with_nothing_to_score_reports_why_instead_of_failing(gx, make_tenant):
+    from engine.jobs import run_jobs
+
+    tenant = make_tenant(modules=("rfm",))
+    with gx.tenant(tenant) as ctx:
+        create_customer(ctx, {"name": "never bought"})
+        configure(ctx.session, gx.plugins, ctx.tenant_id, "rfm", {"schedule_minutes": 30})
+    [result] = run_jobs(gx, tenant, ["rfm.rescore"]).values()
+    assert result.startswith("refused, previous run kept: ") and "no purchases" in result
+    assert _scores(gx, tenant) == {}
+
+
 # --- the whole path (database totals, scores, stored rows) against the reference
 
 
