@@ -485,7 +485,7 @@ class CoreMutation:
                    for r in result.get("reports", [])]
         return RunScoringPayload(reports=reports, errors=result.get("errors", []))
 
-    @strawberry.mutation(description="Replace a module's settings; errors name the setting (e.g. settings.recencyDays).")
+    @strawberry.mutation(description="Replace a module's settings (snake_case keys); errors name the key as sent (e.g. settings.window_days).")
     async def configure_module(self, info: strawberry.Info, input: ConfigureModuleInput) -> ModulePayload:
         info.context.require(Role.ADMIN, "configuring modules")
         return ModulePayload(**await mutations.configure_module(info.context, input.name, input.settings, module_views))

@@ -34,9 +34,20 @@ def forbidden(message: str) -> GraphQLError:
     return api_error(message, FORBIDDEN)
 
 
+# JSON inputs: the keys inside them are the client's own, sent as written
+# (module settings are snake_case), so error paths keep them as they are.
+_JSON_INPUTS = {"attributes", "consent", "payload", "settings"}
+
+
 def camel(name: str) -> str:
-    """``referrer_id`` -> ``referrerId`` in every part of a dotted path."""
-    return ".".join(re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), part) for part in name.split("."))
+    """``referrer_id`` -> ``referrerId`` in every part of a dotted path, up
+    to a JSON input: ``settings.window_days`` names the key the client sent."""
+    parts = name.split(".")
+    for i, part in enumerate(parts):
+        if part in _JSON_INPUTS:
+            break
+        parts[i] = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), part)
+    return ".".join(parts)
 
 
 def format_error(error: GraphQLError) -> dict:

@@ -71,7 +71,12 @@ async def test_payload_errors_name_the_field(admin):
     fields = {e["field"] for e in body["data"]["createCustomer"]["errors"]}
     assert fields == {"email", "gender"}
     body = await admin.gql('mutation { configureModule(input: {name: "rfm", settings: {nope: 1}}) { errors { field code } } }')
-    assert body["data"]["configureModule"]["errors"][0]["field"].startswith("settings.")
+    assert body["data"]["configureModule"]["errors"][0]["field"] == "settings.nope"
+    # keys inside a JSON input are named as the client sent them (settings are snake_case)
+    body = await admin.gql('mutation { configureModule(input: {name: "rfm", settings: '
+                           '{window_days: 0, thresholds: {frequency: [5, 3, 8, 9]}}}) { errors { field code } } }')
+    fields = {e["field"] for e in body["data"]["configureModule"]["errors"]}
+    assert fields == {"settings.window_days", "settings.thresholds.frequency"}
     body = await admin.gql('mutation { enableModule(input: {name: "nope"}) { errors { field code } } }')
     assert body["data"]["enableModule"]["errors"] == [{"field": "name", "code": "NOT_FOUND"}]
 
