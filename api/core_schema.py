@@ -329,7 +329,7 @@ class ModulePayload:
 class ScoreReport:
     module: str
     scored: int = strawberry.field(description="Customers given a score.")
-    unscored: int = strawberry.field(description="Customers without purchases: no score, not zeros.")
+    unscored: int = strawberry.field(description="Customers the module did not score (RFM: no purchase in the window): no score, not zeros.")
     details: JSON
     warnings: list[str]
 

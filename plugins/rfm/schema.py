@@ -14,6 +14,7 @@ from typing import Optional
 
 import sqlalchemy as sa
 import strawberry
+from strawberry.scalars import JSON
 from sqlalchemy import select
 
 from api.contrib import CustomerFilter, CustomerOrder
@@ -110,7 +111,9 @@ class RfmCustomerFields:
 class RfmSegmentSummary:
     segment: RfmSegment
     customers: int
-    share_of_customers: float = strawberry.field(description="Of all the tenant's customers, scored or not.")
+    share_of_customers: float = strawberry.field(
+        description="Of the tenant's live customers at the run, scored or not: the shares add up to scored / (scored + unscored)."
+    )
     revenue: Decimal = strawberry.field(description="Net spend in the window (money).")
     share_of_revenue: float = strawberry.field(description="Of the scored customers' net spend.")
     avg_recency_days: Optional[float]
@@ -122,6 +125,8 @@ class RfmSegmentSummary:
 class RfmSegments:
     scheme: Optional[str]
     computed_at: Optional[datetime]
+    as_of: Optional[datetime] = strawberry.field(description="The time the run scored as of (the window ends there).")
+    settings: Optional[JSON] = strawberry.field(description="The settings the run used, as configureModule takes them.")
     scored: int
     unscored: int = strawberry.field(description="Customers with no purchase in the window: no score.")
     segments: list[RfmSegmentSummary]
@@ -135,7 +140,8 @@ class RfmQuery:
         gx, tenant_id = ctx.gx, ctx.tenant_id
         overview = await ctx.read(lambda session: rfm_overview(gx.context(session, tenant_id)))
         return RfmSegments(
-            scheme=overview.scheme, computed_at=overview.computed_at, scored=overview.scored, unscored=overview.unscored,
+            scheme=overview.scheme, computed_at=overview.computed_at, as_of=overview.as_of, settings=overview.settings,
+            scored=overview.scored, unscored=overview.unscored,
             segments=[
                 RfmSegmentSummary(
                     segment=RfmSegment(segment=s.segment), customers=s.customers, share_of_customers=s.share_of_customers,

@@ -30,6 +30,8 @@ class SegmentSummary:
 @dataclass(frozen=True)
 class RfmOverview:
     computed_at: datetime | None
+    as_of: datetime | None  # the time the run scored as of
+    settings: dict | None  # the settings the run used
     scheme: str | None
     scored: int
     unscored: int
@@ -40,7 +42,7 @@ def rfm_overview(ctx: TenantContext) -> RfmOverview:
     """One row per segment of the last run's scheme (empty segments included)."""
     run = ctx.session.execute(select(RfmRun).where(RfmRun.tenant_id == ctx.tenant_id)).scalars().first()
     if run is None:
-        return RfmOverview(None, None, 0, 0, [])
+        return RfmOverview(None, None, None, None, 0, 0, [])
     rows = ctx.session.execute(
         select(
             RfmScore.segment, func.count(), func.sum(RfmScore.monetary), func.avg(RfmScore.recency_days),
@@ -69,4 +71,4 @@ def rfm_overview(ctx: TenantContext) -> RfmOverview:
                 avg_monetary=Decimal(row[5]).quantize(CENT) if row else None,
             )
         )
-    return RfmOverview(run.computed_at, run.settings.get("scheme"), run.scored, run.unscored, out)
+    return RfmOverview(run.computed_at, run.as_of, run.settings, run.settings.get("scheme"), run.scored, run.unscored, out)

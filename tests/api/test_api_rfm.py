@@ -14,7 +14,7 @@ pytestmark = pytest.mark.anyio
 
 PAGE = """{ customers(first: 10, orderBy: {field: NAME, direction: ASC}) { edges { node { name
   rfm { recency frequency monetary rScore fScore mScore segment { code label(lang: ZH) } computedAt } } } } }"""
-SUMMARY = """{ rfmSegments { scheme scored unscored segments { segment { code label(lang: EN) action(lang: ZH) }
+SUMMARY = """{ rfmSegments { scheme asOf settings scored unscored segments { segment { code label(lang: EN) action(lang: ZH) }
   customers shareOfCustomers revenue shareOfRevenue avgFrequency } } }"""
 
 
@@ -48,6 +48,8 @@ async def test_segment_summary_adds_up(gx, make_tenant, api):
     tenant = _scored_tenant(gx, make_tenant)
     summary = (await api(tenant, "VIEWER").gql(SUMMARY))["data"]["rfmSegments"]
     assert (summary["scheme"], summary["scored"], summary["unscored"]) == ("RF_GRID_10", 2, 1)
+    assert (summary["settings"]["k"], summary["settings"]["window_days"]) == (5, None)  # what the run used
+    assert abs(datetime.fromisoformat(summary["asOf"]) - datetime.now(timezone.utc)) < timedelta(minutes=5)
     assert len(summary["segments"]) == 10
     assert sum(s["customers"] for s in summary["segments"]) == 2
     assert abs(sum(s["shareOfRevenue"] for s in summary["segments"]) - 1) < 1e-9
