@@ -199,11 +199,14 @@ def end_to_end(url: str, backend: str, n_customers: int, n_purchases: int) -> di
     """Time ``run_scoring`` (read purchases, score, replace stored results) on a tenant."""
     from datetime import datetime, timezone
 
+    from sqlalchemy import func, select
+
     from bench.ingest import open_engine, tenant_with_customers
     from engine.bulk import insert_rows
     from engine.models import Interaction
     from engine.scoring import run_scoring
     from engine.services.modules import configure
+    from plugins.rfm.models import RfmScore
 
     gx = open_engine(url)
     batch = make_batch(n_customers, n_purchases, seed=7)
@@ -221,6 +224,19 @@ def end_to_end(url: str, backend: str, n_customers: int, n_purchases: int) -> di
                  "payload": {}, "recorded_at": now}
                 for c, t, a in zip(owner[start:stop].tolist(), batch.times[start:stop].tolist(), batch.amounts[start:stop].tolist())
             ])
+    # Refunds as in the kernel section: one for 5% of the customers, at a
+    # random time, so that the timed reads include the refund totals.
+    rng = np.random.default_rng(8)
+    refunded = np.flatnonzero(batch.refunds > 0)
+    refund_times = rng.integers(AS_OF - HISTORY_DAYS * DAY, AS_OF, refunded.size)
+    with gx.write() as session:
+        insert_rows(session, Interaction.__table__, [
+            {"tenant_id": tenant_id, "customer_id": int(ids[i]), "kind": "REFUND", "local_day": int(t // 86400),
+             "occurred_at": datetime.fromtimestamp(int(t), timezone.utc), "amount": float(batch.refunds[i]),
+             "channel": None, "store": None, "staff": None, "quantity": None, "external_id": None,
+             "reverses_id": None, "payload": {}, "recorded_at": now}
+            for i, t in zip(refunded.tolist(), refund_times.tolist())
+        ])
     as_of = datetime.fromtimestamp(AS_OF, timezone.utc)
     # A first, untimed run: the timed ones replace a previous run's results,
     # as every run but a tenant's first does.
@@ -236,6 +252,14 @@ def end_to_end(url: str, backend: str, n_customers: int, n_purchases: int) -> di
         elapsed = time.perf_counter() - started
         out[f"e2e_{label}customers_per_s_{backend}"] = round(n_customers / elapsed)
         out[f"e2e_{label}scored_{backend}"] = report.scored
+        if window is None:  # all history: the stored net spend is every purchase less the buyers' refunds
+            with gx.tenant(tenant_id, write=False) as ctx:
+                stored = ctx.session.execute(
+                    select(func.sum(RfmScore.monetary)).where(RfmScore.tenant_id == tenant_id)
+                ).scalar_one()
+            buyers = np.diff(batch.offsets) > 0  # only they are scored and stored
+            expected = batch.amounts.sum() - batch.refunds[buyers].sum()  # whole yuan: exact
+            assert abs(float(stored) - expected) < 0.005, f"stored net spend {stored} != {expected}"
     gx.engine.dispose()
     return out
 
