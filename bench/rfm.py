@@ -1,11 +1,14 @@
 """RFM scoring: numba kernels against the common pandas idiom, same arrays, same run.
 
-Run with ``.venv/bin/python -m bench.rfm`` (about 6 minutes on 2 cores);
+Run with ``.venv/bin/python -m bench.rfm`` (about 5 minutes on 2 cores);
 prints one JSON line. ``--customers`` / ``--purchases`` shrink it for a
 smoke run; ``--e2e-customers 0`` runs the kernel section only.
 
 Kernel section: 1,000,000 customers and 10,000,000 purchases as the
-engine's columnar batch, best of 5 rounds that each run both sides. The
+engine's columnar batch, best of 11 rounds that each run both sides (a
+round takes half a second; on a shared 2-core machine a slow spell can
+last several rounds, and it slows the two-thread kernel more than
+single-threaded pandas, so 5 rounds sometimes caught no quiet one). The
 pandas version is what an analyst writes:
 filter the window, ``groupby().agg``, ``rank(method="min")`` for the
 tie-consistent score ``1 + floor(k * (rank - 1) / n)`` and a table lookup
@@ -131,7 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--purchases", type=int, default=10_000_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--e2e-customers", type=int, default=200_000)
     parser.add_argument("--e2e-purchases", type=int, default=2_000_000)
     args = parser.parse_args()
