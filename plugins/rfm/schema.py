@@ -14,8 +14,8 @@ from typing import Optional
 
 import sqlalchemy as sa
 import strawberry
-from strawberry.scalars import JSON
 from sqlalchemy import select
+from strawberry.scalars import JSON
 
 from api.contrib import CustomerFilter, CustomerOrder
 from api.filters import compare_condition

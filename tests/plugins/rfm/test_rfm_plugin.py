@@ -152,7 +152,6 @@ def test_periodic_rescoring_runs_only_when_the_tenant_asked_for_it(gx, make_tena
 
 def test_periodic_rescoring_waits_for_the_tenants_interval(gx, make_tenant):
     from engine.jobs import run_jobs
-    from plugins.rfm.models import RfmRun
 
     tenant = make_tenant(modules=("rfm",))
     _history(gx, tenant)
