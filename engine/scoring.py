@@ -13,7 +13,7 @@ import itertools
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from engine.bulk import RawCursor, refresh_stale_statistics
 from engine.context import TenantContext
-from engine.errors import FieldError, ValidationFailed
+from engine.errors import FieldError, GuanxiError, ValidationFailed
 from engine.models import Tenant
 from engine.types import utcnow
 
@@ -326,3 +326,19 @@ def run_scoring(
         batch.modules = frozenset([module])
         reports += [r for r in ctx.hooks.guanxi_score(ctx=ctx, batch=batch) if r is not None]
     return reports
+
+
+def score_if_due(ctx: TenantContext, module: str, every_minutes: int, last_run_at: datetime | None) -> ScoreReport | str:
+    """A module's periodic re-scoring (its guanxi_jobs job): run the module
+    when its last run is ``every_minutes`` old, or there is none. Returns the
+    run's report, or why nothing changed: "not due (last run …)", or
+    "refused, previous run kept: …" (the refused run is rolled back and the
+    job does not fail), so that running the job twice is safe."""
+    if last_run_at is not None and last_run_at > utcnow() - timedelta(minutes=every_minutes):
+        return f"not due (last run {last_run_at.isoformat()})"
+    try:
+        with ctx.session.begin_nested():
+            [report] = run_scoring(ctx, [module])
+    except GuanxiError as error:
+        return f"refused, previous run kept: {error}"
+    return report

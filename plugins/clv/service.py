@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -372,24 +372,12 @@ def latest_run(session, tenant_id: int) -> ClvRun | None:
 
 
 def rescore_if_due(ctx) -> str:
-    """The periodic job: re-score when ``schedule_minutes`` is set and the last run is that old.
-
-    Safe to run twice: a second run inside the interval does nothing. A
-    refused run keeps the previous one and reports why.
-    """
-    from engine.errors import GuanxiError
-    from engine.scoring import run_scoring
+    """The periodic job: re-score when ``schedule_minutes`` is set and the last run is that old."""
+    from engine.scoring import score_if_due
 
     settings: ClvSettings = ctx.module_settings("clv")
     if settings.schedule_minutes is None:
         return "off (schedule_minutes not set)"
     run = latest_run(ctx.session, ctx.tenant_id)
-    now = utcnow()
-    if run is not None and run.fitted_at > now - timedelta(minutes=settings.schedule_minutes):
-        return f"not due (last fitted {run.fitted_at.isoformat()})"
-    try:
-        with ctx.session.begin_nested():
-            [report] = run_scoring(ctx, ["clv"])
-    except GuanxiError as error:
-        return f"refused, previous run kept: {error}"
-    return f"scored {report.scored} customers"
+    outcome = score_if_due(ctx, "clv", settings.schedule_minutes, run.fitted_at if run else None)
+    return outcome if isinstance(outcome, str) else f"scored {outcome.scored} customers"

@@ -364,22 +364,23 @@ def rank_tables(days, monetary, frequency, scored, k, rank_r, rank_m, rank_f, ch
         for i in range(a, b):
             if scored[i]:
                 if r_at.size:
-                    key = _r_key(days[i])
-                    slot = r_slot[(key - r_base) >> r_shift]
-                    if slot >= 0:
-                        r_candidates[slot, r_at[slot]] = key
-                        r_at[slot] += 1
+                    _keep_near_cut(_r_key(days[i]), r_base, r_shift, r_slot, r_candidates, r_at)
                 if m_at.size:
-                    key = order_key(monetary[i])
-                    slot = m_slot[(key - m_base) >> m_shift]
-                    if slot >= 0:
-                        m_candidates[slot, m_at[slot]] = key
-                        m_at[slot] += 1
+                    _keep_near_cut(order_key(monetary[i]), m_base, m_shift, m_slot, m_candidates, m_at)
     return (
         _cuts_from(r_candidates, r_sizes, r_bucket, r_rank, r_slot),
         _cuts_from(m_candidates, m_sizes, m_bucket, m_rank, m_slot),
         f_table,
     )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _keep_near_cut(key, base, shift, slot_of_bucket, candidates, at):
+    """Copy ``key`` to its slot's candidates when its bucket holds a cut."""
+    slot = slot_of_bucket[(key - base) >> shift]
+    if slot >= 0:
+        candidates[slot, at[slot]] = key
+        at[slot] += 1
 
 
 @njit(cache=True, nogil=True)

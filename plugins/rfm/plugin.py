@@ -56,23 +56,15 @@ RESCORE_CHECK_MINUTES = 5
 
 
 def _rescore(ctx):
-    """Periodic re-scoring: when ``schedule_minutes`` is set and the last
-    run is that old. A refused run keeps the previous one and says why."""
-    from engine.errors import GuanxiError
-    from engine.scoring import run_scoring
+    """Periodic re-scoring: when ``schedule_minutes`` is set and the last run is that old."""
+    from engine.scoring import score_if_due
 
     minutes = ctx.module_settings("rfm").schedule_minutes
     if minutes is None:
         return "off (set schedule_minutes to re-score periodically)"
     last = ctx.session.exec(select(RfmRun).where(RfmRun.tenant_id == ctx.tenant_id)).first()
-    if last is not None and last.computed_at > utcnow() - timedelta(minutes=minutes):
-        return f"not due (last run {last.computed_at.isoformat()})"
-    try:
-        with ctx.session.begin_nested():
-            [report] = run_scoring(ctx, ["rfm"])
-    except GuanxiError as error:
-        return f"refused, previous run kept: {error}"
-    return f"{report.scored} customers scored"
+    outcome = score_if_due(ctx, "rfm", minutes, last.computed_at if last else None)
+    return outcome if isinstance(outcome, str) else f"{outcome.scored} customers scored"
 
 
 @hookimpl
