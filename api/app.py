@@ -64,7 +64,9 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        await anyio.to_thread.run_sync(gx.init_db)
+        # Never DDL at start: a database behind the installed code is refused
+        # (SchemaNotCurrent names the missing revisions: run guanxi db upgrade).
+        await anyio.to_thread.run_sync(gx.check_schema)
         await anyio.to_thread.run_sync(schemas.all_modules)  # build the common schema before the first request
         await anyio.to_thread.run_sync(gx.plugins.hook.guanxi_warm_up)  # numba kernels, from the cache make install filled
         freeze_startup_objects()

@@ -96,10 +96,11 @@ class RequestContext:
         return await run_db(self.gx, fn, *args)
 
     async def read(self, fn: Callable[[Session], T]) -> T:
-        """``fn(session)`` in a read transaction, in a worker thread."""
+        """``fn(session)`` in a read transaction bound to the caller's tenant, in a worker thread."""
+        tenant_id = self.tenant_id
 
         def work() -> T:
-            with self.gx.read() as session:
+            with self.gx.tenant_session(tenant_id) as session:
                 return fn(session)
 
         return await self.run(work)

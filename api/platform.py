@@ -41,7 +41,13 @@ class PlatformQuery:
     @strawberry.field
     async def tenants(self, info: strawberry.Info) -> list[Tenant]:
         _platform_only(info)
-        return await info.context.read(tenants.list_tenants)
+        gx = info.context.gx
+
+        def work() -> list:
+            with gx.system(write=False) as session:
+                return tenants.list_tenants(session)
+
+        return await info.context.run(work)
 
 
 @strawberry.type
@@ -54,7 +60,7 @@ class PlatformMutation:
         ctx = info.context
 
         def work():
-            with ctx.gx.write() as session:
+            with ctx.gx.system() as session:
                 tenant = tenants.create_tenant(
                     session, input.slug, input.name, input.currency, input.timezone, input.locale, actor=ctx.principal.actor
                 )

@@ -98,7 +98,7 @@ class MemoryContext(RequestContext):
             async def load(keys):
                 found = MemoryContext.loaded.get(key)
                 if found is None or any(k not in found for k in keys):
-                    with self.gx.read() as session:
+                    with self.gx.system(write=False) as session:
                         found = MemoryContext.loaded[key] = batch(session, list(keys))
                 return [found.get(k) for k in keys]
 
@@ -190,7 +190,7 @@ async def measure(app, gx: Guanxi, schema, principal: Principal, key: str, selec
 def build_demo(url: str, customers: int) -> str:
     """The demo tenant in ``url``; its admin key (runs in a child process)."""
     gx = Guanxi(settings=Settings(database_url=url))
-    gx.init_db()
+    gx.upgrade()
     return generate_demo(gx, customers=customers).admin_key
 
 

@@ -222,11 +222,11 @@ def engine_end_to_end(n: int) -> dict:
         url = os.environ.get("GUANXI_BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench-clv.db"
         settings = Settings(database_url=url)
         gx = Guanxi(settings=settings, plugins=get_plugin_manager(), engine=make_engine(settings))
-        gx.init_db()
+        gx.upgrade()
         slug = f"bench-clv-{os.getpid()}-{int(time.time())}"
         offsets, times, amounts = simulate_bgnbd(n, seed=7)
         t0 = time.perf_counter()
-        with gx.write() as session:
+        with gx.system() as session:
             tenant = create_tenant(session, slug, "CLV bench", "CNY", "UTC", "en", actor="bench")
             set_enabled(session, gx.plugins, tenant.id, "clv", True, actor="bench")
             tenant_id = tenant.id

@@ -65,12 +65,12 @@ ROOT_CAUSES = np.array(["DEFECT", "CARRIER_DAMAGE", "STAFF_ATTITUDE", "PRICE_ERR
 def _engine(url: str) -> Guanxi:
     settings = Settings(database_url=url)
     gx = Guanxi(settings=settings, plugins=get_plugin_manager(), engine=make_engine(settings))
-    gx.init_db()
+    gx.upgrade()
     return gx
 
 
 def _tenant(gx: Guanxi, slug: str, customers: int, settings: dict | None = None) -> tuple[int, np.ndarray]:
-    with gx.write() as session:
+    with gx.system() as session:
         tenant = create_tenant(session, slug, slug, "CNY", "Asia/Shanghai", "zh-CN", actor="bench")
         set_enabled(session, gx.plugins, tenant.id, "complaints", True, actor="bench")
         if settings:
@@ -91,7 +91,7 @@ def _insert_cases(gx: Guanxi, columns: dict[str, list], chunk: int = 20_000) -> 
     with gx.engine.begin() as conn:
         for index in table.indexes:
             index.drop(conn)
-    with gx.write() as session:
+    with gx.system() as session:
         if session.get_bind().dialect.name == "postgresql":
             # COPY: the bulk path DESIGN.md names for PostgreSQL.
             raw = session.connection().connection.dbapi_connection

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
     url = os.environ.get("GUANXI_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp(prefix='guanxi-fuzz-')}/fuzz.db"
     settings_ = Settings(database_url=url)
     gx = Guanxi(settings=settings_, plugins=get_plugin_manager(), engine=make_engine(settings_))
-    gx.init_db()
+    gx.upgrade()
     app = create_app(gx)
     logging.getLogger("guanxi.access").setLevel(logging.WARNING)  # keep stderr quiet; errors still captured
     capture = LogCapture()

@@ -75,13 +75,13 @@ def open_engine(url: str) -> Guanxi:
     """The engine on ``url`` with every plugin, tables created."""
     settings = Settings(database_url=url)
     gx = Guanxi(settings=settings, plugins=get_plugin_manager(), engine=make_engine(settings))
-    gx.init_db()
+    gx.upgrade()
     return gx
 
 
 def tenant_with_customers(gx: Guanxi, customers: int, modules: tuple[str, ...] = ()) -> tuple[int, list[int]]:
     """A new tenant with ``modules`` enabled and ``customers`` bare customers; its id and theirs."""
-    with gx.write() as session:
+    with gx.system() as session:
         tenant = create_tenant(session, f"bench-{uuid.uuid4().hex[:8]}", "bench")
         for name in modules:
             set_enabled(session, gx.plugins, tenant.id, name, True, actor="bench")

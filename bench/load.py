@@ -79,7 +79,7 @@ def prepare(url: str, customers: int) -> str:
 
     settings = Settings(database_url=url)
     gx = Guanxi(settings=settings, plugins=get_plugin_manager(), engine=make_engine(settings))
-    gx.init_db()
+    gx.upgrade()
     key = generate_demo(gx, customers=customers, days=365).admin_key
     gx.engine.dispose()
     return key

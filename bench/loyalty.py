@@ -65,7 +65,7 @@ def ledger_writes_floor(url: str, customers: int, purchases: int) -> float:
     tenant_id, ids = tenant_with_customers(gx, customers, ("loyalty",))
     items = make_items(ids, purchases)
     now = datetime.now(timezone.utc)
-    with gx.write() as session:
+    with gx.system() as session:
         member_ids = insert_rows(session, LoyaltyMember.__table__, [
             {"tenant_id": tenant_id, "customer_id": cid, "number": f"B{cid:09d}", "status": "ACTIVE",
              "tier_code": "MEMBER", "tier_achieved_at": now, "enrolled_via": "PURCHASE", "enrolled_at": now,
@@ -115,7 +115,7 @@ def jobs(url: str, members: int, lots: int, seed: int = 3) -> dict:
     member_tier = rng.choice(4, size=members, p=[0.6, 0.25, 0.12, 0.03])
     per_member = np.full(members, lots // members)
     per_member[: lots - per_member.sum()] += 1
-    with gx.write() as session:
+    with gx.system() as session:
         member_rows = [
             {"tenant_id": tenant_id, "customer_id": cid, "number": f"B{cid:09d}", "status": "ACTIVE",
              "tier_code": str(tiers[member_tier[k]]), "tier_achieved_at": start + timedelta(days=int(rng.integers(0, 700))),

@@ -219,7 +219,7 @@ def end_to_end(url: str, backend: str, n_customers: int, n_purchases: int) -> di
     now = datetime.now(timezone.utc)
     for start in range(0, n_purchases, 200_000):
         stop = min(start + 200_000, n_purchases)
-        with gx.write() as session:
+        with gx.system() as session:
             insert_rows(session, Interaction.__table__, [
                 {"tenant_id": tenant_id, "customer_id": int(c), "kind": "PURCHASE", "local_day": int(t // 86400),
                  "occurred_at": datetime.fromtimestamp(int(t), timezone.utc), "amount": float(a), "channel": None,
@@ -232,7 +232,7 @@ def end_to_end(url: str, backend: str, n_customers: int, n_purchases: int) -> di
     rng = np.random.default_rng(8)
     refunded = np.flatnonzero(batch.refunds > 0)
     refund_times = rng.integers(AS_OF - HISTORY_DAYS * DAY, AS_OF, refunded.size)
-    with gx.write() as session:
+    with gx.system() as session:
         insert_rows(session, Interaction.__table__, [
             {"tenant_id": tenant_id, "customer_id": int(ids[i]), "kind": "REFUND", "local_day": int(t // 86400),
              "occurred_at": datetime.fromtimestamp(int(t), timezone.utc), "amount": float(batch.refunds[i]),

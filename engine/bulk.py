@@ -8,6 +8,7 @@ transaction (BEGIN IMMEDIATE) holds the database's only write lock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -25,7 +26,8 @@ def allocate_ids(session: Session, table: sa.Table, count: int) -> list[int]:
         sequence = session.execute(sa.text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}).scalar_one()
         rows = session.execute(sa.text("SELECT nextval(:s) FROM generate_series(1, :n)"), {"s": sequence, "n": count})
         return [row[0] for row in rows]
-    start = session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+    # On the connection: the largest id of every tenant, not only the session's.
+    start = session.connection().exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table.name}").scalar_one()
     return list(range(start + 1, start + 1 + count))
 
 
@@ -170,11 +172,23 @@ class RawCursor:
         if not self.postgres:
             self.executemany(f"INSERT INTO {table} ({names}) VALUES ({self.placeholders(len(columns))})", rows)
             return
+        with self._copy_into(table, names) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    @contextlib.contextmanager
+    def _copy_into(self, table: str, names: str):
+        """COPY into ``table`` through a temporary table of the same shape:
+        PostgreSQL refuses COPY FROM into a table under row-level security,
+        and an INSERT ... SELECT from the copy keeps the policy's check."""
+        stage = f"guanxi_stage_{table}"
         cursor = self._connection.cursor()
         try:
-            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+            with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+                yield copy
+            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}")
+            cursor.execute(f"TRUNCATE {stage}")  # the transaction may copy into the table again
         finally:
             cursor.close()
 
@@ -194,14 +208,10 @@ class RawCursor:
             return
         prefix = "".join(_copy_text([v])[0] + "\t" for v in constants.values())
         texts = [_copy_text(values) for values in columns.values()]
-        cursor = self._connection.cursor()
-        try:
-            with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
-                for start in range(0, count, COPY_CHUNK):
-                    part = zip(*(text[start : start + COPY_CHUNK] for text in texts))
-                    copy.write("".join([prefix + "\t".join(fields) + "\n" for fields in part]))
-        finally:
-            cursor.close()
+        with self._copy_into(table, ", ".join(names)) as copy:
+            for start in range(0, count, COPY_CHUNK):
+                part = zip(*(text[start : start + COPY_CHUNK] for text in texts))
+                copy.write("".join([prefix + "\t".join(fields) + "\n" for fields in part]))
 
     def select_in(self, columns: str, table: str, key: str, values: Sequence, tenant_id: int, where: str = "",
                   lock: str = "") -> list[tuple]:

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from engine.cli_db import db_app
 from engine.cli_support import console, err, fail, open_engine, progress_bar
 from engine.errors import GuanxiError
 from engine.plugins import get_plugin_manager
@@ -22,13 +23,15 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(key_app, name="key")
 app.add_typer(module_app, name="module")
 app.add_typer(import_app, name="import")
+app.add_typer(db_app, name="db")
 
 
 @app.command()
 def init() -> None:
-    """Create the database tables (safe to run again)."""
-    gx = open_engine()
-    console.print(f"Database ready: {gx.engine.url.render_as_string(hide_password=True)}")
+    """Create or upgrade the database (the same as ``guanxi db upgrade``; safe to run again)."""
+    from engine.cli_db import upgrade_database
+
+    upgrade_database()
 
 
 @app.command("warm-up")
@@ -84,7 +87,7 @@ def tenant_create(
 
     gx = open_engine()
     try:
-        with gx.write() as session:
+        with gx.system() as session:
             tenant = create_tenant(session, slug, name, currency, timezone, locale, actor="cli")
     except GuanxiError as error:
         fail(error)
@@ -98,7 +101,7 @@ def tenant_list() -> None:
 
     gx = open_engine()
     table = Table("id", "slug", "name", "currency", "timezone", "locale")
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         for t in list_tenants(session):
             table.add_row(str(t.id), t.slug, t.name, t.currency, t.timezone, t.locale)
     console.print(table)
@@ -116,7 +119,7 @@ def key_create(
 
     gx = open_engine()
     try:
-        with gx.write() as session:
+        with gx.system() as session:
             new = create_key(session, get_tenant(session, tenant) if tenant else None, role, name, actor="cli")
     except GuanxiError as error:
         fail(error)
@@ -208,10 +211,11 @@ def demo(
     customers: int = typer.Option(20_000, help="Number of demo customers"),
     seed: int = typer.Option(7, help="Random seed"),
 ) -> None:
-    """Fill the database with a realistic demo tenant and print an admin key."""
+    """Upgrade the database, fill it with a realistic demo tenant and print an admin key."""
     from engine.demo import DEMO_SLUG, generate_demo
 
-    gx = open_engine()
+    gx = open_engine(check_schema=False)
+    gx.upgrade()  # the one-command demo starts from an empty file
     with progress_bar() as progress:
         task = progress.add_task("demo data", total=None)
 
@@ -256,7 +260,7 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes"),
 ) -> None:
     """Serve the GraphQL API (uvicorn --factory api.app:create_app)."""
-    open_engine()  # create tables once, before workers start
+    open_engine()  # refuse a database behind the code before starting workers
     _serve(host, port, workers)
 
 

@@ -15,12 +15,19 @@ console = Console()
 err = Console(stderr=True)
 
 
-def open_engine():
-    """The engine on GUANXI_DATABASE_URL, tables created if missing."""
+def open_engine(check_schema: bool = True):
+    """The engine on GUANXI_DATABASE_URL; exits with a message naming what
+    is missing when the database is behind the installed code."""
+    from engine.migrations import SchemaNotCurrent
     from engine.runtime import Guanxi
 
     gx = Guanxi()
-    gx.init_db()
+    if check_schema:
+        try:
+            gx.check_schema()
+        except SchemaNotCurrent as error:
+            err.print(f"[red]error[/red] {error}")
+            raise typer.Exit(code=1) from None
     return gx
 
 

@@ -24,6 +24,11 @@ class Settings:
     # concurrent requests opens and closes a connection per request beyond it
     # (a PostgreSQL backend start, or SQLite re-reading the schema).
     db_pool_size: int = 20
+    # PostgreSQL: schema changes run as the tables' owner (this URL, default
+    # database_url's user); the application's sessions run as db_app_role,
+    # which owns nothing, so row-level security applies to it.
+    migrate_database_url: str | None = None
+    db_app_role: str = "guanxi_app"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -32,4 +37,6 @@ class Settings:
             disabled_plugins=_csv_env("GUANXI_DISABLE_PLUGINS"),
             sqlite_busy_timeout_ms=int(os.environ.get("GUANXI_SQLITE_BUSY_TIMEOUT_MS", "30000")),
             db_pool_size=int(os.environ.get("GUANXI_DB_POOL_SIZE", "20")),
+            migrate_database_url=os.environ.get("GUANXI_MIGRATE_DATABASE_URL") or None,
+            db_app_role=os.environ.get("GUANXI_DB_APP_ROLE", "guanxi_app"),
         )

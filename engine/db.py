@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from engine.config import Settings
@@ -32,16 +33,47 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(settings: Settings | None = None, url: str | None = None) -> Engine:
+def make_engine(settings: Settings | None = None, url: str | None = None, app_role: str | None = None) -> Engine:
+    """The application's engine. On PostgreSQL its connections act as
+    ``app_role`` (``SET ROLE``, unless they log in as it), a role that owns no
+    table, so that row-level security applies to everything it runs."""
     settings = settings or Settings.from_env()
     url = normalise_url(url or settings.database_url)
     pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size}
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, settings.sqlite_busy_timeout_ms, pool)
-    return create_engine(url, pool_pre_ping=True, **pool)
+    engine = create_engine(url, pool_pre_ping=True, **pool)
+    if app_role:
+        _act_as(engine, app_role)
+    return engine
 
 
-def _sqlite_engine(url: str, busy_timeout_ms: int, pool: dict) -> Engine:
+def make_migration_engine(settings: Settings | None = None) -> Engine:
+    """The engine schema changes run on: the tables' owner, one connection,
+    and on SQLite foreign keys off (batch mode copies tables; integrity is
+    checked once the migrations are done)."""
+    settings = settings or Settings.from_env()
+    url = normalise_url(settings.migrate_database_url or settings.database_url)
+    if make_url(url).get_backend_name() == "sqlite":
+        return _sqlite_engine(url, settings.sqlite_busy_timeout_ms, {"poolclass": NullPool}, foreign_keys=False)
+    return create_engine(url, poolclass=NullPool)
+
+
+def _act_as(engine: Engine, role: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _set_role(dbapi_connection, _record):
+        # Outside any transaction, so the pool's rollback on return keeps it.
+        dbapi_connection.autocommit = True
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT current_user")
+                if cursor.fetchone()[0] != role:
+                    cursor.execute(f'SET ROLE "{role}"')
+        finally:
+            dbapi_connection.autocommit = False
+
+
+def _sqlite_engine(url: str, busy_timeout_ms: int, pool: dict, foreign_keys: bool = True) -> Engine:
     in_memory = make_url(url).database in (None, "", ":memory:")
     engine = create_engine(
         url,
@@ -57,7 +89,7 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, pool: dict) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -76,9 +108,10 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 @contextlib.contextmanager
-def write_session(engine: Engine) -> Iterator[Session]:
-    """One write transaction: committed when the block ends, rolled back on error."""
-    with Session(engine.execution_options(guanxi_write=True), expire_on_commit=False) as session:
+def transaction(session: Session) -> Iterator[Session]:
+    """``session`` as one transaction: committed when the block ends, rolled
+    back on error (a read session's commit writes nothing)."""
+    with session:
         try:
             yield session
             session.commit()
@@ -87,7 +120,6 @@ def write_session(engine: Engine) -> Iterator[Session]:
             raise
 
 
-@contextlib.contextmanager
-def read_session(engine: Engine) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
+def writing(engine: Engine) -> Engine:
+    """The engine whose transactions take the write lock at BEGIN (SQLite's BEGIN IMMEDIATE)."""
+    return engine.execution_options(guanxi_write=True)

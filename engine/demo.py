@@ -70,7 +70,7 @@ def generate_demo(
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> DemoResult:
     """Create the demo tenant unless it exists; always returns a fresh admin key."""
-    with gx.write() as session:
+    with gx.system() as session:
         tenant = session.execute(select(Tenant).where(Tenant.slug == DEMO_SLUG)).scalars().first()
         if tenant is not None:
             return DemoResult(False, 0, 0, create_key(session, tenant, "ADMIN", "demo admin", actor="demo").secret)
@@ -149,7 +149,7 @@ def _insert_customers(gx: Guanxi, tenant_id: int, n: int, rnd: random.Random, st
                 "created_at": start + timedelta(days=rnd.uniform(0, days * 0.9)), "updated_at": now,
             }
         )
-    with gx.write() as session:
+    with gx.tenant_session(tenant_id, write=True) as session:
         return insert_rows(session, Customer.__table__, rows)
 
 

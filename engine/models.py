@@ -1,4 +1,4 @@
-"""The core tables. Every table carries ``tenant_id`` and every query filters on it.
+"""The core tables. Every table carries ``tenant_id`` (``tenants`` is scoped by its id).
 
 Enum columns store the member's code (``Channel.WECHAT.code == "WECHAT"``).
 """
@@ -183,3 +183,7 @@ class ImportJob(SQLModel, table=True):
     status: str = Field(default="RUNNING", max_length=16)
     started_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     finished_at: Optional[datetime] = Field(default=None, sa_type=UtcDateTime)
+
+
+# The core's tables, created by the core's migrations (engine/migrations/versions).
+CORE_MODELS = (Tenant, ApiKey, TenantModule, Customer, Interaction, AuditEvent, ImportJob)

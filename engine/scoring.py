@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from engine.bulk import RawCursor, refresh_stale_statistics
 from engine.context import TenantContext
 from engine.errors import FieldError, GuanxiError, ValidationFailed
-from engine.models import Tenant
 from engine.types import utcnow
 
 FETCH_CHUNK = 200_000
+SCORING_LOCK = 0x5C0E  # the advisory lock class of scoring runs (the other key is the tenant id)
 
 
 @dataclass(frozen=True)
@@ -313,9 +313,13 @@ def run_scoring(
     if not_enabled:
         raise ValidationFailed([FieldError("modules", f"not enabled for this tenant: {', '.join(not_enabled)}")])
     # One run per tenant at a time: a second waits for the first instead of
-    # colliding on the results it is replacing (SQLite's BEGIN IMMEDIATE
-    # already serialises; PostgreSQL needs the row lock).
-    ctx.session.execute(sa.select(Tenant.id).where(Tenant.id == ctx.tenant_id).with_for_update())
+    # colliding on the results it is replacing. SQLite's BEGIN IMMEDIATE
+    # already serialises; on PostgreSQL an advisory lock, not a lock on the
+    # tenant's row, which would hold up every insert referencing the tenant
+    # (interactions, audit events) for the whole run.
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        ctx.session.execute(sa.text("SELECT pg_advisory_xact_lock(:kind, :tenant)"),
+                            {"kind": SCORING_LOCK, "tenant": ctx.tenant_id})
     batch = load_purchase_batch(ctx.session, ctx.tenant_id, as_of, requested)
     reports = []
     for done, module in enumerate(requested):

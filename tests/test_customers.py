@@ -114,7 +114,7 @@ def test_erase_removes_personal_data_and_keeps_anonymous_purchases(gx, tenant):
                                  "amount": "199.00", "payload": {"note": "gift for 张伟's mother"}})
     with gx.tenant(tenant) as ctx:
         erase_customer(ctx, customer.id)
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         erased = session.get(Customer, customer.id)
         interactions = session.exec(select(Interaction).where(Interaction.customer_id == customer.id)).all()
         assert session.get(Customer, friend.id).referrer_id is None

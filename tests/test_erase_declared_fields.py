@@ -47,7 +47,7 @@ def test_declared_personal_columns_are_cleared_for_the_erased_customer_only(data
     gx = Guanxi(settings=settings, plugins=plugins, engine=make_engine(settings))
     gx.init_db()
     slug = f"salon-{uuid.uuid4().hex[:8]}"
-    with gx.write() as session:
+    with gx.system() as session:
         tenant = create_tenant(session, slug, "salon")
         set_enabled(session, plugins, tenant.id, "stylist", True)
     with gx.tenant(slug) as ctx:
@@ -57,7 +57,7 @@ def test_declared_personal_columns_are_cleared_for_the_erased_customer_only(data
     with gx.tenant(slug) as ctx:
         erase_customer(ctx, erased.id)
     table = StylistNote.__table__
-    with gx.engine.connect() as conn:
+    with gx.system(write=False) as conn:
         rows = {r.customer_id: (r.note, r.allergy, r.visits) for r in conn.execute(sa.select(table).where(table.c.tenant_id == tenant.id))}
     assert rows[erased.id] == ("", None, 3)
     assert rows[kept.id] == ("李娜: colour every 6 weeks", "PPD", 3)

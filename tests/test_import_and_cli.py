@@ -50,7 +50,7 @@ def test_import_reports_invalid_rows_and_links_referrers(gx, tenant, tmp_path):
     report = import_csv(gx, tenant, "customers", _customers_csv(tmp_path, 40), chunk_size=7)
     assert (report.rows_stored, report.rows_invalid, report.rows_duplicate) == (40, 1, 0)
     assert report.invalid[0][0] == 42 and report.invalid[0][1][0].field == "phone"  # line 42 of the file
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         c5 = session.execute(select(Customer).where(Customer.code == "C5", Customer.tenant_id == Tenant.id, Tenant.slug == tenant)).scalar_one()
         c0_id = session.execute(select(Customer.id).where(Customer.code == "C0", Customer.tenant_id == c5.tenant_id)).scalar_one()
     assert c5.referrer_id == c0_id

@@ -23,7 +23,7 @@ def _customer(gx, tenant, **fields) -> int:
 
 
 def _stats(gx, customer_id):
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         c = session.get(Customer, customer_id)
         return c.purchase_count, c.purchase_days, c.total_spent, c.refunded_amount, c.first_purchase_at, c.last_purchase_at
 
@@ -40,7 +40,7 @@ def test_a_purchase_updates_the_customer_statistics(gx, tenant):
     count, days, spent, refunded, first, last = _stats(gx, cid)
     assert (count, days, spent, refunded) == (1, 1, Decimal("88.80"), Decimal("0.00"))
     assert first == last == T0
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         assert session.get(Customer, cid).role == "EXISTING"
 
 
@@ -85,7 +85,7 @@ def test_bad_interaction_names_the_field_and_writes_nothing(gx, tenant, change, 
         with gx.tenant(tenant) as ctx:
             record_interaction(ctx, item)
     assert field in {e.field for e in caught.value.errors}
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         assert session.scalar(select(func.count()).select_from(Interaction).where(Interaction.customer_id == cid)) == 0
     assert _stats(gx, cid)[0] == 0
 
@@ -190,7 +190,7 @@ def test_stats_equal_a_recomputation_from_the_stored_interactions(gx, tenant):
         record_interactions(ctx, items[:150], chunk_size=40)
     with gx.tenant(tenant) as ctx:
         record_interactions(ctx, items[100:], chunk_size=33)  # overlaps: 50 duplicates
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         expected = session.execute(
             select(Interaction.customer_id, func.count(), func.count(func.distinct(Interaction.local_day)),
                    func.sum(Interaction.amount), func.min(Interaction.occurred_at), func.max(Interaction.occurred_at))

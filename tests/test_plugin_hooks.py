@@ -160,7 +160,7 @@ def _engine_with_plugins(database_url: str, disabled: frozenset[str] = frozenset
 
 
 def _tenant(gx: Guanxi, slug: str, modules=()) -> str:
-    with gx.write() as session:
+    with gx.system() as session:
         tenant = create_tenant(session, slug, slug)
         for name in modules:
             set_enabled(session, gx.plugins, tenant.id, name, True)
@@ -182,10 +182,10 @@ def test_third_party_plugin_reaches_only_tenants_that_enabled_it(third_party, da
                 {"customer_id": customer.id, "kind": "VISIT", "occurred_at": when, "store": "SH-01"},
                 {"customer_id": customer.id, "kind": "PURCHASE", "occurred_at": when, "amount": "10"},
             ])
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         rows = session.execute(select(visit_log.tenant_id, visit_log.note)).all()
     tenant_ids = {}
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         for slug in (on, off):
             tenant_ids[slug] = gx.context(session, slug).tenant_id
     mine = [note for tenant_id, note in rows if tenant_id == tenant_ids[on]]
@@ -215,7 +215,7 @@ def test_third_party_plugin_reaches_only_tenants_that_enabled_it(third_party, da
     # Erasing a customer reaches the plugin's table too.
     with gx.tenant(on) as ctx:
         erase_customer(ctx, ids[on])
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         notes = session.execute(select(visit_log.note).where(visit_log.tenant_id == tenant_ids[on])).scalars().all()
     assert notes == [None]
 

@@ -45,7 +45,7 @@ def test_a_failed_write_transaction_leaves_nothing_behind(gx, tenant):
         with gx.tenant(tenant) as ctx:
             create_customer(ctx, {"name": "ghost"})
             raise RuntimeError("boom")
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         count = session.execute(text("SELECT COUNT(*) FROM customers WHERE name = 'ghost'")).scalar()
     assert count == 0
 
@@ -61,21 +61,6 @@ def test_pool_size_comes_from_the_environment(monkeypatch, tmp_path):
         assert engine.pool.size() == 7
     finally:
         engine.dispose()
-
-
-def test_init_db_adds_an_index_a_release_added_to_an_existing_table(gx):
-    """``guanxi init`` on an older database creates the indexes it lacks."""
-    from sqlalchemy import inspect
-
-    def customer_indexes() -> set[str]:
-        return {index["name"] for index in inspect(gx.engine).get_indexes("customers")}
-
-    with gx.engine.begin() as conn:
-        conn.exec_driver_sql("DROP INDEX ix_customers_tenant_live_newest")
-    assert "ix_customers_tenant_live_newest" not in customer_indexes()
-    gx.init_db()
-    assert "ix_customers_tenant_live_newest" in customer_indexes()
-    gx.init_db()  # and again: nothing to do, no error
 
 
 def test_the_default_customer_list_walks_an_index_instead_of_sorting_the_tenant(gx, tenant):
@@ -113,8 +98,8 @@ def test_a_table_that_outgrew_its_statistics_is_analyzed_and_lookups_use_their_i
     from engine.services.tenants import create_tenant
 
     shop = Guanxi(settings=Settings(database_url=f"sqlite:///{tmp_path / 'shop.db'}"))
-    shop.init_db()
-    with shop.write() as session:
+    shop.upgrade()
+    with shop.system() as session:
         tenant_id = create_tenant(session, "shop", "Shop").id
         insert_rows(session, Customer.__table__, [
             Customer(tenant_id=tenant_id, code=f"bulk-{i}", phone=f"1380000{i:05d}").model_dump(exclude={"id"})
@@ -122,7 +107,7 @@ def test_a_table_that_outgrew_its_statistics_is_analyzed_and_lookups_use_their_i
         ])
     lookup = ("EXPLAIN QUERY PLAN SELECT * FROM customers WHERE tenant_id = ? AND deleted_at IS NULL "
               "AND phone = '13800000042' ORDER BY created_at DESC, id DESC LIMIT 21")
-    with shop.write() as session:
+    with shop.system() as session:
         assert _sqlite_known_rows(session, "customers") == 0
         refresh_stale_statistics(session, ("customers",))
         known = _sqlite_known_rows(session, "customers")
@@ -163,7 +148,7 @@ def test_folding_statistics_reads_the_batch_and_each_customers_own_rows_only(gx,
     with gx.tenant(tenant) as ctx:
         record_interactions(ctx, batch(60))  # back-dated days too: the recount runs
     [(sql, params)] = [(sql, params) for sql, params in statements if sql.lstrip().startswith("UPDATE customers")]
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         plan = [row[3] for row in session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", tuple(params))]
     reads = [step for step in plan if step.startswith(("SEARCH", "SCAN")) and step.split()[1] in ("interactions", "p")]
     assert reads == [

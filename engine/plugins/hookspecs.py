@@ -21,8 +21,9 @@ def guanxi_module():
 
     Returns an ``engine.plugins.ModuleInfo`` (name, zh/en title, description,
     settings model, dependencies on other modules, personal-data fields, and
-    a module of hookspecs the plugin offers integrators). A plugin that
-    returns nothing is global: always on, for every tenant.
+    a module of hookspecs the plugin offers integrators), or an
+    ``engine.plugins.GlobalPlugin`` for a plugin that is on for every tenant.
+    Every plugin implements it: one that returns nothing is refused at start.
     """
 
 
@@ -30,7 +31,18 @@ def guanxi_module():
 def guanxi_models():
     """Return the plugin's SQLModel table classes (a list).
 
-    Each table must have a ``tenant_id`` column. ``guanxi init`` creates them.
+    Each table must have a ``tenant_id`` column (or be declared with
+    ``engine.tenancy.global_table``); tables are created by the plugin's
+    migrations (``guanxi_migrations``), never at start.
+    """
+
+
+@hookspec
+def guanxi_migrations():
+    """Return the folder (a ``pathlib.Path`` or str) holding the plugin's
+    Alembic revisions: its own branch, labelled with the module's name, whose
+    first revision depends on the core's first (``core_0001``). ``guanxi db
+    upgrade`` applies every installed plugin's branch.
     """
 
 

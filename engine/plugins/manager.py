@@ -3,7 +3,8 @@
 Plugins are found through the ``guanxi.plugins`` entry points; the built-ins
 are also listed in DEFAULT_PLUGINS so a plain source checkout works. A hook
 call for a tenant reaches only the plugins enabled for that tenant
-(pluggy's ``subset_hook_caller``), plus global plugins that declare no module.
+(pluggy's ``subset_hook_caller``), plus plugins declared global
+(``GlobalPlugin``). A plugin that declares neither is refused at start.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 import threading
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -53,6 +55,16 @@ class ModuleInfo:
         return self.title_zh if lang.lower().startswith("zh") else self.title_en
 
 
+@dataclass(frozen=True)
+class GlobalPlugin:
+    """What a plugin that is on for every tenant returns from ``guanxi_module``
+    (it has no module for admins to switch; its per-tenant hooks reach every
+    tenant, and its tables still carry ``tenant_id``)."""
+
+    name: str
+    description: str = ""
+
+
 class PluginError(RuntimeError):
     pass
 
@@ -66,6 +78,7 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self._modules: dict[str, ModuleInfo] = {}
         self._module_plugins: dict[str, Any] = {}
+        self._global_plugins: dict[str, GlobalPlugin] = {}
         self._subset_cache: dict[frozenset[str], TenantHooks] = {}
         self._lock = threading.Lock()
 
@@ -87,16 +100,18 @@ class PluginManager:
             return
         if self.pm.is_registered(plugin) or self.pm.has_plugin(name):
             return
-        info = self._module_info_of(plugin)
-        if info is not None and info.hookspecs is not None:
+        info = self._module_info_of(plugin, name)
+        if isinstance(info, ModuleInfo) and info.hookspecs is not None:
             self.pm.add_hookspecs(info.hookspecs)  # before any plugin implementing them is checked
+        if isinstance(info, ModuleInfo) and info.name in self._modules:
+            raise PluginError(f"module {info.name!r} is provided by two plugins: "
+                              f"{self.pm.get_name(self._module_plugins[info.name])!r} and {name!r}")
         self.pm.register(plugin, name=name)
-        if info is not None:
-            if info.name in self._modules:
-                self.pm.unregister(plugin)
-                raise PluginError(f"module {info.name!r} is provided by two plugins")
+        if isinstance(info, ModuleInfo):
             self._modules[info.name] = info
             self._module_plugins[info.name] = plugin
+        else:
+            self._global_plugins[name] = info
         self._subset_cache.clear()
 
     def unregister(self, plugin: Any) -> None:
@@ -105,23 +120,33 @@ class PluginManager:
             if candidate is plugin:
                 del self._module_plugins[name]
                 del self._modules[name]
+        self._global_plugins = {n: g for n, g in self._global_plugins.items() if self.pm.has_plugin(n)}
         self._subset_cache.clear()
 
     def check(self) -> None:
-        """Fail at start on misspelled hook names or unknown module dependencies."""
+        """Fail at start on misspelled hook names, unknown module dependencies
+        and tables that carry no tenant."""
+        from engine.tenancy import UnscopedTableError, check_tables
+
         self.pm.check_pending()
         for info in self._modules.values():
             missing = [dep for dep in info.depends_on if dep not in self._modules]
             if missing:
                 raise PluginError(f"module {info.name!r} depends on missing modules {missing}")
+        owners = {model.__table__.name: plugin for plugin, models in self.models_by_plugin().items() for model in models}
+        try:
+            check_tables([model.__table__ for model in self.all_models()], owners)
+        except UnscopedTableError as error:
+            raise PluginError(str(error)) from None
 
-    def _module_info_of(self, plugin: Any) -> ModuleInfo | None:
+    @staticmethod
+    def _module_info_of(plugin: Any, name: str) -> ModuleInfo | GlobalPlugin:
         impl = getattr(plugin, "guanxi_module", None)
-        if impl is None:
-            return None
-        info = impl()
-        if info is not None and not isinstance(info, ModuleInfo):
-            raise PluginError(f"{plugin!r}: guanxi_module() must return a ModuleInfo")
+        info = impl() if impl is not None else None
+        if not isinstance(info, (ModuleInfo, GlobalPlugin)):
+            raise PluginError(
+                f"plugin {name!r} declares no module: its guanxi_module() must return an engine.plugins.ModuleInfo "
+                "(a module admins switch on per tenant) or an engine.plugins.GlobalPlugin (on for every tenant)")
         return info
 
     # -- queries ------------------------------------------------------------
@@ -153,8 +178,41 @@ class PluginManager:
                 self._subset_cache[key] = hooks
         return hooks
 
+    def plugin_name(self, name: str) -> str:
+        """The registered plugin name of a module (or of a plugin given by its own name)."""
+        if name in self._module_plugins:
+            return self.pm.get_name(self._module_plugins[name])
+        if self.pm.has_plugin(name):
+            return name
+        raise KeyError(f"no installed module or plugin {name!r}")
+
+    def branch_name(self, plugin_name: str) -> str:
+        """What a plugin's migrations are labelled with: its module's name (or its global plugin's name)."""
+        for module, plugin in self._module_plugins.items():
+            if self.pm.get_name(plugin) == plugin_name:
+                return module
+        return self._global_plugins[plugin_name].name
+
+    @property
+    def global_plugins(self) -> dict[str, GlobalPlugin]:
+        """Plugins on for every tenant, by plugin name."""
+        return dict(self._global_plugins)
+
     def all_models(self) -> list[type]:
-        return [model for models in self.pm.hook.guanxi_models() for model in (models or [])]
+        return [model for models in self.models_by_plugin().values() for model in models]
+
+    def models_by_plugin(self) -> dict[str, list[type]]:
+        """Each plugin's tables, by plugin name (importing them registers them in SQLModel's metadata)."""
+        return {impl.plugin_name: list(impl.function() or []) for impl in reversed(self.pm.hook.guanxi_models.get_hookimpls())}
+
+    def migration_folders(self) -> dict[str, Path]:
+        """Each plugin's folder of Alembic revisions, by plugin name."""
+        folders = {}
+        for impl in reversed(self.pm.hook.guanxi_migrations.get_hookimpls()):
+            folder = impl.function()
+            if folder is not None:
+                folders[impl.plugin_name] = Path(folder)
+        return folders
 
 
 class TenantHooks:

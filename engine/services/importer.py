@@ -112,8 +112,8 @@ def import_csv(
     digest = file_sha256(path)
     report = ImportReport(kind=kind, file=str(path), rows_total=count_rows(path))
     job_id = _start_job(gx, tenant, kind, digest, path)
-    with gx.read() as session:
-        job = session.get(ImportJob, job_id)
+    with gx.tenant(tenant, write=False) as ctx:
+        job = ctx.session.get(ImportJob, job_id)
         start_at = job.rows_done
         if job.status == "DONE":
             report.already_done = True
@@ -144,7 +144,8 @@ def import_csv(
             chunk = []
     if chunk:
         _commit_chunk(gx, tenant, job_id, chunk, store, report, actor)
-    with gx.write() as session:
+    with gx.tenant(tenant, actor=actor) as ctx:
+        session = ctx.session
         job = session.get(ImportJob, job_id)
         job.status, job.finished_at = "DONE", utcnow()
         report.rows_stored, report.rows_duplicate, report.rows_invalid = job.rows_stored, job.rows_duplicate, job.rows_invalid

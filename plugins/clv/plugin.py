@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from engine import hookimpl
 from engine.jobs import Job
 from engine.plugins import ModuleInfo
@@ -27,6 +29,12 @@ def guanxi_models():
     from plugins.clv.models import ClvRun, ClvScore
 
     return [ClvRun, ClvScore]
+
+
+@hookimpl
+def guanxi_migrations():
+    return Path(__file__).with_name("migrations")
+
 
 
 @hookimpl

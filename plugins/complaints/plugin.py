@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from engine import hookimpl
 from engine.plugins import ModuleInfo
 from plugins.complaints import hookspecs as complaint_hookspecs
@@ -26,6 +28,12 @@ def guanxi_models():
     from plugins.complaints.models import ComplaintCase, ComplaintEvent
 
     return [ComplaintCase, ComplaintEvent]
+
+
+@hookimpl
+def guanxi_migrations():
+    return Path(__file__).with_name("migrations")
+
 
 
 @hookimpl

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sqlalchemy as sa
 
 from engine import hookimpl
@@ -29,6 +31,12 @@ def guanxi_module() -> ModuleInfo:
 @hookimpl
 def guanxi_models():
     return list(ALL_MODELS)
+
+
+@hookimpl
+def guanxi_migrations():
+    return Path(__file__).with_name("migrations")
+
 
 
 @hookimpl

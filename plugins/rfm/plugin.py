@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import delete
@@ -34,6 +35,12 @@ def guanxi_module() -> ModuleInfo:
 @hookimpl
 def guanxi_models():
     return [RfmRun, RfmScore]
+
+
+@hookimpl
+def guanxi_migrations():
+    return Path(__file__).with_name("migrations")
+
 
 
 @hookimpl

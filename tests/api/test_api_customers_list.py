@@ -19,7 +19,7 @@ WALK = """query($after: String, $o: CustomerOrder) { customers(first: 4, after: 
 @pytest.fixture
 def seeded(gx, tenant):
     base = datetime(2025, 1, 1, tzinfo=timezone.utc)
-    with gx.write() as session:
+    with gx.system() as session:
         tid = get_tenant(session, tenant).id
         for i in range(11):
             session.add(Customer(

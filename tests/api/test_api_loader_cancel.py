@@ -21,8 +21,16 @@ from engine.enums import Role
 pytestmark = pytest.mark.anyio
 
 
-async def test_cancelling_one_waiter_leaves_the_shared_load_to_the_others(gx):
-    context = RequestContext(gx, Principal(key_id=0, role=Role.VIEWER, tenant=None), Cursors(b"k" * 32))
+def _context(gx, slug: str) -> RequestContext:
+    from engine.services.tenants import get_tenant
+
+    with gx.system(write=False) as session:
+        tenant = get_tenant(session, slug)
+    return RequestContext(gx, Principal(key_id=0, role=Role.VIEWER, tenant=tenant), Cursors(b"k" * 32))
+
+
+async def test_cancelling_one_waiter_leaves_the_shared_load_to_the_others(gx, tenant):
+    context = _context(gx, tenant)
     release = threading.Event()
     batches: list[list[int]] = []
 
@@ -46,11 +54,11 @@ async def test_cancelling_one_waiter_leaves_the_shared_load_to_the_others(gx):
     assert batches == [[7]]  # one batch served both fields
 
 
-async def test_a_failed_load_nobody_waits_for_any_more_is_not_logged_as_unretrieved(gx, caplog):
+async def test_a_failed_load_nobody_waits_for_any_more_is_not_logged_as_unretrieved(gx, tenant, caplog):
     import gc
     import logging
 
-    context = RequestContext(gx, Principal(key_id=0, role=Role.VIEWER, tenant=None), Cursors(b"k" * 32))
+    context = _context(gx, tenant)
     release = threading.Event()
 
     def batch(_session, keys):

@@ -35,7 +35,7 @@ async def test_database_outage_gives_clear_errors_then_service_resumes(gx, make_
     if url.get_backend_name() != "postgresql":
         pytest.skip("an embedded SQLite file cannot go away")
     tenant = make_tenant()
-    with gx.write() as session:
+    with gx.system() as session:
         key = create_key(session, get_tenant(session, tenant), "VIEWER").secret
     proxy = tcp_proxy.TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
     proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)

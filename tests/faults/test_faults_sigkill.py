@@ -108,7 +108,7 @@ def test_a_scoring_run_killed_with_sigkill_leaves_the_previous_run_whole(gx, mak
         tenant_id = ctx.tenant_id
 
     def snapshot():
-        with gx.read() as session:
+        with gx.system(write=False) as session:
             run = session.execute(select(RfmRun.id, RfmRun.scored).where(RfmRun.tenant_id == tenant_id)).all()
             scores = session.execute(
                 select(RfmScore.customer_id, RfmScore.segment, RfmScore.run_id).where(RfmScore.tenant_id == tenant_id).order_by(RfmScore.customer_id)

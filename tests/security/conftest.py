@@ -102,7 +102,7 @@ def sync_client(portal, sec_app) -> SyncClient:
 
 def new_tenant(gx, modules=None) -> tuple[str, int]:
     slug = unique_slug("sec")
-    with gx.write() as session:
+    with gx.system() as session:
         tenant = create_tenant(session, slug, f"Tenant {slug}", "CNY", "Asia/Shanghai", "zh-CN", actor="test")
         for name in modules if modules is not None else gx.plugins.modules:
             set_enabled(session, gx.plugins, tenant.id, name, True, actor="test")
@@ -112,7 +112,7 @@ def new_tenant(gx, modules=None) -> tuple[str, int]:
 def new_key(gx, tenant_id: int, role: str) -> str:
     from engine.models import Tenant
 
-    with gx.write() as session:
+    with gx.system() as session:
         return create_key(session, session.get(Tenant, tenant_id), role, f"sec-{role.lower()}", actor="test").secret
 
 
@@ -194,15 +194,22 @@ def seed(client: SyncClient, gx, shared_code: str | None = None, customers: int 
 # -- database snapshots ---------------------------------------------------------------------
 
 
+def installed_tables(gx) -> list[sa.Table]:
+    """The tables of the core and of ``gx``'s plugins (not those other tests' plugins left in the metadata)."""
+    from engine.migrations import table_owners
+
+    names = table_owners(gx)
+    return [t for t in SQLModel.metadata.sorted_tables if t.name in names]
+
+
 def tenant_tables(gx) -> list[sa.Table]:
-    gx.plugins.all_models()
-    return [t for t in SQLModel.metadata.sorted_tables if "tenant_id" in t.c]
+    return [t for t in installed_tables(gx) if "tenant_id" in t.c]
 
 
 def snapshot(gx, tenant_id: int) -> dict[str, tuple[int, str]]:
     """Row count and checksum of everything the tenant has, table by table."""
     out = {}
-    with gx.engine.connect() as conn:
+    with gx.system(write=False) as conn:
         for table in tenant_tables(gx):
             order = list(table.primary_key.columns) or list(table.c)
             rows = conn.execute(sa.select(table).where(table.c.tenant_id == tenant_id).order_by(*order)).all()
@@ -213,10 +220,9 @@ def snapshot(gx, tenant_id: int) -> dict[str, tuple[int, str]]:
 
 def table_texts(gx, tenant_id: int | None = None) -> dict[str, str]:
     """Every row of every table as text (rows of one tenant where a table has tenant_id)."""
-    gx.plugins.all_models()
     out = {}
-    with gx.engine.connect() as conn:
-        for table in SQLModel.metadata.sorted_tables:
+    with gx.system(write=False) as conn:
+        for table in installed_tables(gx):
             query = sa.select(table)
             if tenant_id is not None and "tenant_id" in table.c:
                 query = query.where(table.c.tenant_id == tenant_id)
@@ -227,10 +233,9 @@ def table_texts(gx, tenant_id: int | None = None) -> dict[str, str]:
 
 def tables_containing(gx, needles: list[str]) -> dict[str, list[str]]:
     """Which tables hold any of ``needles`` in any column (searched by the database, every row of every tenant)."""
-    gx.plugins.all_models()
     out: dict[str, list[str]] = {}
-    with gx.engine.connect() as conn:
-        for table in SQLModel.metadata.sorted_tables:
+    with gx.system(write=False) as conn:
+        for table in installed_tables(gx):
             # text-bearing columns only (numbers and times cannot hold a key); one scan per table
             columns = [c for c in table.c if isinstance(c.type, (sa.String, sa.Text, sa.JSON)) or c.type.__class__.__name__ in ("AutoString", "JSONB")]
             if not columns:

@@ -1,9 +1,11 @@
-"""The isolation generator catches a leak it was never told about.
+"""The isolation generator catches a leak it was never told about, and the
+tenant-scoped sessions stop it.
 
 A test plugin, registered through a fresh PluginManager next to the built-in
 ones, adds a Customer field and a Query field that forget the tenant filter
-(the classic bug: look up by code or phone alone). The same generator and
-checker as the isolation suite must report both.
+(the classic bug: look up by code or phone alone). With the tenant wall
+turned off, the same generator and checker as the isolation suite must
+report both; with it on (as in service), nothing leaks.
 """
 
 from __future__ import annotations
@@ -60,18 +62,31 @@ class LeakyPlugin:
         return {"query": [LeakyQuery]}
 
 
-@pytest.fixture(scope="module")
-def leaky_attack(gx, portal):
+def _attack(gx, portal, tenant_scoping: bool):
     plugins = PluginManager(gx.settings)
     plugins.load_default_plugins()
     plugins.register_module(LeakyPlugin(), name="tests.security.leaky")
     plugins.check()
-    leaky_gx = Guanxi(settings=gx.settings, plugins=plugins, engine=gx.engine)
+    leaky_gx = Guanxi(settings=gx.settings, plugins=plugins, tenant_scoping=tenant_scoping)
     client = SyncClient(portal, create_app(leaky_gx))
     try:
-        yield run_attack(client, leaky_gx, roles=("VIEWER",))
+        return run_attack(client, leaky_gx, roles=("VIEWER",))
     finally:
         client.close()
+        leaky_gx.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def leaky_attack(gx, portal):
+    """The attack with the tenant wall off: what a careless plugin did before it existed."""
+    return _attack(gx, portal, tenant_scoping=False)
+
+
+def test_with_tenant_scoping_the_careless_fields_leak_nothing(gx, portal):
+    attack = _attack(gx, portal, tenant_scoping=True)
+    fields = {(op.kind, op.field) for op in attack.ops}
+    assert ("customer-field", "twinName") in fields and ("query", "leakyLookup") in fields
+    assert attack.leaks() == []
 
 
 def test_the_leaking_fields_are_generated(leaky_attack):

@@ -143,7 +143,7 @@ def test_erasure_removes_personal_data_from_every_table(gx, sync_client):
     pk = int(__import__("base64").urlsafe_b64decode(s.customer_ids[victim] + "==").decode().split(":")[1])
     from sqlmodel import SQLModel
 
-    with gx.engine.connect() as conn:
+    with gx.system(write=False) as conn:
         for info in gx.plugins.modules.values():
             for table_name, columns in info.personal_fields.items():
                 table = SQLModel.metadata.tables[table_name]
@@ -165,7 +165,7 @@ def _state(gx, tenant_id: int) -> dict:
     from tests.security.conftest import tenant_tables
 
     out = {}
-    with gx.engine.connect() as conn:
+    with gx.system(write=False) as conn:
         for table in tenant_tables(gx):
             if table.name == "audit_events":
                 continue
@@ -176,7 +176,7 @@ def _state(gx, tenant_id: int) -> dict:
 
 
 def _audit_count(gx, tenant_id: int) -> int:
-    with gx.engine.connect() as conn:
+    with gx.system(write=False) as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.tenant_id == tenant_id)).scalar_one()
 
 

@@ -108,7 +108,7 @@ def simulated(gx, tmp_path_factory):
     from tests.conftest import unique_slug
 
     slug = unique_slug("clv-sim")
-    with gx.write() as session:
+    with gx.system() as session:
         tenant = create_tenant(session, slug, "Simulated", "CNY", "Asia/Shanghai", "zh-CN", actor="test")
         set_enabled(session, gx.plugins, tenant.id, "clv", True, actor="test")
     load(gx, slug, tmp_path_factory.mktemp("sim"), simulate(4000, seed=11), extra_customers=["never"])
@@ -200,7 +200,7 @@ def test_rescoring_replaces_the_run_atomically(gx, make_tenant, tmp_path):
         ctx.forget_modules()
         run_scoring(ctx, ["clv"], as_of=AS_OF)
         # not committed yet: another reader still sees the whole previous run
-        with gx.read() as other:
+        with gx.system(write=False) as other:
             runs = other.exec(select(ClvRun).where(ClvRun.tenant_id == ctx.tenant_id)).all()
             run_ids = set(other.exec(select(ClvScore.run_id).where(ClvScore.tenant_id == ctx.tenant_id)).all())
         assert [r.id for r in runs] == [first.id] and run_ids == {first.id}

@@ -36,7 +36,7 @@ async def call(complaints_app, gx):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=complaints_app), base_url="http://test") as client:
 
         def make(slug: str, role: str = "AGENT"):
-            with gx.write() as session:
+            with gx.system() as session:
                 secret = create_key(session, get_tenant(session, slug), role, "test", actor="test").secret
 
             async def gql(query: str, variables: dict | None = None) -> dict:

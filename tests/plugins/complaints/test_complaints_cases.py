@@ -39,7 +39,7 @@ def _open(gx, slug, customer_id, now=None, **data):
 
 
 def _configure(gx, slug, settings: dict) -> None:
-    with gx.write() as session:
+    with gx.system() as session:
         configure(session, gx.plugins, gx.context(session, slug).tenant_id, "complaints", settings, actor="test")
 
 

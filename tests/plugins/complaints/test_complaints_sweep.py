@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from engine import hookimpl
 from engine.errors import ValidationFailed
 from engine.jobs import run_jobs
+from engine.plugins import GlobalPlugin
 from engine.services.customers import create_customer, erase_customer
 from engine.types import utcnow
 from plugins.complaints import service
@@ -42,6 +43,10 @@ class Listener:
 
     def __init__(self):
         self.heard = []
+
+    @hookimpl
+    def guanxi_module(self):
+        return GlobalPlugin(name="escalation-listener")
 
     @hookimpl
     def guanxi_complaint_escalated(self, ctx, escalation):

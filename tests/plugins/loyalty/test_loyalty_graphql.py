@@ -40,7 +40,7 @@ def app(gx):
 
 
 def key(gx, slug, role):
-    with gx.write() as session:
+    with gx.system() as session:
         return create_key(session, get_tenant(session, slug), role, "test", actor="test").secret
 
 

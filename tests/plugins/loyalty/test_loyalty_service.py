@@ -454,9 +454,14 @@ def test_the_batch_earner_matches_points_for_purchase():
 def test_an_integrators_earning_rule_applies_through_the_hook(gx, make_tenant):
     """A plugin implementing guanxi_loyalty_earning_rules changes the points earned."""
     from engine import hookimpl
+    from engine.plugins import GlobalPlugin
     from plugins.loyalty.rules import RuleType
 
     class TripleOnLargeOrders:
+        @hookimpl
+        def guanxi_module(self):
+            return GlobalPlugin(name="triple-on-large-orders")
+
         @hookimpl
         def guanxi_loyalty_earning_rules(self):
             return [RuleType("LARGE_ORDER_X3", "大单三倍", "Triple points on large orders", "MULTIPLIER",

@@ -79,7 +79,7 @@ def test_a_new_run_replaces_the_previous_one_and_follows_the_scheme(gx, make_ten
     scores = _scores(gx, tenant)
     assert set(scores) == {ids["often-recent"], ids["once-recent"], ids["often-old"]}
     assert scores[ids["often-recent"]].segment == "IMPORTANT_VALUE"
-    with gx.read() as session:
+    with gx.system(write=False) as session:
         runs = session.exec(select(RfmRun).where(RfmRun.tenant_id == scores[ids["often-recent"]].tenant_id)).all()
     assert len(runs) == 1
 

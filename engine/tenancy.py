@@ -1,0 +1,192 @@
+"""Tenant-scoped data access: a session bound to one tenant cannot read or
+write another tenant's rows through the ORM, however its caller forgets
+``tenant_id``.
+
+- Reads: every ORM statement (``select``, ``session.get``, ORM ``update`` and
+  ``delete``, subqueries included) gets ``tenant_id = <the tenant>`` on each
+  tenant-owned model it touches (SQLAlchemy's ``with_loader_criteria``);
+  Core statements on tenant tables get it on their target or top-level tables.
+- Writes: objects flushed with another tenant's id are refused (a missing
+  ``tenant_id`` is filled in); Core inserts naming another tenant are refused.
+- PostgreSQL: each transaction also declares its tenant
+  (``guanxi.tenant_id``) for the row-level security policies that
+  ``guanxi db upgrade`` puts on every tenant table (engine/migrations/security.py),
+  so even raw SQL sees one tenant.
+
+Raw driver SQL on SQLite has no second wall: plugins go through the ORM.
+
+A table is tenant-owned when it has a ``tenant_id`` column; ``tenants`` is
+scoped by its ``id``. A table without either must be declared global with
+``global_table`` or it is refused at start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
+from sqlalchemy.sql import util as sql_util
+from sqlmodel import Session, SQLModel
+
+TENANT_COLUMN = "tenant_id"
+GLOBAL_MARK = "guanxi_global"
+# PostgreSQL setting read by the row-level security policies: a tenant id, or
+# ALL_TENANTS for the engine's own cross-tenant work (authentication, the
+# platform's tenant list, the worker's schedule).
+TENANT_SETTING = "guanxi.tenant_id"
+ALL_TENANTS = "all"
+
+
+class TenantIsolationError(RuntimeError):
+    """A tenant-bound session was asked to write another tenant's rows: a bug in the caller."""
+
+
+class UnscopedTableError(RuntimeError):
+    """A table has no ``tenant_id`` and was not declared global."""
+
+
+def global_table(model):
+    """Class decorator: this table holds no tenant's data (shared reference
+    data). Without it a table lacking ``tenant_id`` is refused at start."""
+    model.__table__.info[GLOBAL_MARK] = True
+    return model
+
+
+def tenant_column(table: sa.Table) -> sa.Column | None:
+    """The column naming a row's tenant (``tenants.id`` for the tenants table), or None."""
+    if table.name == "tenants":
+        return table.c.id
+    return table.c.get(TENANT_COLUMN)
+
+
+def check_tables(tables: Iterable[sa.Table], owners: dict[str, str] | None = None) -> None:
+    """Refuse tables that carry no tenant and are not declared global."""
+    owners = owners or {}
+    bad = [t.name for t in tables if tenant_column(t) is None and not t.info.get(GLOBAL_MARK)]
+    if bad:
+        named = ", ".join(f"{name} (plugin {owners[name]!r})" if name in owners else name for name in sorted(bad))
+        raise UnscopedTableError(
+            f"tables without a tenant_id column: {named}. Every table carries tenant_id; a table of shared "
+            "reference data is declared with engine.tenancy.global_table.")
+
+
+class TenantSession(Session):
+    """A session bound to one tenant (``tenant_id``); see the module docstring."""
+
+    def __init__(self, bind, tenant_id: int, **kwargs):
+        super().__init__(bind, **kwargs)
+        self.tenant_id = tenant_id
+
+
+class SystemSession(Session):
+    """The engine's own cross-tenant session: authentication, tenants, the
+    worker's schedule. Never handed to plugins, resolvers or jobs."""
+
+
+# Tables already mapped to a model, so a statement's tables lead to the
+# models to put criteria on. Rebuilt when a model is mapped after the first use.
+_models_by_table: dict[sa.Table, type] = {}
+
+
+def _model_of(table: sa.Table) -> type | None:
+    model = _models_by_table.get(table)
+    if model is None and table not in _models_by_table:
+        for mapper in SQLModel._sa_registry.mappers:
+            if mapper.local_table is not None:
+                _models_by_table[mapper.local_table] = mapper.class_
+        _models_by_table.setdefault(table, None)
+        model = _models_by_table[table]
+    return model
+
+
+def _criteria(model: type, tenant_id: int):
+    column = tenant_column(model.__table__).key
+    if column == "id":
+        return with_loader_criteria(model, lambda cls: cls.id == tenant_id, include_aliases=True)
+    return with_loader_criteria(model, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _scope_statement(state: ORMExecuteState) -> None:
+    tenant_id = state.session.tenant_id
+    statement = state.statement
+    if state.is_insert:
+        _check_insert(state, tenant_id)
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return  # textual SQL: the database's row-level security is the wall
+    tables = [t for t in sql_util.find_tables(statement, include_crud=True) if tenant_column(t) is not None]
+    if not tables:
+        return
+    options = []
+    for table in dict.fromkeys(tables):
+        model = _model_of(table)
+        if model is not None:
+            options.append(_criteria(model, tenant_id))
+    if state.is_orm_statement:
+        if options:
+            state.statement = statement.options(*options)
+        return
+    # Core statements over tables: scope their target (UPDATE, DELETE) or top-level tables (SELECT).
+    if state.is_update or state.is_delete:
+        targets = [statement.table]
+    else:
+        targets = [t for t in statement.get_final_froms() if isinstance(t, sa.Table)]
+    conditions = [tenant_column(t) == tenant_id for t in targets if tenant_column(t) is not None]
+    if conditions:
+        state.statement = statement.where(*conditions)
+
+
+def _check_insert(state: ORMExecuteState, tenant_id: int) -> None:
+    table = state.statement.table
+    column = tenant_column(table)
+    if column is None:
+        return
+    rows = state.parameters
+    rows = rows if isinstance(rows, (list, tuple)) else [rows or {}]
+    values = state.statement._values or {}  # insert(...).values(tenant_id=...)
+    given = [value for value in (row.get(column.key) for row in rows) if value is not None]
+    for key, value in values.items():
+        if getattr(key, "key", key) == column.key and isinstance(value, sa.BindParameter):
+            given.append(value.value)
+    foreign = sorted({v for v in given if v != tenant_id})
+    if foreign:
+        raise TenantIsolationError(f"insert into {table.name} for tenant {foreign[0]} in a session bound to tenant {tenant_id}")
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _check_flush(session: TenantSession, _context, _instances) -> None:
+    for obj in list(session.new) + list(session.dirty):
+        table = getattr(type(obj), "__table__", None)
+        column = tenant_column(table) if table is not None else None
+        if column is None:
+            continue
+        value = getattr(obj, column.key, None)
+        if value is None and column.key == TENANT_COLUMN:
+            setattr(obj, column.key, session.tenant_id)  # a plugin may leave it to the session
+        elif value != session.tenant_id:
+            verb = "insert" if obj in session.new else "update"
+            raise TenantIsolationError(
+                f"{verb} of a {table.name} row of tenant {value} in a session bound to tenant {session.tenant_id}")
+    for obj in session.deleted:
+        table = getattr(type(obj), "__table__", None)
+        column = tenant_column(table) if table is not None else None
+        if column is not None and getattr(obj, column.key, None) != session.tenant_id:
+            raise TenantIsolationError(f"delete of a {table.name} row of another tenant in a session bound to tenant {session.tenant_id}")
+
+
+def _declare_tenant(connection: sa.Connection, value: str) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT set_config('{TENANT_SETTING}', %s, true)", (value,))
+
+
+@event.listens_for(TenantSession, "after_begin")
+def _tenant_transaction(session: TenantSession, _transaction, connection: sa.Connection) -> None:
+    _declare_tenant(connection, str(int(session.tenant_id)))
+
+
+@event.listens_for(SystemSession, "after_begin")
+def _system_transaction(_session, _transaction, connection: sa.Connection) -> None:
+    _declare_tenant(connection, ALL_TENANTS)
