@@ -8,6 +8,7 @@ set, so the tenant's next request gets (or builds) the matching schema.
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.util
 import itertools
 import sys
@@ -22,6 +23,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
 
+from api.composition import CoreNames, PluginParts, check_keys, check_names
 from api.contrib import GraphQLContribution, as_list, normalise
 from api.fast_resolvers import install_direct_resolvers
 from engine.plugins.manager import PluginManager
@@ -80,31 +82,43 @@ def _as_type(item):
 
 
 def contributions(plugins: PluginManager, modules: frozenset[str]) -> tuple[list[type], GraphQLContribution]:
+    """The enabled plugins' Customer fields and GraphQL, merged; raises PluginConflict
+    (naming both plugins) when two of them, or one and the core, claim the same name."""
     hooks = plugins.for_modules(modules)
-    customer_types = [_as_type(t) for result in hooks.guanxi_customer_fields() for t in as_list(result)]
-    merged = GraphQLContribution()
-    for result in hooks.guanxi_graphql():
-        part = normalise(result)
-        merged.query += part.query
-        merged.mutation += part.mutation
-        merged.types += part.types
-        merged.customer_filters += part.customer_filters
-        merged.customer_orders += part.customer_orders
-        for type_name, resolve in part.nodes.items():
-            if type_name in CORE_NODE_TYPES or type_name in merged.nodes:
-                raise TypeError(f"node type {type_name!r} is contributed twice")
-            merged.nodes[type_name] = resolve
-        for field_name, spec in part.customer_batches.items():
-            if field_name in merged.customer_batches:
-                raise TypeError(f"Customer field {field_name!r} declares a batch twice")
-            merged.customer_batches[field_name] = spec
-    for t in customer_types + merged.query + merged.mutation:
-        if get_object_definition(t) is None:
-            raise TypeError(f"{t!r} is not a strawberry type; plugins contribute @strawberry.type classes")
-    return customer_types, merged
+    parts = [PluginParts(plugin, customer_types=[_as_type(t) for t in as_list(result)])
+             for plugin, result in hooks.results_by_plugin("guanxi_customer_fields")]
+    for plugin, result in hooks.results_by_plugin("guanxi_graphql"):
+        check_keys(plugin, result)
+        parts.append(PluginParts(plugin, graphql=normalise(result)))
+    for part in parts:
+        for t in part.customer_types + part.graphql.query + part.graphql.mutation:
+            if get_object_definition(t) is None:
+                raise TypeError(f"{t!r} (plugin {part.plugin!r}) is not a strawberry type; "
+                                "plugins contribute @strawberry.type classes")
+    check_names(core_names(), parts)
+    return [t for part in parts for t in part.customer_types], merged(part.graphql for part in parts)
+
+
+def merged(contributions) -> GraphQLContribution:
+    out = GraphQLContribution()
+    for part in contributions:
+        out.query += part.query
+        out.mutation += part.mutation
+        out.types += part.types
+        out.customer_filters += part.customer_filters
+        out.customer_orders += part.customer_orders
+        out.nodes.update(part.nodes)
+        out.customer_batches.update(part.customer_batches)
+    return out
 
 
 CORE_NODE_TYPES = frozenset({"Customer", "Interaction", "AuditEvent"})
+
+
+@functools.cache
+def core_names() -> CoreNames:
+    """What the core takes: the same for every schema, so read once per process."""
+    return CoreNames.of(load_core_types(), CORE_NODE_TYPES)
 
 
 def load_core_types(customer_mixins=(), query_mixins=(), mutation_mixins=(), customer_filters=(), customer_orders=(),

@@ -60,9 +60,12 @@ def guanxi_customer_fields():
 @hookspec
 def guanxi_graphql():
     """Return the plugin's GraphQL contribution: a dict ``{"query": [types],
-    "mutation": [types], "types": [types]}`` or an ``api.contrib.GraphQLContribution``.
+    "mutation": [types], "types": [types]}`` or an ``api.contrib.GraphQLContribution``
+    (its other keys: customer_filters, customer_orders, nodes, customer_batches).
     The fields of those strawberry types are merged into the tenant's Query and
-    Mutation. Type names must be namespaced (``RfmSegment``, not ``Segment``).
+    Mutation. Names must be namespaced (``RfmSegment``, not ``Segment``); a name
+    another plugin or the core has, or an unknown key, fails at start
+    (docs/plugin-hooks.md, "Naming rules").
     """
 
 

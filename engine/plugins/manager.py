@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -67,6 +68,10 @@ class GlobalPlugin:
 
 class PluginError(RuntimeError):
     pass
+
+
+class PluginConflict(PluginError):
+    """Two plugins, or a plugin and the core, contribute the same name."""
 
 
 class PluginManager:
@@ -174,7 +179,7 @@ class PluginManager:
             hooks = self._subset_cache.get(key)
             if hooks is None:
                 excluded = [p for name, p in self._module_plugins.items() if name not in key]
-                hooks = TenantHooks(self.pm, excluded, key)
+                hooks = TenantHooks(self.pm, excluded, key, self.plugin_label)
                 self._subset_cache[key] = hooks
         return hooks
 
@@ -198,6 +203,13 @@ class PluginManager:
         """Plugins on for every tenant, by plugin name."""
         return dict(self._global_plugins)
 
+    def plugin_label(self, plugin: Any) -> str:
+        """How messages name a plugin: the module it provides, else its registered name."""
+        for name, candidate in self._module_plugins.items():
+            if candidate is plugin:
+                return name
+        return self.pm.get_name(plugin) or repr(plugin)
+
     def all_models(self) -> list[type]:
         return [model for models in self.models_by_plugin().values() for model in models]
 
@@ -218,11 +230,26 @@ class PluginManager:
 class TenantHooks:
     """``hooks.guanxi_x(...)`` calls only the plugins enabled for one tenant."""
 
-    def __init__(self, pm: pluggy.PluginManager, excluded: list[Any], modules: frozenset[str]):
+    def __init__(self, pm: pluggy.PluginManager, excluded: list[Any], modules: frozenset[str],
+                 label: Callable[[Any], str] = repr):
         self._pm = pm
         self._excluded = excluded
         self.modules = modules
+        self._label = label
         self._callers: dict[str, Any] = {}
+
+    def results_by_plugin(self, name: str) -> list[tuple[str, Any]]:
+        """``(plugin label, result)`` of a no-argument hook, in the order ``hooks.<name>()``
+        returns the results (pluggy calls the last registered first; None skipped),
+        so a caller can tell who contributed what."""
+        pairs = []
+        for impl in reversed(getattr(self, name).get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                continue  # wraps the other results; contributes none of its own
+            result = impl.function()
+            if result is not None:
+                pairs.append((self._label(impl.plugin), result))
+        return pairs
 
     def __getattr__(self, name: str):
         if not name.startswith("guanxi_"):
