@@ -48,6 +48,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from plugins.clv import kernels
@@ -293,12 +294,13 @@ def main() -> None:
                         help="customers of the end-to-end `guanxi score --module clv` run; 0 skips it")
     args = parser.parse_args()
 
-    result: dict = {"bench": "clv", "threads": int(__import__("numba").get_num_threads())}
+    result: dict = {"bench": "clv", "threads": int(numba.get_num_threads())}
     if not args.skip_compile:
         with tempfile.TemporaryDirectory() as cache:
             result["compile_s"] = round(child_warm_up_seconds(cache), 2)
             result["cached_load_s"] = round(child_warm_up_seconds(cache), 2)
     kernels.warm_up()
+    result["threading_layer"] = numba.threading_layer()
 
     big, n_purchases, summary_s = summary_of(args.customers)
     result["purchases_1m"] = int(n_purchases)

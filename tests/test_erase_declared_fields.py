@@ -1,4 +1,5 @@
-"""Erasing a customer clears the columns a module declares personal, with no code of its own."""
+"""Erasing a customer clears the columns a module declares personal, with no code of its own,
+and calls its guanxi_customer_erased, whether or not the tenant has the module on."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import types
 import uuid
 from typing import Optional
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
@@ -30,20 +32,24 @@ class StylistNote(SQLModel, table=True):
     visits: int = 0  # not personal: stays
 
 
-def _stylist_plugin():
+def _stylist_plugin(erased: list):
     plugin = types.ModuleType("stylist_plugin_for_erase_tests")
     plugin.guanxi_module = hookimpl(lambda: ModuleInfo(
         name="stylist", title_zh="发型师笔记", title_en="Stylist notes",
         personal_fields={"test_stylist_notes": ("note", "allergy")}))
     plugin.guanxi_models = hookimpl(lambda: [StylistNote])
+    plugin.guanxi_customer_erased = hookimpl(lambda ctx, customer_id: erased.append(customer_id))
     return plugin
 
 
-def test_declared_personal_columns_are_cleared_for_the_erased_customer_only(database_url):
+@pytest.mark.parametrize("switched_off", [False, True], ids=["module-on", "module-off"])
+def test_declared_personal_columns_are_cleared_for_the_erased_customer_only(database_url, switched_off):
+    """Whether or not the tenant has the module on: switched back on, it must not show the person."""
     settings = Settings(database_url=database_url)
     plugins = PluginManager(settings)
     plugins.load_default_plugins()
-    plugins.register_module(_stylist_plugin(), name="stylist_plugin_for_erase_tests")
+    hook_calls: list[int] = []
+    plugins.register_module(_stylist_plugin(hook_calls), name="stylist_plugin_for_erase_tests")
     gx = Guanxi(settings=settings, plugins=plugins, engine=make_engine(settings))
     gx.init_db()
     slug = f"salon-{uuid.uuid4().hex[:8]}"
@@ -54,8 +60,12 @@ def test_declared_personal_columns_are_cleared_for_the_erased_customer_only(data
         erased, kept = create_customer(ctx, {"name": "王芳"}), create_customer(ctx, {"name": "李娜"})
         for customer, note in ((erased, "王芳 likes short cuts, 138-0000-1111"), (kept, "李娜: colour every 6 weeks")):
             ctx.session.add(StylistNote(tenant_id=ctx.tenant_id, customer_id=customer.id, note=note, allergy="PPD", visits=3))
+    if switched_off:
+        with gx.write() as session:
+            set_enabled(session, plugins, tenant.id, "stylist", False)
     with gx.tenant(slug) as ctx:
         erase_customer(ctx, erased.id)
+    assert hook_calls == [erased.id]
     table = StylistNote.__table__
     with gx.system(write=False) as conn:
         rows = {r.customer_id: (r.note, r.allergy, r.visits) for r in conn.execute(sa.select(table).where(table.c.tenant_id == tenant.id))}

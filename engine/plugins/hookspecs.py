@@ -3,7 +3,7 @@
 Modelled on datasette's hookspecs: one marker, hooks named for what they do,
 each spec documenting its arguments, its return value and how results combine.
 Per-tenant hooks are called only on the plugins whose module the tenant has
-enabled (see ``engine.plugins.manager``). Every hook here is documented in
+enabled (see ``engine.plugins.manager``), except ``guanxi_customer_erased``. Every hook here is documented in
 docs/plugin-hooks.md; a test fails when one is not.
 """
 
@@ -115,6 +115,10 @@ def guanxi_jobs():
 def guanxi_customer_erased(ctx, customer_id):
     """A customer is being erased: remove personal data the plugin stored
     about ``customer_id`` (same transaction). Return value ignored.
+
+    Called on every installed plugin, whether or not the tenant has its
+    module enabled (a module switched off keeps its rows): do not assume
+    the module is on.
     """
 
 

@@ -235,9 +235,12 @@ def delete_customer(ctx: TenantContext, customer_id: int) -> Customer:
 def erase_customer(ctx: TenantContext, customer_id: int) -> Customer:
     """Remove personal data everywhere; anonymous purchase facts and stats stay.
 
-    The columns each enabled module declares personal (``ModuleInfo.personal_fields``)
+    The columns each installed module declares personal (``ModuleInfo.personal_fields``)
     are cleared on its rows that carry the customer's id; anything else a
-    plugin stored it removes itself through ``guanxi_customer_erased``.
+    plugin stored it removes itself through ``guanxi_customer_erased``. Both
+    reach every installed module, enabled for the tenant or not: a module
+    switched off keeps its rows, and switching it back on must not bring
+    the person back.
     """
     customer = get_customer(ctx.session, ctx.tenant_id, customer_id)
     if customer.erased_at is not None:
@@ -257,7 +260,7 @@ def erase_customer(ctx: TenantContext, customer_id: int) -> Customer:
     )
     _erase_interaction_personal_data(ctx, customer_id)
     _erase_declared_personal_fields(ctx, customer_id)
-    ctx.hooks.guanxi_customer_erased(ctx=ctx, customer_id=customer_id)
+    ctx.plugins.hook.guanxi_customer_erased(ctx=ctx, customer_id=customer_id)  # every plugin, not ctx.hooks
     ctx.session.flush()
     audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.erase", "Customer", customer.id)
     return customer
@@ -265,10 +268,11 @@ def erase_customer(ctx: TenantContext, customer_id: int) -> Customer:
 
 def _erase_declared_personal_fields(ctx: TenantContext, customer_id: int) -> None:
     """Clear declared personal columns (NULL, or '' where the column must have a value)
-    on the enabled modules' rows about the customer. Tables without a
+    on every installed module's rows about the customer. Tables without a
     ``customer_id`` column (a case's notes, say) are left to the module's hook."""
-    for name in sorted(ctx.enabled_modules):
-        for table_name, columns in ctx.plugins.module(name).personal_fields.items():
+    modules = ctx.plugins.modules
+    for name in sorted(modules):
+        for table_name, columns in modules[name].personal_fields.items():
             table = SQLModel.metadata.tables.get(table_name)
             if table is None or "customer_id" not in table.c or "tenant_id" not in table.c:
                 continue

@@ -30,6 +30,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+import engine.numba_threading  # noqa: F401  (a thread-safe layer before any kernel runs)
+
 BG_NBD = 0
 MBG_NBD = 1
 PARETO_NBD = 2

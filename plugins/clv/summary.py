@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
+import engine.numba_threading  # noqa: F401  (a thread-safe layer before any kernel runs)
+
 SECONDS_PER_DAY = 86400
 UNITS = ("day", "week", "month")
 _UNIT_CODE = {"day": 0, "week": 1, "month": 2}

@@ -18,7 +18,8 @@ def guanxi_module() -> ModuleInfo:
         title_en="Complaints",
         description="The six-step complaint and service workflow with SLAs and escalation.",
         settings_model=ComplaintsSettings,
-        personal_fields={"complaint_cases": ("description",), "complaint_events": ("note",)},
+        # Free text staff and customers type: it may name the person or quote a phone number.
+        personal_fields={"complaint_cases": ("description", "resolution"), "complaint_events": ("note",)},
         hookspecs=complaint_hookspecs,
     )
 

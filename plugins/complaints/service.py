@@ -806,7 +806,8 @@ def link_case(ctx: TenantContext, case_id: int, parent_id: int, cancel: bool = F
 
 
 def erase_customer_cases(ctx: TenantContext, customer_id: int) -> None:
-    """Clear the personal free text (descriptions, timeline notes) of the customer's cases."""
+    """Clear the personal free text (descriptions, resolutions, timeline notes) of the
+    customer's cases, whether or not the tenant has the module on now."""
     from sqlalchemy import update
 
     ctx.session.flush()
@@ -820,6 +821,6 @@ def erase_customer_cases(ctx: TenantContext, customer_id: int) -> None:
     ctx.session.execute(
         update(ComplaintCase)
         .where(ComplaintCase.tenant_id == ctx.tenant_id, ComplaintCase.customer_id == customer_id)
-        .values(description=None)
+        .values(description=None, resolution=None)
         .execution_options(synchronize_session=False)
     )

@@ -41,6 +41,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+import engine.numba_threading  # noqa: F401  (a thread-safe layer before any kernel runs)
+
 _US_PER_DAY = 86_400_000_000
 
 # Batches with fewer members than this run on one thread (see the kernels).

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from engine import hookimpl
 from engine.jobs import Job
 from engine.plugins import ModuleInfo
@@ -16,8 +14,8 @@ from plugins.loyalty.settings import LoyaltySettings
 
 @hookimpl
 def guanxi_module() -> ModuleInfo:
-    # Loyalty stores no personal data of its own: only links (customer ids),
-    # numbers and free-text reasons; guanxi_customer_erased handles those.
+    # No personal columns keyed by customer_id: only links (customer ids), numbers
+    # and text on rows keyed by member; guanxi_customer_erased clears that text.
     return ModuleInfo(
         name="loyalty",
         title_zh="会员积分",
@@ -75,21 +73,11 @@ def guanxi_cli_commands():
 
 @hookimpl
 def guanxi_customer_erased(ctx, customer_id):
-    """Close the membership, drop referral links to and from the customer, and blank
-    the free-text reasons admins typed on their ledger entries. Points, tiers and
-    dates stay: they are anonymous facts once the customer row is erased."""
-    from plugins.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember
+    """Close the membership, drop referral links, blank the text people typed or sent
+    (reasons, order references, idempotency keys): see plugins/loyalty/erasure.py."""
+    from plugins.loyalty.erasure import erase_member
 
-    M, E = LoyaltyMember.__table__, LoyaltyLedgerEntry.__table__
-    t = ctx.tenant_id
-    ctx.session.execute(sa.update(M).where(M.c.tenant_id == t, M.c.referrer_customer_id == customer_id)
-                        .values(referrer_customer_id=None))
-    member_id = ctx.session.execute(sa.select(M.c.id).where(M.c.tenant_id == t, M.c.customer_id == customer_id)).scalar()
-    if member_id is None:
-        return
-    ctx.session.execute(sa.update(M).where(M.c.id == member_id).values(status="CLOSED", referrer_customer_id=None))
-    ctx.session.execute(sa.update(E).where(E.c.tenant_id == t, E.c.member_id == member_id, E.c.kind == "ADJUST")
-                        .values(reason="(erased)"))
+    erase_member(ctx, customer_id)
 
 
 @hookimpl

@@ -23,6 +23,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+import engine.numba_threading  # noqa: F401  (a thread-safe layer before any kernel runs)
 from plugins.rfm.segments import RF_GRID, SCHEME_SEGMENTS, Segment, grid_bucket
 from plugins.rfm.settings import RfmSettings, RfmThresholds
 

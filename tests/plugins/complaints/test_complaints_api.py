@@ -149,3 +149,38 @@ async def test_node_resolves_a_complaint_in_its_own_tenant_only(gx, make_tenant,
     found = (await gql(query, {"id": opened["id"]}))["node"]
     assert found == {"__typename": "Complaint", "id": opened["id"], "category": "SERVICE", "status": "RECEIVED"}
     assert (await call(other)(query, {"id": opened["id"]}))["node"] is None
+
+
+OPEN = """mutation($input: OpenComplaintInput!) { openComplaint(input: $input) { complaint { id } errors { field } } }"""
+UPDATE = """mutation($id: ID!, $note: String!) { addComplaintUpdate(input: {id: $id, note: $note}) { errors { field } } }"""
+RESOLVE = """mutation($id: ID!, $text: String!) {
+  resolveComplaint(input: {id: $id, resolution: $text, rootCause: "STAFF_ATTITUDE"}) { errors { field } } }"""
+SWITCH = """mutation($name: String!) { %s(input: {name: $name}) { errors { code } } }"""
+ERASE = """mutation($id: ID!) { eraseCustomer(input: {id: $id}) { errors { code } } }"""
+TEXT = """query($id: ID!) { complaint(id: $id) { status description resolution timeline { kind note } } }"""
+
+
+async def test_a_customer_erased_while_complaints_is_off_does_not_come_back_with_it(gx, make_tenant, call):
+    slug = make_tenant(modules=("complaints",))
+    with gx.tenant(slug) as ctx:
+        erased = to_global_id("Customer", create_customer(ctx, {"name": "王芳", "phone": "13800138000"}).id)
+        kept = to_global_id("Customer", create_customer(ctx, {"name": "李娜"}).id)
+    admin = call(slug, "ADMIN")
+    cases = {}
+    for customer, who in ((erased, "王芳 13800138000"), (kept, "李娜")):
+        opened = (await admin(OPEN, {"input": {"customerId": customer, "category": "SERVICE",
+                                               "description": f"{who}: 店员态度差", "note": f"{who} 来电"}}))["openComplaint"]
+        cases[customer] = case = opened["complaint"]["id"]
+        assert (await admin(UPDATE, {"id": case, "note": f"已回电 {who}"}))["addComplaintUpdate"]["errors"] == []
+        assert (await admin(RESOLVE, {"id": case, "text": f"向 {who} 道歉"}))["resolveComplaint"]["errors"] == []
+
+    assert (await admin(SWITCH % "disableModule", {"name": "complaints"}))["disableModule"]["errors"] == []
+    assert (await admin(ERASE, {"id": erased}))["eraseCustomer"]["errors"] == []
+    assert (await admin(SWITCH % "enableModule", {"name": "complaints"}))["enableModule"]["errors"] == []
+
+    mine = (await admin(TEXT, {"id": cases[erased]}))["complaint"]
+    assert (mine["status"], mine["description"], mine["resolution"]) == ("RESOLVED", None, None)
+    assert len(mine["timeline"]) >= 3 and all(event["note"] is None for event in mine["timeline"])
+    theirs = (await admin(TEXT, {"id": cases[kept]}))["complaint"]
+    assert (theirs["description"], theirs["resolution"]) == ("李娜: 店员态度差", "向 李娜 道歉")
+    assert "已回电 李娜" in [event["note"] for event in theirs["timeline"]]

@@ -258,7 +258,8 @@ def test_erasing_a_customer_clears_complaint_free_text(gx, make_tenant):
         ).scalars().all()
     assert notes and all(note is None for note in notes)
     assert _case(gx, slug, theirs).description == "保留"
-    assert gx.plugins.module("complaints").personal_fields == {"complaint_cases": ("description",), "complaint_events": ("note",)}
+    assert gx.plugins.module("complaints").personal_fields == {"complaint_cases": ("description", "resolution"),
+                                                               "complaint_events": ("note",)}
 
 
 def test_cli_sweep_runs_for_a_tenant(gx, make_tenant, database_url, monkeypatch):

@@ -13,11 +13,11 @@ from engine.errors import NotFound, ValidationFailed
 from engine.jobs import run_jobs
 from engine.services.customers import create_customer, erase_customer
 from engine.services.interactions import record_interaction, record_interactions
-from engine.services.modules import configure
+from engine.services.modules import configure, set_enabled
 from engine.types import utcnow
 from plugins.loyalty import service
 from plugins.loyalty.jobs import evaluate_tiers
-from plugins.loyalty.models import LoyaltyLedgerEntry, LoyaltyLot, LoyaltyMember
+from plugins.loyalty.models import LoyaltyCoupon, LoyaltyLedgerEntry, LoyaltyLot, LoyaltyMember
 from plugins.loyalty.service import adjust_points, create_reward, enroll, redeem_points, redeem_reward, use_coupon
 
 SH = timezone(timedelta(hours=8))
@@ -403,6 +403,44 @@ def test_erasure_closes_the_membership_and_drops_links(gx, loyal):
     assert _member(gx, loyal, a).status == "CLOSED"
     assert _member(gx, loyal, b).referrer_customer_id is None
     assert [e.reason for e in _entries(gx, loyal, a)] == ["(erased)"]
+
+
+@pytest.mark.parametrize("switched_off", [False, True], ids=["module-on", "module-off"])
+def test_erasure_blanks_order_references_and_caller_keys(gx, loyal, switched_off):
+    a, b = _customer(gx, loyal), _customer(gx, loyal)
+    for cid in (a, b):
+        _buy(gx, loyal, cid, "1000", _now() - timedelta(days=1))
+    with gx.tenant(loyal) as ctx:
+        create_reward(ctx, "MASK", "面膜", "Face mask", "COUPON", 300, value="20", valid_days=30)
+    with gx.tenant(loyal) as ctx:
+        for cid in (a, b):
+            redeem_points(ctx, cid, 100, "100", order_ref=f"SO-王芳-{cid}", idempotency_key=f"SO-王芳-{cid}")
+            coupon = redeem_reward(ctx, cid, "MASK", idempotency_key=f"MASK-王芳-{cid}")
+            use_coupon(ctx, coupon.coupon_code, order_ref=f"SO-王芳-{cid}-2")
+    balance = _member(gx, loyal, a).balance
+    if switched_off:
+        with gx.tenant(loyal) as ctx:
+            set_enabled(ctx.session, gx.plugins, ctx.tenant_id, "loyalty", False)
+    with gx.tenant(loyal) as ctx:
+        erase_customer(ctx, a)
+
+    def traces(cid) -> list[str]:
+        """Every text of the member's entries and coupons that held the order ref or the keys."""
+        with gx.tenant(loyal, write=False) as ctx:
+            member_id = service.get_member(ctx, cid).id
+            coupons = ctx.session.execute(sa.select(LoyaltyCoupon.order_ref).where(
+                LoyaltyCoupon.tenant_id == ctx.tenant_id, LoyaltyCoupon.member_id == member_id)).scalars().all()
+        entries = _entries(gx, loyal, cid)
+        texts = [e.reason for e in entries] + [e.idempotency_key for e in entries] + list(coupons)
+        texts += [str(e.details.get("order_ref")) for e in entries if e.kind == "REDEEM"]
+        return [text for text in texts if text and "王芳" in text]
+
+    assert traces(a) == []
+    assert len(traces(b)) == 5  # two keys, a reason, the details' and the coupon's order refs: kept
+    entries = _entries(gx, loyal, a)
+    redeemed = [e for e in entries if e.kind == "REDEEM"]
+    assert len(redeemed) == 2 and all(e.details.get("order_ref") is None for e in redeemed if e.rule == "ORDER")
+    assert _member(gx, loyal, a).balance == balance == sum(e.points for e in entries)  # the facts stay
 
 
 def test_programme_summary(gx, loyal):
