@@ -5,10 +5,15 @@ BIN := $(VENV)/bin
 
 .PHONY: install demo demo-data test bench clean
 
-$(BIN)/.installed: pyproject.toml
+# The example plugin is installed the way integrators install theirs, so the
+# engine's own tests run with a third-party plugin installed.
+EXAMPLE := examples/guanxi-birthdays
+
+$(BIN)/.installed: pyproject.toml $(EXAMPLE)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e $(EXAMPLE)
 	$(BIN)/guanxi warm-up  # compile the numba kernels once, into their cache
 	touch $@
 
@@ -23,9 +28,12 @@ demo-data: install
 	$(BIN)/guanxi demo --generate-only
 
 # The whole suite on SQLite, and on PostgreSQL too when
-# GUANXI_TEST_DATABASE_URL is set (.ci/run sets it).
+# GUANXI_TEST_DATABASE_URL is set (.ci/run sets it): the engine's tests
+# (tests/test_plugin_scaffold.py among them scaffolds a plugin and runs its
+# tests), then the example plugin's own.
 test: install
 	$(BIN)/pytest
+	$(BIN)/pytest $(EXAMPLE)
 
 bench: install
 	$(BIN)/pip install --quiet -e '.[test,bench]'

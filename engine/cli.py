@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from engine.cli_db import db_app
+from engine.cli_plugin import plugin_app
 from engine.cli_support import console, err, fail, open_engine, progress_bar
 from engine.errors import GuanxiError
 from engine.plugins import get_plugin_manager
@@ -24,6 +25,7 @@ app.add_typer(key_app, name="key")
 app.add_typer(module_app, name="module")
 app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
+app.add_typer(plugin_app, name="plugin")
 
 
 @app.command()

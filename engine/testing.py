@@ -17,16 +17,19 @@ when ``GUANXI_TEST_DATABASE_URL`` is set):
 - ``fresh_database_url``: an empty database of its own (a new SQLite file or
   PostgreSQL database, dropped after), for tests that register extra plugins
   and migrations; ``engine_on(url, plugins)`` builds and upgrades an engine on it.
+  ``fresh_database(url, folder)`` is the same as a context manager.
 
 Tests isolate themselves the way the product does: each makes its own tenants.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import uuid
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import anyio.from_thread
 import httpx
@@ -101,23 +104,33 @@ def gx(database_url) -> Iterator[Guanxi]:
     engine.engine.dispose()
 
 
-@pytest.fixture
-def fresh_database_url(database_url, tmp_path) -> Iterator[str]:
-    """An empty database of this test's own, on the same backend as ``database_url``."""
-    url = make_url(normalise_url(database_url))
+@contextlib.contextmanager
+def fresh_database(like_url: str, folder: Path) -> Iterator[str]:
+    """An empty database on the backend of ``like_url``: a new SQLite file in
+    ``folder``, or a new PostgreSQL database on the same server, dropped after."""
+    url = make_url(normalise_url(like_url))
     if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        yield f"sqlite:///{folder / 'fresh.db'}"
         return
     name = f"guanxi_fresh_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         admin.dispose()
+
+
+@pytest.fixture
+def fresh_database_url(database_url, tmp_path) -> Iterator[str]:
+    """An empty database of this test's own, on the same backend as ``database_url``."""
+    with fresh_database(database_url, tmp_path) as url:
+        yield url
 
 
 # -- tenants and keys --------------------------------------------------------------------

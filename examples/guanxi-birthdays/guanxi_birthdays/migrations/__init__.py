@@ -1,0 +1,1 @@
+"""Alembic revisions of the birthdays branch (loaded by Guanxi's migrations, not imported)."""

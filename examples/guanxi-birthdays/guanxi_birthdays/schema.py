@@ -1,0 +1,162 @@
+"""The birthdays module's GraphQL (shown only to tenants that enabled it).
+
+- ``Customer.birthdayNext``: the coming birthday, in the tenant's time zone.
+- ``Customer.birthdayGreeting``: the greeting for the latest birthday greeted,
+  through a per-request DataLoader (one statement for a page of customers).
+- ``birthdaysUpcoming(days)``: who has a birthday soon, and their greeting.
+- ``markBirthdayGreetingSent(input)``: staff sent it; bad input comes back
+  in the payload's ``errors``, naming the field.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Optional
+
+import strawberry
+
+from api.errors import BAD_USER_INPUT, api_error
+from api.ids import decode_id, to_global_id
+from api.mutations import guarded
+from api.types import Error, Lang
+from engine.enums import Role
+from engine.errors import not_found
+from guanxi_birthdays import service
+from guanxi_birthdays.models import BirthdayGreeting, GreetingStatus
+
+MAX_DAYS = 366
+
+BirthdayGreetingStatus = strawberry.enum(
+    enum.Enum("BirthdayGreetingStatus", {status.code: status.code for status in GreetingStatus}),
+    name="BirthdayGreetingStatus")
+
+
+@strawberry.type(name="BirthdayGreeting", description="A birthday greeting (生日祝福), queued by the daily job, then sent by staff.")
+class BirthdayGreetingType:
+    row: strawberry.Private[BirthdayGreeting]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("BirthdayGreeting", self.row.id))
+
+    @strawberry.field
+    def customer_id(self) -> strawberry.ID:
+        return strawberry.ID(to_global_id("Customer", self.row.customer_id))
+
+    @strawberry.field(description="The year of the birthday greeted.")
+    def year(self) -> int:
+        return self.row.year
+
+    @strawberry.field(description="The birthday greeted; null after the customer was erased.")
+    def birthday(self) -> Optional[date]:
+        return self.row.birthday_on
+
+    @strawberry.field(description="The channel code: queued on the first the customer consented to, or as sent.")
+    def channel(self) -> str:
+        return self.row.channel
+
+    @strawberry.field(description="The text to send; null after the customer was erased.")
+    def message(self) -> Optional[str]:
+        return self.row.message
+
+    @strawberry.field
+    def status(self) -> BirthdayGreetingStatus:
+        return BirthdayGreetingStatus[self.row.status]
+
+    @strawberry.field(description="待发送 / 已发送, or Queued / Sent.")
+    def status_label(self, lang: Lang = Lang.ZH) -> str:
+        return GreetingStatus[self.row.status].label(lang.value)
+
+    @strawberry.field
+    def queued_at(self) -> datetime:
+        return self.row.queued_at
+
+    @strawberry.field
+    def sent_at(self) -> Optional[datetime]:
+        return self.row.sent_at
+
+    @strawberry.field(description="Who marked it sent (an API key).")
+    def sent_by(self) -> Optional[str]:
+        return self.row.sent_by
+
+    @strawberry.field(description=f"The customer's first visit or purchase within {service.RESPONSE_DAYS} days of the greeting.")
+    def responded_at(self) -> Optional[datetime]:
+        return self.row.responded_at
+
+
+def _greeting(row: BirthdayGreeting | None) -> Optional[BirthdayGreetingType]:
+    return None if row is None else BirthdayGreetingType(row=row)
+
+
+@strawberry.type
+class BirthdayCustomerFields:
+    @strawberry.field(description="The customer's coming birthday (today counts), in the tenant's time zone; null without a birthday.")
+    def birthday_next(self, info: strawberry.Info) -> Optional[date]:
+        if self.birthday is None:
+            return None
+        return service.next_birthday(self.birthday, service.local_today(info.context.principal.tenant.timezone))
+
+    @strawberry.field(description="The greeting for the customer's latest birthday greeted; null before the first.")
+    async def birthday_greeting(self, info: strawberry.Info) -> Optional[BirthdayGreetingType]:
+        loader = info.context.loader(("birthdays", "latest_greeting"), service.latest_greetings)
+        return _greeting(await loader.load(self.id))
+
+
+@strawberry.type(name="BirthdayUpcoming", description="A customer whose birthday is near.")
+class BirthdayUpcoming:
+    customer_id: strawberry.ID
+    name: Optional[str]
+    birthday: date = strawberry.field(description="The coming birthday (this year's or next).")
+    days_until: int = strawberry.field(description="0 on the day.")
+    greeting: Optional[BirthdayGreetingType] = strawberry.field(description="The greeting for this birthday, once queued.")
+
+
+@strawberry.type
+class BirthdaysQuery:
+    @strawberry.field(description="Customers whose birthday is within `days` (default: the days_ahead setting), soonest first.")
+    async def birthdays_upcoming(self, info: strawberry.Info, days: Optional[int] = None) -> list[BirthdayUpcoming]:
+        if days is not None and not 0 <= days <= MAX_DAYS:
+            raise api_error(f"days: must be between 0 and {MAX_DAYS}, got {days}", BAD_USER_INPUT)
+        timezone = info.context.principal.tenant.timezone
+        gx, tenant_id = info.context.gx, info.context.tenant_id
+
+        def work(session):
+            window = days if days is not None else gx.context(session, tenant_id).module_settings(service.MODULE).days_ahead
+            soon = service.upcoming(session, service.local_today(timezone), window)
+            greetings = service.greetings_of_years(session, {person.birthday.year for person in soon})
+            return [BirthdayUpcoming(customer_id=strawberry.ID(to_global_id("Customer", person.customer_id)), name=person.name,
+                                     birthday=person.birthday, days_until=person.days_until,
+                                     greeting=_greeting(greetings.get((person.customer_id, person.birthday.year))))
+                    for person in soon]
+
+        return await info.context.read(work)
+
+
+@strawberry.input(name="MarkBirthdayGreetingSentInput")
+class MarkBirthdayGreetingSentInput:
+    greeting_id: strawberry.ID
+    channel: Optional[str] = strawberry.field(default=None, description="The channel used, if not the queued one.")
+    sent_at: Optional[datetime] = strawberry.field(default=None, description="Default: now.")
+
+
+@strawberry.type(name="MarkBirthdayGreetingSentPayload")
+class MarkBirthdayGreetingSentPayload:
+    greeting: Optional[BirthdayGreetingType] = None
+    errors: list[Error] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class BirthdaysMutation:
+    @strawberry.mutation(description="Record that a queued birthday greeting was sent (agents and admins).")
+    async def mark_birthday_greeting_sent(self, info: strawberry.Info,
+                                          input: MarkBirthdayGreetingSentInput) -> MarkBirthdayGreetingSentPayload:
+        info.context.require(Role.AGENT, "marking birthday greetings sent")
+
+        def work(ctx):
+            pk = decode_id(input.greeting_id, "BirthdayGreeting")
+            if pk is None:
+                raise not_found("greeting_id", "not a BirthdayGreeting id")
+            return {"greeting": _greeting(service.mark_sent(ctx, pk, input.channel, input.sent_at))}
+
+        return MarkBirthdayGreetingSentPayload(**await guarded(info.context, work))
