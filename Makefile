@@ -30,10 +30,12 @@ demo-data: install
 # The whole suite on SQLite, and on PostgreSQL too when
 # GUANXI_TEST_DATABASE_URL is set (.ci/run sets it): the engine's tests
 # (tests/test_plugin_scaffold.py among them scaffolds a plugin and runs its
-# tests), then the example plugin's own.
+# tests), then the example plugin's own. Both run; either failing fails it.
 test: install
-	$(BIN)/pytest
-	$(BIN)/pytest $(EXAMPLE)
+	status=0; \
+	$(BIN)/pytest || status=1; \
+	$(BIN)/pytest $(EXAMPLE) || status=1; \
+	exit $$status
 
 bench: install
 	$(BIN)/pip install --quiet -e '.[test,bench]'
