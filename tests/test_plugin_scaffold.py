@@ -24,6 +24,8 @@ from engine.cli import app
 from engine.testing import TEST_DATABASE_ENV, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
+# A name unlikely to be installed already (`plugin new` refuses an installed module's name).
+NAME = "sample_notes"
 
 
 def plugin_new(*args: str):
@@ -45,9 +47,9 @@ def installed(plugin: Path, site: Path) -> Path:
 
 
 def test_a_scaffolded_plugin_passes_its_own_tests(tmp_path):
-    result = plugin_new("visit_notes", "--path", str(tmp_path), "--title-zh", "到店备注", "--title-en", "Visit notes")
+    result = plugin_new(NAME, "--path", str(tmp_path), "--title-zh", "样例备注", "--title-en", "Sample notes")
     assert result.exit_code == 0, result.output
-    plugin = tmp_path / "guanxi-visit-notes"
+    plugin = tmp_path / "guanxi-sample-notes"
     site = installed(plugin, tmp_path / "site")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (site, plugin, ROOT)))}
     postgres = os.environ.get(TEST_DATABASE_ENV)
@@ -63,26 +65,26 @@ def test_a_scaffolded_plugin_passes_its_own_tests(tmp_path):
 
 
 def test_the_package_names_follow_the_name_given(tmp_path):
-    assert plugin_new("visit_notes", "--path", str(tmp_path)).exit_code == 0
-    plugin = tmp_path / "guanxi-visit-notes"
+    assert plugin_new(NAME, "--path", str(tmp_path)).exit_code == 0
+    plugin = tmp_path / "guanxi-sample-notes"
     project = tomllib.loads((plugin / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert project["entry-points"]["guanxi.plugins"] == {"visit_notes": "guanxi_visit_notes.plugin"}
+    assert project["entry-points"]["guanxi.plugins"] == {"sample_notes": "guanxi_sample_notes.plugin"}
     assert "guanxi" in project["dependencies"]
-    migration = plugin / "guanxi_visit_notes" / "migrations" / "visit_notes_0001_initial.py"
+    migration = plugin / "guanxi_sample_notes" / "migrations" / "sample_notes_0001_initial.py"
     text = migration.read_text(encoding="utf-8")
-    for line in ('revision = "visit_notes_0001"', 'branch_labels = ("visit_notes",)', 'depends_on = "core_0001"',
+    for line in ('revision = "sample_notes_0001"', 'branch_labels = ("sample_notes",)', 'depends_on = "core_0001"',
                  "down_revision = None"):
         assert line in text
-    schema = (plugin / "guanxi_visit_notes" / "schema.py").read_text(encoding="utf-8")
-    assert 'name="VisitNotesNote"' in schema and "def add_visit_notes_note(" in schema
+    schema = (plugin / "guanxi_sample_notes" / "schema.py").read_text(encoding="utf-8")
+    assert 'name="SampleNotesNote"' in schema and "def add_sample_notes_note(" in schema
     # The English title is made from the name; the Chinese one defaults to it, and the command says so.
-    plugin_py = (plugin / "guanxi_visit_notes" / "plugin.py").read_text(encoding="utf-8")
-    assert 'title_en="Visit notes"' in plugin_py and 'title_zh="Visit notes"' in plugin_py
+    plugin_py = (plugin / "guanxi_sample_notes" / "plugin.py").read_text(encoding="utf-8")
+    assert 'title_en="Sample notes"' in plugin_py and 'title_zh="Sample notes"' in plugin_py
 
 
 def test_titles_with_quotes_stay_valid_python(tmp_path):
-    assert plugin_new("nps", "--path", str(tmp_path), "--title-zh", '净推荐值 "NPS"', "--title-en", "Net \\ promoter").exit_code == 0
-    source = (tmp_path / "guanxi-nps" / "guanxi_nps" / "plugin.py").read_text(encoding="utf-8")
+    assert plugin_new(NAME, "--path", str(tmp_path), "--title-zh", '净推荐值 "NPS"', "--title-en", "Net \\ promoter").exit_code == 0
+    source = (tmp_path / "guanxi-sample-notes" / "guanxi_sample_notes" / "plugin.py").read_text(encoding="utf-8")
     titles = {node.arg: ast.literal_eval(node.value) for node in ast.walk(ast.parse(source))
               if isinstance(node, ast.keyword) and node.arg in ("title_zh", "title_en")}
     assert titles == {"title_zh": '净推荐值 "NPS"', "title_en": "Net \\ promoter"}
@@ -105,17 +107,17 @@ def test_a_bad_name_is_refused_naming_the_argument(tmp_path, name, problem):
 
 
 def test_an_existing_folder_is_refused_and_left_alone(tmp_path):
-    existing = tmp_path / "guanxi-nps"
+    existing = tmp_path / "guanxi-sample-notes"
     existing.mkdir()
     (existing / "keep.txt").write_text("mine", encoding="utf-8")
-    result = plugin_new("nps", "--path", str(tmp_path))
+    result = plugin_new(NAME, "--path", str(tmp_path))
     assert result.exit_code == 2
     assert "--path:" in result.output and "already exists" in result.output
     assert [p.name for p in existing.iterdir()] == ["keep.txt"]
 
 
 def test_a_blank_title_is_refused_naming_the_option(tmp_path):
-    result = plugin_new("nps", "--path", str(tmp_path), "--title-zh", "  ")
+    result = plugin_new(NAME, "--path", str(tmp_path), "--title-zh", "  ")
     assert result.exit_code == 2
     assert "--title-zh: must not be blank" in result.output
     assert list(tmp_path.iterdir()) == []

@@ -18,6 +18,7 @@ from engine.context import TenantContext
 from engine.enums import Channel
 from engine.errors import Conflict, FieldError, ValidationFailed, not_found
 from engine.models import Customer
+from engine.services import audit
 from engine.types import utcnow
 from guanxi_birthdays.models import BirthdayGreeting, GreetingStatus
 from guanxi_birthdays.settings import BirthdaysSettings
@@ -86,6 +87,7 @@ def queue_greetings(ctx: TenantContext) -> str:
     return f"{queued} greetings queued"
 
 
+@audit.audited("birthdays.mark_sent", "BirthdayGreeting")  # every change leaves an audit event
 def mark_sent(ctx: TenantContext, greeting_id: int, channel: str | None = None, sent_at: datetime | None = None) -> BirthdayGreeting:
     """Record that a queued greeting went out (on ``channel``, default the
     queued one, which the customer must still consent to)."""

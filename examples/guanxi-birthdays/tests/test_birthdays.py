@@ -182,6 +182,8 @@ def test_marking_a_greeting_sent(shop, graphql, gx):
     assert sent["errors"] == []
     assert (sent["greeting"]["status"], sent["greeting"]["statusLabel"], sent["greeting"]["channel"]) == ("SENT", "已发送", "SMS")
     assert sent["greeting"]["sentBy"].startswith("api-key:")
+    trail = data(graphql(shop).execute('{ auditEvents(action: "birthdays.mark_sent") { edges { node { actor } } } }'))
+    assert [edge["node"]["actor"] for edge in trail["auditEvents"]["edges"]] == [sent["greeting"]["sentBy"]]  # who did it, not what was written
     again = mark_sent(client, queued["id"])
     assert [(e["field"], e["code"]) for e in again["errors"]] == [("greetingId", "CONFLICT")]
     assert again["greeting"] is None
