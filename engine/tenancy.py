@@ -27,7 +27,9 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
+from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql import util as sql_util
+from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList
 from sqlmodel import Session, SQLModel
 
 TENANT_COLUMN = "tenant_id"
@@ -120,10 +122,14 @@ def _scope_statement(state: ORMExecuteState) -> None:
     tables = [t for t in sql_util.find_tables(statement, include_crud=True) if tenant_column(t) is not None]
     if not tables:
         return
+    # Tables the statement already limits to this tenant need no second
+    # condition: a duplicate ``tenant_id = ?`` costs compile time and skews
+    # SQLite's choice of index.
+    scoped = _already_scoped(statement, tenant_id)
     options = []
     for table in dict.fromkeys(tables):
         model = _model_of(table)
-        if model is not None:
+        if model is not None and table not in scoped:
             options.append(_criteria(model, tenant_id))
     if state.is_orm_statement:
         if options:
@@ -137,6 +143,24 @@ def _scope_statement(state: ORMExecuteState) -> None:
     conditions = [tenant_column(t) == tenant_id for t in targets if tenant_column(t) is not None]
     if conditions:
         state.statement = statement.where(*conditions)
+
+
+def _already_scoped(statement, tenant_id: int) -> set[sa.Table]:
+    """Tables whose tenant column a SELECT, UPDATE or DELETE of the statement
+    (top level or subquery) compares with ``tenant_id`` in its WHERE."""
+    scoped = set()
+    for element in visitors.iterate(statement):
+        where = getattr(element, "whereclause", None) if isinstance(element, (sa.Select, sa.Update, sa.Delete)) else None
+        if where is None:
+            continue
+        terms = where.clauses if isinstance(where, BooleanClauseList) and where.operator is operators.and_ else [where]
+        for term in terms:
+            if (isinstance(term, BinaryExpression) and term.operator is operators.eq
+                    and isinstance(term.left, sa.Column) and isinstance(term.right, sa.BindParameter)
+                    and term.right.value == tenant_id and isinstance(term.left.table, sa.Table)
+                    and term.left.key == getattr(tenant_column(term.left.table), "key", None)):
+                scoped.add(term.left.table)
+    return scoped
 
 
 def _check_insert(state: ORMExecuteState, tenant_id: int) -> None:
