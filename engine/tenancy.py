@@ -27,7 +27,7 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
-from sqlalchemy.sql import operators, visitors
+from sqlalchemy.sql import operators
 from sqlalchemy.sql import util as sql_util
 from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList
 from sqlmodel import Session, SQLModel
@@ -123,8 +123,8 @@ def _scope_statement(state: ORMExecuteState) -> None:
     if not tables:
         return
     # Tables the statement already limits to this tenant need no second
-    # condition: a duplicate ``tenant_id = ?`` costs compile time and skews
-    # SQLite's choice of index.
+    # condition: a duplicate ``tenant_id = ?`` costs an option per statement
+    # and can skew SQLite's choice of index.
     scoped = _already_scoped(statement, tenant_id)
     options = []
     for table in dict.fromkeys(tables):
@@ -146,20 +146,20 @@ def _scope_statement(state: ORMExecuteState) -> None:
 
 
 def _already_scoped(statement, tenant_id: int) -> set[sa.Table]:
-    """Tables whose tenant column a SELECT, UPDATE or DELETE of the statement
-    (top level or subquery) compares with ``tenant_id`` in its WHERE."""
+    """Tables whose tenant column the statement's own WHERE compares with
+    ``tenant_id`` (the top level only: walking every subquery cost more than
+    the duplicate condition it would save)."""
+    where = getattr(statement, "whereclause", None)
+    if where is None:
+        return set()
+    terms = where.clauses if isinstance(where, BooleanClauseList) and where.operator is operators.and_ else [where]
     scoped = set()
-    for element in visitors.iterate(statement):
-        where = getattr(element, "whereclause", None) if isinstance(element, (sa.Select, sa.Update, sa.Delete)) else None
-        if where is None:
-            continue
-        terms = where.clauses if isinstance(where, BooleanClauseList) and where.operator is operators.and_ else [where]
-        for term in terms:
-            if (isinstance(term, BinaryExpression) and term.operator is operators.eq
-                    and isinstance(term.left, sa.Column) and isinstance(term.right, sa.BindParameter)
-                    and term.right.value == tenant_id and isinstance(term.left.table, sa.Table)
-                    and term.left.key == getattr(tenant_column(term.left.table), "key", None)):
-                scoped.add(term.left.table)
+    for term in terms:
+        if (isinstance(term, BinaryExpression) and term.operator is operators.eq
+                and isinstance(term.left, sa.Column) and isinstance(term.right, sa.BindParameter)
+                and term.right.value == tenant_id and isinstance(term.left.table, sa.Table)
+                and term.left.key == getattr(tenant_column(term.left.table), "key", None)):
+            scoped.add(term.left.table)
     return scoped
 
 
