@@ -119,7 +119,7 @@ def _scope_statement(state: ORMExecuteState) -> None:
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return  # textual SQL: the database's row-level security is the wall
-    tables = [t for t in sql_util.find_tables(statement, include_crud=True) if tenant_column(t) is not None]
+    tables = _tenant_tables(statement)
     if not tables:
         return
     # Tables the statement already limits to this tenant need no second
@@ -127,7 +127,7 @@ def _scope_statement(state: ORMExecuteState) -> None:
     # and can skew SQLite's choice of index.
     scoped = _already_scoped(statement, tenant_id)
     options = []
-    for table in dict.fromkeys(tables):
+    for table in tables:
         model = _model_of(table)
         if model is not None and table not in scoped:
             options.append(_criteria(model, tenant_id))
@@ -143,6 +143,26 @@ def _scope_statement(state: ORMExecuteState) -> None:
     conditions = [tenant_column(t) == tenant_id for t in targets if tenant_column(t) is not None]
     if conditions:
         state.statement = statement.where(*conditions)
+
+
+# Tenant tables per statement shape (SQLAlchemy's cache key, which execution
+# computes anyway and keeps on the statement): walking every statement for
+# its tables cost more than the rest of the scoping together.
+_tables_by_shape: dict[tuple, tuple[sa.Table, ...]] = {}
+_SHAPES_KEPT = 4096
+
+
+def _tenant_tables(statement) -> tuple[sa.Table, ...]:
+    key = statement._generate_cache_key()
+    tables = None if key is None else _tables_by_shape.get(key.key)
+    if tables is None:
+        found = sql_util.find_tables(statement, include_crud=True)
+        tables = tuple(dict.fromkeys(t for t in found if tenant_column(t) is not None))
+        if key is not None:
+            if len(_tables_by_shape) >= _SHAPES_KEPT:
+                _tables_by_shape.clear()
+            _tables_by_shape[key.key] = tables
+    return tables
 
 
 def _already_scoped(statement, tenant_id: int) -> set[sa.Table]:
