@@ -119,28 +119,25 @@ def _scope_statement(state: ORMExecuteState) -> None:
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return  # textual SQL: the database's row-level security is the wall
-    tables = _tenant_tables(statement)
+    # A table the statement already limits to this tenant at its top level
+    # gets no second condition: a duplicate ``tenant_id = ?`` costs an option
+    # per statement and skewed SQLite's choice of index. (Should the same
+    # table also appear unfiltered in a subquery, PostgreSQL's policy still
+    # holds it; on SQLite that query is the plugin's to get right.)
+    scoped = _already_scoped(statement, tenant_id)
+    tables = [t for t in _tenant_tables(statement) if t not in scoped]
     if not tables:
         return
-    # Tables the statement already limits to this tenant need no second
-    # condition: a duplicate ``tenant_id = ?`` costs an option per statement
-    # and can skew SQLite's choice of index.
-    scoped = _already_scoped(statement, tenant_id)
-    options = []
-    for table in tables:
-        model = _model_of(table)
-        if model is not None and table not in scoped:
-            options.append(_criteria(model, tenant_id))
     if state.is_orm_statement:
-        if options:
-            state.statement = statement.options(*options)
+        models = [m for m in map(_model_of, tables) if m is not None]
+        state.statement = statement.options(*(_criteria(m, tenant_id) for m in models))
         return
     # Core statements over tables: scope their target (UPDATE, DELETE) or top-level tables (SELECT).
     if state.is_update or state.is_delete:
         targets = [statement.table]
     else:
         targets = [t for t in statement.get_final_froms() if isinstance(t, sa.Table)]
-    conditions = [tenant_column(t) == tenant_id for t in targets if tenant_column(t) is not None]
+    conditions = [tenant_column(t) == tenant_id for t in targets if t in tables]
     if conditions:
         state.statement = statement.where(*conditions)
 
