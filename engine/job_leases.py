@@ -47,9 +47,19 @@ def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def ensure(session: Session, pairs) -> None:
+    """Make sure each (tenant id, job) has its lease row. Callers do this in a
+    short transaction of its own before claiming: two workers inserting the
+    same new rows inside their claims could otherwise wait on each other
+    (rows inserted in one order here, so at worst one waits)."""
+    rows = [{"tenant_id": t, "job": j} for t, j in sorted(set(pairs))]
+    if rows:
+        insert = pg_insert if _postgres(session) else sqlite_insert
+        session.execute(insert(LEASES).values(rows).on_conflict_do_nothing())
+
+
 def _ensure_row(session: Session, tenant_id: int, job: str) -> None:
-    insert = pg_insert if _postgres(session) else sqlite_insert
-    session.execute(insert(LEASES).values(tenant_id=tenant_id, job=job).on_conflict_do_nothing())
+    ensure(session, [(tenant_id, job)])
 
 
 def take(session: Session, tenant_id: int, job: str, worker_id: str, now: datetime, lease_seconds: float,
@@ -173,14 +183,15 @@ def give_back(session: Session, claim: Claim, worker_id: str, now: datetime) -> 
     ).values(leased_until=None, leased_by=None, run_id=None, last_started_at=last_started))
 
 
-def sweep(session: Session, now: datetime) -> list[int]:
+def sweep(session: Session, now: datetime, tenant_ids: set[int] | None = None) -> list[int]:
     """Mark FAILED the runs left RUNNING by a worker that stopped renewing
     their lease (crashed, killed, cut off from the database); returns their ids."""
     lease = sa.and_(LEASES.c.tenant_id == RUNS.c.tenant_id, LEASES.c.job == RUNS.c.job, LEASES.c.run_id == RUNS.c.id)
-    rows = session.execute(
-        sa.select(RUNS.c.id, RUNS.c.worker_id, LEASES.c.leased_until).select_from(RUNS.outerjoin(LEASES, lease))
-        .where(RUNS.c.status == RUNNING, sa.or_(LEASES.c.leased_until.is_(None), LEASES.c.leased_until < now))
-    ).all()
+    query = (sa.select(RUNS.c.id, RUNS.c.worker_id, LEASES.c.leased_until).select_from(RUNS.outerjoin(LEASES, lease))
+             .where(RUNS.c.status == RUNNING, sa.or_(LEASES.c.leased_until.is_(None), LEASES.c.leased_until < now)))
+    if tenant_ids is not None:
+        query = query.where(RUNS.c.tenant_id.in_(tenant_ids))
+    rows = session.execute(query).all()
     swept = []
     for run_id, worker_id, leased_until in rows:
         when = f" at {leased_until.isoformat(timespec='seconds')}" if leased_until else ""

@@ -33,9 +33,12 @@ def enqueue(session: Session, tenant_id: int, job: str, trigger: str, requested_
             params: dict | None = None) -> JobRun:
     """A QUEUED run, in the caller's transaction; a worker (or the API's own
     runner) claims it once the transaction commits."""
+    from engine.job_leases import ensure
+
     run = JobRun(tenant_id=tenant_id, job=job, trigger=trigger, status=QUEUED, requested_by=requested_by,
                  params=jsonable(params or {}))
     session.add(run)
+    ensure(session, [(tenant_id, job)])  # here rather than in a worker's claim (see ensure)
     session.flush()
     return run
 
@@ -162,13 +165,14 @@ def last_runs(session: Session, tenant_id: int) -> dict[str, JobRun]:
     return {run.job: run for run in rows}
 
 
-def prune(session: Session, older_than: dt.datetime) -> int:
+def prune(session: Session, older_than: dt.datetime, tenant_ids: set[int] | None = None) -> int:
     """Delete finished runs older than ``older_than``, keeping each (tenant,
     job)'s newest run so listings still show when a job last ran."""
     newest = sa.select(sa.func.max(RUNS.c.id)).group_by(RUNS.c.tenant_id, RUNS.c.job)
-    return session.execute(
-        sa.delete(RUNS).where(RUNS.c.status.in_(FINISHED), RUNS.c.finished_at < older_than, RUNS.c.id.not_in(newest))
-    ).rowcount or 0
+    conditions = [RUNS.c.status.in_(FINISHED), RUNS.c.finished_at < older_than, RUNS.c.id.not_in(newest)]
+    if tenant_ids is not None:
+        conditions.append(RUNS.c.tenant_id.in_(tenant_ids))
+    return session.execute(sa.delete(RUNS).where(*conditions)).rowcount or 0
 
 
 def is_finished(run: JobRun) -> bool:

@@ -200,7 +200,7 @@ class Worker:
         now = self.clock()
         tenants = self.tenant_ids()
         with self.gx.system() as session:
-            for run_id in job_leases.sweep(session, now):
+            for run_id in job_leases.sweep(session, now, tenants):
                 log.warning("run abandoned by its worker", extra={"fields": {"run_id": run_id}})
         claims: list[Claim] = []
         if self.queue:
@@ -212,6 +212,10 @@ class Worker:
             if once_only is not None:
                 due = [d for d in due if (d.tenant_id, d.job.name) not in once_only]
             if due:
+                new = [(d.tenant_id, d.job.name) for d in due if d.since is None]
+                if new:  # jobs that never ran may have no lease row yet
+                    with self.gx.system() as session:
+                        job_leases.ensure(session, new)
                 with self.gx.system() as session:
                     for item in due:
                         if len(claims) == free:
@@ -234,8 +238,9 @@ class Worker:
         except Exception:
             log.exception("renewing leases failed; retrying")
             return
+        still_running = {c.run_id for c in self.running}
         for claim in running:
-            if claim.run_id not in held and claim.run_id in {c.run_id for c in self.running}:
+            if claim.run_id not in held and claim.run_id in still_running:
                 log.warning("lease lost while the job runs; its work will be rolled back",
                             extra={"fields": {"run_id": claim.run_id, "job": claim.job, "tenant_id": claim.tenant_id}})
 
@@ -245,7 +250,7 @@ class Worker:
             return
         try:
             with self.gx.system() as session:
-                removed = job_runs.prune(session, self.clock() - timedelta(days=self.keep_days))
+                removed = job_runs.prune(session, self.clock() - timedelta(days=self.keep_days), self.tenant_ids())
         except Exception:
             log.exception("pruning old job runs failed")
             return
@@ -357,6 +362,8 @@ def run_now(gx, tenant: str | int, names: list[str] | None = None, requested_by:
     def claim_next(free: int) -> list[Claim]:
         while todo and free:
             job = todo.pop(0)
+            with gx.system() as session:
+                job_leases.ensure(session, [(tenant_id, job.name)])
             with gx.system() as session:
                 got = job_leases.claim_now(session, tenant_id, job.name, MANUAL, worker.worker_id, worker.clock(),
                                            lease_seconds, requested_by[:64])

@@ -23,12 +23,12 @@ WAIT_SECONDS = 120.0  # a bound against hanging, not a speed check
 class JobsPlugin:
     """A module with jobs and no tables (so it needs no migrations)."""
 
-    def __init__(self, jobs):
-        self.jobs = jobs
+    def __init__(self, jobs, module: str = MODULE):
+        self.jobs, self.module = jobs, module
 
     @hookimpl
     def guanxi_module(self):
-        return ModuleInfo(name=MODULE, title_zh="测试任务", title_en="Test jobs")
+        return ModuleInfo(name=self.module, title_zh="测试任务", title_en="Test jobs")
 
     @hookimpl
     def guanxi_jobs(self):

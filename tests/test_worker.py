@@ -16,14 +16,15 @@ from engine import job_leases, job_runs
 from engine.errors import FieldError, ValidationFailed
 from engine.job_models import API, JobLease, JobRun
 from engine.job_schedule import due_jobs, set_schedule
-from engine.jobs import SCORING
+from engine.jobs import SCORING, Job
 from engine.runtime import Guanxi
 from engine.services.customers import create_customer
 from engine.services.interactions import record_interactions
 from engine.services.modules import configure, set_enabled
 from engine.testing import FakeClock, new_tenant
 from engine.worker import Worker
-from tests.jobs_plugin import MODULE, WAIT_SECONDS, Gate, Recorder, jobs_engine, wait_until
+from engine.plugins import PluginError, PluginManager
+from tests.jobs_plugin import MODULE, WAIT_SECONDS, Gate, JobsPlugin, Recorder, jobs_engine, wait_until
 
 __all__ = ["jobs_engine"]  # a fixture
 
@@ -102,6 +103,16 @@ def test_bad_schedules_name_the_field(jobs_engine):
                 set_schedule(ctx.session, tgx.plugins, ctx.tenant_id, tenant, ctx.enabled_modules, name, every_minutes=minutes)
             [error] = raised.value.errors
             assert error.field == field and all(w in error.message for w in words), error
+
+
+def test_two_jobs_of_one_name_are_refused_at_start():
+    plugins = PluginManager()
+    plugins.register_module(JobsPlugin([Recorder().job("hourly")]), name="tests.one")
+    impostor = Job(name=f"{MODULE}.hourly", module="otherjobs", every_minutes=5, run=lambda ctx: None)
+    plugins.register_module(JobsPlugin([impostor], module="otherjobs"), name="tests.other")
+    with pytest.raises(PluginError, match="two jobs are named 'testjobs.hourly'") as raised:
+        plugins.check()
+    assert "'testjobs'" in str(raised.value) and "'otherjobs'" in str(raised.value)
 
 
 # -- failures -------------------------------------------------------------------------
