@@ -254,6 +254,8 @@ class JobsMutation:
                 missing = [name for name in names if name not in tc.enabled_modules]
                 if missing:
                     raise ValidationFailed([FieldError("modules", f"not enabled for this tenant: {', '.join(missing)}")])
+            elif not tc.enabled_modules:
+                raise ValidationFailed([FieldError("modules", "this tenant has no module enabled: nothing to score")])
             as_of = _as_of(input.as_of, tc.tenant.timezone)
             params = {"modules": names, "as_of": as_of.isoformat() if as_of else None}
             run = job_runs.enqueue(tc.session, tc.tenant_id, SCORING, API, tc.actor, params)

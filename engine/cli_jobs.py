@@ -91,6 +91,8 @@ def jobs_run(
         outcomes = run_now(gx, tenant, job, requested_by="cli", on_outcome=show)
     except GuanxiError as error:
         fail(_as_options(error))
+    if not outcomes:
+        console.print(f"{tenant} has no jobs: none of its enabled modules has any (guanxi module list --tenant {tenant}).")
     if any(o.status == FAILED for o in outcomes):
         raise typer.Exit(code=1)
 

@@ -122,8 +122,11 @@ def claim_queued(session: Session, worker_id: str, now: datetime, lease_seconds:
     (tenant, job) is running already (they wait for its end)."""
     if limit <= 0:
         return []
+    # Runs whose (tenant, job) is running now wait, and do not hide the runs behind them.
+    held = sa.exists().where(LEASES.c.tenant_id == RUNS.c.tenant_id, LEASES.c.job == RUNS.c.job,
+                             LEASES.c.leased_until >= now)
     query = sa.select(RUNS.c.id, RUNS.c.tenant_id, RUNS.c.job, RUNS.c.trigger, RUNS.c.params, RUNS.c.requested_by).where(
-        RUNS.c.status == QUEUED)
+        RUNS.c.status == QUEUED, ~held)
     if tenant_ids is not None:
         query = query.where(RUNS.c.tenant_id.in_(tenant_ids))
     query = query.order_by(RUNS.c.id).limit(limit * 4)

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from engine.errors import FieldError, ValidationFailed
 from engine.job_models import JobLease, JobRun, JobSchedule
 from engine.job_runs import last_runs
-from engine.jobs import Job, find_job, jobs_for
+from engine.jobs import Job, find_job, installed_jobs, jobs_for
 from engine.models import TenantModule
 from engine.services import audit
 from engine.types import utcnow
@@ -97,9 +97,10 @@ def due_jobs(session: Session, plugins, now: datetime, tenant_ids: set[int] | No
     enabled = _enabled(session, tenant_ids)
     schedules = _by_pair(session, JobSchedule, tenant_ids)
     leases = _by_pair(session, JobLease, tenant_ids)
+    installed = sorted(installed_jobs(plugins).values(), key=lambda j: j.name)  # once, not once per tenant
     due = []
     for tenant_id, modules in enabled.items():
-        for job in jobs_for(plugins, frozenset(modules)):
+        for job in (job for job in installed if job.module in modules):
             schedule = schedules.get((tenant_id, job.name))
             if schedule is not None and schedule.paused:
                 continue
@@ -167,7 +168,6 @@ def set_schedule(session: Session, plugins, tenant_id: int, tenant_label: str, e
             session.add(row)
         row.every_minutes, row.paused = after["every_minutes"], after["paused"]
         row.updated_at, row.updated_by = utcnow(), actor[:64]
-    if after != before:
-        audit.record(session, tenant_id, actor, "job.schedule", "Job", job.name, {"before": before, "after": after})
+    audit.record(session, tenant_id, actor, "job.schedule", "Job", job.name, {"before": before, "after": after})
     session.flush()
     return next(view for view in tenant_jobs(session, plugins, tenant_id, enabled) if view.name == job.name)

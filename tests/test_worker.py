@@ -346,17 +346,24 @@ def test_the_built_in_jobs_run_under_the_worker_and_twice_is_safe(gx, make_tenan
 
 
 def test_two_tenants_score_at_once_in_one_worker(gx, make_tenant):
-    tenants = [make_tenant(modules=("rfm",)) for _ in range(2)]
+    """And a tenant's second request waits for its first, without holding up the other tenant."""
+    first, second = tenants = [make_tenant(modules=("rfm",)) for _ in range(2)]
     queued = {}
     for n, tenant in enumerate(tenants):
         _buyers(gx, tenant, count=3 + n)
+    for tenant in (first, first, second):
         with gx.tenant(tenant) as ctx:
-            queued[tenant] = job_runs.enqueue(ctx.session, ctx.tenant_id, SCORING, API, "test", {"modules": ["rfm"]}).id
+            run = job_runs.enqueue(ctx.session, ctx.tenant_id, SCORING, API, "test", {"modules": ["rfm"]})
+            queued.setdefault(tenant, []).append(run.id)
     worker = Worker(gx, concurrency=2, schedule=False, tenants=tenants)
     outcomes = worker.run_once()
-    assert sorted(o.run_id for o in outcomes) == sorted(queued.values())
+    assert sorted(o.run_id for o in outcomes) == sorted(queued[first] + queued[second])
     for n, tenant in enumerate(tenants):
-        [run] = runs(gx, tenant)
-        assert (run.id, run.status, run.worker_id) == (queued[tenant], "SUCCEEDED", worker.worker_id), run.error
-        [report] = run.result["reports"]
-        assert (report["module"], report["scored"]) == ("rfm", 3 + n)
+        recorded = runs(gx, tenant)
+        assert [r.id for r in recorded] == queued[tenant]
+        for run in recorded:
+            assert (run.status, run.worker_id) == ("SUCCEEDED", worker.worker_id), run.error
+            [report] = run.result["reports"]
+            assert (report["module"], report["scored"]) == ("rfm", 3 + n)
+    one, two = runs(gx, first)
+    assert two.started_at >= one.finished_at

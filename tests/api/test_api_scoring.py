@@ -79,6 +79,9 @@ async def test_scoring_a_module_that_is_not_enabled_is_a_payload_error_and_queue
     assert payload["job"] is None
     [error] = payload["errors"]
     assert error["field"] == "modules" and "not enabled" in error["message"]
+    # Nor does asking for every enabled module when there is none.
+    [error] = (await api(tenant, "ADMIN").gql(RUN, {}))["data"]["runScoring"]["errors"]
+    assert error["field"] == "modules" and "no module enabled" in error["message"]
     await _no_runs(api, tenant)
 
 
@@ -98,5 +101,8 @@ async def test_an_insane_as_of_is_a_payload_error_and_queues_nothing(gx, make_te
 
 async def test_as_of_without_an_offset_is_the_tenants_local_time(gx, make_tenant, api):
     tenant = make_tenant(modules=("rfm",), timezone="Asia/Shanghai")
-    body = await api(tenant, "ANALYST").gql(RUN, {"m": ["rfm"], "asOf": "2024-06-30T08:00:00"})
-    assert body["data"]["runScoring"]["job"]["params"]["as_of"] == "2024-06-30T00:00:00+00:00"
+    analyst = api(tenant, "ANALYST")
+    body = await analyst.gql(RUN, {"m": ["rfm"], "asOf": "2024-06-30T08:00:00"})
+    job = body["data"]["runScoring"]["job"]
+    assert job["params"]["as_of"] == "2024-06-30T00:00:00+00:00"
+    assert (await analyst.wait_for_job(job["id"]))["status"] == "FAILED"  # no purchases; nothing left running
