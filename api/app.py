@@ -2,7 +2,9 @@
 
 Routes: /graphql (POST, GET, GraphiQL in a browser), /healthz (process up),
 /readyz (database reachable). CORS origins come from GUANXI_CORS_ORIGINS
-(comma-separated; unset means no cross-origin access).
+(comma-separated; unset means no cross-origin access). Requested jobs
+(runScoring) run in a background thread of the process unless
+GUANXI_API_RUNS_JOBS=false (api/job_runner.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api.endpoint import GraphQLEndpoint
+from api.job_runner import ApiJobRunner, api_runs_jobs
 from api.logs import RequestIdMiddleware, configure_logging
 from api.pagination import Cursors, secret_for
 from api.schema import SchemaCache
@@ -46,7 +49,8 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
     gx = gx or Guanxi()
     schemas = SchemaCache(gx.plugins)
     cursors = Cursors(secret_for(gx.settings.database_url))
-    graphql = GraphQLEndpoint(gx, schemas, cursors)
+    job_runner = ApiJobRunner(gx) if api_runs_jobs() else None
+    graphql = GraphQLEndpoint(gx, schemas, cursors, job_runner)
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -70,7 +74,11 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
         await anyio.to_thread.run_sync(schemas.all_modules)  # build the common schema before the first request
         await anyio.to_thread.run_sync(gx.plugins.hook.guanxi_warm_up)  # numba kernels, from the cache make install filled
         freeze_startup_objects()
+        if job_runner is not None:
+            job_runner.kick()  # runs requested before a restart
         yield
+        if job_runner is not None:
+            await anyio.to_thread.run_sync(job_runner.close)
 
     middleware = [
         Middleware(RequestIdMiddleware),
@@ -85,4 +93,5 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
     app.state.gx = gx
     app.state.schemas = schemas
     app.state.cursors = cursors
+    app.state.job_runner = job_runner
     return app

@@ -75,6 +75,7 @@ class RequestContext:
     principal: Principal
     cursors: Cursors
     request_id: str = ""
+    jobs: Any = None  # the API's own job runner (api/job_runner.py), None when workers run the queue
     _loaders: dict[Any, DataLoader] = field(default_factory=dict)
     _batch_pairs: dict[Any, tuple] = field(default_factory=dict)  # batch spec -> (loader key, batch)
     _prefetched: dict[Any, dict] = field(default_factory=dict)  # loader key -> {customer id: value}

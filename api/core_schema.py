@@ -18,12 +18,12 @@ from typing import Any, Optional
 import strawberry
 from strawberry.scalars import JSON
 
-from api import mutations, queries
+from api import jobs, mutations, queries
 from api.filters import extended_customer_inputs
 from api.ids import decode_id, parse_global_id, parse_pk, to_global_id
 from api.inputs import (
     ConfigureModuleInput, CreateApiKeyInput, CreateCustomerInput, IdInput, InteractionInput,
-    ModuleNameInput, RecordInteractionsInput, RunScoringInput, UpdateCustomerInput,
+    ModuleNameInput, RecordInteractionsInput, UpdateCustomerInput,
 )
 from api.pagination import make_page, page_size
 from api.prefetch import load_batches, selected_batches
@@ -326,21 +326,6 @@ class ModulePayload:
 
 
 @strawberry.type
-class ScoreReport:
-    module: str
-    scored: int = strawberry.field(description="Customers given a score.")
-    unscored: int = strawberry.field(description="Customers the module did not score (RFM: no purchase in the window): no score, not zeros.")
-    details: JSON
-    warnings: list[str]
-
-
-@strawberry.type
-class RunScoringPayload:
-    reports: list[ScoreReport] = strawberry.field(default_factory=list)
-    errors: list[Error] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
 class ApiKeyPayload:
     api_key: Optional[ApiKey] = None
     secret: Optional[str] = strawberry.field(default=None, description="The key itself: shown only once, on creation.")
@@ -369,6 +354,8 @@ class CoreQuery:
             ctx.require(Role.ADMIN, "reading audit events")
             row = await ctx.read(lambda s: s.get(AuditEventRow, pk))
             return row if row is not None and row.tenant_id == ctx.tenant_id else None
+        if type_name == "JobRun":
+            return await jobs.load_run(info, pk)
         resolve = NODE_RESOLVERS.get(type_name)
         return None if resolve is None else await resolve(info, pk)
 
@@ -433,7 +420,7 @@ class CoreQuery:
 
 
 @strawberry.type
-class Query(CoreQuery, *QUERY_MIXINS):
+class Query(CoreQuery, jobs.JobsQuery, *QUERY_MIXINS):
     pass
 
 
@@ -477,14 +464,6 @@ class CoreMutation:
         info.context.require(Role.ADMIN, "disabling modules")
         return ModulePayload(**await mutations.set_module(info.context, input.name, False, module_views))
 
-    @strawberry.mutation(description="Run batch scoring now; each module's results are replaced atomically.")
-    async def run_scoring(self, info: strawberry.Info, input: RunScoringInput) -> RunScoringPayload:
-        info.context.require(Role.ANALYST, "running scoring")
-        result = await mutations.run_scoring(info.context, input.modules, input.as_of)
-        reports = [ScoreReport(module=r.module, scored=r.scored, unscored=r.unscored, details=r.details, warnings=r.warnings)
-                   for r in result.get("reports", [])]
-        return RunScoringPayload(reports=reports, errors=result.get("errors", []))
-
     @strawberry.mutation(description="Replace a module's settings (snake_case keys); errors name the key as sent (e.g. settings.window_days).")
     async def configure_module(self, info: strawberry.Info, input: ConfigureModuleInput) -> ModulePayload:
         info.context.require(Role.ADMIN, "configuring modules")
@@ -502,8 +481,8 @@ class CoreMutation:
 
 
 @strawberry.type
-class Mutation(CoreMutation, *MUTATION_MIXINS):
+class Mutation(CoreMutation, jobs.JobsMutation, *MUTATION_MIXINS):
     pass
 
 
-TYPES = [Customer, Interaction, AuditEvent]
+TYPES = [Customer, Interaction, AuditEvent, jobs.JobRun]

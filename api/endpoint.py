@@ -48,8 +48,8 @@ def error_response(message: str, code: str, status: int, headers: dict | None = 
 
 
 class GraphQLEndpoint:
-    def __init__(self, gx: Guanxi, schemas: SchemaCache, cursors: Cursors):
-        self.gx, self.schemas, self.cursors = gx, schemas, cursors
+    def __init__(self, gx: Guanxi, schemas: SchemaCache, cursors: Cursors, jobs=None):
+        self.gx, self.schemas, self.cursors, self.jobs = gx, schemas, cursors, jobs
 
     async def __call__(self, request: Request) -> Response:
         if request.method == "GET" and "text/html" in request.headers.get("accept", "") and "query" not in request.query_params:
@@ -68,7 +68,8 @@ class GraphQLEndpoint:
             return error_response(message, UNAUTHENTICATED, 401, {"WWW-Authenticate": "Bearer"})
         request.state.tenant = principal.tenant.slug if principal.tenant else "-"
         schema = platform_schema() if principal.tenant is None else self.schemas.for_modules(principal.modules)
-        context = RequestContext(self.gx, principal, self.cursors, request_id=getattr(request.state, "request_id", ""))
+        context = RequestContext(self.gx, principal, self.cursors, request_id=getattr(request.state, "request_id", ""),
+                                 jobs=self.jobs)
         allowed = (OperationType.QUERY,) if request.method == "GET" else (OperationType.QUERY, OperationType.MUTATION)
         try:
             result = await schema.execute(

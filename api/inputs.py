@@ -89,7 +89,8 @@ class RunScoringInput:
     modules: Optional[list[str]] = strawberry.field(
         default=None, description="Modules to score, e.g. [\"rfm\", \"clv\"]; default every enabled module that scores."
     )
-    as_of: Optional[datetime] = strawberry.field(default=None, description="Score as of this time; default now.")
+    as_of: Optional[datetime] = strawberry.field(
+        default=None, description="Score as of this time (without an offset: the tenant's local time); default when the run starts.")
 
 
 @strawberry.input

@@ -11,7 +11,6 @@ from api.ids import decode_id, to_global_id
 from api.inputs import CreateApiKeyInput, CustomerFields, IdInput, RecordInteractionsInput, customer_values, interaction_values
 from api.types import DuplicateItem, Error, ItemError
 from engine.errors import FieldError, GuanxiError, ValidationFailed
-from engine import scoring
 from engine.services import audit, customers, interactions, keys, modules
 
 MAX_BULK_ITEMS = 1000
@@ -145,13 +144,3 @@ async def revoke_api_key(ctx: RequestContext, data: IdInput) -> dict:
 
     return await guarded(ctx, work)
 
-
-async def run_scoring(ctx: RequestContext, modules: list[str] | None, as_of) -> dict:
-    def work(tc):
-        names = [name.strip().lower() for name in modules] if modules else None
-        reports = scoring.run_scoring(tc, names, as_of=as_of)
-        audit.record(tc.session, tc.tenant_id, tc.actor, "scoring.run", "Module", ",".join(r.module for r in reports),
-                     {r.module: {"scored": r.scored, "unscored": r.unscored} for r in reports})
-        return {"reports": reports}
-
-    return await guarded(ctx, work)

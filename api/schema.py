@@ -112,7 +112,7 @@ def merged(contributions) -> GraphQLContribution:
     return out
 
 
-CORE_NODE_TYPES = frozenset({"Customer", "Interaction", "AuditEvent"})
+CORE_NODE_TYPES = frozenset({"Customer", "Interaction", "AuditEvent", "JobRun"})
 
 
 @functools.cache

@@ -15,6 +15,10 @@ core and plugin field (``all_fields``). For each:
   concurrent clients, SQL statements per request;
 - the floor: the same tenant schema executed on the same page of customers
   already held in memory (no HTTP, no database): requests/s with 16 clients.
+
+``scoping_overhead`` is the list page's p50 with tenant scoping on (the
+tenant-bound sessions; on PostgreSQL row-level security too) against the
+same run with it off, minus 1, from interleaved rounds (goal: at most 0.10).
 """
 
 from __future__ import annotations
@@ -98,7 +102,7 @@ class MemoryContext(RequestContext):
             async def load(keys):
                 found = MemoryContext.loaded.get(key)
                 if found is None or any(k not in found for k in keys):
-                    with self.gx.system(write=False) as session:
+                    with self.gx.tenant_session(self.tenant_id) as session:
                         found = MemoryContext.loaded[key] = batch(session, list(keys))
                 return [found.get(k) for k in keys]
 
@@ -143,8 +147,41 @@ async def run(gx: Guanxi, key: str, requests: int, seconds: float) -> dict:
             out[label] = shape
         else:
             out.update(shape)
+    out.update(await scoping_overhead(gx, key, "{ customers(first: 100) { totalCount edges { cursor node { %s } } } }"
+                                      % customer_fields(schema, LIST_FIELDS)))
     out["database"] = gx.engine.dialect.name
     return out
+
+
+async def scoping_overhead(gx: Guanxi, key: str, query: str, rounds: int = 9, per_round: int = 30) -> dict:
+    """The p50 of the list page with tenant scoping on against the same engine
+    with it off (plain sessions; on PostgreSQL the login role, so no
+    row-level security), in interleaved rounds, minus 1."""
+    unscoped = Guanxi(settings=gx.settings, plugins=gx.plugins, tenant_scoping=False)
+    apps = {True: create_app(gx), False: create_app(unscoped)}
+    p50s: dict[bool, list[float]] = {True: [], False: []}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[True]), base_url="http://bench") as on, \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[False]), base_url="http://bench") as off:
+        clients = {True: on, False: off}
+
+        def request(scoped: bool):
+            async def call():
+                response = await clients[scoped].post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {key}"})
+                assert response.status_code == 200 and "errors" not in response.json(), response.text[:500]
+            return call
+
+        for scoped in (True, False):
+            await timed(request(scoped), 5)  # warm-up
+        for round_ in range(rounds):
+            for scoped in ((True, False) if round_ % 2 == 0 else (False, True)):
+                p50s[scoped].append(statistics.median(await timed(request(scoped), per_round)))
+    unscoped.engine.dispose()
+    per_round_overhead = sorted(on / off - 1 for on, off in zip(p50s[True], p50s[False]))
+    return {
+        "scoping_overhead": round(statistics.median(p50s[True]) / statistics.median(p50s[False]) - 1, 3),
+        "scoping_overhead_spread": [round(per_round_overhead[0], 3), round(per_round_overhead[-1], 3)],
+        "scoping_p50_ms": {"on": round(statistics.median(p50s[True]), 2), "off": round(statistics.median(p50s[False]), 2)},
+    }
 
 
 async def measure(app, gx: Guanxi, schema, principal: Principal, key: str, selection: str, requests: int,

@@ -130,6 +130,26 @@ def probe_sql(columns: str, table: str, key: str, array_type: str, where: str = 
             f"OFFSET 0 {lock}) AS found")
 
 
+@contextlib.contextmanager
+def copy_into(dbapi_connection, table: str, names: str):
+    """A psycopg COPY writer whose rows end up in ``table`` (PostgreSQL).
+
+    Through a temporary table of the same shape: PostgreSQL refuses COPY
+    FROM into a table under row-level security, and the INSERT ... SELECT
+    from the copy is held to the tenant policy like any insert.
+    """
+    stage = f"guanxi_stage_{table}"
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            yield copy
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}")
+        cursor.execute(f"TRUNCATE {stage}")  # the transaction may copy into the table again
+    finally:
+        cursor.close()
+
+
 class RawCursor:
     """The hot bulk paths' direct line to the DB-API driver, in the session's
     transaction: SQLAlchemy's per-row parameter processing costs more than the
@@ -176,21 +196,8 @@ class RawCursor:
             for row in rows:
                 copy.write_row(row)
 
-    @contextlib.contextmanager
     def _copy_into(self, table: str, names: str):
-        """COPY into ``table`` through a temporary table of the same shape:
-        PostgreSQL refuses COPY FROM into a table under row-level security,
-        and an INSERT ... SELECT from the copy keeps the policy's check."""
-        stage = f"guanxi_stage_{table}"
-        cursor = self._connection.cursor()
-        try:
-            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-            with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-                yield copy
-            cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}")
-            cursor.execute(f"TRUNCATE {stage}")  # the transaction may copy into the table again
-        finally:
-            cursor.close()
+        return copy_into(self._connection, table, names)
 
     def insert_columns(self, table: str, constants: dict[str, Any], columns: dict[str, list]) -> None:
         """Insert a row per position of the equal-length lists in ``columns``,

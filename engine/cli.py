@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from engine.cli_db import db_app
+from engine.cli_jobs import jobs_app, worker
 from engine.cli_plugin import plugin_app
 from engine.cli_support import console, err, fail, open_engine, progress_bar
 from engine.errors import GuanxiError
@@ -25,6 +26,8 @@ app.add_typer(key_app, name="key")
 app.add_typer(module_app, name="module")
 app.add_typer(import_app, name="import")
 app.add_typer(db_app, name="db")
+app.add_typer(jobs_app, name="jobs")
+app.command("worker")(worker)
 app.add_typer(plugin_app, name="plugin")
 
 
@@ -264,39 +267,6 @@ def serve(
     """Serve the GraphQL API (uvicorn --factory api.app:create_app)."""
     open_engine()  # refuse a database behind the code before starting workers
     _serve(host, port, workers)
-
-
-jobs_app = typer.Typer(help="Run the periodic jobs of the enabled modules.", no_args_is_help=True)
-app.add_typer(jobs_app, name="jobs")
-
-
-@jobs_app.command("list")
-def jobs_list(tenant: str = typer.Option(..., "--tenant")) -> None:
-    """The jobs a tenant's enabled modules provide."""
-    from engine.jobs import jobs_for
-    from engine.services.modules import enabled_modules
-
-    gx = open_engine()
-    with gx.tenant(tenant, write=False) as ctx:
-        jobs = jobs_for(gx.plugins, enabled_modules(ctx.session, ctx.tenant_id))
-    table = Table("job", "module", "every (min)")
-    for job in jobs:
-        table.add_row(job.name, job.module, str(job.every_minutes))
-    console.print(table)
-
-
-@jobs_app.command("run")
-def jobs_run(tenant: str = typer.Option(..., "--tenant"), job: Optional[list[str]] = typer.Option(None, "--job")) -> None:
-    """Run the tenant's jobs now (all, or those named with --job). Safe to repeat."""
-    from engine.jobs import run_jobs
-
-    gx = open_engine()
-    try:
-        results = run_jobs(gx, tenant, job)
-    except GuanxiError as error:
-        fail(error)
-    for name, result in results.items():
-        console.print(f"[bold]{name}[/bold]: {result}")
 
 
 def _mount_plugin_commands() -> None:

@@ -19,7 +19,7 @@ def upgrade_database(revision: str = "heads") -> None:
     try:
         report = gx.upgrade(revision)
     except SchemaNotCurrent as error:
-        err.print(f"[red]error[/red] {error}")
+        err.print(f"[red]error[/red] {error}", soft_wrap=True)
         raise typer.Exit(code=1) from None
     if report.stamped:
         console.print(f"Recognised a database built before migrations; stamped {', '.join(report.stamped)}.")
@@ -52,7 +52,7 @@ def current() -> None:
         with gx.engine.connect() as connection:
             missing = pending(gx, connection)
     except SchemaNotCurrent as error:
-        err.print(f"[red]error[/red] {error}")
+        err.print(f"[red]error[/red] {error}", soft_wrap=True)
         raise typer.Exit(code=1) from None
     if missing:
         console.print("pending: " + ", ".join(s.revision for s in missing) + " (guanxi db upgrade)")
@@ -99,6 +99,6 @@ def revision(
     try:
         script = new_revision(gx, branch, message, autogenerate)
     except (SchemaNotCurrent, KeyError) as error:
-        err.print(f"[red]error[/red] {error}")
+        err.print(f"[red]error[/red] {error}", soft_wrap=True)
         raise typer.Exit(code=1) from None
     console.print(f"wrote {script.path}")

@@ -26,7 +26,7 @@ def open_engine(check_schema: bool = True):
         try:
             gx.check_schema()
         except SchemaNotCurrent as error:
-            err.print(f"[red]error[/red] {error}")
+            err.print(f"[red]error[/red] {error}", soft_wrap=True)
             raise typer.Exit(code=1) from None
     return gx
 

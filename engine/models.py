@@ -186,4 +186,6 @@ class ImportJob(SQLModel, table=True):
 
 
 # The core's tables, created by the core's migrations (engine/migrations/versions).
-CORE_MODELS = (Tenant, ApiKey, TenantModule, Customer, Interaction, AuditEvent, ImportJob)
+from engine.job_models import JOB_MODELS  # noqa: E402  (they refer to tenants by name only)
+
+CORE_MODELS = (Tenant, ApiKey, TenantModule, Customer, Interaction, AuditEvent, ImportJob, *JOB_MODELS)

@@ -27,7 +27,9 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
+from sqlalchemy.sql import operators
 from sqlalchemy.sql import util as sql_util
+from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList
 from sqlmodel import Session, SQLModel
 
 TENANT_COLUMN = "tenant_id"
@@ -117,26 +119,65 @@ def _scope_statement(state: ORMExecuteState) -> None:
         return
     if not (state.is_select or state.is_update or state.is_delete):
         return  # textual SQL: the database's row-level security is the wall
-    tables = [t for t in sql_util.find_tables(statement, include_crud=True) if tenant_column(t) is not None]
+    # A table the statement already limits to this tenant at its top level
+    # gets no second condition: a duplicate ``tenant_id = ?`` costs an option
+    # per statement and skewed SQLite's choice of index. (Should the same
+    # table also appear unfiltered in a subquery, PostgreSQL's policy still
+    # holds it; on SQLite that query is the plugin's to get right.)
+    scoped = _already_scoped(statement, tenant_id)
+    tables = [t for t in _tenant_tables(statement) if t not in scoped]
     if not tables:
         return
-    options = []
-    for table in dict.fromkeys(tables):
-        model = _model_of(table)
-        if model is not None:
-            options.append(_criteria(model, tenant_id))
     if state.is_orm_statement:
-        if options:
-            state.statement = statement.options(*options)
+        models = [m for m in map(_model_of, tables) if m is not None]
+        state.statement = statement.options(*(_criteria(m, tenant_id) for m in models))
         return
     # Core statements over tables: scope their target (UPDATE, DELETE) or top-level tables (SELECT).
     if state.is_update or state.is_delete:
         targets = [statement.table]
     else:
         targets = [t for t in statement.get_final_froms() if isinstance(t, sa.Table)]
-    conditions = [tenant_column(t) == tenant_id for t in targets if tenant_column(t) is not None]
+    conditions = [tenant_column(t) == tenant_id for t in targets if t in tables]
     if conditions:
         state.statement = statement.where(*conditions)
+
+
+# Tenant tables per statement shape (SQLAlchemy's cache key, which execution
+# computes anyway and keeps on the statement): walking every statement for
+# its tables cost more than the rest of the scoping together.
+_tables_by_shape: dict[tuple, tuple[sa.Table, ...]] = {}
+_SHAPES_KEPT = 4096
+
+
+def _tenant_tables(statement) -> tuple[sa.Table, ...]:
+    key = statement._generate_cache_key()
+    tables = None if key is None else _tables_by_shape.get(key.key)
+    if tables is None:
+        found = sql_util.find_tables(statement, include_crud=True)
+        tables = tuple(dict.fromkeys(t for t in found if tenant_column(t) is not None))
+        if key is not None:
+            if len(_tables_by_shape) >= _SHAPES_KEPT:
+                _tables_by_shape.clear()
+            _tables_by_shape[key.key] = tables
+    return tables
+
+
+def _already_scoped(statement, tenant_id: int) -> set[sa.Table]:
+    """Tables whose tenant column the statement's own WHERE compares with
+    ``tenant_id`` (the top level only: walking every subquery cost more than
+    the duplicate condition it would save)."""
+    where = getattr(statement, "whereclause", None)
+    if where is None:
+        return set()
+    terms = where.clauses if isinstance(where, BooleanClauseList) and where.operator is operators.and_ else [where]
+    scoped = set()
+    for term in terms:
+        if (isinstance(term, BinaryExpression) and term.operator is operators.eq
+                and isinstance(term.left, sa.Column) and isinstance(term.right, sa.BindParameter)
+                and term.right.value == tenant_id and isinstance(term.left.table, sa.Table)
+                and term.left.key == getattr(tenant_column(term.left.table), "key", None)):
+            scoped.add(term.left.table)
+    return scoped
 
 
 def _check_insert(state: ORMExecuteState, tenant_id: int) -> None:

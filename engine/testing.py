@@ -18,6 +18,11 @@ when ``GUANXI_TEST_DATABASE_URL`` is set):
   PostgreSQL database, dropped after), for tests that register extra plugins
   and migrations; ``engine_on(url, plugins)`` builds and upgrades an engine on it.
   ``fresh_database(url, folder)`` is the same as a context manager.
+- Jobs: ``FakeClock`` to inject into ``engine.worker.Worker(gx, clock=...)``
+  (what is due, without sleeping); ``run_queued_jobs(gx)`` runs QUEUED runs
+  in the calling thread; ``wait_for_job_run(gx, run_id)`` waits for a run
+  (running it here if nobody has); the GraphQL clients' ``wait_for_job(id)``
+  polls ``jobRun(id:)`` as a front-end would, until SUCCEEDED or FAILED.
 
 Tests isolate themselves the way the product does: each makes its own tenants.
 """
@@ -27,8 +32,11 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import anyio.from_thread
@@ -84,6 +92,65 @@ def new_key(gx: Guanxi, slug: str | None, role: str = "ADMIN") -> str:
 
     with gx.system() as session:
         return create_key(session, get_tenant(session, slug) if slug else None, role, "test", actor="test").secret
+
+
+# -- jobs ------------------------------------------------------------------------------
+
+JOB_WAIT_SECONDS = 300.0  # a bound against hanging, not a speed check
+
+
+class FakeClock:
+    """A clock for ``Worker(gx, clock=...)``: stands still until moved."""
+
+    def __init__(self, start: datetime | None = None):
+        from engine.types import utcnow
+
+        self.now = start or utcnow()
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self.now
+
+    def advance(self, **delta) -> datetime:
+        """``advance(minutes=61)``: move on by a timedelta's arguments."""
+        with self._lock:
+            self.now += timedelta(**delta)
+            return self.now
+
+
+def run_queued_jobs(gx: Guanxi, tenants: Iterable[str | int] | None = None) -> list:
+    """Run the QUEUED runs (of ``tenants``, default all) in the calling thread, as a worker would."""
+    from engine.worker import Worker
+
+    return Worker(gx, schedule=False, tenants=tenants, keep_days=None).run_once()
+
+
+def wait_for_job_run(gx: Guanxi, run_id: int | str, timeout: float = JOB_WAIT_SECONDS):
+    """The run (an int id or a JobRun global id) once it SUCCEEDED or FAILED.
+    While it is QUEUED and nobody has taken it, it runs here."""
+    from api.ids import decode_id
+    from engine.job_models import JobRun
+    from engine.job_runs import is_finished
+
+    pk = run_id if isinstance(run_id, int) else decode_id(run_id, "JobRun")
+    deadline = time.monotonic() + timeout
+    while True:
+        with gx.system(write=False) as session:
+            run = session.get(JobRun, pk)
+        if run is None:
+            raise LookupError(f"no job run {run_id!r}")
+        if is_finished(run):
+            return run
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job run {pk} ({run.job}) still {run.status} after {timeout:.0f} s")
+        run_queued_jobs(gx, tenants=[run.tenant_id])
+        time.sleep(0.05)
+
+
+JOB_RUN_QUERY = """query($id: ID!) { jobRun(id: $id) { id job status trigger params result error startedAt finishedAt
+  reports { module scored unscored details warnings } } }"""
+FINISHED_STATUSES = ("SUCCEEDED", "FAILED")
 
 
 # -- databases -------------------------------------------------------------------------
@@ -197,6 +264,20 @@ class Api:
         assert response.status_code == 200, response.text
         return response.json()
 
+    async def wait_for_job(self, run_id: str, timeout: float = JOB_WAIT_SECONDS) -> dict:
+        """Poll ``jobRun(id:)`` until the run SUCCEEDED or FAILED; returns the run."""
+        import anyio
+
+        deadline = time.monotonic() + timeout
+        while True:
+            body = await self.gql(JOB_RUN_QUERY, {"id": run_id})
+            run = (body.get("data") or {}).get("jobRun")
+            assert run is not None, body
+            if run["status"] in FINISHED_STATUSES:
+                return run
+            assert time.monotonic() < deadline, f"job run {run_id} still {run['status']} after {timeout:.0f} s"
+            await anyio.sleep(0.05)
+
 
 @pytest.fixture
 def api(client, make_key):
@@ -224,6 +305,17 @@ class GraphQLClient:
         response = self.post(query, variables)
         assert response.status_code == 200, response.text
         return response.json()
+
+    def wait_for_job(self, run_id: str, timeout: float = JOB_WAIT_SECONDS) -> dict:
+        """Poll ``jobRun(id:)`` until the run SUCCEEDED or FAILED; returns the run."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = (self.execute(JOB_RUN_QUERY, {"id": run_id}).get("data") or {}).get("jobRun")
+            assert run is not None, f"job run {run_id} not found"
+            if run["status"] in FINISHED_STATUSES:
+                return run
+            assert time.monotonic() < deadline, f"job run {run_id} still {run['status']} after {timeout:.0f} s"
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

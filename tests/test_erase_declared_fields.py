@@ -12,13 +12,11 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from engine import hookimpl
-from engine.config import Settings
-from engine.db import make_engine
-from engine.plugins import ModuleInfo, PluginManager
-from engine.runtime import Guanxi
+from engine.plugins import ModuleInfo
 from engine.services.customers import create_customer, erase_customer
 from engine.services.modules import set_enabled
 from engine.services.tenants import create_tenant
+from tests.extra_plugins import engine_with
 
 
 class StylistNote(SQLModel, table=True):
@@ -32,26 +30,24 @@ class StylistNote(SQLModel, table=True):
     visits: int = 0  # not personal: stays
 
 
-def _stylist_plugin(erased: list):
+def _stylist_plugin(erased: list, migrations):
     plugin = types.ModuleType("stylist_plugin_for_erase_tests")
     plugin.guanxi_module = hookimpl(lambda: ModuleInfo(
         name="stylist", title_zh="发型师笔记", title_en="Stylist notes",
         personal_fields={"test_stylist_notes": ("note", "allergy")}))
     plugin.guanxi_models = hookimpl(lambda: [StylistNote])
+    plugin.guanxi_migrations = hookimpl(lambda: migrations)
     plugin.guanxi_customer_erased = hookimpl(lambda ctx, customer_id: erased.append(customer_id))
     return plugin
 
 
 @pytest.mark.parametrize("switched_off", [False, True], ids=["module-on", "module-off"])
-def test_declared_personal_columns_are_cleared_for_the_erased_customer_only(database_url, switched_off):
+def test_declared_personal_columns_are_cleared_for_the_erased_customer_only(fresh_database_url, tmp_path, switched_off):
     """Whether or not the tenant has the module on: switched back on, it must not show the person."""
-    settings = Settings(database_url=database_url)
-    plugins = PluginManager(settings)
-    plugins.load_default_plugins()
     hook_calls: list[int] = []
-    plugins.register_module(_stylist_plugin(hook_calls), name="stylist_plugin_for_erase_tests")
-    gx = Guanxi(settings=settings, plugins=plugins, engine=make_engine(settings))
-    gx.init_db()
+    plugin = _stylist_plugin(hook_calls, tmp_path / "migrations")
+    gx = engine_with(fresh_database_url, {"stylist_plugin_for_erase_tests": plugin})
+    plugins = gx.plugins
     slug = f"salon-{uuid.uuid4().hex[:8]}"
     with gx.system() as session:
         tenant = create_tenant(session, slug, "salon")
@@ -61,7 +57,7 @@ def test_declared_personal_columns_are_cleared_for_the_erased_customer_only(data
         for customer, note in ((erased, "王芳 likes short cuts, 138-0000-1111"), (kept, "李娜: colour every 6 weeks")):
             ctx.session.add(StylistNote(tenant_id=ctx.tenant_id, customer_id=customer.id, note=note, allergy="PPD", visits=3))
     if switched_off:
-        with gx.write() as session:
+        with gx.system() as session:
             set_enabled(session, plugins, tenant.id, "stylist", False)
     with gx.tenant(slug) as ctx:
         erase_customer(ctx, erased.id)

@@ -15,20 +15,21 @@ import pytest
 from sqlalchemy import select
 
 from engine.config import Settings
-from engine.db import make_engine
 from engine.jobs import run_jobs
-from engine.plugins import PluginManager, hookspecs
+from engine.plugins import GlobalPlugin, PluginManager, hookspecs
 from engine.runtime import Guanxi
 from engine.scoring import run_scoring
 from engine.services.customers import create_customer, erase_customer
 from engine.services.interactions import record_interactions
 from engine.services.modules import set_enabled
 from engine.services.tenants import create_tenant
+from tests.extra_plugins import engine_with
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("guanxi_"))
 
 PLUGIN_SOURCE = '''
+from pathlib import Path
 from typing import Optional
 from pydantic import BaseModel
 from sqlalchemy import func, select, update
@@ -59,6 +60,10 @@ def guanxi_module():
 @hookimpl
 def guanxi_models():
     return [VisitLog]
+
+@hookimpl
+def guanxi_migrations():
+    return Path(__file__).with_name("visitlog_migrations")
 
 @hookimpl
 def guanxi_interactions_recorded(ctx, interactions):
@@ -118,6 +123,34 @@ def guanxi_cli_commands():
 '''
 
 
+# What a third-party plugin ships for its table: the first revision of its own branch.
+MIGRATION_SOURCE = '''
+"""visitlog: the visit log table."""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "visitlog_0001"
+down_revision = None
+branch_labels = ("visitlog",)
+depends_on = "core_0001"
+
+
+def upgrade():
+    op.create_table(
+        "test_visit_log",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("note", sa.String(), nullable=True),
+    )
+    op.create_index("ix_test_visit_log_tenant_id", "test_visit_log", ["tenant_id"])
+
+
+def downgrade():
+    op.drop_table("test_visit_log")
+'''
+
+
 def test_every_hook_is_documented_with_its_signature():
     doc = (ROOT / "docs" / "plugin-hooks.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"^## (guanxi_\w+)\(", doc, flags=re.M))
@@ -138,6 +171,8 @@ def plugin_dir(tmp_path_factory) -> Path:
     tmp_path = tmp_path_factory.mktemp("site")
     package = tmp_path / "visitlog_plugin.py"
     package.write_text(textwrap.dedent(PLUGIN_SOURCE), encoding="utf-8")
+    (tmp_path / "visitlog_migrations").mkdir()
+    (tmp_path / "visitlog_migrations" / "visitlog_0001_initial.py").write_text(MIGRATION_SOURCE, encoding="utf-8")
     dist = tmp_path / "visitlog_plugin-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: visitlog-plugin\nVersion: 1.0\n", encoding="utf-8")
@@ -151,12 +186,7 @@ def third_party(plugin_dir, monkeypatch):
 
 
 def _engine_with_plugins(database_url: str, disabled: frozenset[str] = frozenset()) -> Guanxi:
-    settings = Settings(database_url=database_url, disabled_plugins=disabled)
-    manager = PluginManager(settings)
-    manager.load_default_plugins()
-    gx = Guanxi(settings=settings, plugins=manager, engine=make_engine(settings))
-    gx.init_db()
-    return gx
+    return engine_with(database_url, disabled=disabled)
 
 
 def _tenant(gx: Guanxi, slug: str, modules=()) -> str:
@@ -167,8 +197,8 @@ def _tenant(gx: Guanxi, slug: str, modules=()) -> str:
     return slug
 
 
-def test_third_party_plugin_reaches_only_tenants_that_enabled_it(third_party, database_url):
-    gx = _engine_with_plugins(database_url)
+def test_third_party_plugin_reaches_only_tenants_that_enabled_it(third_party, fresh_database_url):
+    gx = _engine_with_plugins(fresh_database_url)
     assert "visitlog" in gx.plugins.modules
     visit_log = sys.modules["visitlog_plugin"].VisitLog
     on, off = _tenant(gx, f"on-{uuid.uuid4().hex[:8]}", ["visitlog"]), _tenant(gx, f"off-{uuid.uuid4().hex[:8]}")
@@ -220,12 +250,12 @@ def test_third_party_plugin_reaches_only_tenants_that_enabled_it(third_party, da
     assert notes == [None]
 
 
-def test_the_api_warms_every_plugin_up_before_it_serves(third_party, database_url):
+def test_the_api_warms_every_plugin_up_before_it_serves(third_party, fresh_database_url):
     import asyncio
 
     from api.app import create_app
 
-    gx = _engine_with_plugins(database_url)
+    gx = _engine_with_plugins(fresh_database_url)
     warmed = sys.modules["visitlog_plugin"].WARMED
     before = len(warmed)
     app = create_app(gx)
@@ -238,8 +268,8 @@ def test_the_api_warms_every_plugin_up_before_it_serves(third_party, database_ur
     assert asyncio.run(start()) == before + 1
 
 
-def test_guanxi_disable_plugins_keeps_a_plugin_out(third_party, database_url):
-    gx = _engine_with_plugins(database_url, disabled=frozenset({"visitlog", "clv"}))
+def test_guanxi_disable_plugins_keeps_a_plugin_out(third_party, fresh_database_url):
+    gx = _engine_with_plugins(fresh_database_url, disabled=frozenset({"visitlog", "clv"}))
     assert "visitlog" not in gx.plugins.modules
     assert "clv" not in gx.plugins.modules
     assert {"rfm", "loyalty", "complaints"} <= set(gx.plugins.modules)
@@ -247,6 +277,10 @@ def test_guanxi_disable_plugins_keeps_a_plugin_out(third_party, database_url):
 
 def test_a_misspelled_hook_fails_at_start():
     class Typo:
+        @hookspecs.hookimpl
+        def guanxi_module(self):
+            return GlobalPlugin(name="typo")
+
         @hookspecs.hookimpl
         def guanxi_interaction_recordd(self, ctx, interactions):  # sic
             pass

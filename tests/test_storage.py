@@ -34,8 +34,11 @@ def test_many_concurrent_writers_never_see_database_is_locked(gx, tenant):
 def test_every_table_has_a_tenant_id(gx):
     from sqlmodel import SQLModel
 
+    from engine.migrations import table_owners
+
+    installed = table_owners(gx)
     for table in SQLModel.metadata.sorted_tables:
-        if table.name == "tenants":
+        if table.name == "tenants" or table.name not in installed:
             continue
         assert "tenant_id" in table.c, f"{table.name} has no tenant_id"
 

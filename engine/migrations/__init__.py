@@ -184,7 +184,11 @@ def _stamp_legacy(gx, connection: sa.Connection) -> list[str]:
             raise SchemaNotCurrent(
                 f"the database has some of the tables of {base} ({', '.join(sorted(tables & existing))}) but not "
                 f"{', '.join(sorted(tables - existing))}: it was not built by a Guanxi release; fix it by hand")
-    command.stamp(_config(gx, connection), stamped)
+    # Alembic keeps only revisions nothing else implies: a plugin's base implies the core's.
+    implied = _with_ancestors(gx, set(stamped)) - set(stamped)
+    for rev in stamped:
+        implied |= _with_ancestors(gx, {rev}) - {rev}
+    command.stamp(_config(gx, connection), [rev for rev in stamped if rev not in implied])
     connection.commit()
     return stamped
 
@@ -209,6 +213,7 @@ def downgrade(gx, revision: str) -> None:
 
 
 def current(gx) -> list[Script]:
+    """The revision each branch of the database is at (a branch never applied is absent)."""
     engine = _migration_engine(gx)
     try:
         with engine.connect() as connection:
@@ -216,7 +221,13 @@ def current(gx) -> list[Script]:
     finally:
         engine.dispose()
     directory = scripts(gx)
-    return [directory.get_revision(rev) for rev in sorted(revisions)]
+    applied = [directory.get_revision(rev) for rev in sorted(_with_ancestors(gx, revisions))]
+    superseded = {down for script in applied for down in _as_tuple(script.down_revision)}
+    return [script for script in applied if script.revision not in superseded]
+
+
+def _as_tuple(revisions: str | tuple | None) -> tuple:
+    return (revisions,) if isinstance(revisions, str) else tuple(revisions or ())
 
 
 def history(gx) -> list[Script]:

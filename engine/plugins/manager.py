@@ -143,6 +143,12 @@ class PluginManager:
             check_tables([model.__table__ for model in self.all_models()], owners)
         except UnscopedTableError as error:
             raise PluginError(str(error)) from None
+        from engine.jobs import JobConflict, installed_jobs
+
+        try:
+            installed_jobs(self)  # two jobs of one name: which would the worker run?
+        except JobConflict as error:
+            raise PluginError(str(error)) from None
 
     @staticmethod
     def _module_info_of(plugin: Any, name: str) -> ModuleInfo | GlobalPlugin:

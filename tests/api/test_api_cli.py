@@ -17,9 +17,17 @@ def served(monkeypatch, tmp_path):
 
 
 def test_serve_options(served):
+    assert CliRunner().invoke(cli.app, ["init"]).exit_code == 0
     result = CliRunner().invoke(cli.app, ["serve", "--host", "0.0.0.0", "--port", "9001", "--workers", "2"])
     assert result.exit_code == 0, result.output
     assert served == [("0.0.0.0", 9001, 2)]
+
+
+def test_serve_refuses_a_database_behind_the_code_and_names_what_is_missing(served):
+    result = CliRunner().invoke(cli.app, ["serve"])
+    assert result.exit_code == 1
+    assert "missing revisions core_0001" in result.output and "guanxi db upgrade" in result.output
+    assert served == []
 
 
 def test_demo_generates_prints_a_key_and_serves(served):

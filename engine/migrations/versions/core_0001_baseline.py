@@ -1,4 +1,4 @@
-"""core: the schema of the last release before migrations (baseline).
+"""The schema of the last release before migrations (baseline).
 
 A database that release built with create_all has all of ``creates_tables``:
 ``guanxi db upgrade`` stamps it at this revision instead of creating them.
@@ -116,9 +116,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_customers_tenant_email', ['tenant_id', 'email'], unique=False)
         batch_op.create_index('ix_customers_tenant_id_desc', ['tenant_id', 'id'], unique=False)
         batch_op.create_index('ix_customers_tenant_last_purchase', ['tenant_id', 'last_purchase_at', 'id'], unique=False)
-        batch_op.create_index('ix_customers_tenant_live_newest', ['tenant_id', 'created_at', 'id'], unique=False, sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
         batch_op.create_index('ix_customers_tenant_phone', ['tenant_id', 'phone'], unique=False)
         batch_op.create_index('ix_customers_tenant_total_spent', ['tenant_id', 'total_spent', 'id'], unique=False)
+        # Last: without statistics SQLite weighs indexes alike and takes the
+        # newest, and this one serves the default list and its count.
+        batch_op.create_index('ix_customers_tenant_live_newest', ['tenant_id', 'created_at', 'id'], unique=False, sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
 
     op.create_table('import_jobs',
     sa.Column('id', sa.Integer(), nullable=False),

@@ -1,4 +1,4 @@
-"""rfm: the schema of the last release before migrations (baseline).
+"""The schema of the last release before migrations (baseline).
 
 A database that release built with create_all has all of ``creates_tables``:
 ``guanxi db upgrade`` stamps it at this revision instead of creating them.

@@ -1,0 +1,256 @@
+"""``guanxi jobs ...`` and ``guanxi worker``: the modules' periodic jobs, their
+schedules and their recorded runs (engine/worker.py runs them)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from datetime import datetime
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from engine.cli_support import console, err, fail, open_engine
+from engine.errors import GuanxiError
+
+jobs_app = typer.Typer(help="The modules' periodic jobs: list, run now, schedule per tenant, past runs.",
+                       no_args_is_help=True)
+
+
+def _when(value: datetime | None, zone: ZoneInfo) -> str:
+    return "-" if value is None else value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _tenant(gx, slug: str):
+    """(tenant row, enabled modules) of ``slug``; exits with the error when there is none."""
+    from engine.services.modules import enabled_modules
+
+    try:
+        with gx.tenant(slug, write=False) as ctx:
+            return ctx.tenant, enabled_modules(ctx.session, ctx.tenant_id) & frozenset(gx.plugins.modules)
+    except GuanxiError as error:
+        fail(error)
+
+
+@jobs_app.command("list")
+def jobs_list(tenant: Optional[str] = typer.Option(None, "--tenant", help="Show this tenant's jobs and schedule")) -> None:
+    """The jobs and their intervals: every installed job, or a tenant's with its overrides, next due and last run."""
+    from engine.job_schedule import tenant_jobs
+    from engine.jobs import installed_jobs
+
+    gx = open_engine()
+    if tenant is None:
+        table = Table("job", "module", "every (min)")
+        for job in sorted(installed_jobs(gx.plugins).values(), key=lambda j: j.name):
+            table.add_row(job.name, job.module, str(job.every_minutes))
+        console.print(table)
+        return
+    row, enabled = _tenant(gx, tenant)
+    zone = ZoneInfo(row.timezone)
+    with gx.tenant_session(row.id) as session:
+        views = tenant_jobs(session, gx.plugins, row.id, enabled)
+    table = Table("job", "every (min)", "override", "next due", "last run", title=f"{row.slug} (times in {row.timezone})")
+    for view in views:
+        override = [f"{view.override_minutes} (default {view.job.every_minutes})"] if view.override_minutes is not None else []
+        override += ["paused"] if view.paused else []
+        last = view.last_run
+        table.add_row(
+            view.name, str(view.every_minutes), ", ".join(override) or "-",
+            "running now" if view.running else _when(view.next_due_at, zone),
+            f"{last.status} {_when(last.started_at or last.created_at, zone)}" if last else "never",
+        )
+    console.print(table)
+    if not views:
+        console.print(f"{tenant} has no jobs: none of its enabled modules ({', '.join(sorted(enabled)) or 'none'}) has any.")
+
+
+@jobs_app.command("run")
+def jobs_run(
+    tenant: str = typer.Option(..., "--tenant"),
+    job: Optional[list[str]] = typer.Option(None, "--job", help="Run only this job (repeatable); default all the tenant's jobs"),
+) -> None:
+    """Run the tenant's jobs now, each recorded as a MANUAL run; a failure does
+    not stop the others. Exit status 1 when any failed, 2 for an unknown job."""
+    from engine.job_models import FAILED
+    from engine.worker import run_now
+
+    gx = open_engine()
+
+    def show(outcome) -> None:
+        colour = {"SUCCEEDED": "green", "FAILED": "red"}.get(outcome.status, "yellow")
+        detail = outcome.error if outcome.error else _text(outcome.value)
+        run = f" (run {outcome.run_id})" if outcome.run_id else ""
+        console.print(f"[bold]{outcome.job}[/bold]{run}: [{colour}]{outcome.status}[/{colour}] {detail}", highlight=False)
+        if outcome.traceback:
+            err.print(outcome.traceback, highlight=False, markup=False)
+
+    try:
+        outcomes = run_now(gx, tenant, job, requested_by="cli", on_outcome=show)
+    except GuanxiError as error:
+        fail(_as_options(error))
+    if not outcomes:
+        console.print(f"{tenant} has no jobs: none of its enabled modules has any (guanxi module list --tenant {tenant}).")
+    if any(o.status == FAILED for o in outcomes):
+        raise typer.Exit(code=1)
+
+
+_OPTIONS = {"every_minutes": "--every", "job": "--job"}
+
+
+def _as_options(error: GuanxiError) -> GuanxiError:
+    """The service's field names as the command's options."""
+    from engine.errors import FieldError
+
+    error.errors = [FieldError(_OPTIONS.get(e.field, e.field), e.message, e.code) for e in error.errors]
+    return error
+
+
+def _text(value) -> str:
+    import json
+
+    from engine.job_runs import jsonable
+
+    value = jsonable(value)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+@jobs_app.command("schedule")
+def jobs_schedule(
+    tenant: str = typer.Option(..., "--tenant"),
+    job: str = typer.Option(..., "--job", help="The job, e.g. rfm.rescore (guanxi jobs list --tenant T)"),
+    every: Optional[int] = typer.Option(None, "--every", help="Run it every MINUTES for this tenant"),
+    paused: bool = typer.Option(False, "--paused", help="Stop running it for this tenant"),
+    resume: bool = typer.Option(False, "--resume", help="Run it again after --paused"),
+    default: bool = typer.Option(False, "--default", help="Back to the job's own interval, not paused"),
+) -> None:
+    """Override a job's interval for one tenant, pause or resume it, or go back to its default."""
+    from engine.errors import FieldError, ValidationFailed
+    from engine.job_schedule import KEEP, set_schedule
+
+    problems = []
+    if not (every is not None or paused or resume or default):
+        problems.append(FieldError("--every", "say what to change: --every MINUTES, --paused, --resume or --default"))
+    if paused and resume:
+        problems.append(FieldError("--paused", "--paused and --resume contradict each other"))
+    if default and (every is not None or paused or resume):
+        problems.append(FieldError("--default", "--default resets everything; give it alone"))
+    if problems:
+        fail(ValidationFailed(problems))
+    gx = open_engine()
+    row, enabled = _tenant(gx, tenant)
+    try:
+        with gx.tenant(row, actor="cli") as ctx:
+            view = set_schedule(
+                ctx.session, gx.plugins, ctx.tenant_id, row.slug, enabled, job,
+                every_minutes=None if default else (every if every is not None else KEEP),
+                paused=False if default or resume else (True if paused else KEEP), actor="cli")
+    except GuanxiError as error:
+        fail(_as_options(error))
+    state = "paused" if view.paused else f"runs every {view.every_minutes} min"
+    if view.override_minutes is None:
+        source = "the job's default interval"
+    else:
+        source = f"overridden for this tenant; the job's default is {view.job.every_minutes} min"
+    console.print(f"{view.name} for {row.slug}: {state} ({source})")
+
+
+@jobs_app.command("runs")
+def jobs_runs(
+    tenant: str = typer.Option(..., "--tenant"),
+    job: Optional[str] = typer.Option(None, "--job", help="Only this job's runs"),
+    status: Optional[str] = typer.Option(None, "--status", help="QUEUED, RUNNING, SUCCEEDED or FAILED"),
+    limit: int = typer.Option(20, "--limit", min=1, max=1000, help="How many, newest first"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Full results, errors and tracebacks"),
+) -> None:
+    """The tenant's recorded job runs, newest first."""
+    from engine.errors import FieldError, ValidationFailed
+    from engine.job_models import STATUSES
+    from engine.job_runs import list_runs, summary
+
+    if status is not None and status.upper() not in STATUSES:
+        fail(ValidationFailed([FieldError("--status", f"{status!r} is not one of {', '.join(STATUSES)}")]))
+    gx = open_engine()
+    row, _ = _tenant(gx, tenant)
+    zone = ZoneInfo(row.timezone)
+    with gx.tenant_session(row.id) as session:
+        runs = list_runs(session, row.id, job, status.upper() if status else None, limit)
+    if not runs:
+        console.print(f"No runs for {row.slug}" + (f" of {job}" if job else "") + ".")
+        return
+    columns = ["run", "job", "trigger", "status", "started", "took", "result / error"]
+    table = Table(*columns, *(["requested by", "worker"] if verbose else []), title=f"{row.slug} (times in {row.timezone})")
+    for run in runs:
+        took = f"{(run.finished_at - run.started_at).total_seconds():.1f} s" if run.finished_at and run.started_at else "-"
+        cells = [str(run.id), run.job, run.trigger, run.status, _when(run.started_at or run.created_at, zone), took,
+                 summary(run, 400 if verbose else 80)]
+        table.add_row(*cells, *([run.requested_by or "-", run.worker_id or "-"] if verbose else []))
+    console.print(table)
+    if verbose:
+        for run in runs:
+            if run.traceback:
+                err.print(f"run {run.id} ({run.job}) traceback:", highlight=False)
+                err.print(run.traceback, highlight=False, markup=False)
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run what is due and what is queued, then exit (cron)"),
+    poll_seconds: float = typer.Option(30.0, "--poll-seconds", min=0.1, help="How often to look for due jobs"),
+    concurrency: int = typer.Option(2, "--concurrency", min=1, max=64, help="Jobs run at once, each in a thread"),
+    lease_seconds: float = typer.Option(300.0, "--lease-seconds", min=5,
+                                        help="How long a crashed worker's jobs stay claimed (renewed every third of it)"),
+    tenant: Optional[list[str]] = typer.Option(None, "--tenant", help="Only these tenants (repeatable); default all"),
+    keep_days: int = typer.Option(30, "--keep-days", min=1, help="Delete finished runs older than this (each job's last run is kept)"),
+) -> None:
+    """Run every tenant's jobs at their intervals, and the runs requested through the API.
+
+    Any number of workers may run against one database: a job never runs
+    twice at once for a tenant. SIGTERM or SIGINT stops claiming and lets
+    running jobs finish; a second one gives them back at once."""
+    from api.logs import configure_logging
+    from engine.job_models import FAILED
+    from engine.worker import Worker
+
+    configure_logging(os.environ.get("GUANXI_LOG_LEVEL", "INFO"))
+    gx = open_engine()
+    try:
+        the_worker = Worker(gx, concurrency=concurrency, poll_seconds=poll_seconds, lease_seconds=lease_seconds,
+                            tenants=tenant or None, keep_days=keep_days)
+        the_worker.tenant_ids()  # an unknown --tenant fails now
+    except GuanxiError as error:
+        fail(error)
+
+    def on_signal(signum, _frame) -> None:
+        the_worker.stop()
+        if the_worker.stop_requests == 1:
+            err.print(f"{signal.Signals(signum).name}: finishing {len(the_worker.running)} running job(s), claiming "
+                      "nothing more (send it again to give them back now)", highlight=False)
+        else:
+            err.print(f"{signal.Signals(signum).name}: giving the running jobs back", highlight=False)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if once:
+            outcomes = the_worker.run_once()
+        else:
+            err.print(f"worker {the_worker.worker_id}: {concurrency} thread(s), polling every {poll_seconds:g} s",
+                      highlight=False)
+            outcomes = the_worker.run_forever()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if the_worker.running:
+        # Forced stop with jobs still running: leave now; their transactions roll back with the process.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    failed = [o for o in outcomes if o.status == FAILED]
+    if once:
+        console.print(f"{len(outcomes)} run(s), {len(failed)} failed")
+        for outcome in failed:
+            console.print(f"  [red]FAILED[/red] tenant {outcome.tenant_id} {outcome.job} (run {outcome.run_id}): {outcome.error}",
+                          highlight=False)
+    if failed and once:
+        raise typer.Exit(code=1)
