@@ -124,7 +124,9 @@ def test_worker_once_runs_what_is_due_then_nothing(gx, make_tenant, guanxi):
 
 def test_the_worker_process_stops_gracefully_on_sigterm(gx, make_tenant, database_url):
     tenant = make_tenant(modules=("complaints",))
-    env = {**os.environ, "GUANXI_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    # This checkout first, then whatever the caller made importable (plugins on PYTHONPATH).
+    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {**os.environ, "GUANXI_DATABASE_URL": database_url, "PYTHONPATH": path}
     process = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", "--poll-seconds", "0.2", "--tenant", tenant],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
