@@ -6,6 +6,8 @@ write another tenant's rows through the ORM, however its caller forgets
   ``delete``, subqueries included) gets ``tenant_id = <the tenant>`` on each
   tenant-owned model it touches (SQLAlchemy's ``with_loader_criteria``);
   Core statements on tenant tables get it on their target or top-level tables.
+  A table the statement's own top-level WHERE already limits to the tenant
+  (as every engine query does) is left as written.
 - Writes: objects flushed with another tenant's id are refused (a missing
   ``tenant_id`` is filled in); Core inserts naming another tenant are refused.
 - PostgreSQL: each transaction also declares its tenant
