@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from engine.bulk import RawCursor, allocate_ids, copy_into, sqlite_time
+from engine.bulk import COPY_FROM_ROWS, RawCursor, allocate_ids, copy_into, sqlite_time
 from engine.context import TenantContext
 from engine.errors import FieldError, ValidationFailed, invalid, not_found
 from engine.models import Customer, Interaction
@@ -259,7 +259,7 @@ def raw_insert(ctx: TenantContext, table: sa.Table, rows: Sequence[dict], chunk:
         return out
 
     try:
-        if pg:  # COPY: several times faster than executemany on PostgreSQL
+        if pg and len(rows) >= COPY_FROM_ROWS:  # COPY: several times faster than executemany on PostgreSQL
             with copy_into(ctx.session.connection().connection, table.name, ", ".join(columns)) as copy:
                 for row in rows:
                     copy.write_row(values(row))
