@@ -94,9 +94,24 @@ def refresh_stale_statistics(session: Session, tables: Sequence[str]) -> None:
             table for table in tables
             if _sqlite_rows(session, table) > STALE_GROWTH * _sqlite_known_rows(session, table) + STALE_MARGIN
         ]
-        if stale:
-            session.execute(sa.text("PRAGMA analysis_limit = 400"))
-    for table in stale:
+    analyze(session, stale)
+
+
+ANALYZE_FUNCTION = "guanxi_analyze"  # PostgreSQL: ANALYZE as the tables' owner (engine/migrations/security.py)
+
+
+def analyze(session: Session, tables: Sequence[str]) -> None:
+    """Refresh the query planner's statistics of ``tables`` (on SQLite an
+    approximate ANALYZE: a few hundred rows per index, milliseconds). On
+    PostgreSQL only a table's owner may, and the application is not it: a
+    function the upgrade made runs it as the owner."""
+    if session.get_bind().dialect.name == "postgresql":
+        for table in tables:
+            session.execute(sa.text(f"SELECT {ANALYZE_FUNCTION}(CAST(:t AS regclass))"), {"t": table})
+        return
+    if tables:
+        session.execute(sa.text("PRAGMA analysis_limit = 400"))
+    for table in tables:
         session.execute(sa.text(f"ANALYZE {table}"))
 
 

@@ -17,7 +17,7 @@ import random
 import numpy as np
 from sqlalchemy import select
 
-from engine.bulk import insert_rows
+from engine.bulk import analyze, insert_rows
 from engine.errors import GuanxiError
 from engine.jobs import run_jobs
 from engine.scoring import run_scoring
@@ -98,7 +98,19 @@ def generate_demo(
         if on_progress:
             on_progress(done, total, "interactions")
     notes = _catch_up(gx, on_progress)
+    _refresh_statistics(gx)
     return DemoResult(True, customers, total, admin_key, notes)
+
+
+def _refresh_statistics(gx: Guanxi) -> None:
+    """A bulk load outruns autovacuum: measure what it filled (every table of
+    the installed code), so the first queries are planned on real sizes.
+    Under row-level security a plan made on a plugin table's empty-table
+    statistics took a 100-customer page from 17 to 55 ms of database time."""
+    from engine.migrations import table_owners
+
+    with gx.system() as session:
+        analyze(session, sorted(table_owners(gx)))
 
 
 def _catch_up(gx: Guanxi, on_progress) -> list[str]:

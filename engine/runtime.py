@@ -27,7 +27,7 @@ from engine.context import TenantContext
 from engine.errors import not_found
 from engine.models import Tenant
 from engine.plugins.manager import PluginManager, get_plugin_manager
-from engine.tenancy import SystemSession, TenantSession
+from engine.tenancy import SystemSession, TenantSession, system_role
 
 
 class Guanxi:
@@ -58,14 +58,13 @@ class Guanxi:
     def _open(self, session_class, write: bool, **kwargs) -> Session:
         bind = self._writer if write else self.engine
         if not self.tenant_scoping:
-            kwargs.pop("tenant_id", None)
             return Session(bind, expire_on_commit=False)
         return session_class(bind, expire_on_commit=False, **kwargs)
 
     @contextlib.contextmanager
     def system(self, write: bool = True) -> Iterator[Session]:
         """One cross-tenant transaction for the engine's own work (committed at the end)."""
-        with db.transaction(self._open(SystemSession, write)) as session:
+        with db.transaction(self._open(SystemSession, write, db_role=system_role(self.settings.db_app_role))) as session:
             yield session
 
     @contextlib.contextmanager

@@ -13,7 +13,8 @@ write another tenant's rows through the ORM, however its caller forgets
 - PostgreSQL: each transaction also declares its tenant
   (``guanxi.tenant_id``) for the row-level security policies that
   ``guanxi db upgrade`` puts on every tenant table (engine/migrations/security.py),
-  so even raw SQL sees one tenant.
+  so even raw SQL sees one tenant. The engine's own cross-tenant sessions
+  switch to the application's system role instead.
 
 Raw driver SQL on SQLite has no second wall: plugins go through the ORM.
 
@@ -36,11 +37,14 @@ from sqlmodel import Session, SQLModel
 
 TENANT_COLUMN = "tenant_id"
 GLOBAL_MARK = "guanxi_global"
-# PostgreSQL setting read by the row-level security policies: a tenant id, or
-# ALL_TENANTS for the engine's own cross-tenant work (authentication, the
-# platform's tenant list, the worker's schedule).
+# PostgreSQL setting the row-level security policies read: the transaction's tenant id.
 TENANT_SETTING = "guanxi.tenant_id"
-ALL_TENANTS = "all"
+
+
+def system_role(app_role: str) -> str:
+    """The PostgreSQL role the engine's own cross-tenant work switches to
+    (authentication, the platform's tenant list, the worker's schedule)."""
+    return f"{app_role}_system"
 
 
 class TenantIsolationError(RuntimeError):
@@ -86,7 +90,12 @@ class TenantSession(Session):
 
 class SystemSession(Session):
     """The engine's own cross-tenant session: authentication, tenants, the
-    worker's schedule. Never handed to plugins, resolvers or jobs."""
+    worker's schedule. Never handed to plugins, resolvers or jobs. On
+    PostgreSQL its transactions act as ``db_role`` (the system role)."""
+
+    def __init__(self, bind, db_role: str | None = None, **kwargs):
+        super().__init__(bind, **kwargs)
+        self.db_role = db_role
 
 
 # Tables already mapped to a model, so a statement's tables lead to the
@@ -220,16 +229,13 @@ def _check_flush(session: TenantSession, _context, _instances) -> None:
             raise TenantIsolationError(f"delete of a {table.name} row of another tenant in a session bound to tenant {session.tenant_id}")
 
 
-def _declare_tenant(connection: sa.Connection, value: str) -> None:
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SELECT set_config('{TENANT_SETTING}', %s, true)", (value,))
-
-
 @event.listens_for(TenantSession, "after_begin")
 def _tenant_transaction(session: TenantSession, _transaction, connection: sa.Connection) -> None:
-    _declare_tenant(connection, str(int(session.tenant_id)))
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT set_config('{TENANT_SETTING}', %s, true)", (str(int(session.tenant_id)),))
 
 
 @event.listens_for(SystemSession, "after_begin")
-def _system_transaction(_session, _transaction, connection: sa.Connection) -> None:
-    _declare_tenant(connection, ALL_TENANTS)
+def _system_transaction(session: SystemSession, _transaction, connection: sa.Connection) -> None:
+    if session.db_role and connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f'SET LOCAL ROLE "{session.db_role}"')

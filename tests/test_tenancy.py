@@ -285,3 +285,23 @@ async def _client(app):
     import httpx
 
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+def test_the_application_role_refreshes_planner_statistics_on_postgresql(fresh_database_url):
+    """Only a table's owner may ANALYZE it; the bulk paths' statistics refresh must not silently do nothing."""
+    from engine.bulk import analyze
+    from engine.testing import engine_on
+
+    gx = engine_on(fresh_database_url)
+    if gx.engine.dialect.name != "postgresql":
+        pytest.skip("table ownership is PostgreSQL's")
+    slug = new_tenant(gx)
+    with gx.tenant(slug) as ctx:
+        for n in range(50):
+            create_customer(ctx, {"name": f"顾客{n}"})
+    with gx.tenant(slug) as ctx:
+        analyze(ctx.session, ["customers"])
+    with gx.system(write=False) as session:
+        known = session.execute(sa.text("SELECT reltuples FROM pg_class WHERE relname = 'customers'")).scalar_one()
+    assert known == 50
+    gx.engine.dispose()

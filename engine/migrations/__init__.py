@@ -133,6 +133,8 @@ def check_current(gx) -> None:
                 bare = security.unsecured_tables(connection, _tables(gx))
                 if bare:
                     raise SchemaNotCurrent(f"tenant tables without row-level security: {', '.join(bare)}. Run `guanxi db upgrade`.")
+                if not security.has_analyze_function(connection):
+                    raise SchemaNotCurrent("the database lacks the engine's statistics function. Run `guanxi db upgrade`.")
     finally:
         engine.dispose()
 
