@@ -174,6 +174,7 @@ def _forget_cards_table() -> None:
         SQLModel.metadata.remove(SQLModel.metadata.tables["test_cards"])
 
 
+@pytest.mark.filterwarnings("ignore:This declarative base already contains a class")  # the models, declared per backend
 def test_a_plugins_new_column_arrives_through_its_migration_with_its_rows_kept(fresh_database_url, tmp_path):
     _forget_cards_table()
 
