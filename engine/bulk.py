@@ -215,12 +215,9 @@ class RawCursor:
         if not self.postgres or len(rows) < COPY_FROM_ROWS:
             self.executemany(f"INSERT INTO {table} ({names}) VALUES ({self.placeholders(len(columns))})", rows)
             return
-        with self._copy_into(table, names) as copy:
+        with copy_into(self._connection, table, names) as copy:
             for row in rows:
                 copy.write_row(row)
-
-    def _copy_into(self, table: str, names: str):
-        return copy_into(self._connection, table, names)
 
     def insert_columns(self, table: str, constants: dict[str, Any], columns: dict[str, list]) -> None:
         """Insert a row per position of the equal-length lists in ``columns``,
@@ -238,7 +235,7 @@ class RawCursor:
             return
         prefix = "".join(_copy_text([v])[0] + "\t" for v in constants.values())
         texts = [_copy_text(values) for values in columns.values()]
-        with self._copy_into(table, ", ".join(names)) as copy:
+        with copy_into(self._connection, table, ", ".join(names)) as copy:
             for start in range(0, count, COPY_CHUNK):
                 part = zip(*(text[start : start + COPY_CHUNK] for text in texts))
                 copy.write("".join([prefix + "\t".join(fields) + "\n" for fields in part]))

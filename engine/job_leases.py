@@ -58,16 +58,12 @@ def ensure(session: Session, pairs) -> None:
         session.execute(insert(LEASES).values(rows).on_conflict_do_nothing())
 
 
-def _ensure_row(session: Session, tenant_id: int, job: str) -> None:
-    ensure(session, [(tenant_id, job)])
-
-
 def take(session: Session, tenant_id: int, job: str, worker_id: str, now: datetime, lease_seconds: float,
          started_before: datetime | None = None) -> bool:
     """Take the (tenant, job) lease if nobody holds it (and, with
     ``started_before``, if the job last started no later than that: it is
     still due). True when taken; the caller's transaction must commit."""
-    _ensure_row(session, tenant_id, job)
+    ensure(session, [(tenant_id, job)])
     conditions = [LEASES.c.tenant_id == tenant_id, LEASES.c.job == job,
                   sa.or_(LEASES.c.leased_until.is_(None), LEASES.c.leased_until < now)]
     if started_before is not None:

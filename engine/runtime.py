@@ -76,7 +76,8 @@ class Guanxi:
     @contextlib.contextmanager
     def tenant(self, tenant: str | int | Tenant, actor: str = "system", write: bool = True) -> Iterator[TenantContext]:
         """A TenantContext in one transaction (a write transaction unless ``write=False``)."""
-        tenant_id = self.tenant_id(tenant)
+        # A slug is looked up first; an id or row is checked by the tenant session itself.
+        tenant_id = tenant if isinstance(tenant, int) else self.tenant_id(tenant)
         with self.tenant_session(tenant_id, write) as session:
             yield self.context(session, tenant if isinstance(tenant, Tenant) else tenant_id, actor)
 

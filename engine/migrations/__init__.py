@@ -80,7 +80,8 @@ def _describe(script: Script) -> str:
 
 
 def _branch_of(script: Script) -> str:
-    return script.revision.split("_", 1)[0] if "_" in script.revision else "?"
+    """A later revision carries no label: its id is ``<branch>_<NNNN>``."""
+    return script.revision.rsplit("_", 1)[0] if "_" in script.revision else "?"
 
 
 def _migration_engine(gx) -> sa.Engine:
@@ -101,9 +102,7 @@ def pending(gx, connection: sa.Connection) -> list[Script]:
             f"the database has revisions this installation does not know: {', '.join(sorted(unknown))}. "
             "Was a plugin uninstalled before its branch was downgraded (guanxi db downgrade NAME@base), "
             "or is this an older release of Guanxi than the one that upgraded the database?")
-    ancestors = set()
-    for rev in current:
-        ancestors |= {s.revision for s in directory.iterate_revisions(rev, "base")}
+    ancestors = _with_ancestors(directory, current)
     todo = [s for s in directory.walk_revisions("base", "heads") if s.revision not in ancestors]
     return list(reversed(todo))
 
@@ -154,8 +153,8 @@ def upgrade(gx, revision: str = "heads") -> UpgradeReport:
                 steps = (lambda c: security.secure(c, _tables(gx), gx.settings.db_app_role),)
             command.upgrade(_config(gx, connection, after_upgrade=steps), revision)
             connection.commit()
-            done = current_revisions(connection)
-            report.applied = [s for s in report.applied if s.revision in _with_ancestors(gx, done)]
+            done = _with_ancestors(scripts(gx), current_revisions(connection))
+            report.applied = [s for s in report.applied if s.revision in done]
             if connection.dialect.name == "sqlite":
                 _check_foreign_keys(connection)
             report.differences = differences(gx, connection)
@@ -187,16 +186,16 @@ def _stamp_legacy(gx, connection: sa.Connection) -> list[str]:
                 f"the database has some of the tables of {base} ({', '.join(sorted(tables & existing))}) but not "
                 f"{', '.join(sorted(tables - existing))}: it was not built by a Guanxi release; fix it by hand")
     # Alembic keeps only revisions nothing else implies: a plugin's base implies the core's.
-    implied = _with_ancestors(gx, set(stamped)) - set(stamped)
+    implied = set()
     for rev in stamped:
-        implied |= _with_ancestors(gx, {rev}) - {rev}
+        implied |= _with_ancestors(directory, {rev}) - {rev}
     command.stamp(_config(gx, connection), [rev for rev in stamped if rev not in implied])
     connection.commit()
     return stamped
 
 
-def _with_ancestors(gx, revisions: set[str]) -> set[str]:
-    directory = scripts(gx)
+def _with_ancestors(directory: ScriptDirectory, revisions: set[str]) -> set[str]:
+    """The revisions and everything they revise or depend on."""
     out = set()
     for rev in revisions:
         out |= {s.revision for s in directory.iterate_revisions(rev, "base")}
@@ -223,7 +222,7 @@ def current(gx) -> list[Script]:
     finally:
         engine.dispose()
     directory = scripts(gx)
-    applied = [directory.get_revision(rev) for rev in sorted(_with_ancestors(gx, revisions))]
+    applied = [directory.get_revision(rev) for rev in sorted(_with_ancestors(directory, revisions))]
     superseded = {down for script in applied for down in _as_tuple(script.down_revision)}
     return [script for script in applied if script.revision not in superseded]
 

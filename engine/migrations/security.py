@@ -85,19 +85,18 @@ def _ensure_roles(connection: sa.Connection, role: str, system: str) -> None:
     _grant_membership(connection, system, role)
     # SET ROLE is checked against the login: the owner may log in for the
     # application too (one URL). Superusers can already.
-    superuser = connection.execute(sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar_one()
+    me, superuser = connection.execute(sa.text(
+        "SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")).one()
     if not superuser:
         for name in (role, system):
-            _grant_membership(connection, name, "CURRENT_USER")
+            _grant_membership(connection, name, me)
 
 
-def _grant_membership(connection: sa.Connection, granted: str, to: str) -> None:
-    member = to if to == "CURRENT_USER" else _ident(to)
-    is_member = connection.execute(sa.text(
-        f"SELECT pg_has_role({'current_user' if to == 'CURRENT_USER' else ':to'}, :granted, 'MEMBER')"),
-        {"to": to, "granted": granted}).scalar_one()
+def _grant_membership(connection: sa.Connection, granted: str, member: str) -> None:
+    is_member = connection.execute(sa.text("SELECT pg_has_role(:member, :granted, 'MEMBER')"),
+                                   {"member": member, "granted": granted}).scalar_one()
     if not is_member:
-        connection.exec_driver_sql(f"GRANT {_ident(granted)} TO {member}")
+        connection.exec_driver_sql(f"GRANT {_ident(granted)} TO {_ident(member)}")
 
 
 def _sequences(connection: sa.Connection, table: sa.Table) -> list[str]:

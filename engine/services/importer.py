@@ -111,6 +111,7 @@ def import_csv(
     allowed = CUSTOMER_COLUMNS if kind == "customers" else INTERACTION_COLUMNS
     digest = file_sha256(path)
     report = ImportReport(kind=kind, file=str(path), rows_total=count_rows(path))
+    tenant = gx.tenant_id(tenant)  # once: each chunk opens the tenant's session by id
     job_id = _start_job(gx, tenant, kind, digest, path)
     with gx.tenant(tenant, write=False) as ctx:
         job = ctx.session.get(ImportJob, job_id)
@@ -156,7 +157,7 @@ def import_csv(
     return report
 
 
-def _start_job(gx: Guanxi, tenant: str, kind: str, digest: str, path: Path) -> int:
+def _start_job(gx: Guanxi, tenant: int, kind: str, digest: str, path: Path) -> int:
     with gx.tenant(tenant) as ctx:
         job = ctx.session.execute(
             select(ImportJob).where(ImportJob.tenant_id == ctx.tenant_id, ImportJob.kind == kind, ImportJob.file_sha256 == digest)
