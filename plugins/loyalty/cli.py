@@ -86,12 +86,14 @@ def list_coupons(tenant: str = typer.Option(..., "--tenant"),
             total = coupons.count_coupons(ctx, member.id, status, at=_as_of(as_of))
     except GuanxiError as error:
         fail(error)
-    table = Table("code", "status", "reward", "value", "valid from", "valid until", "used at", "order ref",
-                  "voided at", "void reason")
+    table = Table("code", "status", "reward", "value", "valid (UTC)", "used / voided (UTC)")
+    for column in table.columns[:2]:
+        column.no_wrap = True
     for c in rows:
+        done = (f"{_when(c.used_at)} {c.order_ref or ''}" if c.used_at else
+                f"{_when(c.voided_at)} {c.void_reason or ''}" if c.voided_at else "")
         table.add_row(c.code, c.status, f"{c.reward_code} {c.reward_name_zh}", "" if c.value is None else str(c.value),
-                      _when(c.valid_from), _when(c.valid_until), _when(c.used_at), c.order_ref or "",
-                      _when(c.voided_at), c.void_reason or "")
+                      f"{_when(c.valid_from)} → {_when(c.valid_until)}", done.strip())
     console.print(table)
     console.print(f"{total} coupon(s)" + (f", {len(rows)} shown" if len(rows) < total else ""))
 
