@@ -1,4 +1,5 @@
-"""``guanxi loyalty expire|evaluate-tiers --tenant T``: the periodic jobs by hand, with a progress bar."""
+"""``guanxi loyalty ...``: the periodic jobs by hand (``expire``, ``evaluate-tiers``, with a progress bar)
+and the coupon wallet (``coupons``, ``use-coupon``, ``void-coupon``)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from datetime import datetime, timezone
 from typing import Optional
 
 import typer
+from rich.table import Table
 
 from engine.cli_support import console, fail, open_engine, progress_bar
-from engine.errors import GuanxiError
+from engine.errors import GuanxiError, not_found
 
-loyalty_app = typer.Typer(help="Loyalty: points expiry and tier evaluation.", no_args_is_help=True)
+loyalty_app = typer.Typer(help="Loyalty: points expiry, tier evaluation and the coupon wallet.", no_args_is_help=True)
 
 
 def _as_of(value: Optional[str]) -> Optional[datetime]:
@@ -53,3 +55,76 @@ def evaluate(tenant: str = typer.Option(..., "--tenant"),
     from plugins.loyalty.jobs import evaluate_tiers
 
     _run(evaluate_tiers, tenant, as_of, "evaluate tiers")
+
+
+# -- the coupon wallet -------------------------------------------------------------------
+
+
+def _when(value: Optional[datetime]) -> str:
+    return "" if value is None else f"{value:%Y-%m-%d %H:%M}"
+
+
+@loyalty_app.command("coupons")
+def list_coupons(tenant: str = typer.Option(..., "--tenant"),
+                 customer: str = typer.Option(..., "--customer", help="The customer's code"),
+                 status: Optional[list[str]] = typer.Option(None, "--status",
+                                                            help="ISSUED, USED, EXPIRED or VOIDED (repeatable)"),
+                 as_of: Optional[str] = typer.Option(None, "--as-of", help="Statuses at this ISO time (default now)"),
+                 limit: int = typer.Option(100, "--limit", min=1)) -> None:
+    """A customer's coupons, newest first: status, reward, value, validity, use."""
+    from engine.services.customers import find_by_code
+    from plugins.loyalty import coupons, service
+
+    gx = open_engine()
+    try:
+        with gx.tenant(tenant, actor="cli", write=False) as ctx:
+            found = find_by_code(ctx.session, ctx.tenant_id, customer)
+            member = None if found is None else service.get_member(ctx, found.id)
+            if member is None:
+                raise not_found("customer", f"no loyalty member with customer code {customer!r}")
+            rows = coupons.list_coupons(ctx, member.id, status, first=limit, at=_as_of(as_of))
+            total = coupons.count_coupons(ctx, member.id, status, at=_as_of(as_of))
+    except GuanxiError as error:
+        fail(error)
+    table = Table("code", "status", "reward", "value", "valid (UTC)", "used / voided (UTC)")
+    for column in table.columns[:2]:
+        column.no_wrap = True
+    for c in rows:
+        done = (f"{_when(c.used_at)} {c.order_ref or ''}" if c.used_at else
+                f"{_when(c.voided_at)} {c.void_reason or ''}" if c.voided_at else "")
+        table.add_row(c.code, c.status, f"{c.reward_code} {c.reward_name_zh}", "" if c.value is None else str(c.value),
+                      f"{_when(c.valid_from)} → {_when(c.valid_until)}", done.strip())
+    console.print(table)
+    console.print(f"{total} coupon(s)" + (f", {len(rows)} shown" if len(rows) < total else ""))
+
+
+@loyalty_app.command("use-coupon")
+def use_coupon(code: str = typer.Argument(..., help="The coupon code"), tenant: str = typer.Option(..., "--tenant"),
+               order_ref: Optional[str] = typer.Option(None, "--order-ref",
+                                                       help="The order it pays for (a retry with it is replayed)")) -> None:
+    """Use a coupon at checkout (refused when used, voided, expired or not valid yet)."""
+    from plugins.loyalty import coupons
+
+    gx = open_engine()
+    try:
+        with gx.tenant(tenant, actor="cli") as ctx:
+            used = coupons.use_coupon(ctx, code, order_ref)
+    except GuanxiError as error:
+        fail(error)
+    console.print(f"{used.code} {'was already used for' if used.replayed else 'used for'} "
+                  f"{used.order_ref or 'no order'} at {_when(used.used_at)} UTC")
+
+
+@loyalty_app.command("void-coupon")
+def void_coupon(code: str = typer.Argument(..., help="The coupon code"), tenant: str = typer.Option(..., "--tenant"),
+                reason: str = typer.Option(..., "--reason", help="Why (required; kept on the coupon)")) -> None:
+    """Void an unused coupon: it can no longer be used; the points are not given back."""
+    from plugins.loyalty import coupons
+
+    gx = open_engine()
+    try:
+        with gx.tenant(tenant, actor="cli") as ctx:
+            voided = coupons.void_coupon(ctx, code, reason)
+    except GuanxiError as error:
+        fail(error)
+    console.print(f"{voided.code} voided at {_when(voided.voided_at)} UTC")

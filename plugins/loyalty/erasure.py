@@ -3,10 +3,11 @@
 Loyalty keeps no names, contacts or birthdays, but some of its text comes from
 people and may identify the customer: the reasons staff type on adjustments,
 the order reference a redemption or a used coupon records (in the entry's
-reason, its details and the coupon's ``order_ref``), and the idempotency keys
-callers send, often the shop's own order number. That text goes. Points,
-tiers, dates and the membership number stay: anonymous facts once the
-customer row is erased, and the programme's totals stay right.
+reason, its details and the coupon's ``order_ref``), the reason staff gave
+for voiding a coupon, and the idempotency keys callers send, often the shop's
+own order number. That text goes. Points, tiers, dates and the membership
+number stay: anonymous facts once the customer row is erased, and the
+programme's totals stay right.
 
 Runs whether or not the tenant has loyalty switched on now: the engine calls
 the hook on every installed plugin, so nothing here reads the module's settings.
@@ -50,4 +51,6 @@ def erase_member(ctx: TenantContext, customer_id: int) -> None:
         .where(mine, sa.or_(*(E.c.idempotency_key.startswith(prefix, autoescape=True) for prefix in CALLER_KEY_PREFIXES)))
         .values(idempotency_key=sa.literal("erased:") + sa.cast(E.c.id, sa.String))
     )
-    session.execute(sa.update(C).where(C.c.tenant_id == t, C.c.member_id == member_id).values(order_ref=None))
+    # The order a coupon paid for, and why staff voided one.
+    session.execute(sa.update(C).where(C.c.tenant_id == t, C.c.member_id == member_id).values(
+        order_ref=None, void_reason=sa.case((C.c.void_reason.is_(None), None), else_=sa.literal(ERASED))))

@@ -7,7 +7,8 @@
 - ``loyalty_ledger``: append-only entries; ``idempotency_key`` is UNIQUE per
   tenant, so no entry is ever applied twice.
 - ``loyalty_tier_history``: every tier change (from, to, why, when).
-- ``loyalty_rewards`` / ``loyalty_coupons``: the catalogue and issued coupons.
+- ``loyalty_rewards`` / ``loyalty_coupons``: the catalogue and issued coupons
+  (their status, ISSUED USED EXPIRED VOIDED, is derived from the row and the time).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ MEMBER_STATUSES = ("ACTIVE", "SUSPENDED", "CLOSED")
 ENROLMENT_KINDS = ("APPLICATION", "INVITATION", "PURCHASE")
 ENTRY_KINDS = ("EARN", "REDEEM", "EXPIRE", "REVERSE", "ADJUST")
 REWARD_KINDS = ("COUPON", "GIFT", "ORDER_DISCOUNT")
+COUPON_STATUSES = ("ISSUED", "USED", "EXPIRED", "VOIDED")
 
 
 class LoyaltyMember(SQLModel, table=True):
@@ -145,6 +147,9 @@ class LoyaltyCoupon(SQLModel, table=True):
     valid_until: datetime = Field(sa_type=UtcDateTime)
     used_at: Optional[datetime] = Field(default=None, sa_type=UtcDateTime)
     order_ref: Optional[str] = Field(default=None, max_length=128)
+    # Set by voidCoupon; a coupon is used or voided, never both (loyalty_0002).
+    voided_at: Optional[datetime] = Field(default=None, sa_type=UtcDateTime)
+    void_reason: Optional[str] = Field(default=None, max_length=500)
 
 
 class LoyaltyExpirySweep(SQLModel, table=True):

@@ -1,6 +1,7 @@
-"""The loyalty module's GraphQL: ``Customer.loyalty``, ``loyaltyProgram`` and the
-member mutations (``enrollMember``, ``redeemPoints``, ``redeemReward``,
-``adjustPoints`` (admin), ``createReward`` (admin)).
+"""The loyalty module's GraphQL: ``Customer.loyalty`` (with the coupon wallet,
+``coupons``), ``loyaltyProgram`` and the member mutations (``enrollMember``,
+``redeemPoints``, ``redeemReward``, ``useCoupon``, ``adjustPoints`` (admin),
+``voidCoupon`` (admin), ``createReward`` (admin)).
 
 ``Customer.loyalty`` goes through a per-request DataLoader (one statement per
 page of customers); its detail fields (``pointsExpiringSoon``, ``nextTier``,
@@ -11,6 +12,7 @@ ask for them on one customer, not on a list page. Mutations take one
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Optional
@@ -23,7 +25,7 @@ from api.mutations import guarded
 from api.types import Error, Lang, Node, PageInfo
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
-from plugins.loyalty import service
+from plugins.loyalty import coupons, service
 from plugins.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember, LoyaltyReward
 from plugins.loyalty.settings import LoyaltySettings, Tier
 
@@ -125,6 +127,89 @@ async def load_ledger_entry(info: strawberry.Info, pk: int) -> Optional[LoyaltyL
     return _entry(row) if row is not None and row.tenant_id == ctx.tenant_id else None
 
 
+@strawberry.enum(name="LoyaltyCouponStatus",
+                 description="Derived from the coupon and the time: USED, VOIDED, EXPIRED (past validUntil), else ISSUED.")
+class LoyaltyCouponStatus(enum.Enum):
+    ISSUED = "ISSUED"
+    USED = "USED"
+    EXPIRED = "EXPIRED"
+    VOIDED = "VOIDED"
+
+
+@strawberry.type(name="LoyaltyCoupon", description="A coupon issued for a reward (redeemReward).")
+class LoyaltyCouponType:
+    coupon: strawberry.Private[coupons.Coupon]
+
+    @strawberry.field
+    def code(self) -> str:
+        return self.coupon.code
+
+    @strawberry.field
+    def status(self) -> LoyaltyCouponStatus:
+        return LoyaltyCouponStatus(self.coupon.status)
+
+    @strawberry.field(description="The reward's code.")
+    def reward_code(self) -> str:
+        return self.coupon.reward_code
+
+    @strawberry.field(description="The reward's name.")
+    def reward_name(self, lang: Lang = Lang.ZH) -> str:
+        return self.coupon.reward_name_zh if lang is Lang.ZH else self.coupon.reward_name_en
+
+    @strawberry.field(description="COUPON, GIFT or ORDER_DISCOUNT.")
+    def reward_kind(self) -> str:
+        return self.coupon.reward_kind
+
+    @strawberry.field(description="The reward's value (money); null for rewards without one.")
+    def value(self) -> Optional[Decimal]:
+        return self.coupon.value
+
+    @strawberry.field
+    def valid_from(self) -> datetime:
+        return self.coupon.valid_from
+
+    @strawberry.field(description="Usable before this moment.")
+    def valid_until(self) -> datetime:
+        return self.coupon.valid_until
+
+    @strawberry.field
+    def used_at(self) -> Optional[datetime]:
+        return self.coupon.used_at
+
+    @strawberry.field(description="The order it was used for.")
+    def order_ref(self) -> Optional[str]:
+        return self.coupon.order_ref
+
+    @strawberry.field
+    def voided_at(self) -> Optional[datetime]:
+        return self.coupon.voided_at
+
+    @strawberry.field
+    def void_reason(self) -> Optional[str]:
+        return self.coupon.void_reason
+
+
+@strawberry.type(name="LoyaltyCouponEdge")
+class LoyaltyCouponEdge:
+    cursor: str
+    node: LoyaltyCouponType
+
+
+@strawberry.type(name="LoyaltyCouponConnection", description="Newest coupon first.")
+class LoyaltyCouponConnection:
+    edges: list[LoyaltyCouponEdge]
+    page_info: PageInfo
+    count: strawberry.Private[Any]
+
+    @strawberry.field(description="Coupons matching the status filter (one more statement, only when asked for).")
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+def _statuses(values: Optional[list[LoyaltyCouponStatus]]) -> list[str]:
+    return [v.value for v in values or ()]
+
+
 @strawberry.type(name="CustomerLoyalty", description="The customer's membership: number, tier, points.")
 class CustomerLoyalty:
     row: strawberry.Private[LoyaltyMember]
@@ -184,6 +269,24 @@ class CustomerLoyalty:
         edges = [LoyaltyLedgerEdge(cursor=str(r.id), node=_entry(r)) for r in page]
         return LoyaltyLedgerConnection(edges=edges, page_info=PageInfo(has_next_page=len(rows) > first,
                                                                        end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="The member's coupons, newest first, with their status now; "
+                                  "`status` keeps those in any of the given statuses.")
+    async def coupons(self, info: strawberry.Info, first: int = 20, after: Optional[str] = None,
+                      status: Optional[list[LoyaltyCouponStatus]] = None) -> LoyaltyCouponConnection:
+        ctx: RequestContext = info.context
+        first = max(0, min(first, MAX_FIRST))
+        before_id = int(after) if after and after.isascii() and after.isdigit() and len(after) < 19 else None
+        gx, tenant_id, member_id, statuses = ctx.gx, ctx.tenant_id, self.row.id, _statuses(status)
+        rows = await ctx.read(lambda s: coupons.list_coupons(gx.context(s, tenant_id), member_id, statuses,
+                                                             first + 1, before_id))
+        edges = [LoyaltyCouponEdge(cursor=str(c.id), node=LoyaltyCouponType(coupon=c)) for c in rows[:first]]
+
+        async def count() -> int:
+            return await ctx.read(lambda s: coupons.count_coupons(gx.context(s, tenant_id), member_id, statuses))
+
+        return LoyaltyCouponConnection(edges=edges, count=count, page_info=PageInfo(
+            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
 
     @strawberry.field
     async def tier_history(self, info: strawberry.Info) -> list[LoyaltyTierChange]:
@@ -333,6 +436,33 @@ class CreateRewardInput:
     valid_days: int = 90
 
 
+@strawberry.input(name="UseCouponInput")
+class UseCouponInput:
+    code: str
+    order_ref: Optional[str] = strawberry.field(
+        default=None, description="The order it pays for; a retry with the same orderRef is replayed, not refused.")
+
+
+@strawberry.input(name="VoidCouponInput")
+class VoidCouponInput:
+    code: str
+    reason: str = strawberry.field(description="Required; kept on the coupon.")
+
+
+@strawberry.type(name="UseCouponPayload")
+class UseCouponPayload:
+    coupon: Optional[LoyaltyCouponType] = None
+    replayed: bool = strawberry.field(default=False, description="The coupon was already used for this orderRef: "
+                                                                 "nothing was applied again.")
+    errors: list[Error] = strawberry.field(default_factory=list)
+
+
+@strawberry.type(name="VoidCouponPayload")
+class VoidCouponPayload:
+    coupon: Optional[LoyaltyCouponType] = None
+    errors: list[Error] = strawberry.field(default_factory=list)
+
+
 @strawberry.type(name="LoyaltyRedemption")
 class LoyaltyRedemption:
     entry_id: strawberry.ID
@@ -402,6 +532,25 @@ class LoyaltyMutation:
         ctx.require(Role.AGENT, "redeeming rewards")
         return LoyaltyRedemptionPayload(**await guarded(ctx, lambda tc: _redemption(service.redeem_reward(
             tc, _customer(input.customer_id), input.reward_code, input.idempotency_key))))
+
+    @strawberry.mutation(description="Use a coupon at checkout. Errors on `code`: NOT_FOUND, COUPON_USED, "
+                                     "COUPON_VOIDED, COUPON_EXPIRED, COUPON_NOT_YET_VALID.")
+    async def use_coupon(self, info: strawberry.Info, input: UseCouponInput) -> UseCouponPayload:
+        ctx: RequestContext = info.context
+        ctx.require(Role.AGENT, "using coupons")
+
+        def work(tc):
+            used = coupons.use_coupon(tc, input.code, input.order_ref)
+            return {"coupon": LoyaltyCouponType(coupon=used), "replayed": used.replayed}
+
+        return UseCouponPayload(**await guarded(ctx, work))
+
+    @strawberry.mutation(description="Withdraw an unused coupon (reason required); the points are not given back.")
+    async def void_coupon(self, info: strawberry.Info, input: VoidCouponInput) -> VoidCouponPayload:
+        ctx: RequestContext = info.context
+        ctx.require(Role.ADMIN, "voiding coupons")
+        return VoidCouponPayload(**await guarded(ctx, lambda tc: {"coupon": LoyaltyCouponType(
+            coupon=coupons.void_coupon(tc, input.code, input.reason))}))
 
     @strawberry.mutation(description="Admin correction of a balance; a reason is required and logged with the actor.")
     async def adjust_points(self, info: strawberry.Info, input: AdjustPointsInput) -> LoyaltyRedemptionPayload:

@@ -939,24 +939,11 @@ def redeem_reward(ctx: TenantContext, customer_id: int, reward_code: str, idempo
     return _run_once(ctx, s, key, customer_id, "REDEEM", body)
 
 
-@audit.audited("loyalty.use_coupon", "LoyaltyMember")
-def use_coupon(ctx: TenantContext, code: str, order_ref: str | None = None, at: datetime | None = None) -> LoyaltyCoupon:
-    """Mark an issued coupon used; an expired, unknown or used coupon is a ValidationFailed on ``code``."""
-    require_enabled(ctx)
-    at = at or utcnow()
-    row = ctx.session.execute(sa.select(C).where(C.c.tenant_id == ctx.tenant_id, C.c.code == str(code).strip().upper())).first()
-    if row is None:
-        raise not_found("code", f"no coupon {code!r}")
-    if row.used_at is not None:
-        raise invalid("code", f"coupon {row.code} was already used", "COUPON_USED")
-    if not row.valid_from <= at < row.valid_until:
-        raise invalid("code", f"coupon {row.code} is not valid now (valid {row.valid_from:%Y-%m-%d} to "
-                              f"{row.valid_until:%Y-%m-%d})", "COUPON_EXPIRED")
-    done = ctx.session.execute(sa.update(C).where(C.c.id == row.id, C.c.used_at.is_(None))
-                               .values(used_at=at, order_ref=order_ref)).rowcount
-    if done != 1:
-        raise invalid("code", f"coupon {row.code} was already used", "COUPON_USED")
-    return ctx.session.get(LoyaltyCoupon, row.id, populate_existing=True)
+def use_coupon(ctx: TenantContext, code: str, order_ref: str | None = None, at: datetime | None = None):
+    """Mark an issued coupon used: the wallet's ``plugins.loyalty.coupons.use_coupon`` (kept here for callers)."""
+    from plugins.loyalty import coupons  # coupons.py builds on this module
+
+    return coupons.use_coupon(ctx, code, order_ref, at)
 
 
 @audit.audited("loyalty.adjust_points", "LoyaltyMember")
