@@ -7,7 +7,8 @@ reason, its details and the coupon's ``order_ref``), the reason staff gave
 for voiding a coupon, and the idempotency keys callers send, often the shop's
 own order number. That text goes. Points, tiers, dates and the membership
 number stay: anonymous facts once the customer row is erased, and the
-programme's totals stay right.
+programme's totals stay right. Unused coupons are voided: nobody may spend
+them once their holder is gone.
 
 Runs whether or not the tenant has loyalty switched on now: the engine calls
 the hook on every installed plugin, so nothing here reads the module's settings.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from engine.context import TenantContext
+from engine.types import utcnow
 from plugins.loyalty.models import LoyaltyCoupon, LoyaltyLedgerEntry, LoyaltyMember
 
 ERASED = "(erased)"
@@ -51,6 +53,10 @@ def erase_member(ctx: TenantContext, customer_id: int) -> None:
         .where(mine, sa.or_(*(E.c.idempotency_key.startswith(prefix, autoescape=True) for prefix in CALLER_KEY_PREFIXES)))
         .values(idempotency_key=sa.literal("erased:") + sa.cast(E.c.id, sa.String))
     )
+    # A coupon is a bearer voucher: once its holder is erased nobody can
+    # legitimately present it, so the unused ones are voided.
+    session.execute(sa.update(C).where(C.c.tenant_id == t, C.c.member_id == member_id, C.c.used_at.is_(None),
+                                       C.c.voided_at.is_(None)).values(voided_at=utcnow(), void_reason=ERASED))
     # The order a coupon paid for, and why staff voided one.
     session.execute(sa.update(C).where(C.c.tenant_id == t, C.c.member_id == member_id).values(
         order_ref=None, void_reason=sa.case((C.c.void_reason.is_(None), None), else_=sa.literal(ERASED))))

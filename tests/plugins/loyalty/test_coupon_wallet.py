@@ -152,6 +152,20 @@ def test_erasure_blanks_the_order_ref_and_the_void_reason(gx, make_tenant):
     assert set(_wallet(gx, tenant, a).values()) == {"USED", "VOIDED"}  # the facts stay
 
 
+def test_erasure_voids_the_customers_unused_coupons(gx, make_tenant):
+    tenant = make_tenant(modules=("loyalty",))
+    a, b = _member(gx, tenant, "A"), _member(gx, tenant, "B")
+    open_a, open_b = _issue(gx, tenant, a), _issue(gx, tenant, b)
+    with gx.tenant(tenant) as ctx:
+        erase_customer(ctx, a)
+    assert _wallet(gx, tenant, a) == {open_a: "VOIDED"}
+    with gx.tenant(tenant) as ctx, pytest.raises(GuanxiError) as refused:
+        coupons.use_coupon(ctx, open_a, "SO-1")
+    assert refused.value.errors[0].code == "COUPON_VOIDED"
+    with gx.tenant(tenant) as ctx:
+        assert coupons.use_coupon(ctx, open_b, "SO-2").status == "USED"  # others' coupons untouched
+
+
 # -- GraphQL ----------------------------------------------------------------------------
 
 
