@@ -184,16 +184,18 @@ def resolve_merged(session, tenant_id: int, customer_id: int) -> int | None:
     return None
 
 
-def move_customer_rows(ctx: TenantContext, table: sa.Table, kept_id: int, merged_id: int, unique_by: tuple[str, ...] = ()) -> None:
+def move_customer_rows(ctx: TenantContext, table: sa.Table, kept_id: int, merged_id: int,
+                       one_per: tuple[str, ...] | None = None) -> None:
     """For plugins' ``guanxi_customers_merged``: give the merged customer's
-    rows in ``table`` to the kept customer. Where the table holds one row per
-    customer (``unique_by=()``, a score) or per customer and ``unique_by``
-    (a greeting per year), the kept customer's row wins and the merged one's
-    is dropped."""
+    rows in ``table`` to the kept customer. With ``one_per`` the table holds
+    one row per customer (``one_per=()``: a score) or per customer and those
+    columns (``("year",)``: a greeting per birthday); where both customers
+    have one, the kept customer's wins and the merged one's is dropped."""
     t = table.c
     mine = sa.and_(t.tenant_id == ctx.tenant_id, t.customer_id == merged_id)
-    kept = table.alias("kept")
-    clash = sa.exists().where(kept.c.tenant_id == ctx.tenant_id, kept.c.customer_id == kept_id,
-                              *(kept.c[name] == t[name] for name in unique_by))
-    ctx.session.execute(sa.delete(table).where(mine, clash))
+    if one_per is not None:
+        kept = table.alias("kept")
+        clash = sa.exists().where(kept.c.tenant_id == ctx.tenant_id, kept.c.customer_id == kept_id,
+                                  *(kept.c[name] == t[name] for name in one_per))
+        ctx.session.execute(sa.delete(table).where(mine, clash))
     ctx.session.execute(sa.update(table).where(mine).values(customer_id=kept_id))

@@ -67,7 +67,7 @@ def guanxi_customers_merged(ctx, kept_id, merged_id):
     from engine.services.merge import move_customer_rows
     from plugins.clv.models import ClvScore
 
-    move_customer_rows(ctx, ClvScore.__table__, kept_id, merged_id)
+    move_customer_rows(ctx, ClvScore.__table__, kept_id, merged_id, one_per=())
 
 
 @hookimpl

@@ -50,7 +50,7 @@ def guanxi_customers_merged(ctx, kept_id, merged_id):
     from engine.services.merge import move_customer_rows
     from plugins.rfm.models import RfmScore
 
-    move_customer_rows(ctx, RfmScore.__table__, kept_id, merged_id)
+    move_customer_rows(ctx, RfmScore.__table__, kept_id, merged_id, one_per=())
 
 
 @hookimpl
