@@ -23,7 +23,7 @@ from engine.plugins import ModuleInfo
 from engine.scoring import run_scoring
 from engine.services.customers import create_customer, delete_customer, erase_customer
 from engine.services.interactions import record_interaction
-from engine.services.merge import merge_customers
+from engine.services.merge import merge_customers, move_customer_rows
 from engine.services.tenants import create_tenant
 from engine.types import utcnow
 from plugins.complaints.models import ComplaintCase
@@ -189,13 +189,35 @@ class Sticker(SQLModel, table=True):
     customer_id: int
 
 
-def test_a_plugin_table_without_the_merge_hook_makes_the_merge_fail_with_nothing_changed(fresh_database_url, tmp_path):
-    """Rows keyed by customer_id must not stay on the merged id unseen."""
+def _sticker_engine(url, migrations, with_hook: bool):
     plugin = types.ModuleType("sticker_plugin_for_merge_tests")
     plugin.guanxi_module = hookimpl(lambda: ModuleInfo(name="stickers", title_zh="贴纸", title_en="Stickers"))
     plugin.guanxi_models = hookimpl(lambda: [Sticker])
-    plugin.guanxi_migrations = hookimpl(lambda: tmp_path / "migrations")
-    gx = engine_with(fresh_database_url, {"sticker_plugin_for_merge_tests": plugin})
+    plugin.guanxi_migrations = hookimpl(lambda: migrations)
+    if with_hook:
+        plugin.guanxi_customers_merged = hookimpl(
+            lambda ctx, kept_id, merged_id: move_customer_rows(ctx, Sticker.__table__, kept_id, merged_id))
+    return engine_with(url, {"sticker_plugin_for_merge_tests": plugin})
+
+
+def test_a_plugins_guanxi_customers_merged_moves_its_rows_module_on_or_off(fresh_database_url, tmp_path):
+    gx = _sticker_engine(fresh_database_url, tmp_path / "migrations", with_hook=True)
+    slug = f"shop-{uuid.uuid4().hex[:8]}"
+    with gx.system() as session:
+        create_tenant(session, slug, "shop")  # the module is off for it: the hook is called all the same
+    with gx.tenant(slug) as ctx:
+        kept, merged = create_customer(ctx, {"name": "a"}), create_customer(ctx, {"name": "b"})
+        ctx.session.add_all([Sticker(tenant_id=ctx.tenant_id, customer_id=c.id) for c in (kept, merged, merged)])
+    with gx.tenant(slug) as ctx:
+        merge_customers(ctx, kept.id, merged.id)
+    with gx.tenant(slug, write=False) as ctx:
+        assert [s.customer_id for s in ctx.session.exec(select(Sticker)).all()] == [kept.id] * 3
+    gx.engine.dispose()
+
+
+def test_a_plugin_table_without_the_merge_hook_makes_the_merge_fail_with_nothing_changed(fresh_database_url, tmp_path):
+    """Rows keyed by customer_id must not stay on the merged id unseen."""
+    gx = _sticker_engine(fresh_database_url, tmp_path / "migrations", with_hook=False)
     slug = f"shop-{uuid.uuid4().hex[:8]}"
     with gx.system() as session:
         create_tenant(session, slug, "shop")
