@@ -61,7 +61,8 @@ def _contents(gx) -> dict[str, tuple[int, str]]:
                 if name == "alembic_version":
                     continue
                 skip = CHANGED_COLUMNS.get(name, set())
-                columns = ", ".join(c["name"] for c in inspector.get_columns(name) if c["name"] not in skip)
+                quote = connection.dialect.identifier_preparer.quote
+                columns = ", ".join(quote(c["name"]) for c in inspector.get_columns(name) if c["name"] not in skip)
                 rows = connection.exec_driver_sql(f"SELECT {columns} FROM {name}").all()
                 digest = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
                 out[name] = (len(rows), digest)
