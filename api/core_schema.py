@@ -23,12 +23,12 @@ from api.filters import extended_customer_inputs
 from api.ids import decode_id, parse_global_id, parse_pk, to_global_id
 from api.inputs import (
     ConfigureModuleInput, CreateApiKeyInput, CreateCustomerInput, IdInput, InteractionInput,
-    ModuleNameInput, RecordInteractionsInput, UpdateCustomerInput,
+    MergeCustomersInput, ModuleNameInput, RecordInteractionsInput, UpdateCustomerInput,
 )
 from api.pagination import make_page, page_size
 from api.prefetch import load_batches, selected_batches
 from api.types import (
-    ApiKey, AuditEvent, AuditEventConnection, CustomerOrder, CustomerWhere, DuplicateItem, EnumValue, Error,
+    ApiKey, AuditEvent, AuditEventConnection, CustomerOrder, CustomerWhere, DuplicateItem, DuplicateReason, EnumValue, Error,
     InteractionWhere, ItemError, Lang, Node, PageInfo, Tenant,
 )
 from engine.enums import (
@@ -40,6 +40,7 @@ from engine.models import Customer as CustomerRow
 from engine.models import Interaction as InteractionRow
 from engine.models import TenantModule
 from engine.services.interactions import RecordedInteraction
+from engine.services.merge import resolve_merged
 from engine.types import CENT
 
 CUSTOMER_MIXINS: tuple = globals().get("CUSTOMER_MIXINS", ())
@@ -176,6 +177,30 @@ class CustomerEdge:
 @strawberry.type
 class CustomerConnection:
     edges: list[CustomerEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type(description="Live customers who may be one person: they share a phone, an email, or a name and birthday.")
+class DuplicateGroup:
+    @strawberry.field
+    def reason(self) -> DuplicateReason:
+        return DuplicateReason[self.reason]
+
+    @strawberry.field(description="The customers sharing it, oldest first.")
+    def customers(self) -> list[Customer]:
+        return self.customers
+
+
+@strawberry.type
+class DuplicateGroupEdge:
+    cursor: str
+    node: DuplicateGroup
+
+
+@strawberry.type
+class DuplicateGroupConnection:
+    edges: list[DuplicateGroupEdge]
     page_info: PageInfo
     total_count: int
 
@@ -369,10 +394,26 @@ class CoreQuery:
         ctx = info.context
         return await ctx.read(lambda s: module_views(s, ctx.gx.plugins, ctx.tenant_id))
 
-    @strawberry.field
+    @strawberry.field(description="A customer by id; the id of a customer merged into another leads to the kept one.")
     async def customer(self, info: strawberry.Info, id: strawberry.ID) -> Optional[Customer]:
         pk = decode_id(id, "Customer")
-        return None if pk is None else await load_customer(info, pk)
+        if pk is None:
+            return None
+        found = await load_customer(info, pk)
+        if found is None:
+            ctx = info.context
+            kept = await ctx.read(lambda s: resolve_merged(s, ctx.tenant_id, pk))
+            found = None if kept is None else await load_customer(info, kept)
+        return found
+
+    @strawberry.field(description="Candidate duplicates for agents to review and merge: groups of live customers "
+                                  "sharing a phone, an email, or a name and birthday (first ≤ 100).")
+    async def duplicate_customers(
+        self, info: strawberry.Info, first: Optional[int] = 20, after: Optional[str] = None
+    ) -> DuplicateGroupConnection:
+        ctx = info.context
+        size = page_size(first)
+        return await ctx.read(lambda s: queries.duplicate_groups_page(s, ctx.tenant_id, ctx.cursors, size, after))
 
     @strawberry.field(description="Customers, filtered and ordered; keyset-paginated (first ≤ 100).")
     async def customers(
@@ -443,6 +484,12 @@ class CoreMutation:
     async def erase_customer(self, info: strawberry.Info, input: IdInput) -> CustomerPayload:
         info.context.require(Role.ADMIN, "erasing customers")
         return CustomerPayload(**await mutations.erase_customer(info.context, input))
+
+    @strawberry.mutation(description="Merge two records of one person: `merge` is folded into `keep` and deleted "
+                                     "(its id then leads to `keep`). Rules in docs/customers.md.")
+    async def merge_customers(self, info: strawberry.Info, input: MergeCustomersInput) -> CustomerPayload:
+        info.context.require(Role.AGENT, "merging customers")
+        return CustomerPayload(**await mutations.merge_customers(info.context, input))
 
     @strawberry.mutation
     async def record_interaction(self, info: strawberry.Info, input: InteractionInput) -> InteractionPayload:

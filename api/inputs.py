@@ -57,6 +57,12 @@ class IdInput:
     id: strawberry.ID
 
 
+@strawberry.input(description="Two customers who are one person: `merge` is folded into `keep`.")
+class MergeCustomersInput:
+    keep: strawberry.ID
+    merge: strawberry.ID
+
+
 @strawberry.input(description="One interaction. Times without an offset are the tenant's local time.")
 class InteractionInput:
     kind: str

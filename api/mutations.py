@@ -12,6 +12,7 @@ from api.inputs import CreateApiKeyInput, CustomerFields, IdInput, RecordInterac
 from api.types import DuplicateItem, Error, ItemError
 from engine.errors import FieldError, GuanxiError, ValidationFailed
 from engine.services import audit, customers, interactions, keys, modules
+from engine.services import merge as merge_service
 
 MAX_BULK_ITEMS = 1000
 
@@ -54,6 +55,17 @@ async def update_customer(ctx: RequestContext, data) -> dict:
 
 async def erase_customer(ctx: RequestContext, data: IdInput) -> dict:
     return await guarded(ctx, lambda tc: {"customer": customers.erase_customer(tc, _customer_id(data.id))})
+
+
+async def merge_customers(ctx: RequestContext, data) -> dict:
+    def work(tc):
+        keep, merge = decode_id(data.keep, "Customer"), decode_id(data.merge, "Customer")
+        bad = [FieldError(name, "not a Customer id", "NOT_FOUND") for name, pk in (("keep", keep), ("merge", merge)) if pk is None]
+        if bad:
+            raise ValidationFailed(bad)
+        return {"customer": merge_service.merge_customers(tc, keep, merge)}
+
+    return await guarded(ctx, work)
 
 
 async def record_interaction(ctx: RequestContext, data) -> dict:

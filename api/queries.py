@@ -4,6 +4,7 @@ of statements (the page and its count)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -173,3 +174,73 @@ def customers_by_ids(session: Session, tenant_id: int, ids: list[int]) -> dict[i
         sa.select(Customer).where(Customer.tenant_id == tenant_id, Customer.id.in_(ids), Customer.deleted_at.is_(None))
     ).scalars()
     return {row.id: row for row in rows}
+
+
+# -- duplicate candidates (docs/customers.md) -------------------------------------------
+
+DUPLICATE_ORDER = "DUPLICATES"
+
+
+def _name_birthday(name_col, birthday_col):
+    return name_col + "|" + sa.cast(birthday_col, sa.String)
+
+
+def duplicate_groups_page(session: Session, tenant_id: int, cursors: Cursors, first: int, after: str | None) -> Page:
+    """Groups of live customers sharing a phone (``duplicate_phone`` included),
+    an email, or a name and birthday, ordered by reason then the shared value.
+    Each page costs three statements: the groups, their count, their members."""
+    live = (Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
+    phones = sa.union_all(
+        sa.select(Customer.phone.label("value"), Customer.id).where(*live, Customer.phone.is_not(None)),
+        sa.select(Customer.duplicate_phone.label("value"), Customer.id).where(*live, Customer.duplicate_phone.is_not(None)),
+    ).subquery()
+    name_birthday = _name_birthday(Customer.name, Customer.birthday)
+    groups = sa.union_all(
+        sa.select(sa.literal("PHONE").label("reason"), phones.c.value).group_by(phones.c.value)
+        .having(sa.func.count(sa.distinct(phones.c.id)) > 1),
+        sa.select(sa.literal("EMAIL").label("reason"), Customer.email.label("value"))
+        .where(*live, Customer.email.is_not(None)).group_by(Customer.email).having(sa.func.count() > 1),
+        sa.select(sa.literal("NAME_BIRTHDAY").label("reason"), name_birthday.label("value"))
+        .where(*live, Customer.name.is_not(None), Customer.birthday.is_not(None))
+        .group_by(Customer.name, Customer.birthday).having(sa.func.count() > 1),
+    ).subquery()
+    total = session.execute(sa.select(sa.func.count()).select_from(groups)).scalar_one()
+    query = sa.select(groups.c.reason, groups.c.value)
+    if after:
+        (reason, value), _ = cursors.decode(after, DUPLICATE_ORDER)
+        query = query.where(sa.or_(groups.c.reason > reason, sa.and_(groups.c.reason == reason, groups.c.value > value)))
+    rows = session.execute(query.order_by(groups.c.reason, groups.c.value).limit(first + 1)).all()
+    members = _duplicate_members(session, live, rows[:first])
+    found = [DuplicateGroupRow(reason, value, members.get((reason, value), [])) for reason, value in rows]
+    return make_page(found, first, total, lambda g: cursors.encode(DUPLICATE_ORDER, [g.reason, g.value], 0))
+
+
+@dataclass
+class DuplicateGroupRow:
+    reason: str
+    value: str
+    customers: list
+
+
+def _duplicate_members(session: Session, live, groups) -> dict[tuple[str, str], list[Customer]]:
+    by_reason: dict[str, list[str]] = {}
+    for reason, value in groups:
+        by_reason.setdefault(reason, []).append(value)
+    if not by_reason:
+        return {}
+    matches = []
+    if "PHONE" in by_reason:
+        matches += [Customer.phone.in_(by_reason["PHONE"]), Customer.duplicate_phone.in_(by_reason["PHONE"])]
+    if "EMAIL" in by_reason:
+        matches.append(Customer.email.in_(by_reason["EMAIL"]))
+    if "NAME_BIRTHDAY" in by_reason:
+        matches.append(_name_birthday(Customer.name, Customer.birthday).in_(by_reason["NAME_BIRTHDAY"]))
+    out: dict[tuple[str, str], list[Customer]] = {}
+    for customer in session.execute(sa.select(Customer).where(*live, sa.or_(*matches)).order_by(Customer.id)).scalars():
+        keys = [("PHONE", customer.phone), ("PHONE", customer.duplicate_phone), ("EMAIL", customer.email)]
+        if customer.name is not None and customer.birthday is not None:
+            keys.append(("NAME_BIRTHDAY", f"{customer.name}|{customer.birthday.isoformat()}"))
+        for key in set(keys):  # a customer may hold one value twice (phone and duplicate_phone)
+            if key[1] is not None and key[1] in by_reason.get(key[0], ()):
+                out.setdefault(key, []).append(customer)
+    return out

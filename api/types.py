@@ -23,6 +23,13 @@ class Lang(enum.Enum):
     EN = "en"
 
 
+@strawberry.enum(description="Why customers are listed as possible duplicates.")
+class DuplicateReason(enum.Enum):
+    PHONE = "PHONE"
+    EMAIL = "EMAIL"
+    NAME_BIRTHDAY = "NAME_BIRTHDAY"
+
+
 @strawberry.enum
 class Direction(enum.Enum):
     ASC = "asc"

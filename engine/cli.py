@@ -21,10 +21,12 @@ tenant_app = typer.Typer(help="Manage tenants (the businesses served).", no_args
 key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 module_app = typer.Typer(help="Enable, disable and list modules per tenant.", no_args_is_help=True)
 import_app = typer.Typer(help="Import CSV files (resumable).", no_args_is_help=True)
+customer_app = typer.Typer(help="Work on customer records (merge duplicates).", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(key_app, name="key")
 app.add_typer(module_app, name="module")
 app.add_typer(import_app, name="import")
+app.add_typer(customer_app, name="customer")
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.command("worker")(worker)
@@ -45,6 +47,38 @@ def warm_up() -> None:
     started = time.perf_counter()
     get_plugin_manager().hook.guanxi_warm_up()
     console.print(f"Kernels ready in {time.perf_counter() - started:.1f} s")
+
+
+@customer_app.command("merge")
+def customer_merge(
+    keep: str = typer.Argument(..., help="The customer kept (its code; its id with --by-id)"),
+    merge: str = typer.Argument(..., help="The customer folded into KEEP and deleted"),
+    tenant: str = typer.Option(..., "--tenant"),
+    by_id: bool = typer.Option(False, "--by-id", help="KEEP and MERGE are customer ids, not codes"),
+) -> None:
+    """Merge two records of one person (rules in docs/customers.md)."""
+    from engine.errors import FieldError, NotFound
+    from engine.services.customers import find_by_code
+    from engine.services.merge import merge_customers
+
+    def customer_id(ctx, field: str, value: str) -> int:
+        if by_id:
+            if not value.isdigit():
+                raise NotFound([FieldError(field.upper(), f"{value!r} is not a customer id", "NOT_FOUND")])
+            return int(value)
+        found = find_by_code(ctx.session, ctx.tenant_id, value)
+        if found is None:
+            raise NotFound([FieldError(field.upper(), f"no live customer with code {value!r} in this tenant", "NOT_FOUND")])
+        return found.id
+
+    gx = open_engine()
+    try:
+        with gx.tenant(tenant, actor="cli") as ctx:
+            kept = merge_customers(ctx, customer_id(ctx, "keep", keep), customer_id(ctx, "merge", merge))
+            label = kept.code or kept.id
+    except GuanxiError as error:
+        fail(error)
+    console.print(f"Merged {merge} into {keep} (customer {label}).")
 
 
 @app.command()

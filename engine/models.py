@@ -74,6 +74,11 @@ class Customer(SQLModel, table=True):
         sa.Index("ix_customers_tenant_last_purchase", "tenant_id", "last_purchase_at", "id"),
         sa.Index("ix_customers_tenant_phone", "tenant_id", "phone"),
         sa.Index("ix_customers_tenant_email", "tenant_id", "email"),
+        # One live customer per phone (docs/customers.md): deleted (merged)
+        # customers keep theirs, erased ones have none.
+        sa.Index("uq_customers_tenant_live_phone", "tenant_id", "phone", unique=True,
+                 sqlite_where=sa.text("deleted_at IS NULL AND phone IS NOT NULL"),
+                 postgresql_where=sa.text("deleted_at IS NULL AND phone IS NOT NULL")),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -114,13 +119,18 @@ class Customer(SQLModel, table=True):
     purchase_days: int = Field(default=0)
     total_spent: Decimal = Field(default=Decimal("0"), sa_type=Money)
     refunded_amount: Decimal = Field(default=Decimal("0"), sa_type=Money)
+    # Set on a customer merged into another (then deleted): where its id now leads.
+    merged_into_id: Optional[int] = Field(default=None, foreign_key="customers.id")
+    # A phone this customer shared with an older live customer when phones
+    # became unique (migration core_0005): kept here, listed as a duplicate.
+    duplicate_phone: Optional[str] = Field(default=None, max_length=32)
 
 
 # Fields holding personal data: cleared when a customer is erased.
 CUSTOMER_PERSONAL_FIELDS = (
     "code", "name", "gender", "birthday", "phone", "email", "wechat_id", "region",
     "city", "occupation", "income_band", "skin_type", "preferences", "tags",
-    "attributes", "consent", "referrer_id",
+    "attributes", "consent", "referrer_id", "duplicate_phone",
 )
 
 

@@ -60,7 +60,7 @@ def test_update_changes_only_given_fields_and_audits_field_names_not_values(gx, 
     with gx.tenant(tenant, actor="agent-7") as ctx:
         update_customer(ctx, customer.id, {"city": "北京"})
         stored = get_customer(ctx.session, ctx.tenant_id, customer.id)
-        assert (stored.name, stored.phone, stored.city) == ("李雷", "13800000000", "北京")
+        assert (stored.name, stored.phone, stored.city) == ("李雷", "+8613800000000", "北京")  # phones are stored in E.164
         events = ctx.session.exec(select(AuditEvent).where(AuditEvent.tenant_id == ctx.tenant_id, AuditEvent.action == "customer.update")).all()
     assert [e.changes for e in events] == [{"fields": ["city"]}]
     assert events[0].actor == "agent-7"

@@ -3,7 +3,8 @@
 Modelled on datasette's hookspecs: one marker, hooks named for what they do,
 each spec documenting its arguments, its return value and how results combine.
 Per-tenant hooks are called only on the plugins whose module the tenant has
-enabled (see ``engine.plugins.manager``), except ``guanxi_customer_erased``. Every hook here is documented in
+enabled (see ``engine.plugins.manager``), except ``guanxi_customer_erased`` and
+``guanxi_customers_merged``. Every hook here is documented in
 docs/plugin-hooks.md; a test fails when one is not.
 """
 
@@ -119,6 +120,21 @@ def guanxi_customer_erased(ctx, customer_id):
     Called on every installed plugin, whether or not the tenant has its
     module enabled (a module switched off keeps its rows): do not assume
     the module is on.
+    """
+
+
+@hookspec
+def guanxi_customers_merged(ctx, kept_id, merged_id):
+    """Two records of one person are being merged: move what the plugin
+    stored about ``merged_id`` to ``kept_id`` (same transaction), combining
+    where the kept customer already has its own (one membership, one score).
+    The core has moved the interactions already; the merged customer is
+    deleted afterwards. Return value ignored.
+
+    Called on every installed plugin, whether or not the tenant has its
+    module enabled. A row left in a plugin table with ``customer_id =
+    merged_id`` makes the merge fail: a plugin with such a table implements
+    this hook (docs/customers.md).
     """
 
 

@@ -6,8 +6,9 @@ import re
 from datetime import date
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
 from engine.context import TenantContext
@@ -15,10 +16,10 @@ from engine.enums import AcquisitionChannel, Channel, CustomerRole, Gender, Life
 from engine.errors import Conflict, FieldError, ValidationFailed, not_found
 from engine.models import CUSTOMER_PERSONAL_FIELDS, Customer, Interaction
 from engine.services import audit
+from engine.services.phones import DEFAULT_REGION, normalise_phone, region_of_locale
 from engine.types import utcnow
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]{4,30}$")
 ENUM_FIELDS = {
     "gender": Gender,
     "acquisition_channel": AcquisitionChannel,
@@ -62,16 +63,20 @@ class CustomerInput(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value):
-        if value and not EMAIL_RE.match(value):
+        if not value:
+            return None  # "" clears it
+        if not EMAIL_RE.match(value):
             raise ValueError(f"{value!r} is not an email address")
-        return value.lower() if value else value
+        return value.lower()
 
     @field_validator("phone")
     @classmethod
-    def _phone(cls, value):
-        if value and not PHONE_RE.match(value):
-            raise ValueError(f"{value!r} is not a phone number (digits, spaces, dashes, optional leading +)")
-        return value
+    def _phone(cls, value, info: ValidationInfo):
+        """E.164, the number read in the tenant's region (docs/customers.md)."""
+        if not value:
+            return None  # "" clears it
+        region = (info.context or {}).get("phone_region", DEFAULT_REGION)
+        return normalise_phone(value, region)
 
     @field_validator("birthday")
     @classmethod
@@ -109,11 +114,21 @@ class CustomerInput(BaseModel):
         return tags
 
 
-def parse_customer_input(data: dict[str, Any]) -> CustomerInput:
+def parse_customer_input(data: dict[str, Any], phone_region: str = DEFAULT_REGION) -> CustomerInput:
+    """Validated and normalised input; a phone without a country code is read in ``phone_region``."""
     try:
-        return CustomerInput.model_validate(data)
+        return CustomerInput.model_validate(data, context={"phone_region": phone_region})
     except ValidationError as error:
         raise ValidationFailed(pydantic_errors(error)) from None
+
+
+def phone_region(ctx: TenantContext) -> str:
+    """The region a tenant's phone numbers are read in: its locale's (zh-CN -> CN)."""
+    return region_of_locale(ctx.tenant.locale)
+
+
+def _parse(ctx: TenantContext, data: dict[str, Any] | CustomerInput) -> CustomerInput:
+    return data if isinstance(data, CustomerInput) else parse_customer_input(data, phone_region(ctx))
 
 
 def pydantic_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
@@ -142,17 +157,49 @@ def _check_references(ctx: TenantContext, values: dict[str, Any], customer_id: i
         ).first()
         if clash is not None and clash != customer_id:
             errors.append(FieldError("code", f"customer code {code!r} is already used", "CONFLICT"))
+    phone = values.get("phone")
+    if phone:
+        owner = phone_owner(ctx.session, ctx.tenant_id, phone, customer_id)
+        if owner is not None:
+            errors.append(_phone_taken(phone, owner))
     if errors:
         raise (Conflict if all(e.code == "CONFLICT" for e in errors) else ValidationFailed)(errors)
 
 
+def phone_owner(session: Session, tenant_id: int, phone: str, other_than: int | None = None) -> Customer | None:
+    """The live customer holding ``phone`` (one at most: a unique index says so)."""
+    query = select(Customer).where(Customer.tenant_id == tenant_id, Customer.phone == phone, Customer.deleted_at.is_(None))
+    if other_than is not None:
+        query = query.where(Customer.id != other_than)
+    return session.exec(query).first()
+
+
+def _phone_taken(phone: str, owner: Customer) -> FieldError:
+    who = f"customer {owner.code!r}" if owner.code else f"customer {owner.id} (no code)"
+    return FieldError("phone", f"phone {phone} is already used by {who}", "CONFLICT")
+
+
+def _flush_unique_phone(ctx: TenantContext, customer: Customer) -> None:
+    """Flush; when a concurrent writer took the phone since the check (the
+    unique index refuses the row), the same CONFLICT error as the check."""
+    phone = customer.phone  # read now: rolling the savepoint back expires the row
+    try:
+        with ctx.session.begin_nested():
+            ctx.session.flush()
+    except IntegrityError:
+        with ctx.session.no_autoflush:
+            owner = phone_owner(ctx.session, ctx.tenant_id, phone, customer.id) if phone else None
+        if owner is None:
+            raise
+        raise Conflict([_phone_taken(phone, owner)]) from None
+
+
 def create_customer(ctx: TenantContext, data: dict[str, Any] | CustomerInput) -> Customer:
-    parsed = data if isinstance(data, CustomerInput) else parse_customer_input(data)
-    values = parsed.model_dump(exclude_none=True)
+    values = _parse(ctx, data).model_dump(exclude_none=True)
     _check_references(ctx, values)
     customer = Customer(tenant_id=ctx.tenant_id, **values)
     ctx.session.add(customer)
-    ctx.session.flush()
+    _flush_unique_phone(ctx, customer)
     audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.create", "Customer", customer.id, {"fields": sorted(values)})
     return customer
 
@@ -161,8 +208,7 @@ def update_customer(ctx: TenantContext, customer_id: int, data: dict[str, Any] |
     customer = get_customer(ctx.session, ctx.tenant_id, customer_id)
     if customer.erased_at is not None:
         raise ValidationFailed([FieldError("id", "this customer was erased and cannot be updated", "ERASED")])
-    parsed = data if isinstance(data, CustomerInput) else parse_customer_input(data)
-    values = parsed.model_dump(exclude_unset=True)
+    values = _parse(ctx, data).model_dump(exclude_unset=True)
     _check_references(ctx, values, customer_id)
     changed = {}
     for key, value in values.items():
@@ -172,7 +218,7 @@ def update_customer(ctx: TenantContext, customer_id: int, data: dict[str, Any] |
     if changed:
         customer.updated_at = utcnow()
         ctx.session.add(customer)
-        ctx.session.flush()
+        _flush_unique_phone(ctx, customer)
         # Field names only: the audit trail must not copy personal data.
         audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.update", "Customer", customer.id, {"fields": sorted(changed)})
     return customer

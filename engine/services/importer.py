@@ -23,7 +23,7 @@ from engine.errors import FieldError, ValidationFailed
 from engine.models import Customer, ImportJob
 from engine.runtime import Guanxi
 from engine.services import audit
-from engine.services.customers import CustomerInput, parse_customer_input
+from engine.services.customers import CustomerInput, parse_customer_input, phone_region
 from engine.services.interactions import ALLOWED_KEYS as INTERACTION_COLUMNS
 from engine.services.interactions import record_interactions
 from engine.types import utcnow
@@ -207,10 +207,11 @@ def _store_customers(ctx, parsed: list[tuple[int, dict]]):
     refresh_stale_statistics(session, ("customers",))
     tenant_filter = Customer.tenant_id == ctx.tenant_id
     invalid, rows = [], []
+    region = phone_region(ctx)
     for line, data in parsed:
         referrer_code = data.pop("referrer_code", None)
         try:
-            values = parse_customer_input(data).model_dump(exclude_none=True)
+            values = parse_customer_input(data, region).model_dump(exclude_none=True)
         except ValidationFailed as error:
             invalid.append((line, error.errors))
             continue
@@ -225,6 +226,7 @@ def _store_customers(ctx, parsed: list[tuple[int, dict]]):
             select(Customer.code, Customer.id).where(tenant_filter, Customer.code.in_(ordered[start:start + 900]))
         ).all())
 
+    phones_used = _live_phones(session, ctx.tenant_id, [values["phone"] for _, values, _ in rows if values.get("phone")])
     fresh, duplicates, seen = [], 0, set()
     for line, values, referrer in rows:
         code = values.get("code")
@@ -234,8 +236,14 @@ def _store_customers(ctx, parsed: list[tuple[int, dict]]):
         if referrer and referrer not in stored_ids and referrer not in seen:
             invalid.append((line, [FieldError("referrer_code", f"no customer with code {referrer!r} in this tenant", "NOT_FOUND")]))
             continue
+        phone = values.get("phone")
+        if phone and phone in phones_used:  # one live customer per phone (docs/customers.md)
+            invalid.append((line, [FieldError("phone", f"phone {phone} is already used by {phones_used[phone]}", "CONFLICT")]))
+            continue
         if code:
             seen.add(code)
+        if phone:
+            phones_used[phone] = f"line {line} of this file"
         fresh.append((values, referrer))
     if not fresh:
         return 0, duplicates, invalid
@@ -257,3 +265,16 @@ def _store_customers(ctx, parsed: list[tuple[int, dict]]):
             execution_options={"synchronize_session": False},
         )
     return len(fresh), duplicates, invalid
+
+
+def _live_phones(session: Session, tenant_id: int, phones: list[str]) -> dict[str, str]:
+    """Phones already held by a live customer of the tenant -> who holds them."""
+    used: dict[str, str] = {}
+    ordered = sorted(set(phones))
+    for start in range(0, len(ordered), 900):
+        for phone, code, pk in session.execute(
+            select(Customer.phone, Customer.code, Customer.id).where(
+                Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None), Customer.phone.in_(ordered[start:start + 900]))
+        ).all():
+            used[phone] = f"customer {code!r}" if code else f"customer {pk} (no code)"
+    return used

@@ -61,6 +61,16 @@ def guanxi_cli_commands():
 
 
 @hookimpl
+def guanxi_customers_merged(ctx, kept_id, merged_id):
+    """One score per customer: the kept customer's stays (the merged one's
+    moves when it has none) until the next run scores the combined history."""
+    from engine.services.merge import move_customer_rows
+    from plugins.clv.models import ClvScore
+
+    move_customer_rows(ctx, ClvScore.__table__, kept_id, merged_id, one_per=())
+
+
+@hookimpl
 def guanxi_customer_fields():
     from plugins.clv.schema import ClvCustomerFields
 

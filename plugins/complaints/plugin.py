@@ -68,6 +68,18 @@ def guanxi_customer_erased(ctx, customer_id):
 
 
 @hookimpl
+def guanxi_customers_merged(ctx, kept_id, merged_id):
+    """The merged customer's cases, open or closed, are the kept customer's."""
+    import sqlalchemy as sa
+
+    from plugins.complaints.models import ComplaintCase
+
+    cases = ComplaintCase.__table__
+    ctx.session.execute(sa.update(cases).where(cases.c.tenant_id == ctx.tenant_id, cases.c.customer_id == merged_id)
+                        .values(customer_id=kept_id))
+
+
+@hookimpl
 def guanxi_customer_fields():
     from plugins.complaints.schema import ComplaintCustomerFields
 

@@ -81,6 +81,14 @@ def guanxi_customer_erased(ctx, customer_id):
 
 
 @hookimpl
+def guanxi_customers_merged(ctx, kept_id, merged_id):
+    """One membership per person: see plugins/loyalty/merge.py."""
+    from plugins.loyalty.merge import merge_members
+
+    merge_members(ctx, kept_id, merged_id)
+
+
+@hookimpl
 def guanxi_customer_fields():
     from plugins.loyalty.schema import LoyaltyCustomerFields
 

@@ -148,12 +148,12 @@ def seed(client: SyncClient, gx, shared_code: str | None = None, customers: int 
     slug, tenant_id = new_tenant(gx)
     keys = {role: new_key(gx, tenant_id, role) for role in ROLES}
     marker = f"mk{uuid.uuid4().hex[:10]}"
-    digits = str(uuid.uuid4().int)[:8]
+    digits = str(uuid.uuid4().int)[:6]
     s = Seeded(slug, tenant_id, marker, keys, [])
     create = ("mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } errors { field message } } }")
     for n in range(customers):
         code = shared_code if (shared_code and n == 0) else f"{marker}-c{n}"
-        values = {"name": f"{marker} 王{n}", "phone": f"+86139{digits}{n}"[:15], "email": f"{marker}.{n}@example.com",
+        values = {"name": f"{marker} 王{n}", "phone": f"+86139{digits}{n:02d}", "email": f"{marker}.{n}@example.com",
                   "code": code, "wechatId": f"wx_{marker}_{n}", "store": f"{marker}-store", "tags": [f"{marker}-tag"],
                   "attributes": {"note": f"{marker} attribute {n}"}}
         body = client.gql(keys["ADMIN"], create, {"i": values})

@@ -206,7 +206,7 @@ def test_every_successful_mutation_leaves_an_audit_event(gx, sync_client):
                            strings={"name": [f"{s.marker} new"], "store": s.stores, "code": [f"{s.marker}-new"]},
                            module_names=sorted(gx.plugins.modules))
     ops = [op for op in gqlgen.generate(schema, values) if op.kind == "mutation"]
-    ops.sort(key=lambda op: (op.field.startswith("disable"), op.field.startswith(("erase", "revoke")), op.field))
+    ops.sort(key=lambda op: (op.field.startswith("disable"), op.field.startswith(("erase", "revoke", "merge")), op.field))
     succeeded, silent = set(), []
     for op in ops:
         before, state = _audit_count(gx, s.tenant_id), _state(gx, s.tenant_id)

@@ -58,6 +58,14 @@ def guanxi_customer_erased(ctx, customer_id):
 
 
 @hookimpl
+def guanxi_customers_merged(ctx, kept_id, merged_id):
+    """One greeting per person per birthday: the kept customer's wins."""
+    from engine.services.merge import move_customer_rows
+
+    move_customer_rows(ctx, BirthdayGreeting.__table__, kept_id, merged_id, one_per=("year",))
+
+
+@hookimpl
 def guanxi_customer_fields():
     from guanxi_birthdays.schema import BirthdayCustomerFields
 

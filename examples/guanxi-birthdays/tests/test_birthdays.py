@@ -32,6 +32,7 @@ MARK_SENT = """mutation($input: MarkBirthdayGreetingSentInput!) {
                                             errors { field message code } } }"""
 RECORD = """mutation($input: InteractionInput!) { recordInteraction(input: $input) { errors { field message } } }"""
 ERASE = """mutation($id: ID!) { eraseCustomer(input: {id: $id}) { errors { field message } } }"""
+MERGE = """mutation($keep: ID!, $merge: ID!) { mergeCustomers(input: {keep: $keep, merge: $merge}) { errors { field message } } }"""
 
 
 def data(body: dict) -> dict:
@@ -258,6 +259,25 @@ def test_erasure_clears_the_greeting_text_and_drops_what_is_still_queued(shop, g
     assert greeting(client, queued) is None  # never to be sent to an erased person
     assert greeting(client, kept)["message"].startswith("周杰，生日快乐")
     assert run_job(gx, shop) == "0 greetings queued"  # erased customers have no birthday any more
+
+
+# -- merging -------------------------------------------------------------------------------
+
+
+def test_merging_customers_keeps_one_greeting_per_birthday(shop, graphql, gx):
+    """guanxi_customers_merged: a greeting moves to the kept customer, unless it has its own for that birthday."""
+    client = graphql(shop)
+    no_birthday = create_customer(client, "王芳")
+    with_birthday = create_customer(client, "Wang Fang", born_in(2), {"WECHAT": True})
+    both = [create_customer(client, name, born_in(3), {"WECHAT": True}) for name in ("李娜", "Li Na")]
+    run_job(gx, shop)
+    moved = greeting(client, with_birthday)["id"]
+    own = greeting(client, both[0])["id"]
+    for keep, merge in ((no_birthday, with_birthday), (both[0], both[1])):
+        assert data(client.execute(MERGE, {"keep": keep, "merge": merge}))["mergeCustomers"]["errors"] == []
+    assert greeting(client, no_birthday)["id"] == moved  # and the birthday came with it
+    assert greeting(client, both[0])["id"] == own  # the other's greeting for the same birthday is dropped
+    assert run_job(gx, shop) == "0 greetings queued"
 
 
 # -- settings ------------------------------------------------------------------------------
