@@ -138,6 +138,14 @@ def _catch_up(gx: Guanxi, on_progress) -> list[str]:
     return notes
 
 
+MOBILE_PREFIXES = ("135", "138", "139", "150", "158", "177", "186", "188", "199")
+
+
+def _phone(rnd: random.Random, i: int) -> str:
+    """A real-looking mainland mobile in E.164, unique per customer (one live customer per phone)."""
+    return f"+86{rnd.choice(MOBILE_PREFIXES)}{i:08d}"
+
+
 def _insert_customers(gx: Guanxi, tenant_id: int, n: int, rnd: random.Random, start: datetime, days: int) -> list[int]:
     now = utcnow()
     rows = []
@@ -147,7 +155,7 @@ def _insert_customers(gx: Guanxi, tenant_id: int, n: int, rnd: random.Random, st
                 "tenant_id": tenant_id, "code": f"C{i + 1:06d}", "name": _name(rnd),
                 "gender": rnd.choices(["FEMALE", "MALE", "UNKNOWN"], weights=[78, 20, 2])[0],
                 "birthday": date(rnd.randint(1965, 2005), rnd.randint(1, 12), rnd.randint(1, 28)),
-                "phone": f"1{rnd.randint(30, 89)}{rnd.randint(10_000_000, 99_999_999)}",
+                "phone": _phone(rnd, i),
                 "email": f"user{i + 1}@example.com" if rnd.random() < 0.6 else None,
                 "wechat_id": f"wx_{i + 1:06d}" if rnd.random() < 0.7 else None,
                 "city": rnd.choice(CITIES), "skin_type": rnd.choice(SKIN),
