@@ -110,9 +110,13 @@ def starts_with(column, prefix: str) -> sa.ColumnElement:
     return sa.and_(column >= prefix, column < _next_prefix(prefix))
 
 
+def _tagged(tenant_id: int, tag: str) -> sa.Select:
+    return sa.select(CustomerTag.customer_id).where(CustomerTag.tenant_id == tenant_id, CustomerTag.tag == tag)
+
+
 def has_tag(tenant_id: int, tag: str) -> sa.ColumnElement:
     """The customer has exactly this tag (ix_customer_tags_tenant_tag)."""
-    return Customer.id.in_(sa.select(CustomerTag.customer_id).where(CustomerTag.tenant_id == tenant_id, CustomerTag.tag == tag))
+    return Customer.id.in_(_tagged(tenant_id, tag))
 
 
 def _phone_digits() -> sa.ColumnElement:
@@ -123,18 +127,29 @@ def _phone_digits() -> sa.ColumnElement:
 
 
 def match_condition(tenant_id: int, query: SearchText) -> sa.ColumnElement:
-    """Customers of the tenant that ``query`` finds (add the tenant and live conditions yourself)."""
+    """Customers of the tenant that ``query`` finds (add the live condition yourself).
+
+    One SELECT of ids per way of matching, united: each reads its own index.
+    (As one OR, both databases read the tenant's customers through a
+    single index on tenant_id, testing every row.)"""
     text = query.text
-    parts = [Customer.code == text, Customer.wechat_id == text, Customer.email == text.lower(), has_tag(tenant_id, text)]
+
+    def ids(*conditions) -> sa.Select:
+        return sa.select(Customer.id).where(Customer.tenant_id == tenant_id, *conditions)
+
+    branches = [
+        ids(Customer.code == text), ids(Customer.wechat_id == text), ids(Customer.email == text.lower()),
+        _tagged(tenant_id, text),
+    ]
     if query.letters:
-        parts += [starts_with(Customer.name_pinyin, query.letters), starts_with(Customer.name_initials, query.letters)]
+        branches += [ids(starts_with(Customer.name_pinyin, query.letters)), ids(starts_with(Customer.name_initials, query.letters))]
     if len(query.digits) >= 4:
         last4 = Customer.phone_last4 == query.digits[-4:]
         # More digits: the whole number, or its end (without the country code, say).
-        parts.append(last4 if len(query.digits) == 4 else sa.and_(last4, _phone_digits().endswith(query.digits)))
+        branches.append(ids(last4) if len(query.digits) == 4 else ids(last4, _phone_digits().endswith(query.digits)))
     if query.inside_names:
-        parts.append(Customer.name.icontains(text, autoescape=True))
-    return sa.or_(*parts)
+        branches.append(ids(Customer.name.icontains(text, autoescape=True)))
+    return Customer.id.in_(sa.union(*branches))
 
 
 def exact_first(query: SearchText) -> sa.ColumnElement:
