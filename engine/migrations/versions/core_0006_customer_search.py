@@ -46,6 +46,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_customers_tenant_name_initials', ['tenant_id', 'name_initials'], unique=False)
         batch_op.create_index('ix_customers_tenant_phone_last4', ['tenant_id', 'phone_last4'], unique=False)
         batch_op.create_index('ix_customers_tenant_wechat', ['tenant_id', 'wechat_id'], unique=False)
+        # Made again, to stay the newest: without statistics SQLite weighs
+        # indexes alike and takes the newest, and this one serves the default
+        # list and its count (core_0001).
+        batch_op.drop_index('ix_customers_tenant_live_newest', sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
+        batch_op.create_index('ix_customers_tenant_live_newest', ['tenant_id', 'created_at', 'id'], unique=False, sqlite_where=sa.text('deleted_at IS NULL'), postgresql_where=sa.text('deleted_at IS NULL'))
 
 
 def _backfill(connection: sa.Connection) -> None:
