@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 
 from api.errors import BAD_USER_INPUT, api_error
 import enum
@@ -18,6 +17,7 @@ import strawberry
 from api.types import CustomerOrderField, CustomerWhere, DateTimeFilter, Direction, StringFilter, TagsFilter
 from engine.models import Customer
 from engine.services.customers import escape_like
+from engine.services.search import has_tag
 from engine.types import UtcDateTime
 
 MAX_NESTING = 5
@@ -48,21 +48,15 @@ def compare_condition(column, f: Any, convert=lambda v: v) -> list[sa.ColumnElem
     return [op(convert(getattr(f, name))) for name, op in ops.items() if getattr(f, name, None) is not None]
 
 
-def _has_tag(dialect: str, tag: str) -> sa.ColumnElement:
-    if dialect == "postgresql":
-        return sa.type_coerce(Customer.tags, JSONB).contains([tag])
-    each = sa.func.json_each(Customer.tags).table_valued("value")
-    return sa.select(1).select_from(each).where(each.c.value == tag).exists()
-
-
-def tags_condition(dialect: str, f: TagsFilter) -> list[sa.ColumnElement]:
+def tags_condition(tenant_id: int, f: TagsFilter) -> list[sa.ColumnElement]:
+    """Exact tags, through the customer_tags index (engine/services/search.py)."""
     out = []
     if f.has is not None:
-        out.append(_has_tag(dialect, f.has))
+        out.append(has_tag(tenant_id, f.has))
     if f.has_any:
-        out.append(sa.or_(*(_has_tag(dialect, t) for t in f.has_any)))
+        out.append(sa.or_(*(has_tag(tenant_id, t) for t in f.has_any)))
     if f.has_all:
-        out.extend(_has_tag(dialect, t) for t in f.has_all)
+        out.extend(has_tag(tenant_id, t) for t in f.has_all)
     return out
 
 
@@ -79,7 +73,7 @@ def customer_condition(
         if f is not None:
             parts.extend(string_condition(getattr(Customer, name), f))
     if where.tags is not None:
-        parts.extend(tags_condition(dialect, where.tags))
+        parts.extend(tags_condition(tenant_id, where.tags))
     for name in ("created_at", "last_purchase_at"):
         f: DateTimeFilter | None = getattr(where, name)
         if f is not None:

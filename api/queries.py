@@ -18,7 +18,7 @@ from api.pagination import Cursors, Page, after_clause, make_page
 from api.types import CustomerOrder, InteractionWhere
 from engine.enums import Channel, InteractionKind
 from engine.models import AuditEvent, Customer, Interaction
-from engine.services.customers import escape_like
+from engine.services.search import SearchText, match_condition
 
 
 def _count(session: Session, model, conditions) -> int:
@@ -39,8 +39,7 @@ def customers_page(
         customer_condition(where, session.get_bind().dialect.name, tenant_id=tenant_id, plugin_filters=plugin_filters),
     ]
     if search and search.strip():
-        pattern = f"%{escape_like(search.strip())}%"
-        conditions.append(sa.or_(*(getattr(Customer, c).ilike(pattern, escape="\\") for c in ("name", "phone", "email", "code", "wechat_id"))))
+        conditions.append(match_condition(tenant_id, SearchText.parse(search)))
     total = _count(session, Customer, conditions)
     query = sa.select(Customer).where(*conditions)
     if after:

@@ -27,6 +27,7 @@ from engine.runtime import Guanxi
 from engine.services.interactions import record_interactions
 from engine.services.keys import create_key
 from engine.services.modules import set_enabled
+from engine.services.search import index_tags, with_search_columns
 from engine.services.tenants import create_tenant
 from engine.types import utcnow
 
@@ -170,7 +171,9 @@ def _insert_customers(gx: Guanxi, tenant_id: int, n: int, rnd: random.Random, st
             }
         )
     with gx.tenant_session(tenant_id, write=True) as session:
-        return insert_rows(session, Customer.__table__, rows)
+        ids = insert_rows(session, Customer.__table__, [with_search_columns(row) for row in rows])
+        index_tags(session, tenant_id, [(new_id, row["tags"]) for new_id, row in zip(ids, rows)])
+        return ids
 
 
 def _interactions(rng: np.random.Generator, rnd: random.Random, customer_ids: list[int], start: datetime, end: datetime, days: int) -> list[dict]:

@@ -15,6 +15,11 @@ from sqlmodel import Field, SQLModel
 from engine.types import Json, Money, UtcDateTime, utcnow
 
 
+def search_key(length: int) -> sa.types.TypeEngine:
+    """Text compared byte by byte on both databases (SQLite's default; "C" on
+    PostgreSQL), so a prefix is the range [prefix, next prefix) of a B-tree."""
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
 
 class Tenant(SQLModel, table=True):
     __tablename__ = "tenants"
@@ -79,6 +84,11 @@ class Customer(SQLModel, table=True):
         sa.Index("uq_customers_tenant_live_phone", "tenant_id", "phone", unique=True,
                  sqlite_where=sa.text("deleted_at IS NULL AND phone IS NOT NULL"),
                  postgresql_where=sa.text("deleted_at IS NULL AND phone IS NOT NULL")),
+        # Search (engine/services/search.py): prefix ranges on the pinyin forms, equality on the rest.
+        sa.Index("ix_customers_tenant_name_pinyin", "tenant_id", "name_pinyin"),
+        sa.Index("ix_customers_tenant_name_initials", "tenant_id", "name_initials"),
+        sa.Index("ix_customers_tenant_phone_last4", "tenant_id", "phone_last4"),
+        sa.Index("ix_customers_tenant_wechat", "tenant_id", "wechat_id"),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -124,6 +134,22 @@ class Customer(SQLModel, table=True):
     # A phone this customer shared with an older live customer when phones
     # became unique (migration core_0005): kept here, listed as a duplicate.
     duplicate_phone: Optional[str] = Field(default=None, max_length=32)
+    # Search forms of name and phone, derived on every write (engine/pinyin.py).
+    name_pinyin: Optional[str] = Field(default=None, sa_type=search_key(128))
+    name_initials: Optional[str] = Field(default=None, sa_type=search_key(32))
+    phone_last4: Optional[str] = Field(default=None, max_length=4)
+
+
+class CustomerTag(SQLModel, table=True):
+    """One row per tag of a customer: the index behind exact tag matches
+    (kept equal to ``customers.tags`` on every write, engine/services/search.py)."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (sa.Index("ix_customer_tags_tenant_tag", "tenant_id", "tag", "customer_id"),)
+
+    tenant_id: int = Field(foreign_key="tenants.id", primary_key=True)
+    customer_id: int = Field(foreign_key="customers.id", primary_key=True)
+    tag: str = Field(max_length=64, primary_key=True)
 
 
 # Fields holding personal data: cleared when a customer is erased.
@@ -198,4 +224,7 @@ class ImportJob(SQLModel, table=True):
 # The core's tables, created by the core's migrations (engine/migrations/versions).
 from engine.job_models import JOB_MODELS  # noqa: E402  (they refer to tenants by name only)
 
-CORE_MODELS = (Tenant, ApiKey, TenantModule, Customer, Interaction, AuditEvent, ImportJob, *JOB_MODELS)
+CORE_MODELS = (Tenant, ApiKey, TenantModule, Customer, CustomerTag, Interaction, AuditEvent, ImportJob, *JOB_MODELS)
+
+# Customers' search forms and tag rows follow every ORM write (its mapper events).
+import engine.services.search  # noqa: E402,F401

@@ -98,7 +98,7 @@ def test_search_matches_name_phone_email_and_escapes_wildcards(gx, tenant):
         create_customer(ctx, {"name": "100% real"})
         names = lambda q: sorted(c.name for c in search_customers(ctx.session, ctx.tenant_id, q))  # noqa: E731
         assert names("emma") == ["Emma Wong"]
-        assert names("1234") == ["陈静"]
+        assert names("5678") == ["陈静"]  # a phone's last four digits (docs/search.md)
         assert names("%") == ["100% real"]
 
 

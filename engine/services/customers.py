@@ -17,6 +17,7 @@ from engine.errors import Conflict, FieldError, ValidationFailed, not_found
 from engine.models import CUSTOMER_PERSONAL_FIELDS, Customer, Interaction
 from engine.services import audit
 from engine.services.phones import DEFAULT_REGION, normalise_phone, region_of_locale
+from engine.services.search import search_customers  # noqa: F401  (its home; imported from here too)
 from engine.types import utcnow
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -242,27 +243,6 @@ def find_by_code(session: Session, tenant_id: int, code: str) -> Customer | None
     return session.exec(
         select(Customer).where(Customer.tenant_id == tenant_id, Customer.code == code, Customer.deleted_at.is_(None))
     ).first()
-
-
-def search_customers(session: Session, tenant_id: int, text: str, limit: int = 20) -> list[Customer]:
-    """Customers whose name, phone, email, code or WeChat id contains ``text``."""
-    pattern = f"%{escape_like(text.strip())}%"
-    query = (
-        select(Customer)
-        .where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
-        .where(
-            or_(
-                Customer.name.ilike(pattern, escape="\\"),
-                Customer.phone.like(pattern, escape="\\"),
-                Customer.email.ilike(pattern, escape="\\"),
-                Customer.code.like(pattern, escape="\\"),
-                Customer.wechat_id.like(pattern, escape="\\"),
-            )
-        )
-        .order_by(Customer.id)
-        .limit(limit)
-    )
-    return list(session.exec(query).all())
 
 
 def escape_like(text: str) -> str:

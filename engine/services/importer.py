@@ -26,6 +26,7 @@ from engine.services import audit
 from engine.services.customers import CustomerInput, parse_customer_input, phone_region
 from engine.services.interactions import ALLOWED_KEYS as INTERACTION_COLUMNS
 from engine.services.interactions import record_interactions
+from engine.services.search import index_tags, with_search_columns
 from engine.types import utcnow
 
 IMPORT_CHUNK = 5_000
@@ -250,9 +251,10 @@ def _store_customers(ctx, parsed: list[tuple[int, dict]]):
 
     now = utcnow()
     new_ids = insert_rows(session, Customer.__table__, [
-        Customer(tenant_id=ctx.tenant_id, created_at=now, updated_at=now, **values).model_dump(exclude={"id"})
+        with_search_columns(Customer(tenant_id=ctx.tenant_id, created_at=now, updated_at=now, **values).model_dump(exclude={"id"}))
         for values, _ in fresh
     ])
+    index_tags(session, ctx.tenant_id, [(new_id, values.get("tags")) for new_id, (values, _) in zip(new_ids, fresh)])
     # Referrers may be rows of this very chunk: link them once all exist.
     links = [(new_id, referrer) for new_id, (_, referrer) in zip(new_ids, fresh) if referrer]
     if links:
