@@ -24,6 +24,7 @@ import asyncio
 import logging
 import random
 import statistics
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import httpx
+import sqlalchemy as sa
 
 from api.app import create_app, freeze_startup_objects
 from api.ids import to_global_id
@@ -153,12 +155,27 @@ async def measure(gx: Guanxi, tenant_id: int, customers: list[int], rounds: int,
     }
 
 
+def _open(url: str) -> Guanxi:
+    """open_engine, retried: roles are shared by the server's databases, and
+    another process upgrading at the same moment fails ALTER ROLE with
+    "tuple concurrently updated"."""
+    for attempt in range(5):
+        try:
+            return open_engine(url)
+        except sa.exc.InternalError:
+            if attempt == 4:
+                raise
+            time.sleep(1 + attempt)
+
+
 def bench_on(url: str, interactions: int, rounds: int, per_round: int) -> dict:
-    gx = open_engine(url)
+    gx = _open(url)
     try:
         started = time.perf_counter()
         tenant_id, customers = build_history(gx, interactions)
         built_s = time.perf_counter() - started
+        print(f"refunds bench: {interactions} interactions built in {built_s:.0f} s on {gx.engine.dialect.name}",
+              file=sys.stderr, flush=True)
         out = asyncio.run(measure(gx, tenant_id, customers, rounds, per_round))
         return {**out, "history_build_s": round(built_s, 1)}
     finally:
