@@ -168,6 +168,11 @@ class Interaction(SQLModel, table=True):
         sa.UniqueConstraint("tenant_id", "external_id", name="uq_interactions_tenant_external_id"),
         sa.Index("ix_interactions_tenant_customer", "tenant_id", "customer_id", "occurred_at"),
         sa.Index("ix_interactions_tenant_kind_time", "tenant_id", "kind", "occurred_at"),
+        # The refunds of a purchase: what a new refund checks (over-refund)
+        # and what loyalty's reversal reads. Partial: only refunds have
+        # reverses_id, so the index stays a few percent of the table.
+        sa.Index("ix_interactions_tenant_reverses", "tenant_id", "reverses_id",
+                 sqlite_where=sa.text("reverses_id IS NOT NULL"), postgresql_where=sa.text("reverses_id IS NOT NULL")),
     )
 
     id: Optional[int] = Field(default=None, primary_key=True)

@@ -12,13 +12,14 @@ written. Customer statistics are updated in the same transaction.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from engine.bulk import RawCursor, allocate_ids, probe_sql, refresh_stale_statistics
@@ -412,8 +413,21 @@ def _resolve_customers(ctx: TenantContext, valid: list[tuple[int, dict]], out: B
     valid[:] = keep
 
 
+def refunds_of(ctx: TenantContext, purchase_ids: Sequence[int]) -> list[tuple[int, int, Decimal]]:
+    """(refund id, purchase id, amount) of every stored refund of ``purchase_ids``.
+
+    One probe of ix_interactions_tenant_reverses per purchase: the cost of a
+    refund must not grow with the tenant's history (docs/operations.md,
+    "Refunds"). The IS NOT NULL lets both planners match the partial index.
+    """
+    rows = RawCursor(ctx.session).select_in("id, reverses_id, amount", "interactions", "reverses_id",
+                                            sorted(set(purchase_ids)), ctx.tenant_id, where="AND reverses_id IS NOT NULL")
+    return [(refund_id, purchase_id, Decimal(amount or 0).quantize(CENT)) for refund_id, purchase_id, amount in rows]
+
+
 def _resolve_refunds(ctx: TenantContext, valid: list[tuple[int, dict]], out: BulkResult) -> None:
-    """Check each refund against the purchase it reverses (unknown, other customer, over-refund)."""
+    """Check each refund against the purchase it reverses (unknown, other
+    customer, dated before it, over-refund)."""
     refunds = [(i, item) for i, item in valid if item["kind"] == InteractionKind.REFUND.code]
     if not refunds:
         return
@@ -421,7 +435,8 @@ def _resolve_refunds(ctx: TenantContext, valid: list[tuple[int, dict]], out: Bul
     ext = sorted({item["reverses_external_id"] for _, item in refunds if "reverses_external_id" in item})
     purchases: dict[int, tuple] = {}
     by_ext: dict[str, int] = {}
-    columns = (Interaction.id, Interaction.customer_id, Interaction.kind, Interaction.amount, Interaction.external_id)
+    columns = (Interaction.id, Interaction.customer_id, Interaction.kind, Interaction.amount, Interaction.external_id,
+               Interaction.occurred_at)
     for part in _in_chunks(ids):
         for row in ctx.session.execute(select(*columns).where(Interaction.tenant_id == ctx.tenant_id, Interaction.id.in_(part))):
             purchases[row.id] = row
@@ -429,13 +444,10 @@ def _resolve_refunds(ctx: TenantContext, valid: list[tuple[int, dict]], out: Bul
         for row in ctx.session.execute(select(*columns).where(Interaction.tenant_id == ctx.tenant_id, Interaction.external_id.in_(part))):
             purchases[row.id] = row
             by_ext[row.external_id] = row.id
-    refunded = dict(
-        ctx.session.execute(
-            select(Interaction.reverses_id, func.coalesce(func.sum(Interaction.amount), 0))
-            .where(Interaction.tenant_id == ctx.tenant_id, Interaction.reverses_id.in_(list(purchases) or [-1]))
-            .group_by(Interaction.reverses_id)
-        ).all()
-    )
+    _lock_chunk_customers(ctx, valid, purchases.values())
+    refunded: dict[int, Decimal] = defaultdict(Decimal)
+    for _, purchase_id, amount in refunds_of(ctx, list(purchases)):
+        refunded[purchase_id] += amount
     bad: set[int] = set()
     for index, item in refunds:
         field_name = "reverses_id" if "reverses_id" in item else "reverses_external_id"
@@ -451,7 +463,12 @@ def _resolve_refunds(ctx: TenantContext, valid: list[tuple[int, dict]], out: Bul
             out.errors[index] = [FieldError(field_name, "the purchase belongs to another customer")]
             bad.add(index)
             continue
-        already = Decimal(refunded.get(purchase.id, 0)).quantize(CENT)
+        if item["occurred_at"] < purchase.occurred_at:
+            out.errors[index] = [FieldError("occurred_at", f"the refund ({item['occurred_at'].isoformat()}) is dated "
+                                                           f"before its purchase ({purchase.occurred_at.isoformat()})")]
+            bad.add(index)
+            continue
+        already = refunded[purchase.id]
         remaining = Decimal(purchase.amount or 0).quantize(CENT) - already
         if item["amount"] > remaining:
             out.errors[index] = [FieldError("amount", f"refund {item['amount']} exceeds what is left to refund on the purchase ({remaining})")]
@@ -461,6 +478,24 @@ def _resolve_refunds(ctx: TenantContext, valid: list[tuple[int, dict]], out: Bul
         refunded[purchase.id] = already + item["amount"]  # later refunds in this batch see this one
     if bad:
         valid[:] = [(i, item) for i, item in valid if i not in bad]
+
+
+def _lock_chunk_customers(ctx: TenantContext, valid: list[tuple[int, dict]], purchases: Iterable) -> None:
+    """PostgreSQL: lock the chunk's customers before reading what their purchases had refunded.
+
+    Two concurrent refunds of one purchase would otherwise both read the
+    same sum and together refund more than was paid. Every refund of a
+    purchase locks its customer (here, and update_stats before it commits),
+    so the second waits for the first and then reads its refund. The set
+    covers every customer update_stats locks later, taken in id order, so
+    the locks queue rather than deadlock (as in _lock_customers_up_front).
+    """
+    raw = RawCursor(ctx.session)
+    if not raw.postgres:
+        return  # SQLite write transactions are serial already
+    ids = {item["customer_id"] for _, item in valid if item.get("customer_id") is not None}
+    ids.update(purchase.customer_id for purchase in purchases)
+    raw.select_in("id", "customers", "id", sorted(ids), ctx.tenant_id, lock="FOR NO KEY UPDATE")
 
 
 def _drop_duplicates(ctx: TenantContext, valid: list[tuple[int, dict]], out: BulkResult) -> list[tuple[int, dict]]:

@@ -38,6 +38,7 @@ from engine.errors import FieldError, ValidationFailed, invalid, not_found
 from engine.models import Customer, Interaction
 from engine.types import CENT, UtcDateTime, utcnow
 from engine.services import audit
+from engine.services.interactions import refunds_of
 from plugins.loyalty import kernels
 from plugins.loyalty.ledger_math import (
     InsufficientPoints,
@@ -725,10 +726,10 @@ def _reverse_refunds(ctx: TenantContext, s: LoyaltySettings, writer: Writer, mem
         for pid, amount in session.execute(sa.select(I.c.id, I.c.amount).where(I.c.tenant_id == ctx.tenant_id,
                                                                               I.c.id.in_(list(part)))):
             amounts[pid] = Decimal(amount or 0).quantize(CENT)
-        for rid, pid, amount in session.execute(sa.select(I.c.id, I.c.reverses_id, I.c.amount).where(
-                I.c.tenant_id == ctx.tenant_id, I.c.reverses_id.in_(list(part)))):
+        # Refunds stored before this batch: through the engine's reverses index, not a scan of the tenant.
+        for rid, pid, amount in refunds_of(ctx, part):
             if rid not in refund_ids:
-                before[pid] += Decimal(amount or 0).quantize(CENT)
+                before[pid] += amount
     by_id = {m.id: m for m in members.values()}
     now = utcnow()
     lots = _load_lots(ctx, [earned[r.reverses_id].member_id for r in refunds if r.reverses_id in earned], now)
