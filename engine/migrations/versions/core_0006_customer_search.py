@@ -2,7 +2,7 @@
 phones, a row per tag; filled in for the customers already stored.
 
 Revision ID: core_0006
-Revises: core_0002
+Revises: core_0005
 """
 
 from __future__ import annotations
