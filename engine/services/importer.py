@@ -22,7 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from engine.errors import FieldError, GuanxiError, ValidationFailed
 from engine.models import ImportJob
@@ -271,16 +271,21 @@ def _store(ctx, kind: str, mode: str | None, rows: list[Row]) -> StoreResult:
     return _store_interactions(ctx, parsed)
 
 
+# What the database says about a value (too long, NUL, out of range, a
+# constraint), as opposed to about itself (gone, locked): those fail the import.
+REFUSED_DATA = (DataError, IntegrityError)
+
+
 def _store_guarded(ctx, kind, mode, rows: list[Row]) -> StoreResult:
-    """The chunk at once; if the database or a plugin refuses it, row by row,
-    so the one bad row is rejected and the others stored (never the same
-    failure on every rerun)."""
+    """The chunk at once; if the database refuses a value or a plugin raises,
+    row by row, so the one bad row is rejected and the others stored (never
+    the same failure on every rerun)."""
     savepoint = ctx.session.begin_nested()
     try:
         result = _store(ctx, kind, mode, rows)
         savepoint.commit()
         return result
-    except (SQLAlchemyError, GuanxiError):
+    except (*REFUSED_DATA, GuanxiError):
         savepoint.rollback()
     total = StoreResult()
     for row in rows:
@@ -291,7 +296,7 @@ def _store_guarded(ctx, kind, mode, rows: list[Row]) -> StoreResult:
         except GuanxiError as error:
             savepoint.rollback()
             one = StoreResult(invalid=[(row.line, error.errors)])
-        except SQLAlchemyError as error:
+        except REFUSED_DATA as error:
             savepoint.rollback()
             cause = type(getattr(error, "orig", None) or error).__name__
             one = StoreResult(invalid=[(row.line, [FieldError("", f"the database refused the row ({cause})", "REFUSED")])])
