@@ -1,4 +1,4 @@
-"""Bulk ``recordInteractions``: every item's problem comes back with its index,
+"""Bulk ``recordInteractions`` and ``guanxi_validate_interactions``: every item's problem comes back with its index,
 the good items are stored, whether the core or a plugin refuses an item."""
 
 from __future__ import annotations
