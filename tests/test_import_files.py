@@ -34,6 +34,13 @@ def test_a_gb18030_csv_saved_by_excel_imports_with_its_chinese_names(gx, tenant,
     assert customer(gx, tenant, "G0").city == "广州"
 
 
+def test_a_one_row_gb18030_file_is_not_taken_for_big5(gx, tenant, tmp_path):
+    # Two characters read as well in Big5 or Korean: the tie goes to GB18030.
+    path = write_csv(tmp_path / "one.csv", ["code", "name"], [["G1", "张伟"]], encoding="gb18030")
+    assert import_file(gx, tenant, "customers", path).rows_stored == 1
+    assert customer(gx, tenant, "G1").name == "张伟"
+
+
 def test_utf8_with_a_bom_imports_and_the_bom_is_not_part_of_the_first_column(gx, tenant, tmp_path):
     path = write_csv(tmp_path / "bom.csv", ["code", "name"], [["B1", "黄蓉"]], encoding="utf-8-sig")
     report = import_file(gx, tenant, "customers", path)
@@ -44,6 +51,7 @@ def test_utf8_with_a_bom_imports_and_the_bom_is_not_part_of_the_first_column(gx,
 @pytest.mark.parametrize("content, found", [
     ("code,name\nU1,黄蓉\n".encode("utf-16"), "UTF-16 or binary"),
     (bytes(range(128, 256)) * 64, "neither UTF-8 nor GB18030"),
+    ("code,name,city\n".encode() + "C1,陳大文,臺北市中正區\n".encode("big5") * 50, "detected: big5"),
 ])
 def test_a_file_in_another_encoding_is_refused_naming_the_file(gx, tenant, tmp_path, content, found):
     path = tmp_path / "export.csv"

@@ -107,9 +107,13 @@ def detect_encoding(path: Path) -> str:
                                            "save it as CSV UTF-8 or as an Excel workbook")])
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample).best()
+    matches = from_bytes(sample)
+    best = matches.best()
     found = best.encoding if best is not None else None
-    if found in CHINESE_LEGACY or (found is None and _decodes(sample, "gb18030")):
+    # A few Chinese characters read equally well as GBK, Big5 or Korean; a
+    # tie goes to GB18030, what Excel writes in a mainland Chinese locale.
+    gb = [match for match in matches if match.encoding in CHINESE_LEGACY]
+    if (gb and gb[0].chaos <= best.chaos) or (found is None and _decodes(sample, "gb18030")):
         return "gb18030"
     raise ValidationFailed([FieldError("file", f"{path.name} is neither UTF-8 nor GB18030/GBK text "
                                        f"(detected: {found or 'binary data'}); save it as CSV UTF-8")])
