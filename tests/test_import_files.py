@@ -159,3 +159,7 @@ def test_a_file_that_is_not_a_workbook_is_refused_clearly(gx, tenant, tmp_path):
     with pytest.raises(ValidationFailed, match="orders.xlsx is not a readable Excel workbook"):
         import_file(gx, tenant, "interactions", path)
     assert count(gx, tenant, Interaction) == 0
+    old = tmp_path / "orders.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0" + bytes(512))
+    with pytest.raises(ValidationFailed, match=r"orders.xls is in the old Excel format \(.xls\); save it as .xlsx"):
+        import_file(gx, tenant, "interactions", old)

@@ -76,6 +76,8 @@ def open_table(path: Path) -> TableFile:
     """Detect the file's format and encoding and read its header."""
     if not path.is_file():
         raise ValidationFailed([FieldError("file", f"{path} does not exist")])
+    if path.suffix.lower() == ".xls":
+        raise ValidationFailed([FieldError("file", f"{path.name} is in the old Excel format (.xls); save it as .xlsx or CSV UTF-8")])
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         encoding = "xlsx"
         rows = _xlsx_rows(path)
@@ -190,6 +192,10 @@ def _cell_text(value) -> str:
 def _row(header: list[str], cells: list[str] | None) -> dict[str, str] | BadRow:
     if cells is None:
         return BadRow({}, [FieldError("", "the row is not well-formed CSV (check its quotes)")])
+    if len(cells) == len(header):
+        joined = "".join(cells)
+        if len(joined) <= MAX_CELL and "\x00" not in joined and not UNDECODABLE.search(joined):
+            return dict(zip(header, cells))  # the common case, checked at once
     raw = {name: cells[i] if i < len(cells) else "" for i, name in enumerate(header)}
     errors = []
     if any(cell.strip() for cell in cells[len(header):]):

@@ -18,7 +18,6 @@ stored amount is put right with a refund).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from zoneinfo import ZoneInfo
 
@@ -26,6 +25,7 @@ from engine.services.interactions import parse_time
 
 PREFIX = "import:"  # recognisable: this id was derived, not given
 IDENTITY = ("customer_code", "customer_id", "kind", "store", "channel", "staff", "reverses_external_id", "reverses_id")
+KIND, CHANNEL = IDENTITY.index("kind"), IDENTITY.index("channel")
 
 
 class KeyDeriver:
@@ -36,10 +36,10 @@ class KeyDeriver:
         self.seen: Counter[str] = Counter()
 
     def key(self, row: dict[str, str]) -> str:
-        identity = {name: (row.get(name) or "").strip() for name in IDENTITY}
-        identity["kind"], identity["channel"] = identity["kind"].upper(), identity["channel"].upper()
-        identity["occurred_at"] = self._instant(row.get("occurred_at") or "")
-        digest = hashlib.sha256(json.dumps(identity, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:40]
+        parts = [(row.get(name) or "").strip() for name in IDENTITY]
+        parts[KIND], parts[CHANNEL] = parts[KIND].upper(), parts[CHANNEL].upper()
+        parts.append(self._instant(row.get("occurred_at") or ""))
+        digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
         self.seen[digest] += 1
         count = self.seen[digest]
         return f"{PREFIX}{digest}" if count == 1 else f"{PREFIX}{digest}#{count}"
