@@ -8,7 +8,6 @@ the reasons quote no personal data.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from openpyxl import Workbook

@@ -20,6 +20,7 @@ from engine.errors import FieldError, GuanxiError, ValidationFailed
 from engine.models import Customer
 from engine.services.customers import CustomerInput, parse_customer_input, update_customer
 from engine.services.import_rejects import REJECT_COLUMNS
+from engine.services.import_results import StoreResult
 from engine.types import utcnow
 
 CUSTOMER_COLUMNS = frozenset(CustomerInput.model_fields) | {"referrer_code"}
@@ -61,9 +62,7 @@ def _parse(data: dict) -> dict:
     return values
 
 
-def store_customers(ctx, parsed: list[tuple[int, dict]], mode: str):
-    from engine.services.importer import StoreResult
-
+def store_customers(ctx, parsed: list[tuple[int, dict]], mode: str) -> StoreResult:
     session: Session = ctx.session
     refresh_stale_statistics(session, ("customers",))
     out = StoreResult()
@@ -135,7 +134,7 @@ def _insert(ctx, fresh: list[tuple[dict, str | None]]) -> None:
         )
 
 
-def _update(ctx, stored: dict[str, Customer], line: int, values: dict, referrer: str | None, out) -> None:
+def _update(ctx, stored: dict[str, Customer], line: int, values: dict, referrer: str | None, out: StoreResult) -> None:
     customer = stored[values["code"]]
     if referrer:
         if referrer not in stored:

@@ -32,6 +32,7 @@ from engine.services.import_customers import CUSTOMER_COLUMNS, customer_from_row
 from engine.services.import_files import BadRow, TableFile, file_sha256, open_table
 from engine.services.import_keys import KeyDeriver
 from engine.services.import_rejects import REJECT_COLUMNS, RejectFile, reason_text
+from engine.services.import_results import StoreResult
 from engine.services.interactions import ALLOWED_KEYS as INTERACTION_COLUMNS
 from engine.services.interactions import record_interactions
 from engine.types import utcnow
@@ -68,14 +69,6 @@ class ImportReport:
     @property
     def rows_rejected(self) -> int:
         return self.rows_invalid
-
-
-@dataclass
-class StoreResult:
-    stored: int = 0
-    updated: int = 0
-    duplicates: int = 0
-    invalid: list[tuple[int, list[FieldError]]] = field(default_factory=list)
 
 
 @dataclass
@@ -126,8 +119,7 @@ def import_file(
     except Exception as error:  # not BaseException: a kill (KeyboardInterrupt) leaves it RUNNING, to resume
         # Anything but a kill: say why without quoting data (a database error's
         # text carries the statement's parameters, i.e. someone's personal data).
-        reason = str(error) if isinstance(error, GuanxiError) else f"{type(error).__name__} while storing rows after row {report.resumed_from}"
-        reason = reason[:500]
+        reason = (str(error) if isinstance(error, GuanxiError) else type(error).__name__)[:500]
         _end_job(gx, tenant_id, job_id, "FAILED", actor, kind, path, failure=reason)
         raise ImportFailed([FieldError("file", f"{path.name}: the import stopped ({reason}); "
                                        "rows up to the last committed chunk are stored, run it again to resume")]) from None
@@ -300,10 +292,7 @@ def _store_guarded(ctx, kind, mode, rows: list[Row]) -> StoreResult:
             savepoint.rollback()
             cause = type(getattr(error, "orig", None) or error).__name__
             one = StoreResult(invalid=[(row.line, [FieldError("", f"the database refused the row ({cause})", "REFUSED")])])
-        total.stored += one.stored
-        total.updated += one.updated
-        total.duplicates += one.duplicates
-        total.invalid.extend(one.invalid)
+        total.add(one)
     return total
 
 
