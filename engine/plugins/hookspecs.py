@@ -75,7 +75,8 @@ def guanxi_validate_interactions(ctx, items):
     anything is stored.
 
     ``items`` is a list of validated item dicts (``kind``, ``occurred_at`` as
-    an aware UTC datetime, ``customer_id``, ``payload``, ...), each of which
+    an aware UTC datetime, ``customer_id`` unless a refund names only its
+    purchase, ``payload``, ...), each of which
     the core would store. Return ``{position in items: [FieldError, ...]}``
     for the items the plugin refuses (an empty dict or None when all are
     fine). Refused items are reported per item (the import's line, the bulk

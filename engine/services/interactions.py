@@ -106,7 +106,6 @@ def parse_time(value: Any, tz: ZoneInfo) -> datetime:
     return value
 
 
-
 def _parse_amount(value: Any) -> Decimal:
     if isinstance(value, float):
         value = repr(value)
