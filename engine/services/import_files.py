@@ -59,7 +59,10 @@ class TableFile:
     def count(self) -> int:
         """Data rows, for the progress bar (XLSX: from the sheet's dimensions)."""
         if self.encoding == "xlsx":
-            return max(_xlsx_sheet(self.path)[1].max_row or 1, 1) - 1
+            workbook, sheet = _xlsx_sheet(self.path)
+            rows = sheet.max_row or 1
+            workbook.close()
+            return max(rows, 1) - 1
         return sum(1 for _ in _csv_rows(self.path, self.encoding)) - 1
 
 
