@@ -1,7 +1,7 @@
-"""Customer data in and out: refunds, export and search, each against its anchor
+"""Customer data in and out: refunds, imports, export and search, each against its anchor
 measured in the same run.
 
-    .venv/bin/python -m bench.data [--only refunds,export,search] [--quick]
+    .venv/bin/python -m bench.data [--only refunds,imports,export,search] [--quick]
 
 Each part lives in its own module (bench/data_<part>.py) with a
 ``run(args) -> dict`` function; this driver prints one JSON line per part.
@@ -15,7 +15,7 @@ import argparse
 import importlib
 import json
 
-PARTS = ("refunds", "export", "search")
+PARTS = ("refunds", "imports", "export", "search")
 
 
 def main() -> None:

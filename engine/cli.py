@@ -20,7 +20,7 @@ app = typer.Typer(help="Guanxi (关系): a plugin-based CRM engine.", no_args_is
 tenant_app = typer.Typer(help="Manage tenants (the businesses served).", no_args_is_help=True)
 key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 module_app = typer.Typer(help="Enable, disable and list modules per tenant.", no_args_is_help=True)
-import_app = typer.Typer(help="Import CSV files (resumable).", no_args_is_help=True)
+import_app = typer.Typer(help="Import CSV or XLSX files (resumable; rejected rows go to <name>.rejects.csv).", no_args_is_help=True)
 customer_app = typer.Typer(help="Work on customer records (merge duplicates).", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(key_app, name="key")
@@ -208,8 +208,14 @@ def module_disable(names: list[str] = typer.Argument(...), tenant: str = typer.O
     _set_module(tenant, names, False)
 
 
-def _import(kind: str, file: Path, tenant: str, chunk_size: int) -> None:
-    from engine.services.importer import import_csv
+IMPORT_SHOWN = 100  # rejected rows printed; the reject file has them all
+EXIT_REJECTED, EXIT_NOT_IMPORTED = 3, 1
+
+
+def _import(kind: str, file: Path, tenant: str, chunk_size: int, mode: str | None = None) -> None:
+    """Exit status: 0 every row stored (or a duplicate, or updated), 3 some rows
+    rejected (listed, and in the reject file), 1 the file could not be imported."""
+    from engine.services.importer import import_file
 
     gx = open_engine()
     with progress_bar() as progress:
@@ -219,28 +225,48 @@ def _import(kind: str, file: Path, tenant: str, chunk_size: int) -> None:
             progress.update(task, completed=done, total=total)
 
         try:
-            report = import_csv(gx, tenant, kind, file, chunk_size=chunk_size, on_progress=on_progress)
+            report = import_file(gx, tenant, kind, file, chunk_size=chunk_size, on_progress=on_progress, mode=mode)
         except GuanxiError as error:
             progress.stop()
-            fail(error)
+            for item in error.errors:
+                err.print(f"[red]error[/red] {item}", soft_wrap=True)
+            raise typer.Exit(code=EXIT_NOT_IMPORTED) from None
+        except Exception as error:  # no traceback: its locals and messages may hold the file's personal data
+            progress.stop()
+            err.print(f"[red]error[/red] {file.name} could not be imported ({type(error).__name__}); "
+                      "rows up to the last committed chunk are stored, run the command again to resume", soft_wrap=True)
+            raise typer.Exit(code=EXIT_NOT_IMPORTED) from None
     if report.already_done:
         console.print(f"{file} was already imported; nothing to do.")
     elif report.resumed_from:
         console.print(f"Resumed after row {report.resumed_from}.")
-    console.print(f"stored {report.rows_stored}, duplicates {report.rows_duplicate}, invalid {report.rows_invalid}")
-    for line, errors in report.invalid[:20]:
-        err.print(f"  line {line}: " + "; ".join(str(e) for e in errors))
+    updated = f"updated {report.rows_updated}, " if kind == "customers" else ""
+    console.print(f"stored {report.rows_stored}, {updated}duplicates {report.rows_duplicate}, rejected {report.rows_invalid}")
+    if not report.rows_invalid:
+        return
+    for line, errors in report.invalid[:IMPORT_SHOWN]:
+        err.print(f"  line {line}: " + "; ".join(str(e) for e in errors), soft_wrap=True, markup=False, highlight=False)
+    if report.rows_invalid > IMPORT_SHOWN:
+        err.print(f"  ... and {report.rows_invalid - IMPORT_SHOWN} more")
+    if report.reject_file is not None:
+        err.print(f"All {report.rows_invalid} rejected rows, with their line and reason: {report.reject_file} "
+                  "(fix them there and import that file)", soft_wrap=True, markup=False, highlight=False)
+    raise typer.Exit(code=EXIT_REJECTED)
+
+
+MODE_HELP = "upsert: a code already stored has its changed fields updated; insert: it is counted a duplicate"
 
 
 @import_app.command("customers")
-def import_customers(file: Path, tenant: str = typer.Option(..., "--tenant"), chunk_size: int = typer.Option(5000)) -> None:
-    """Import customers from CSV (columns: the customer fields; tags and consent separated by '|')."""
-    _import("customers", file, tenant, chunk_size)
+def import_customers(file: Path, tenant: str = typer.Option(..., "--tenant"), chunk_size: int = typer.Option(5000),
+                     mode: str = typer.Option("upsert", "--mode", help=MODE_HELP)) -> None:
+    """Import customers from CSV or XLSX (columns: the customer fields; tags and consent separated by '|')."""
+    _import("customers", file, tenant, chunk_size, mode)
 
 
 @import_app.command("interactions")
 def import_interactions(file: Path, tenant: str = typer.Option(..., "--tenant"), chunk_size: int = typer.Option(5000)) -> None:
-    """Import interactions from CSV (customer_code or customer_id, kind, occurred_at, amount, ...)."""
+    """Import interactions from CSV or XLSX (customer_code or customer_id, kind, occurred_at, amount, ...)."""
     _import("interactions", file, tenant, chunk_size)
 
 

@@ -207,7 +207,7 @@ class AuditEvent(SQLModel, table=True):
 
 
 class ImportJob(SQLModel, table=True):
-    """Progress of a CSV import, so a killed import resumes where it stopped."""
+    """Progress of a file import, so a killed or failed import resumes where it stopped."""
 
     __tablename__ = "import_jobs"
     __table_args__ = (sa.UniqueConstraint("tenant_id", "kind", "file_sha256", name="uq_import_jobs_file"),)
@@ -221,7 +221,10 @@ class ImportJob(SQLModel, table=True):
     rows_stored: int = 0
     rows_duplicate: int = 0
     rows_invalid: int = 0
-    status: str = Field(default="RUNNING", max_length=16)
+    rows_updated: int = Field(default=0, sa_column_kwargs={"server_default": "0"})  # customers, upsert mode
+    mode: Optional[str] = Field(default=None, max_length=16)  # customers: insert or upsert
+    status: str = Field(default="RUNNING", max_length=16)  # RUNNING, DONE or FAILED
+    failure: Optional[str] = Field(default=None, max_length=500)  # why it FAILED; never row data
     started_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     finished_at: Optional[datetime] = Field(default=None, sa_type=UtcDateTime)
 

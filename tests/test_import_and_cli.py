@@ -114,9 +114,12 @@ def test_cli_walks_an_operator_through_setup(database_url, tmp_path, monkeypatch
     assert "rfm" in listing and "会员积分" in listing
     unknown = runner.invoke(app, ["module", "enable", "crystal-ball", "--tenant", "acme"])
     assert unknown.exit_code == 2 and "unknown module" in unknown.output
-    run("import", "customers", str(_customers_csv(tmp_path, 40)), "--tenant", "acme")
-    out = run("import", "interactions", str(_interactions_csv(tmp_path, 100)), "--tenant", "acme")
-    assert "stored 100" in out and "invalid 1" in out
+    # One bad row in each file: the rest is stored, the exit status says rows were rejected.
+    customers = runner.invoke(app, ["import", "customers", str(_customers_csv(tmp_path, 40)), "--tenant", "acme"])
+    assert customers.exit_code == 3 and "stored 40" in customers.output and "rejected 1" in customers.output
+    out = runner.invoke(app, ["import", "interactions", str(_interactions_csv(tmp_path, 100)), "--tenant", "acme"])
+    assert out.exit_code == 3 and "stored 100" in out.output and "rejected 1" in out.output
+    assert "line 102" in out.output and "interactions.rejects.csv" in out.output
 
     from engine.db import make_engine
     from sqlmodel import Session

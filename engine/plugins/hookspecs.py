@@ -71,13 +71,30 @@ def guanxi_graphql():
 
 
 @hookspec
+def guanxi_validate_interactions(ctx, items):
+    """Check the plugin's part of interactions about to be recorded, before
+    anything is stored.
+
+    ``items`` is a list of validated item dicts (``kind``, ``occurred_at`` as
+    an aware UTC datetime, ``customer_id`` unless a refund names only its
+    purchase, ``payload``, ...), each of which
+    the core would store. Return ``{position in items: [FieldError, ...]}``
+    for the items the plugin refuses (an empty dict or None when all are
+    fine). Refused items are reported per item (the import's line, the bulk
+    mutation's index) and not stored; the others are. Answers of several
+    plugins are merged. Do not write anything here.
+    """
+
+
+@hookspec
 def guanxi_interactions_recorded(ctx, interactions):
     """React to interactions just recorded, inside the same transaction.
 
     ``ctx`` is an ``engine.context.TenantContext`` (tenant, actor, session,
     module settings); ``interactions`` a list of ``engine.services.interactions.
     RecordedInteraction`` (one item for a single record, many for bulk).
-    Write through ``ctx.session``; raising aborts the whole recording. Return
+    Write through ``ctx.session``; raising aborts the whole recording, so
+    refuse bad items earlier, in ``guanxi_validate_interactions``. Return
     value ignored.
     """
 

@@ -1,101 +1,87 @@
-"""CSV import of customers and interactions: chunked, with progress, resumable.
+"""File import of customers and interactions: chunked, with progress, resumable.
 
 Each chunk is stored in one transaction together with the job's progress
 counter, so an import killed at any point and started again resumes after
 the last committed chunk and ends with every row stored exactly once.
-Invalid rows are skipped and reported with their line number and reasons.
+
+Everything wrong is per row: a row the services refuse, a row of garbage
+(see import_files) and a row the database refuses all end in the reject file
+(import_rejects) with their line and reason, and the other rows are stored.
+An import that fails as a whole (the database went away, say) marks its job
+FAILED with a reason that quotes no row; running it again resumes it.
+Interactions without an ``external_id`` get a derived one (import_keys), so
+importing a corrected file again stores nothing twice.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, update
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
 
-from engine.bulk import insert_rows, refresh_stale_statistics
-from engine.errors import FieldError, ValidationFailed
-from engine.models import Customer, ImportJob
+from engine.errors import FieldError, GuanxiError, ValidationFailed
+from engine.models import ImportJob
 from engine.runtime import Guanxi
 from engine.services import audit
-from engine.services.customers import CustomerInput, parse_customer_input, phone_region
+from engine.services.import_customers import CUSTOMER_COLUMNS, customer_from_row, store_customers
+from engine.services.import_files import BadRow, TableFile, file_sha256, open_table
+from engine.services.import_keys import KeyDeriver
+from engine.services.import_rejects import REJECT_COLUMNS, RejectFile, reason_text
+from engine.services.import_results import StoreResult
 from engine.services.interactions import ALLOWED_KEYS as INTERACTION_COLUMNS
 from engine.services.interactions import record_interactions
-from engine.services.search import index_tags, with_search_columns
 from engine.types import utcnow
 
 IMPORT_CHUNK = 5_000
-CUSTOMER_COLUMNS = frozenset(CustomerInput.model_fields) | {"referrer_code"}
-LIST_SEPARATOR = "|"
+REPORT_LIMIT = 200  # rejected rows kept in the report (the reject file has them all)
+KINDS = ("customers", "interactions")
+MODES = ("upsert", "insert")
+DEFAULT_MODE = "upsert"
+
+
+class ImportFailed(GuanxiError):
+    """The import stopped as a whole; its job is FAILED and a rerun resumes it."""
+
+    code = "IMPORT_FAILED"
 
 
 @dataclass
 class ImportReport:
     kind: str
     file: str
+    mode: str | None = None
+    encoding: str = ""
     rows_total: int = 0
     rows_stored: int = 0
+    rows_updated: int = 0
     rows_duplicate: int = 0
-    rows_invalid: int = 0
+    rows_invalid: int = 0  # rejected
     resumed_from: int = 0
     already_done: bool = False
-    invalid: list[tuple[int, list[FieldError]]] = field(default_factory=list)  # (line, errors), first 100
+    reject_file: Path | None = None
+    invalid: list[tuple[int, list[FieldError]]] = field(default_factory=list)  # (line, errors), the first REPORT_LIMIT
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.rows_invalid
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@dataclass
+class Row:
+    """One data row on its way in: its line, the cells as read, and the service's input or what is wrong."""
+
+    line: int
+    raw: dict[str, str]
+    item: dict | None
+    errors: list[FieldError] | None = None
 
 
-def _rows(path: Path, allowed: frozenset[str]) -> tuple[list[str], Iterator[dict[str, str]]]:
-    handle = path.open(newline="", encoding="utf-8-sig")
-    reader = csv.DictReader(handle)
-    header = reader.fieldnames or []
-    unknown = [name for name in header if name not in allowed]
-    if unknown:
-        handle.close()
-        raise ValidationFailed([FieldError(name, f"unknown column in {path.name}") for name in unknown])
-    return header, reader
-
-
-def count_rows(path: Path) -> int:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
-
-
-def _customer_from_csv(row: dict[str, str]) -> dict:
-    """CSV text to service input: empty cells are unset, lists use '|'."""
-    data: dict = {}
-    for key, value in row.items():
-        if value is None or value == "":
-            continue
-        if key == "tags":
-            data[key] = [tag for tag in value.split(LIST_SEPARATOR) if tag.strip()]
-        elif key == "consent":
-            data[key] = {channel.strip(): True for channel in value.split(LIST_SEPARATOR) if channel.strip()}
-        elif key == "attributes":
-            data[key] = json.loads(value)
-        else:
-            data[key] = value
-    return data
-
-
-def _interaction_from_csv(row: dict[str, str]) -> dict:
-    data = {key: value for key, value in row.items() if value not in (None, "")}
-    if "payload" in data:
-        data["payload"] = json.loads(data["payload"])
-    return data
-
-
-def import_csv(
+def import_file(
     gx: Guanxi,
     tenant: str,
     kind: str,
@@ -103,180 +89,215 @@ def import_csv(
     actor: str = "cli",
     chunk_size: int = IMPORT_CHUNK,
     on_progress: Callable[[int, int], None] | None = None,
+    mode: str | None = None,
 ) -> ImportReport:
-    """Import ``path`` (kind ``customers`` or ``interactions``) into ``tenant``."""
-    if kind not in ("customers", "interactions"):
+    """Import ``path`` (CSV or XLSX; kind ``customers`` or ``interactions``) into ``tenant``.
+
+    ``mode`` (customers only): ``upsert`` (default) updates the changed fields
+    of a customer whose code is already stored, ``insert`` counts it a duplicate.
+    Raises ValidationFailed when the file cannot be imported at all, ImportFailed
+    when the import stopped part-way (resumable).
+    """
+    if kind not in KINDS:
         raise ValidationFailed([FieldError("kind", "must be customers or interactions")])
-    if not path.is_file():
-        raise ValidationFailed([FieldError("file", f"{path} does not exist")])
-    allowed = CUSTOMER_COLUMNS if kind == "customers" else INTERACTION_COLUMNS
-    digest = file_sha256(path)
-    report = ImportReport(kind=kind, file=str(path), rows_total=count_rows(path))
-    tenant = gx.tenant_id(tenant)  # once: each chunk opens the tenant's session by id
-    job_id = _start_job(gx, tenant, kind, digest, path)
-    with gx.tenant(tenant, write=False) as ctx:
-        job = ctx.session.get(ImportJob, job_id)
-        start_at = job.rows_done
-        if job.status == "DONE":
-            report.already_done = True
-            report.rows_stored, report.rows_duplicate, report.rows_invalid = job.rows_stored, job.rows_duplicate, job.rows_invalid
-            return report
+    if kind == "customers":
+        mode = mode or DEFAULT_MODE
+        if mode not in MODES:
+            raise ValidationFailed([FieldError("mode", f"must be one of {', '.join(MODES)}")])
+    else:
+        mode = None
+    table = open_table(path)
+    _check_columns(table, CUSTOMER_COLUMNS if kind == "customers" else INTERACTION_COLUMNS)
+    report = ImportReport(kind=kind, file=str(path), mode=mode, encoding=table.encoding, rows_total=table.count())
+    tenant_id = gx.tenant_id(tenant)  # once: each chunk opens the tenant's session by id
+    job_id, start_at = _start_job(gx, tenant_id, kind, mode, table, report)
+    if report.already_done:
+        return report
     report.resumed_from = start_at
-    _, rows = _rows(path, allowed)
-    convert = _customer_from_csv if kind == "customers" else _interaction_from_csv
-    store = _store_customers if kind == "customers" else _store_interactions
-    if on_progress:
-        on_progress(start_at, report.rows_total)
-    line = 1  # the header
-    chunk: list[tuple[int, dict | Exception]] = []
-    done = 0
-    for row in rows:
-        line += 1
-        done += 1
-        if done <= start_at:
-            continue
-        try:
-            chunk.append((line, convert(row)))
-        except (ValueError, json.JSONDecodeError) as error:
-            chunk.append((line, error))
-        if len(chunk) >= chunk_size:
-            _commit_chunk(gx, tenant, job_id, chunk, store, report, actor)
-            if on_progress:
-                on_progress(done, report.rows_total)
-            chunk = []
-    if chunk:
-        _commit_chunk(gx, tenant, job_id, chunk, store, report, actor)
-    with gx.tenant(tenant, actor=actor) as ctx:
-        session = ctx.session
-        job = session.get(ImportJob, job_id)
-        job.status, job.finished_at = "DONE", utcnow()
-        report.rows_stored, report.rows_duplicate, report.rows_invalid = job.rows_stored, job.rows_duplicate, job.rows_invalid
-        audit.record(session, job.tenant_id, actor, f"import.{kind}", "ImportJob", job.id,
-                     {"file": path.name, "stored": job.rows_stored, "duplicates": job.rows_duplicate, "invalid": job.rows_invalid})
-    if on_progress:
-        on_progress(report.rows_total, report.rows_total)
+    try:
+        _run(gx, tenant_id, kind, mode, table, job_id, start_at, report, actor, chunk_size, on_progress)
+    except Exception as error:  # not BaseException: a kill (KeyboardInterrupt) leaves it RUNNING, to resume
+        # Anything but a kill: say why without quoting data (a database error's
+        # text carries the statement's parameters, i.e. someone's personal data).
+        reason = (str(error) if isinstance(error, GuanxiError) else type(error).__name__)[:500]
+        _end_job(gx, tenant_id, job_id, "FAILED", actor, kind, path, failure=reason)
+        raise ImportFailed([FieldError("file", f"{path.name}: the import stopped ({reason}); "
+                                       "rows up to the last committed chunk are stored, run it again to resume")]) from None
     return report
 
 
-def _start_job(gx: Guanxi, tenant: int, kind: str, digest: str, path: Path) -> int:
-    with gx.tenant(tenant) as ctx:
+import_csv = import_file  # the name before XLSX support
+
+
+def _check_columns(table: TableFile, allowed: frozenset[str]) -> None:
+    unknown = [name for name in table.header if name not in allowed and name not in REJECT_COLUMNS]
+    repeated = sorted({name for name in table.header if table.header.count(name) > 1})
+    errors = [FieldError(name, f"unknown column in {table.path.name}") for name in unknown]
+    errors += [FieldError(name, f"column named twice in {table.path.name}") for name in repeated]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _start_job(gx: Guanxi, tenant_id: int, kind: str, mode: str | None, table: TableFile, report: ImportReport):
+    """The file's job (by content): new, resumed (RUNNING after a kill, or FAILED), or done."""
+    digest = file_sha256(table.path)
+    with gx.tenant(tenant_id) as ctx:
         job = ctx.session.execute(
             select(ImportJob).where(ImportJob.tenant_id == ctx.tenant_id, ImportJob.kind == kind, ImportJob.file_sha256 == digest)
         ).scalars().first()
         if job is None:
-            job = ImportJob(tenant_id=ctx.tenant_id, kind=kind, file_sha256=digest, file_name=path.name)
-            ctx.session.add(job)
-            ctx.session.flush()
-        return job.id
+            job = ImportJob(tenant_id=ctx.tenant_id, kind=kind, file_sha256=digest, file_name=table.path.name[:500], mode=mode)
+        elif job.status == "DONE" and job.mode == mode:
+            report.already_done = True
+            report.rows_stored, report.rows_updated = job.rows_stored, job.rows_updated
+            report.rows_duplicate, report.rows_invalid = job.rows_duplicate, job.rows_invalid
+            return job.id, job.rows_done
+        elif job.status == "DONE":  # the same file again in another mode: a new run
+            job.rows_done = job.rows_stored = job.rows_updated = job.rows_duplicate = job.rows_invalid = 0
+            job.mode, job.started_at, job.finished_at = mode, utcnow(), None
+        job.status, job.failure = "RUNNING", None
+        ctx.session.add(job)
+        ctx.session.flush()
+        return job.id, job.rows_done
 
 
-def _commit_chunk(gx, tenant, job_id, chunk, store, report: ImportReport, actor: str) -> None:
-    """Store one chunk and advance the job's counter in the same transaction."""
-    with gx.tenant(tenant, actor=actor) as ctx:
-        invalid: list[tuple[int, list[FieldError]]] = []
-        parsed = []
-        for line, item in chunk:
-            if isinstance(item, Exception):
-                invalid.append((line, [FieldError("", f"unreadable row: {item}")]))
-            else:
-                parsed.append((line, item))
-        stored, duplicates, bad = store(ctx, parsed)
-        invalid.extend(bad)
+def _run(gx, tenant_id, kind, mode, table: TableFile, job_id, start_at, report: ImportReport, actor, chunk_size, on_progress):
+    with gx.tenant(tenant_id, write=False) as ctx:
+        tz = ZoneInfo(ctx.tenant.timezone)
+    keys = KeyDeriver(tz) if kind == "interactions" else None
+    convert = customer_from_row if kind == "customers" else _interaction_from_row
+    if on_progress:
+        on_progress(start_at, report.rows_total)
+    rejects: RejectFile | None = None
+    chunk: list[Row] = []
+    last_skipped = None
+    for done, (line, values) in enumerate(table.rows(), start=1):
+        raw = values.raw if isinstance(values, BadRow) else values
+        key = keys.key(raw) if keys is not None and not raw.get("external_id", "").strip() else None
+        if done <= start_at:
+            last_skipped = line  # keys above: the occurrence counter needs the rows before too
+            continue
+        if rejects is None:
+            rejects = RejectFile(table.path, table.header, last_skipped)
+        chunk.append(_row(line, values, key, convert))
+        if len(chunk) >= chunk_size:
+            _commit_chunk(gx, tenant_id, job_id, chunk, kind, mode, report, actor, rejects)
+            if on_progress:
+                on_progress(done, report.rows_total)
+            chunk = []
+    if rejects is None:
+        rejects = RejectFile(table.path, table.header, last_skipped)
+    if chunk:
+        _commit_chunk(gx, tenant_id, job_id, chunk, kind, mode, report, actor, rejects)
+    job = _end_job(gx, tenant_id, job_id, "DONE", actor, kind, table.path)
+    report.rows_stored, report.rows_updated = job["rows_stored"], job["rows_updated"]
+    report.rows_duplicate, report.rows_invalid = job["rows_duplicate"], job["rows_invalid"]
+    report.reject_file = rejects.path if rejects.path.exists() else None
+    if on_progress:
+        on_progress(report.rows_total, report.rows_total)
+
+
+def _row(line: int, values: dict[str, str] | BadRow, key: str | None, convert) -> Row:
+    if isinstance(values, BadRow):
+        return Row(line, values.raw, None, values.errors)
+    try:
+        item = convert(values)
+    except ValidationFailed as error:
+        return Row(line, values, None, error.errors)
+    if key is not None:
+        item["external_id"] = key
+    return Row(line, values, item)
+
+
+def _interaction_from_row(row: dict[str, str]) -> dict:
+    data = {key: value for key, value in row.items() if value not in (None, "") and key not in REJECT_COLUMNS}
+    if "payload" in data:
+        try:
+            data["payload"] = json.loads(data["payload"])
+        except ValueError:
+            raise ValidationFailed([FieldError("payload", "is not valid JSON")]) from None
+    return data
+
+
+def _end_job(gx, tenant_id, job_id, status, actor, kind, path: Path, failure: str | None = None) -> dict:
+    with gx.tenant(tenant_id, actor=actor) as ctx:
+        job = ctx.session.get(ImportJob, job_id)
+        job.status, job.finished_at, job.failure = status, utcnow(), failure
+        ctx.session.add(job)
+        counts = {"rows_stored": job.rows_stored, "rows_updated": job.rows_updated,
+                  "rows_duplicate": job.rows_duplicate, "rows_invalid": job.rows_invalid}
+        audit.record(ctx.session, job.tenant_id, actor, f"import.{kind}" if status == "DONE" else f"import.{kind}.failed",
+                     "ImportJob", job.id, {"file": path.name[:200], "status": status, **counts})
+    return counts
+
+
+def _commit_chunk(gx, tenant_id, job_id, chunk: list[Row], kind, mode, report: ImportReport, actor, rejects: RejectFile) -> None:
+    """Store one chunk and advance the job's counter in the same transaction;
+    its rejected rows reach the reject file before the commit."""
+    with gx.tenant(tenant_id, actor=actor) as ctx:
+        invalid = [(row.line, row.errors) for row in chunk if row.errors]
+        good = [row for row in chunk if not row.errors]
+        result = _store_guarded(ctx, kind, mode, good)
+        invalid.extend(result.invalid)
+        by_line = {row.line: row for row in chunk}
+        rejects.write([(line, by_line[line].raw, reason_text(errors)) for line, errors in invalid])
         job = ctx.session.get(ImportJob, job_id)
         job.rows_done += len(chunk)
-        job.rows_stored += stored
-        job.rows_duplicate += duplicates
+        job.rows_stored += result.stored
+        job.rows_updated += result.updated
+        job.rows_duplicate += result.duplicates
         job.rows_invalid += len(invalid)
         ctx.session.add(job)
-    report.rows_stored += stored
-    report.rows_duplicate += duplicates
+    report.rows_stored += result.stored
+    report.rows_updated += result.updated
+    report.rows_duplicate += result.duplicates
     report.rows_invalid += len(invalid)
-    room = 100 - len(report.invalid)
-    report.invalid.extend(sorted(invalid)[: max(room, 0)])
+    room = REPORT_LIMIT - len(report.invalid)
+    report.invalid.extend(sorted(invalid, key=lambda pair: pair[0])[: max(room, 0)])
 
 
-def _store_interactions(ctx, parsed: list[tuple[int, dict]]):
+def _store(ctx, kind: str, mode: str | None, rows: list[Row]) -> StoreResult:
+    parsed = [(row.line, row.item) for row in rows]
+    if kind == "customers":
+        return store_customers(ctx, parsed, mode)
+    return _store_interactions(ctx, parsed)
+
+
+# What the database says about a value (too long, NUL, out of range, a
+# constraint), as opposed to about itself (gone, locked): those fail the import.
+REFUSED_DATA = (DataError, IntegrityError)
+
+
+def _store_guarded(ctx, kind, mode, rows: list[Row]) -> StoreResult:
+    """The chunk at once; if the database refuses a value or a plugin raises,
+    row by row, so the one bad row is rejected and the others stored (never
+    the same failure on every rerun)."""
+    savepoint = ctx.session.begin_nested()
+    try:
+        result = _store(ctx, kind, mode, rows)
+        savepoint.commit()
+        return result
+    except (*REFUSED_DATA, GuanxiError):
+        savepoint.rollback()
+    total = StoreResult()
+    for row in rows:
+        savepoint = ctx.session.begin_nested()
+        try:
+            one = _store(ctx, kind, mode, [row])
+            savepoint.commit()
+        except GuanxiError as error:
+            savepoint.rollback()
+            one = StoreResult(invalid=[(row.line, error.errors)])
+        except REFUSED_DATA as error:
+            savepoint.rollback()
+            cause = type(getattr(error, "orig", None) or error).__name__
+            one = StoreResult(invalid=[(row.line, [FieldError("", f"the database refused the row ({cause})", "REFUSED")])])
+        total.add(one)
+    return total
+
+
+def _store_interactions(ctx, parsed: list[tuple[int, dict]]) -> StoreResult:
     result = record_interactions(ctx, [item for _, item in parsed])
     lines = [line for line, _ in parsed]
     invalid = [(lines[index], errors) for index, errors in result.errors.items()]
-    return len(result.recorded), len(result.duplicates), invalid
-
-
-def _store_customers(ctx, parsed: list[tuple[int, dict]]):
-    """Insert new customers; a code already stored (or earlier in the file) is a duplicate."""
-    session: Session = ctx.session
-    refresh_stale_statistics(session, ("customers",))
-    tenant_filter = Customer.tenant_id == ctx.tenant_id
-    invalid, rows = [], []
-    region = phone_region(ctx)
-    for line, data in parsed:
-        referrer_code = data.pop("referrer_code", None)
-        try:
-            values = parse_customer_input(data, region).model_dump(exclude_none=True)
-        except ValidationFailed as error:
-            invalid.append((line, error.errors))
-            continue
-        rows.append((line, values, referrer_code))
-
-    codes = {values["code"] for _, values, _ in rows if values.get("code")}
-    codes |= {referrer for _, _, referrer in rows if referrer}
-    stored_ids: dict[str, int] = {}
-    ordered = sorted(codes)
-    for start in range(0, len(ordered), 900):
-        stored_ids.update(session.execute(
-            select(Customer.code, Customer.id).where(tenant_filter, Customer.code.in_(ordered[start:start + 900]))
-        ).all())
-
-    phones_used = _live_phones(session, ctx.tenant_id, [values["phone"] for _, values, _ in rows if values.get("phone")])
-    fresh, duplicates, seen = [], 0, set()
-    for line, values, referrer in rows:
-        code = values.get("code")
-        if code and (code in stored_ids or code in seen):
-            duplicates += 1
-            continue
-        if referrer and referrer not in stored_ids and referrer not in seen:
-            invalid.append((line, [FieldError("referrer_code", f"no customer with code {referrer!r} in this tenant", "NOT_FOUND")]))
-            continue
-        phone = values.get("phone")
-        if phone and phone in phones_used:  # one live customer per phone (docs/customers.md)
-            invalid.append((line, [FieldError("phone", f"phone {phone} is already used by {phones_used[phone]}", "CONFLICT")]))
-            continue
-        if code:
-            seen.add(code)
-        if phone:
-            phones_used[phone] = f"line {line} of this file"
-        fresh.append((values, referrer))
-    if not fresh:
-        return 0, duplicates, invalid
-
-    now = utcnow()
-    new_ids = insert_rows(session, Customer.__table__, [
-        with_search_columns(Customer(tenant_id=ctx.tenant_id, created_at=now, updated_at=now, **values).model_dump(exclude={"id"}))
-        for values, _ in fresh
-    ])
-    index_tags(session, ctx.tenant_id, [(new_id, values.get("tags")) for new_id, (values, _) in zip(new_ids, fresh)])
-    # Referrers may be rows of this very chunk: link them once all exist.
-    links = [(new_id, referrer) for new_id, (_, referrer) in zip(new_ids, fresh) if referrer]
-    if links:
-        ids = dict(session.execute(
-            select(Customer.code, Customer.id).where(tenant_filter, Customer.code.in_({r for _, r in links}))
-        ).all())
-        session.execute(
-            update(Customer.__table__).where(Customer.__table__.c.id == bindparam("b_id")).values(referrer_id=bindparam("b_referrer")),
-            [{"b_id": new_id, "b_referrer": ids[referrer]} for new_id, referrer in links],
-            execution_options={"synchronize_session": False},
-        )
-    return len(fresh), duplicates, invalid
-
-
-def _live_phones(session: Session, tenant_id: int, phones: list[str]) -> dict[str, str]:
-    """Phones already held by a live customer of the tenant -> who holds them."""
-    used: dict[str, str] = {}
-    ordered = sorted(set(phones))
-    for start in range(0, len(ordered), 900):
-        for phone, code, pk in session.execute(
-            select(Customer.phone, Customer.code, Customer.id).where(
-                Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None), Customer.phone.in_(ordered[start:start + 900]))
-        ).all():
-            used[phone] = f"customer {code!r}" if code else f"customer {pk} (no code)"
-    return used
+    return StoreResult(stored=len(result.recorded), duplicates=len(result.duplicates), invalid=invalid)

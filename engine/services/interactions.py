@@ -82,18 +82,29 @@ class BulkResult:
 # -- validation ---------------------------------------------------------------
 
 
-def _parse_time(value: Any, tz: ZoneInfo) -> datetime:
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)  # before this a date is a typo or a placeholder (0001-01-01)
+
+
+def parse_time(value: Any, tz: ZoneInfo) -> datetime:
+    """An ISO 8601 text or datetime as an aware UTC datetime; ValueError saying what is wrong."""
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{text!r} is not an ISO 8601 date-time") from None
+            shown = text if len(text) <= 40 else text[:40] + "…"
+            raise ValueError(f"{shown!r} is not an ISO 8601 date-time (or not a real date)") from None
     if not isinstance(value, datetime):
         raise ValueError("must be an ISO 8601 date-time")
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)  # a time without offset is the tenant's local time
-    return value.astimezone(timezone.utc)
+    try:
+        value = value.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59:59-12:00 is past the last representable instant
+        raise ValueError(f"{value.isoformat()} is out of range") from None
+    if value < EARLIEST:
+        raise ValueError(f"{value.isoformat()} is before {EARLIEST.year}")
+    return value
 
 
 def _parse_amount(value: Any) -> Decimal:
@@ -201,10 +212,12 @@ def _validate(raw: Any, tz: ZoneInfo, now: datetime) -> tuple[dict | None, list[
             continue
         parser = _PARSERS.get(key)
         try:
+            if _has_nul(value):  # PostgreSQL stores no NUL in text or JSON
+                raise ValueError("holds a NUL character")
             if parser is not None:
                 item[key] = parser(value)
             elif key == "occurred_at":
-                item[key] = _parse_time(value, tz)
+                item[key] = parse_time(value, tz)
             elif key == "payload":
                 if not isinstance(value, dict):
                     raise ValueError("must be a JSON object")
@@ -240,6 +253,16 @@ def _validate(raw: Any, tz: ZoneInfo, now: datetime) -> tuple[dict | None, list[
         errors.append(FieldError("reverses_id", "only a refund reverses a purchase"))
     item.setdefault("payload", {})
     return (None, errors) if errors else (item, [])
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _local_day(occurred_at: datetime, tz: ZoneInfo) -> int:
@@ -344,6 +367,7 @@ def _record_chunk(ctx: TenantContext, chunk: Sequence[Any], offset: int, tz: Zon
 
     _resolve_customers(ctx, valid, out)
     valid = _drop_duplicates(ctx, valid, out)
+    _plugin_validation(ctx, valid, out)
     # Refunds go second so they can reverse purchases of this same submission.
     refunds = [(i, item) for i, item in valid if item["kind"] == REFUND]
     _insert(ctx, [(i, item) for i, item in valid if item["kind"] != REFUND], tz, now, out)
@@ -354,6 +378,23 @@ def _record_chunk(ctx: TenantContext, chunk: Sequence[Any], offset: int, tz: Zon
     update_stats(ctx, out.recorded)
     ctx.hooks.guanxi_interactions_recorded(ctx=ctx, interactions=out.recorded)
     return out
+
+
+def _plugin_validation(ctx: TenantContext, valid: list[tuple[int, dict]], out: BulkResult) -> None:
+    """Items the tenant's plugins refuse (``guanxi_validate_interactions``) are
+    invalid items like any other: listed by index, nothing of them stored."""
+    if not valid:
+        return
+    items = [item for _, item in valid]
+    refused: dict[int, list[FieldError]] = {}
+    for answer in ctx.hooks.guanxi_validate_interactions(ctx=ctx, items=items):
+        for position, errors in (answer or {}).items():
+            refused.setdefault(position, []).extend(errors)
+    if not refused:
+        return
+    for position, errors in refused.items():
+        out.errors[valid[position][0]] = errors
+    valid[:] = [pair for position, pair in enumerate(valid) if position not in refused]
 
 
 INSERT_COLUMNS = (

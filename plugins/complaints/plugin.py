@@ -38,6 +38,15 @@ def guanxi_migrations():
 
 
 @hookimpl
+def guanxi_validate_interactions(ctx, items):
+    if not any(item.get("kind") == "COMPLAINT" for item in items):
+        return None
+    from plugins.complaints.service import complaint_item_errors
+
+    return complaint_item_errors(ctx, items)
+
+
+@hookimpl
 def guanxi_interactions_recorded(ctx, interactions):
     if not any(i.kind == "COMPLAINT" for i in interactions):
         return

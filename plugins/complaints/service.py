@@ -422,6 +422,43 @@ def duplicate_suggestions(ctx: TenantContext, case: ComplaintCase, settings: Com
     )
 
 
+def _payload_spec(payload: dict, occurred_at: datetime, settings: ComplaintsSettings, tz: ZoneInfo,
+                  errors: list[FieldError]) -> dict:
+    """The case fields a COMPLAINT interaction's payload gives, checked."""
+    spec = {
+        "category": _category(payload.get("category") or "OTHER", settings, errors, "payload.category"),
+        "priority": _priority(payload.get("priority"), errors, "payload.priority"),
+        "description": _text(payload.get("description"), "payload.description", errors, TEXT_LIMIT),
+        "department": _text(payload.get("department"), "payload.department", errors),
+        "assignee": _text(payload.get("assignee"), "payload.assignee", errors),
+        "promised_reply_at": _time(payload.get("promised_reply_at"), "payload.promised_reply_at", errors, tz),
+        "opened_at": occurred_at,
+    }
+    if spec["promised_reply_at"] is not None and spec["promised_reply_at"] <= occurred_at:
+        errors.append(FieldError("payload.promised_reply_at", "must be after the complaint was made"))
+    return spec
+
+
+def complaint_item_errors(ctx: TenantContext, items: Sequence[dict]) -> dict[int, list[FieldError]]:
+    """Per item about to be recorded, what would stop its case from opening
+    (the ``guanxi_validate_interactions`` hook): a complaint with a bad
+    category is refused on its own, the rest of the batch is stored."""
+    settings = _settings(ctx)
+    if not settings.auto_open_from_interaction:
+        return {}
+    tz = ZoneInfo(ctx.tenant.timezone)
+    refused = {}
+    for position, item in enumerate(items):
+        payload = item.get("payload") or {}
+        if item.get("kind") != "COMPLAINT" or payload.get("case_id"):
+            continue
+        errors: list[FieldError] = []
+        _payload_spec(payload, item["occurred_at"], settings, tz, errors)
+        if errors:
+            refused[position] = errors
+    return refused
+
+
 def open_cases_from_interactions(ctx: TenantContext, interactions: Sequence[Any], now: datetime | None = None) -> list[int]:
     """Open one case per COMPLAINT interaction, set-based (the hook's path).
 
@@ -442,23 +479,14 @@ def open_cases_from_interactions(ctx: TenantContext, interactions: Sequence[Any]
     tz = ZoneInfo(ctx.tenant.timezone)
     specs, errors = [], []
     for interaction in complaints:
-        payload = interaction.payload or {}
         item_errors: list[FieldError] = []
         spec = {
             "customer_id": interaction.customer_id,
             "interaction_id": interaction.id,
-            "category": _category(payload.get("category") or "OTHER", settings, item_errors, "payload.category"),
-            "priority": _priority(payload.get("priority"), item_errors, "payload.priority"),
             "channel": interaction.channel,
             "store": interaction.store,
-            "description": _text(payload.get("description"), "payload.description", item_errors, TEXT_LIMIT),
-            "department": _text(payload.get("department"), "payload.department", item_errors),
-            "assignee": _text(payload.get("assignee"), "payload.assignee", item_errors),
-            "promised_reply_at": _time(payload.get("promised_reply_at"), "payload.promised_reply_at", item_errors, tz),
-            "opened_at": interaction.occurred_at,
+            **_payload_spec(interaction.payload or {}, interaction.occurred_at, settings, tz, item_errors),
         }
-        if spec["promised_reply_at"] is not None and spec["promised_reply_at"] <= spec["opened_at"]:
-            item_errors.append(FieldError("payload.promised_reply_at", "must be after the complaint was made"))
         errors.extend(item_errors)
         specs.append(spec)
     _raise(errors)

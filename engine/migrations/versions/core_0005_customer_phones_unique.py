@@ -8,7 +8,7 @@ the upgrade loses nothing and the duplicates query lists each pair until an
 agent merges or corrects them (docs/customers.md).
 
 Revision ID: core_0005
-Revises: core_0003
+Revises: core_0004
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'core_0005'
-down_revision = 'core_0003'
+down_revision = 'core_0004'
 branch_labels = None
 depends_on = None
 
