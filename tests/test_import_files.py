@@ -137,7 +137,7 @@ def test_xlsx_files_import_cell_types_as_csv_text(gx, tenant, tmp_path):
     assert (report.encoding, report.rows_stored, report.rows_invalid) == ("xlsx", 1, 1)
     assert report.invalid[0][0] == 3 and report.invalid[0][1][0].field == "phone"
     x1 = customer(gx, tenant, "X1")
-    assert (x1.name, x1.phone, x1.birthday.isoformat()) == ("欧阳娜娜", "13800000001", "1995-07-01")
+    assert (x1.name, x1.phone, x1.birthday.isoformat()) == ("欧阳娜娜", "+8613800000001", "1995-07-01")
     assert read_rejects(tmp_path / "customers.rejects.csv")[0]["code"] == "X2"
 
     book = Workbook()

@@ -95,12 +95,12 @@ def test_upsert_updates_changed_customers_and_insert_keeps_them(gx, tenant, tmp_
     ])
     insert = import_file(gx, tenant, "customers", changed, mode="insert")
     assert (insert.rows_stored, insert.rows_updated, insert.rows_duplicate, insert.rows_invalid) == (1, 0, 2, 1)
-    assert customer(gx, tenant, "C002").phone == "13800000002"
+    assert customer(gx, tenant, "C002").phone == "+8613800000002"
 
     upsert = import_file(gx, tenant, "customers", changed)  # the same file in the default mode runs again
     assert (upsert.mode, upsert.rows_stored, upsert.rows_updated, upsert.rows_duplicate, upsert.rows_invalid) == ("upsert", 0, 1, 2, 1)
     c002 = customer(gx, tenant, "C002")
-    assert (c002.phone, c002.city, c002.name) == ("13900000002", "上海", "李娜")
+    assert (c002.phone, c002.city, c002.name) == ("+8613900000002", "上海", "李娜")
     assert customer(gx, tenant, "C003").email is None
     assert upsert.invalid[0][1][0].field == "email"
 
