@@ -180,12 +180,17 @@ def _phone_taken(phone: str, owner: Customer) -> FieldError:
     return FieldError("phone", f"phone {phone} is already used by {who}", "CONFLICT")
 
 
-def _flush_unique_phone(ctx: TenantContext, customer: Customer) -> None:
-    """Flush; when a concurrent writer took the phone since the check (the
-    unique index refuses the row), the same CONFLICT error as the check."""
-    phone = customer.phone  # read now: rolling the savepoint back expires the row
+def _save_unique_phone(ctx: TenantContext, customer: Customer, changes: dict[str, Any]) -> None:
+    """Apply ``changes`` to ``customer`` and flush, inside a savepoint; when a
+    concurrent writer took the phone since the check (the unique index refuses
+    the row), the same CONFLICT error as the check. The changes are made inside
+    the savepoint because opening one flushes whatever is pending first."""
+    phone = changes.get("phone", customer.phone)  # read now: rolling the savepoint back expires the row
     try:
         with ctx.session.begin_nested():
+            for key, value in changes.items():
+                setattr(customer, key, value)
+            ctx.session.add(customer)
             ctx.session.flush()
     except IntegrityError:
         with ctx.session.no_autoflush:
@@ -199,8 +204,7 @@ def create_customer(ctx: TenantContext, data: dict[str, Any] | CustomerInput) ->
     values = _parse(ctx, data).model_dump(exclude_none=True)
     _check_references(ctx, values)
     customer = Customer(tenant_id=ctx.tenant_id, **values)
-    ctx.session.add(customer)
-    _flush_unique_phone(ctx, customer)
+    _save_unique_phone(ctx, customer, {})
     audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.create", "Customer", customer.id, {"fields": sorted(values)})
     return customer
 
@@ -211,15 +215,9 @@ def update_customer(ctx: TenantContext, customer_id: int, data: dict[str, Any] |
         raise ValidationFailed([FieldError("id", "this customer was erased and cannot be updated", "ERASED")])
     values = _parse(ctx, data).model_dump(exclude_unset=True)
     _check_references(ctx, values, customer_id)
-    changed = {}
-    for key, value in values.items():
-        if getattr(customer, key) != value:
-            setattr(customer, key, value)
-            changed[key] = True
+    changed = {key: value for key, value in values.items() if getattr(customer, key) != value}
     if changed:
-        customer.updated_at = utcnow()
-        ctx.session.add(customer)
-        _flush_unique_phone(ctx, customer)
+        _save_unique_phone(ctx, customer, {**changed, "updated_at": utcnow()})
         # Field names only: the audit trail must not copy personal data.
         audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.update", "Customer", customer.id, {"fields": sorted(changed)})
     return customer
