@@ -110,8 +110,10 @@ def _converters(names: tuple[str, ...], columns) -> list[tuple[int, Callable]]:
 
 
 def _python_type(column) -> type | None:
+    kind = column.type
+    kind = getattr(kind, "impl_instance", kind)  # a TypeDecorator (UtcDateTime): the type it stores as
     try:
-        return column.type.python_type
+        return kind.python_type
     except NotImplementedError:
         return None
 
@@ -346,12 +348,16 @@ def write_xlsx(export: Export, out: BinaryIO | str) -> int:
             return text
         return value
 
-    for page in export:
-        if export.rows > XLSX_MAX_ROWS:
-            raise ValidationFailed([FieldError(
-                "format", f"an XLSX sheet holds at most {XLSX_MAX_ROWS:,} rows; export this many as CSV", "TOO_LARGE")])
-        for row in page:
-            sheet.append([cell(v) for v in row])
+    try:
+        for page in export:
+            if export.rows > XLSX_MAX_ROWS:
+                raise ValidationFailed([FieldError(
+                    "format", f"an XLSX sheet holds at most {XLSX_MAX_ROWS:,} rows; export this many as CSV", "TOO_LARGE")])
+            for row in page:
+                sheet.append([cell(v) for v in row])
+    except BaseException:
+        sheet.close()  # finish the sheet's temporary file now, not when the collector finds it
+        raise
     workbook.save(out)
     return export.rows
 
