@@ -61,7 +61,7 @@ def read_csv(data: bytes) -> list[dict]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
 
-def export_csv(gx, slug, condition=None, page_size=exports.PAGE_SIZE) -> list[dict]:
+def export_csv(gx, slug, condition=None, page_size=None) -> list[dict]:
     out = io.BytesIO()
     exports.write_csv(exports.customer_export(gx, gx.tenant_id(slug), condition, page_size=page_size), out)
     return read_csv(out.getvalue())

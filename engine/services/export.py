@@ -159,8 +159,9 @@ def plugin_columns(gx: Guanxi, tenant_id: int) -> list[ExportColumns]:
 
 
 def customer_export(gx: Guanxi, tenant_id: int, condition: sa.ColumnElement | None = None,
-                    filters: dict | None = None, page_size: int = PAGE_SIZE) -> Export:
+                    filters: dict | None = None, page_size: int | None = None) -> Export:
     """The tenant's live customers matching ``condition`` (all when None), in id order."""
+    page_size = page_size or PAGE_SIZE
     extras = plugin_columns(gx, tenant_id)
     header = list(CUSTOMER_COLUMNS) + [name for extra in extras for name in extra.names]
     columns = [getattr(Customer, name) for name in CUSTOMER_COLUMNS]
@@ -269,8 +270,9 @@ def parse_time(value: str | None, field: str, zone: ZoneInfo, end: bool = False)
 
 
 def interaction_export(gx: Guanxi, tenant_id: int, where: InteractionFilter | None = None,
-                       page_size: int = PAGE_SIZE) -> Export:
+                       page_size: int | None = None) -> Export:
     """The tenant's interactions matching ``where``, in id (recording) order."""
+    page_size = page_size or PAGE_SIZE
     where = where or InteractionFilter()
     columns = [Interaction.id, Interaction.customer_id, Customer.code]
     columns += [getattr(Interaction, name) for name in INTERACTION_COLUMNS[3:]]
