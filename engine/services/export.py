@@ -54,6 +54,8 @@ TEXT_COLUMNS = frozenset({
     "preferences", "store", "owner", "tags", "customer_code", "staff", "external_id",
 })
 LIST_SEPARATOR = "|"  # as the CSV import reads tags and consent
+JSON_TEXT = ("tags", "consent", "attributes")  # read as JSON text
+EMPTY_JSON = ("[]", "{}", "null", "", [], {})
 
 
 # -- cell values -----------------------------------------------------------------------------
@@ -72,16 +74,28 @@ def _iso(value: datetime | date) -> str:
     return value.isoformat()
 
 
-def _tags(value: list) -> str:
-    return safe_text(LIST_SEPARATOR.join(str(tag) for tag in value))
+def _decoded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
-def _consent(value: dict) -> str:
-    return LIST_SEPARATOR.join(channel for channel, given in value.items() if given)
+def _tags(value: list | str) -> str | None:
+    if value in EMPTY_JSON:
+        return None
+    return safe_text(LIST_SEPARATOR.join(str(tag) for tag in _decoded(value)))
+
+
+def _consent(value: dict | str) -> str | None:
+    if value in EMPTY_JSON:
+        return None
+    return LIST_SEPARATOR.join(channel for channel, given in _decoded(value).items() if given)
 
 
 def _json(value: Any) -> str | None:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) if value else None
+    if value in EMPTY_JSON:
+        return None
+    if isinstance(value, str):
+        return value  # read as text already
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def plugin_cell(value: Any) -> Any:
@@ -164,19 +178,23 @@ def customer_export(gx: Guanxi, tenant_id: int, condition: sa.ColumnElement | No
     page_size = page_size or PAGE_SIZE
     extras = plugin_columns(gx, tenant_id)
     header = list(CUSTOMER_COLUMNS) + [name for extra in extras for name in extra.names]
-    columns = [getattr(Customer, name) for name in CUSTOMER_COLUMNS]
+    # Core columns, JSON read as its text: the ORM's row loading and JSON
+    # decoding took two thirds of the time, and most tags/consent are empty.
+    table = Customer.__table__
+    columns = [sa.cast(table.c[name], sa.Text).label(name) if name in JSON_TEXT else table.c[name]
+               for name in CUSTOMER_COLUMNS]
     converters = _converters(CUSTOMER_COLUMNS, columns)
     personal = [i for i, name in enumerate(CUSTOMER_COLUMNS) if name in CUSTOMER_PERSONAL_FIELDS]
     erased_at = CUSTOMER_COLUMNS.index("erased_at")
     query = sa.select(*columns).where(
         Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None), condition if condition is not None else sa.true(),
-    ).order_by(Customer.id).limit(page_size)
+    ).order_by(table.c.id).limit(page_size)
 
     def pages() -> Iterator[list[list]]:
         last = 0
         while True:
             with gx.tenant_session(tenant_id) as session:
-                rows = session.execute(query.where(Customer.id > last)).all()
+                rows = session.execute(query.where(table.c.id > last)).all()
                 if not rows:
                     return
                 page = _convert(rows, converters)
