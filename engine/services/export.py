@@ -187,7 +187,7 @@ def customer_export(gx: Guanxi, tenant_id: int, condition: sa.ColumnElement | No
     personal = [i for i, name in enumerate(CUSTOMER_COLUMNS) if name in CUSTOMER_PERSONAL_FIELDS]
     erased_at = CUSTOMER_COLUMNS.index("erased_at")
     query = sa.select(*columns).where(
-        Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None), condition if condition is not None else sa.true(),
+        table.c.tenant_id == tenant_id, table.c.deleted_at.is_(None), condition if condition is not None else sa.true(),
     ).order_by(table.c.id).limit(page_size)
 
     def pages() -> Iterator[list[list]]:
