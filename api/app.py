@@ -1,7 +1,8 @@
 """The ASGI application: ``uvicorn --factory api.app:create_app``.
 
 Routes: /graphql (POST, GET, GraphiQL in a browser), /healthz (process up),
-/readyz (database reachable). CORS origins come from GUANXI_CORS_ORIGINS
+/readyz (database reachable), /export/... (streamed CSV/XLSX downloads,
+api/export_endpoint.py). CORS origins come from GUANXI_CORS_ORIGINS
 (comma-separated; unset means no cross-origin access). Requested jobs
 (runScoring) run in a background thread of the process unless
 GUANXI_API_RUNS_JOBS=false (api/job_runner.py).
@@ -23,6 +24,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api.endpoint import GraphQLEndpoint
+from api.export_endpoint import ExportEndpoint
 from api.job_runner import ApiJobRunner, api_runs_jobs
 from api.logs import RequestIdMiddleware, configure_logging
 from api.pagination import Cursors, secret_for
@@ -51,6 +53,7 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
     cursors = Cursors(secret_for(gx.settings.database_url))
     job_runner = ApiJobRunner(gx) if api_runs_jobs() else None
     graphql = GraphQLEndpoint(gx, schemas, cursors, job_runner)
+    export = ExportEndpoint(gx, schemas)
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -86,7 +89,10 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
                    allow_headers=["authorization", "content-type", "x-request-id"], expose_headers=["x-request-id"], max_age=600),
     ]
     app = Starlette(
-        routes=[Route("/graphql", graphql.__call__, methods=["GET", "POST"]), Route("/healthz", healthz), Route("/readyz", readyz)],
+        routes=[
+            Route("/graphql", graphql.__call__, methods=["GET", "POST"]), Route("/healthz", healthz), Route("/readyz", readyz),
+            Route("/export/segments/{name}", export.segment), Route("/export/{name}", export.named),
+        ],
         middleware=middleware,
         lifespan=lifespan,
     )

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from engine.cli_db import db_app
+from engine.cli_export import export_app
 from engine.cli_jobs import jobs_app, worker
 from engine.cli_plugin import plugin_app
 from engine.cli_support import console, err, fail, open_engine, progress_bar
@@ -27,6 +28,7 @@ app.add_typer(key_app, name="key")
 app.add_typer(module_app, name="module")
 app.add_typer(import_app, name="import")
 app.add_typer(customer_app, name="customer")
+app.add_typer(export_app, name="export")
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.command("worker")(worker)

@@ -156,6 +156,19 @@ def guanxi_customers_merged(ctx, kept_id, merged_id):
 
 
 @hookspec
+def guanxi_export_columns(ctx):
+    """Columns the module adds to customer exports (``guanxi export customers``,
+    ``GET /export/customers``): an ``engine.services.export_columns.ExportColumns``
+    or a list of them, each naming its columns and loading them for one page
+    of customer ids in one batched statement, through the tenant-bound
+    session it is handed. ``ctx`` is the exporting tenant's ``TenantContext``
+    (for settings; its session is closed before the pages are read). Called
+    only on the plugins of the modules the tenant has enabled; the columns
+    follow the core's, in plugin order.
+    """
+
+
+@hookspec
 def guanxi_cli_commands():
     """Return ``typer.Typer`` apps to mount as ``guanxi <name> ...`` sub-commands:
     a list of ``(name, typer_app)`` pairs (e.g. ``("loyalty", loyalty_app)``).

@@ -91,3 +91,10 @@ def guanxi_warm_up():
 
     kernels.warm_up()
     summary.warm_up()
+
+
+@hookimpl
+def guanxi_export_columns(ctx):
+    from plugins.clv.export import clv_export_columns
+
+    return clv_export_columns(ctx)

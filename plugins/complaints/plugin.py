@@ -101,3 +101,10 @@ def guanxi_graphql():
 
     return {"query": [ComplaintsQuery], "mutation": [ComplaintsMutation], "nodes": {"Complaint": load_complaint},
             "customer_batches": {"complaints": complaints_batch}}
+
+
+@hookimpl
+def guanxi_export_columns(ctx):
+    from plugins.complaints.export import complaints_export_columns
+
+    return complaints_export_columns(ctx)

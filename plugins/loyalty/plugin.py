@@ -108,3 +108,10 @@ def guanxi_warm_up():
     from plugins.loyalty import kernels
 
     kernels.warm_up()
+
+
+@hookimpl
+def guanxi_export_columns(ctx):
+    from plugins.loyalty.export import loyalty_export_columns
+
+    return loyalty_export_columns(ctx)

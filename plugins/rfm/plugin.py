@@ -140,3 +140,10 @@ def guanxi_warm_up():
     from plugins.rfm import kernels
 
     kernels.warm_up()
+
+
+@hookimpl
+def guanxi_export_columns(ctx):
+    from plugins.rfm.export import rfm_export_columns
+
+    return rfm_export_columns(ctx)

@@ -1,0 +1,24 @@
+"""The clv module's columns in customer exports: the latest fit's predictions."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from engine.services.export_columns import ExportColumns
+from plugins.clv.models import ClvScore
+
+FIELDS = ("predicted_value", "expected_spend", "probability_alive", "expected_purchases_30",
+          "expected_purchases_90", "expected_purchases_365", "historical_value", "value_decile")
+
+
+def clv_export_columns(ctx) -> ExportColumns:
+    tenant_id = ctx.tenant_id
+    columns = [getattr(ClvScore, name) for name in FIELDS]
+
+    def load(session, ids):
+        rows = session.execute(
+            select(ClvScore.customer_id, *columns).where(ClvScore.tenant_id == tenant_id, ClvScore.customer_id.in_(ids))
+        ).all()
+        return {row[0]: row[1:] for row in rows}
+
+    return ExportColumns(names=[f"clv_{name}" for name in FIELDS], load=load)
