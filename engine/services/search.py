@@ -6,14 +6,21 @@ What the search box matches, each through an index on (tenant_id, ...):
   initials ("wangfang", "wang fang", "WangF", "wf" all find 王芳);
 - a phone number: its last four digits, or the whole number (any format);
 - a tag, a customer code, a WeChat id or an email: exactly;
-- Han characters (or other symbols): a substring of the name, as before.
-  This one is not indexed: it reads the tenant's customers.
+- Han characters (or other symbols): a prefix of the name (王, 王芳 find
+  王芳) or of its given name, the name without its family name (芳 finds
+  王芳). Not the middle of a given name: 翔 does not find 王飞翔.
 
-The search forms (``name_pinyin``, ``name_initials``, ``phone_last4``) and
+The search forms (``name_pinyin``, ``name_initials``, ``name_folded``,
+``given_name_folded``, ``phone_last4``) and
 the tag rows (``customer_tags``) are derived on every ORM write of a
 customer by the mapper events below: create, update and erase keep them
 current without calling anything. Bulk inserts (import, demo) go around the
 ORM and call ``with_search_columns`` and ``index_tags`` themselves.
+
+Results come exact matches first, then in pinyin order. Each way of matching
+gives only its first ``limit`` customers in that order, read along its index
+where the index is in that order (pinyin prefixes, tags), so a tag or a
+surname a fifth of the customers have costs no more than a rare one.
 """
 
 from __future__ import annotations
@@ -27,16 +34,19 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from engine.models import Customer, CustomerTag
-from engine.pinyin import has_han, letters_of, name_keys, phone_last4
+from engine.pinyin import fold, has_han, letters_of, name_keys, name_prefixes, phone_last4
 
 PHONE_LIKE = re.compile(r"^\+?[\d\s\-()]+$")
-# Text that the indexed forms cover; anything else (Han, %, ...) is also looked for inside names.
+# Text in the pinyin/code alphabet; anything else (Han, other scripts, symbols) is also
+# looked for at the start of names and given names.
 INDEXED_ONLY = re.compile(r"^[A-Za-z0-9\s'\-+@._]+$")
 
 
 def search_columns(name: str | None, phone: str | None) -> dict:
     pinyin, initials = name_keys(name)
-    return {"name_pinyin": pinyin, "name_initials": initials, "phone_last4": phone_last4(phone)}
+    folded, given = name_prefixes(name)
+    return {"name_pinyin": pinyin, "name_initials": initials, "name_folded": folded, "given_name_folded": given,
+            "phone_last4": phone_last4(phone)}
 
 
 def with_search_columns(row: dict) -> dict:
@@ -44,11 +54,28 @@ def with_search_columns(row: dict) -> dict:
     return {**row, **search_columns(row.get("name"), row.get("phone"))}
 
 
-def index_tags(session_or_connection, tenant_id: int, customers: Iterable[tuple[int, list]]) -> None:
-    """Tag rows of freshly inserted customers: (customer id, tags) pairs."""
-    rows = [{"tenant_id": tenant_id, "customer_id": cid, "tag": tag} for cid, tags in customers for tag in set(tags or ())]
-    if rows:
-        session_or_connection.execute(sa.insert(CustomerTag.__table__), rows)
+def index_tags(session_or_connection, tenant_id: int, customers: Iterable[tuple[int, list]],
+               pinyin: dict[int, str | None] | None = None) -> None:
+    """Tag rows of freshly inserted customers: (customer id, tags) pairs.
+    Each row carries the customer's pinyin (the search order), read from the
+    stored customers unless given as ``pinyin`` (customer id -> pinyin)."""
+    wanted = [(cid, set(tags)) for cid, tags in customers if tags]
+    if not wanted:
+        return
+    if pinyin is None:
+        pinyin = _stored_pinyin(session_or_connection, tenant_id, [cid for cid, _ in wanted])
+    rows = [{"tenant_id": tenant_id, "customer_id": cid, "tag": tag, "name_pinyin": pinyin.get(cid) or ""}
+            for cid, tags in wanted for tag in tags]
+    session_or_connection.execute(sa.insert(CustomerTag.__table__), rows)
+
+
+def _stored_pinyin(session_or_connection, tenant_id: int, ids: list[int]) -> dict[int, str | None]:
+    # Bulk inserts allocate ids in a run (engine.bulk): one range read, not a long IN list.
+    found = session_or_connection.execute(
+        sa.select(Customer.id, Customer.name_pinyin)
+        .where(Customer.tenant_id == tenant_id, Customer.id.between(min(ids), max(ids)))
+    ).all()
+    return dict(found)
 
 
 # -- kept current on every ORM write ------------------------------------------------
@@ -64,16 +91,17 @@ def _derive_search_columns(mapper, connection, customer: Customer) -> None:
 
 @event.listens_for(Customer, "after_insert")
 def _index_new_tags(mapper, connection, customer: Customer) -> None:
-    index_tags(connection, customer.tenant_id, [(customer.id, customer.tags)])
+    index_tags(connection, customer.tenant_id, [(customer.id, customer.tags)], {customer.id: customer.name_pinyin})
 
 
 @event.listens_for(Customer, "after_update")
 def _reindex_changed_tags(mapper, connection, customer: Customer) -> None:
-    if not sa.inspect(customer).attrs.tags.history.has_changes():
+    state = sa.inspect(customer).attrs
+    if not (state.tags.history.has_changes() or state.name_pinyin.history.has_changes()):
         return
     table = CustomerTag.__table__
     connection.execute(table.delete().where(table.c.tenant_id == customer.tenant_id, table.c.customer_id == customer.id))
-    index_tags(connection, customer.tenant_id, [(customer.id, customer.tags)])
+    index_tags(connection, customer.tenant_id, [(customer.id, customer.tags)], {customer.id: customer.name_pinyin})
 
 
 # -- matching -----------------------------------------------------------------------
@@ -86,7 +114,7 @@ class SearchText:
     text: str  # stripped
     letters: str  # in the pinyin alphabet ("Wang Fang" -> "wangfang"); "" for a phone number
     digits: str  # a phone number's digits; "" when the text is not one
-    inside_names: bool  # also look for the text inside names (Han characters, symbols)
+    characters: str  # folded, to find names and given names starting with it; "" for pinyin/codes/phones
 
     @classmethod
     def parse(cls, text: str) -> SearchText:
@@ -96,18 +124,26 @@ class SearchText:
             text=text,
             letters="" if phone else letters_of(text),
             digits=re.sub(r"\D", "", text) if phone else "",
-            inside_names=has_han(text) or not INDEXED_ONLY.match(text),
+            characters=fold(text) if has_han(text) or not INDEXED_ONLY.match(text) else "",
         )
 
 
-def _next_prefix(prefix: str) -> str:
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+def _next_prefix(prefix: str) -> str | None:
+    """The least text after every text starting with ``prefix`` (None: none is)."""
+    if not prefix:
+        return None
+    last = ord(prefix[-1])
+    if last == 0x10FFFF:  # the last code point: the range ends where the shorter prefix's does
+        return _next_prefix(prefix[:-1])
+    following = 0xE000 if 0xD800 <= last + 1 <= 0xDFFF else last + 1  # surrogates are not text
+    return prefix[:-1] + chr(following)
 
 
 def starts_with(column, prefix: str) -> sa.ColumnElement:
     """A prefix as a range the B-tree answers (LIKE 'x%' is not, on SQLite);
-    the columns compare bytes on both databases (models.search_key)."""
-    return sa.and_(column >= prefix, column < _next_prefix(prefix))
+    the columns compare code points on both databases (models.search_key)."""
+    end = _next_prefix(prefix)
+    return column >= prefix if end is None else sa.and_(column >= prefix, column < end)
 
 
 def _tagged(tenant_id: int, tag: str) -> sa.Select:
@@ -126,38 +162,64 @@ def _phone_digits() -> sa.ColumnElement:
     return digits
 
 
+def _ways(query: SearchText) -> list[tuple[sa.ColumnElement, bool]]:
+    """Per way of matching, a condition on customers its own index answers,
+    and whether that index reads the matches in pinyin order (tags, which
+    live in customer_tags, aside)."""
+    text = query.text
+    ways = [(Customer.code == text, False), (Customer.wechat_id == text, False), (Customer.email == text.lower(), False)]
+    if query.letters:
+        ways += [(starts_with(Customer.name_pinyin, query.letters), True),
+                 (starts_with(Customer.name_initials, query.letters), False)]
+    if len(query.digits) >= 4:
+        last4 = Customer.phone_last4 == query.digits[-4:]
+        # More digits: the whole number, or its end (without the country code, say).
+        ways.append((last4 if len(query.digits) == 4 else sa.and_(last4, _phone_digits().endswith(query.digits)), False))
+    if query.characters:
+        ways += [(starts_with(Customer.name_folded, query.characters), False),
+                 (starts_with(Customer.given_name_folded, query.characters), False)]
+    return ways
+
+
 def match_condition(tenant_id: int, query: SearchText) -> sa.ColumnElement:
     """Customers of the tenant that ``query`` finds (add the live condition yourself).
 
     One SELECT of ids per way of matching, united: each reads its own index.
     (As one OR, both databases read the tenant's customers through a
     single index on tenant_id, testing every row.)"""
-    text = query.text
-
-    def ids(*conditions) -> sa.Select:
-        return sa.select(Customer.id).where(Customer.tenant_id == tenant_id, *conditions)
-
-    branches = [
-        ids(Customer.code == text), ids(Customer.wechat_id == text), ids(Customer.email == text.lower()),
-        _tagged(tenant_id, text),
-    ]
-    if query.letters:
-        branches += [ids(starts_with(Customer.name_pinyin, query.letters)), ids(starts_with(Customer.name_initials, query.letters))]
-    if len(query.digits) >= 4:
-        last4 = Customer.phone_last4 == query.digits[-4:]
-        # More digits: the whole number, or its end (without the country code, say).
-        branches.append(ids(last4) if len(query.digits) == 4 else ids(last4, _phone_digits().endswith(query.digits)))
-    if query.inside_names:
-        branches.append(ids(Customer.name.icontains(text, autoescape=True)))
-    return Customer.id.in_(sa.union(*branches))
+    branches = [sa.select(Customer.id).where(Customer.tenant_id == tenant_id, way) for way, _ in _ways(query)]
+    return Customer.id.in_(sa.union(*branches, _tagged(tenant_id, query.text)))
 
 
-def exact_first(query: SearchText) -> sa.ColumnElement:
-    """0 for a customer the text names exactly (the whole name, pinyin, initials or code), else 1."""
-    exact = [Customer.name == query.text, Customer.code == query.text]
+def _exactly(query: SearchText) -> list[sa.ColumnElement]:
+    """Ways ``query`` names a customer exactly (the whole name, pinyin, initials
+    or code); each is also one of its ways of matching."""
+    exact = [Customer.code == query.text]
     if query.letters:
         exact += [Customer.name_pinyin == query.letters, Customer.name_initials == query.letters]
-    return sa.case((sa.or_(*exact), 0), else_=1)
+    if query.characters:
+        exact.append(Customer.name_folded == query.characters)
+    return exact
+
+
+def _firsts(tenant_id: int, query: SearchText, limit: int) -> list[sa.Select]:
+    """Per way of matching, its first ``limit`` live customers in search order,
+    as rows (id, exact: 0 or 1, pinyin or "")."""
+    pinyin = sa.func.coalesce(Customer.name_pinyin, "")
+
+    def first(condition, exact: int, indexed_in_order: bool = False) -> sa.Select:
+        # Where the index is in pinyin order, order by the column itself, so the read stops after ``limit``.
+        return (sa.select(Customer.id, sa.literal(exact).label("exact"), pinyin.label("pinyin"))
+                .where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None), condition)
+                .order_by(Customer.name_pinyin if indexed_in_order else pinyin, Customer.id).limit(limit))
+
+    tagged = (  # a tag's rows are in pinyin order (ix_customer_tags_tenant_tag)
+        sa.select(CustomerTag.customer_id.label("id"), sa.literal(1).label("exact"), CustomerTag.name_pinyin.label("pinyin"))
+        .join(Customer, sa.and_(Customer.id == CustomerTag.customer_id, Customer.tenant_id == tenant_id))
+        .where(CustomerTag.tenant_id == tenant_id, CustomerTag.tag == query.text, Customer.deleted_at.is_(None))
+        .order_by(CustomerTag.name_pinyin, CustomerTag.customer_id).limit(limit)
+    )
+    return [first(way, 1, in_order) for way, in_order in _ways(query)] + [first(way, 0) for way in _exactly(query)] + [tagged]
 
 
 def search_customers(session: Session, tenant_id: int, text: str, limit: int = 20) -> list[Customer]:
@@ -165,10 +227,11 @@ def search_customers(session: Session, tenant_id: int, text: str, limit: int = 2
     query = SearchText.parse(text)
     if not query.text:
         return []
-    statement = (
-        sa.select(Customer)
-        .where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None), match_condition(tenant_id, query))
-        .order_by(exact_first(query), sa.func.coalesce(Customer.name_pinyin, ""), Customer.id)
-        .limit(limit)
-    )
-    return list(session.execute(statement).scalars().all())
+    # Each SELECT wrapped: both databases then keep its ORDER BY and LIMIT inside the UNION ALL.
+    found = sa.union_all(*(sa.select(part.subquery()) for part in _firsts(tenant_id, query, limit))).subquery()
+    best = (sa.select(found.c.id).group_by(found.c.id)
+            .order_by(sa.func.min(found.c.exact), sa.func.min(found.c.pinyin), found.c.id).limit(limit))
+    ids = list(session.execute(best).scalars())
+    chosen = sa.select(Customer).where(Customer.tenant_id == tenant_id, Customer.id.in_(ids))
+    customers = {c.id: c for c in session.execute(chosen).scalars()}
+    return [customers[i] for i in ids]
