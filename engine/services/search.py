@@ -213,13 +213,27 @@ def _firsts(tenant_id: int, query: SearchText, limit: int) -> list[sa.Select]:
                 .where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None), condition)
                 .order_by(Customer.name_pinyin if indexed_in_order else pinyin, Customer.id).limit(limit))
 
-    tagged = (  # a tag's rows are in pinyin order (ix_customer_tags_tenant_tag)
+    return ([first(way, 1, in_order) for way, in_order in _ways(query)] + [first(way, 0) for way in _exactly(query)]
+            + [first_tagged(tenant_id, query.text, limit)])
+
+
+def first_tagged(tenant_id: int, tag: str, limit: int) -> sa.Select:
+    """The first ``limit`` live customers with ``tag`` in pinyin order, as
+    _firsts rows: read in order from ix_customer_tags_tenant_tag, not sorted."""
+    return (
         sa.select(CustomerTag.customer_id.label("id"), sa.literal(1).label("exact"), CustomerTag.name_pinyin.label("pinyin"))
         .join(Customer, sa.and_(Customer.id == CustomerTag.customer_id, Customer.tenant_id == tenant_id))
-        .where(CustomerTag.tenant_id == tenant_id, CustomerTag.tag == query.text, Customer.deleted_at.is_(None))
+        .where(CustomerTag.tenant_id == tenant_id, CustomerTag.tag == tag, Customer.deleted_at.is_(None))
         .order_by(CustomerTag.name_pinyin, CustomerTag.customer_id).limit(limit)
     )
-    return [first(way, 1, in_order) for way, in_order in _ways(query)] + [first(way, 0) for way in _exactly(query)] + [tagged]
+
+
+def first_ids(tenant_id: int, query: SearchText, limit: int) -> sa.Select:
+    """The ids of the first ``limit`` live customers ``query`` finds, in search order."""
+    # Each SELECT wrapped: both databases then keep its ORDER BY and LIMIT inside the UNION ALL.
+    found = sa.union_all(*(sa.select(part.subquery()) for part in _firsts(tenant_id, query, limit))).subquery()
+    return (sa.select(found.c.id).group_by(found.c.id)
+            .order_by(sa.func.min(found.c.exact), sa.func.min(found.c.pinyin), found.c.id).limit(limit))
 
 
 def search_customers(session: Session, tenant_id: int, text: str, limit: int = 20) -> list[Customer]:
@@ -227,11 +241,7 @@ def search_customers(session: Session, tenant_id: int, text: str, limit: int = 2
     query = SearchText.parse(text)
     if not query.text:
         return []
-    # Each SELECT wrapped: both databases then keep its ORDER BY and LIMIT inside the UNION ALL.
-    found = sa.union_all(*(sa.select(part.subquery()) for part in _firsts(tenant_id, query, limit))).subquery()
-    best = (sa.select(found.c.id).group_by(found.c.id)
-            .order_by(sa.func.min(found.c.exact), sa.func.min(found.c.pinyin), found.c.id).limit(limit))
-    ids = list(session.execute(best).scalars())
+    ids = list(session.execute(first_ids(tenant_id, query, limit)).scalars())
     chosen = sa.select(Customer).where(Customer.tenant_id == tenant_id, Customer.id.in_(ids))
     customers = {c.id: c for c in session.execute(chosen).scalars()}
     return [customers[i] for i in ids]
