@@ -15,7 +15,7 @@ from engine.models import Customer
 from engine.services.customers import create_customer, delete_customer, erase_customer, update_customer
 from engine.services.importer import import_csv
 from engine.services.search import (
-    SearchText, first_ids, first_tagged, index_tags, match_condition, search_customers, with_search_columns,
+    SearchText, first_tagged, index_tags, match_condition, search_customers, search_statement, with_search_columns,
 )
 from engine.testing import new_tenant
 from engine.types import utcnow
@@ -212,8 +212,8 @@ def _explain(ctx, statement) -> str:
     return "\n".join(row[0] for row in ctx.session.execute(sa.text(f"EXPLAIN {sql}")).all())
 
 
-def _first_ids_plan(ctx, text: str) -> str:
-    return _explain(ctx, first_ids(ctx.tenant_id, SearchText.parse(text), 20))
+def _search_plan(ctx, text: str) -> str:
+    return _explain(ctx, search_statement(ctx.tenant_id, SearchText.parse(text), 20))
 
 
 SEARCHES = [
@@ -243,7 +243,7 @@ def test_indexed_searches_read_no_whole_table(gx, crowd, text, indexes):
 def test_the_first_results_read_no_whole_table(gx, crowd, text, indexes):
     """What the search box runs (each way's first 20, merged) is on indexes too."""
     with gx.tenant(crowd, write=False) as ctx:
-        plan = _first_ids_plan(ctx, text)
+        plan = _search_plan(ctx, text)
     for index in indexes:
         assert index in plan, plan
     assert "SCAN customers" not in plan and "SCAN customer_tags" not in plan and "Seq Scan" not in plan, plan

@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -112,7 +113,7 @@ class SearchText:
     """What was typed, and the forms it is compared in."""
 
     text: str  # stripped
-    letters: str  # in the pinyin alphabet ("Wang Fang" -> "wangfang"); "" for a phone number
+    letters: str  # in the pinyin alphabet ("Wang Fang" -> "wangfang"); "" for a phone number or Han text
     digits: str  # a phone number's digits; "" when the text is not one
     characters: str  # folded, to find names and given names starting with it; "" for pinyin/codes/phones
 
@@ -120,12 +121,28 @@ class SearchText:
     def parse(cls, text: str) -> SearchText:
         text = text.strip()
         phone = PHONE_LIKE.match(text) is not None
+        han = has_han(text)
+        characters = fold(text) if han or not INDEXED_ONLY.match(text) else ""
         return cls(
             text=text,
-            letters="" if phone else letters_of(text),
+            letters="" if phone or han else letters_of(text),
             digits=re.sub(r"\D", "", text) if phone else "",
-            characters=fold(text) if has_han(text) or not INDEXED_ONLY.match(text) else "",
+            characters=characters if _next_prefix(characters) else "",  # "" also for text of U+10FFFF only
         )
+
+    @property
+    def shape(self) -> tuple[bool, int, bool]:
+        """Which ways of matching apply: what the statement looks like, its values aside."""
+        return bool(self.letters), min(len(self.digits), 5) if len(self.digits) >= 4 else 0, bool(self.characters)
+
+    def values(self, tenant_id: int) -> dict:
+        """The statement's parameters (see _Terms)."""
+        return {
+            "s_tenant": tenant_id, "s_text": self.text, "s_email": self.text.lower(),
+            "s_letters": self.letters, "s_letters_end": _next_prefix(self.letters),
+            "s_last4": self.digits[-4:], "s_digits": self.digits,
+            "s_characters": self.characters, "s_characters_end": _next_prefix(self.characters),
+        }
 
 
 def _next_prefix(prefix: str) -> str | None:
@@ -139,14 +156,13 @@ def _next_prefix(prefix: str) -> str | None:
     return prefix[:-1] + chr(following)
 
 
-def starts_with(column, prefix: str) -> sa.ColumnElement:
+def starts_with(column, prefix, end) -> sa.ColumnElement:
     """A prefix as a range the B-tree answers (LIKE 'x%' is not, on SQLite);
     the columns compare code points on both databases (models.search_key)."""
-    end = _next_prefix(prefix)
-    return column >= prefix if end is None else sa.and_(column >= prefix, column < end)
+    return sa.and_(column >= prefix, column < end)
 
 
-def _tagged(tenant_id: int, tag: str) -> sa.Select:
+def _tagged(tenant_id, tag) -> sa.Select:
     return sa.select(CustomerTag.customer_id).where(CustomerTag.tenant_id == tenant_id, CustomerTag.tag == tag)
 
 
@@ -162,22 +178,37 @@ def _phone_digits() -> sa.ColumnElement:
     return digits
 
 
-def _ways(query: SearchText) -> list[tuple[sa.ColumnElement, bool]]:
+class _Terms:
+    """The statement's parameters as SQL: bound to a query's values, or left
+    open so one statement per shape serves every search (building and
+    caching SQLAlchemy statements costs more than the database's work)."""
+
+    def __init__(self, values: dict | None = None):
+        self._values = values
+
+    def __getattr__(self, name: str) -> sa.BindParameter:
+        key = f"s_{name}"
+        if self._values is None:
+            return sa.bindparam(key, type_=sa.Integer if name == "tenant" else sa.String)
+        return sa.bindparam(key, self._values[key], type_=sa.Integer if name == "tenant" else sa.String)
+
+
+def _ways(shape: tuple[bool, int, bool], t: _Terms) -> list[tuple[sa.ColumnElement, bool]]:
     """Per way of matching, a condition on customers its own index answers,
     and whether that index reads the matches in pinyin order (tags, which
     live in customer_tags, aside)."""
-    text = query.text
-    ways = [(Customer.code == text, False), (Customer.wechat_id == text, False), (Customer.email == text.lower(), False)]
-    if query.letters:
-        ways += [(starts_with(Customer.name_pinyin, query.letters), True),
-                 (starts_with(Customer.name_initials, query.letters), False)]
-    if len(query.digits) >= 4:
-        last4 = Customer.phone_last4 == query.digits[-4:]
+    letters, digits, characters = shape
+    ways = [(Customer.code == t.text, False), (Customer.wechat_id == t.text, False), (Customer.email == t.email, False)]
+    if letters:
+        ways += [(starts_with(Customer.name_pinyin, t.letters, t.letters_end), True),
+                 (starts_with(Customer.name_initials, t.letters, t.letters_end), False)]
+    if digits:
+        last4 = Customer.phone_last4 == t.last4
         # More digits: the whole number, or its end (without the country code, say).
-        ways.append((last4 if len(query.digits) == 4 else sa.and_(last4, _phone_digits().endswith(query.digits)), False))
-    if query.characters:
-        ways += [(starts_with(Customer.name_folded, query.characters), False),
-                 (starts_with(Customer.given_name_folded, query.characters), False)]
+        ways.append((last4 if digits == 4 else sa.and_(last4, _phone_digits().endswith(t.digits)), False))
+    if characters:
+        ways += [(starts_with(Customer.name_folded, t.characters, t.characters_end), False),
+                 (starts_with(Customer.given_name_folded, t.characters, t.characters_end), False)]
     return ways
 
 
@@ -187,22 +218,24 @@ def match_condition(tenant_id: int, query: SearchText) -> sa.ColumnElement:
     One SELECT of ids per way of matching, united: each reads its own index.
     (As one OR, both databases read the tenant's customers through a
     single index on tenant_id, testing every row.)"""
-    branches = [sa.select(Customer.id).where(Customer.tenant_id == tenant_id, way) for way, _ in _ways(query)]
-    return Customer.id.in_(sa.union(*branches, _tagged(tenant_id, query.text)))
+    t = _Terms(query.values(tenant_id))
+    branches = [sa.select(Customer.id).where(Customer.tenant_id == t.tenant, way) for way, _ in _ways(query.shape, t)]
+    return Customer.id.in_(sa.union(*branches, _tagged(t.tenant, t.text)))
 
 
-def _exactly(query: SearchText) -> list[sa.ColumnElement]:
-    """Ways ``query`` names a customer exactly (the whole name, pinyin, initials
+def _exactly(shape: tuple[bool, int, bool], t: _Terms) -> list[sa.ColumnElement]:
+    """Ways the text names a customer exactly (the whole name, pinyin, initials
     or code); each is also one of its ways of matching."""
-    exact = [Customer.code == query.text]
-    if query.letters:
-        exact += [Customer.name_pinyin == query.letters, Customer.name_initials == query.letters]
-    if query.characters:
-        exact.append(Customer.name_folded == query.characters)
+    letters, _, characters = shape
+    exact = [Customer.code == t.text]
+    if letters:
+        exact += [Customer.name_pinyin == t.letters, Customer.name_initials == t.letters]
+    if characters:
+        exact.append(Customer.name_folded == t.characters)
     return exact
 
 
-def _firsts(tenant_id: int, query: SearchText, limit: int) -> list[sa.Select]:
+def _firsts(shape: tuple[bool, int, bool], t: _Terms, limit: int) -> list[sa.Select]:
     """Per way of matching, its first ``limit`` live customers in search order,
     as rows (id, exact: 0 or 1, pinyin or "")."""
     pinyin = sa.func.coalesce(Customer.name_pinyin, "")
@@ -210,30 +243,44 @@ def _firsts(tenant_id: int, query: SearchText, limit: int) -> list[sa.Select]:
     def first(condition, exact: int, indexed_in_order: bool = False) -> sa.Select:
         # Where the index is in pinyin order, order by the column itself, so the read stops after ``limit``.
         return (sa.select(Customer.id, sa.literal(exact).label("exact"), pinyin.label("pinyin"))
-                .where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None), condition)
+                .where(Customer.tenant_id == t.tenant, Customer.deleted_at.is_(None), condition)
                 .order_by(Customer.name_pinyin if indexed_in_order else pinyin, Customer.id).limit(limit))
 
-    return ([first(way, 1, in_order) for way, in_order in _ways(query)] + [first(way, 0) for way in _exactly(query)]
-            + [first_tagged(tenant_id, query.text, limit)])
+    return ([first(way, 1, in_order) for way, in_order in _ways(shape, t)] + [first(way, 0) for way in _exactly(shape, t)]
+            + [_first_tagged(t, limit)])
 
 
-def first_tagged(tenant_id: int, tag: str, limit: int) -> sa.Select:
-    """The first ``limit`` live customers with ``tag`` in pinyin order, as
+def _first_tagged(t: _Terms, limit: int) -> sa.Select:
+    """The first ``limit`` live customers with the tag in pinyin order, as
     _firsts rows: read in order from ix_customer_tags_tenant_tag, not sorted."""
     return (
         sa.select(CustomerTag.customer_id.label("id"), sa.literal(1).label("exact"), CustomerTag.name_pinyin.label("pinyin"))
-        .join(Customer, sa.and_(Customer.id == CustomerTag.customer_id, Customer.tenant_id == tenant_id))
-        .where(CustomerTag.tenant_id == tenant_id, CustomerTag.tag == tag, Customer.deleted_at.is_(None))
+        .join(Customer, sa.and_(Customer.id == CustomerTag.customer_id, Customer.tenant_id == t.tenant))
+        .where(CustomerTag.tenant_id == t.tenant, CustomerTag.tag == t.text, Customer.deleted_at.is_(None))
         .order_by(CustomerTag.name_pinyin, CustomerTag.customer_id).limit(limit)
     )
 
 
-def first_ids(tenant_id: int, query: SearchText, limit: int) -> sa.Select:
-    """The ids of the first ``limit`` live customers ``query`` finds, in search order."""
+def first_tagged(tenant_id: int, tag: str, limit: int) -> sa.Select:
+    return _first_tagged(_Terms(SearchText.parse(tag).values(tenant_id)), limit)
+
+
+def _search(shape: tuple[bool, int, bool], t: _Terms, limit: int) -> sa.Select:
+    """The first ``limit`` live customers the text finds, in search order."""
     # Each SELECT wrapped: both databases then keep its ORDER BY and LIMIT inside the UNION ALL.
-    found = sa.union_all(*(sa.select(part.subquery()) for part in _firsts(tenant_id, query, limit))).subquery()
-    return (sa.select(found.c.id).group_by(found.c.id)
-            .order_by(sa.func.min(found.c.exact), sa.func.min(found.c.pinyin), found.c.id).limit(limit))
+    found = sa.union_all(*(sa.select(part.subquery()) for part in _firsts(shape, t, limit))).subquery()
+    exact, pinyin = sa.func.min(found.c.exact).label("exact"), sa.func.min(found.c.pinyin).label("pinyin")
+    best = sa.select(found.c.id, exact, pinyin).group_by(found.c.id).order_by(exact, pinyin, found.c.id).limit(limit).subquery()
+    return (sa.select(Customer).join(best, Customer.id == best.c.id).where(Customer.tenant_id == t.tenant)
+            .order_by(best.c.exact, best.c.pinyin, Customer.id))
+
+
+_search_by_shape = lru_cache(maxsize=64)(lambda shape, limit: _search(shape, _Terms(), limit))
+
+
+def search_statement(tenant_id: int, query: SearchText, limit: int) -> sa.Select:
+    """What search_customers runs, with its values (to read its plan)."""
+    return _search(query.shape, _Terms(query.values(tenant_id)), limit)
 
 
 def search_customers(session: Session, tenant_id: int, text: str, limit: int = 20) -> list[Customer]:
@@ -241,7 +288,5 @@ def search_customers(session: Session, tenant_id: int, text: str, limit: int = 2
     query = SearchText.parse(text)
     if not query.text:
         return []
-    ids = list(session.execute(first_ids(tenant_id, query, limit)).scalars())
-    chosen = sa.select(Customer).where(Customer.tenant_id == tenant_id, Customer.id.in_(ids))
-    customers = {c.id: c for c in session.execute(chosen).scalars()}
-    return [customers[i] for i in ids]
+    statement = _search_by_shape(query.shape, limit)
+    return list(session.execute(statement, query.values(tenant_id)).scalars().all())
