@@ -47,12 +47,17 @@ def _name_columns(name: str) -> dict:
     return {k: v for k, v in search_columns(name, None).items() if k != "phone_last4"}
 
 
-def _rows(rnd: random.Random, tenant_id: int, n: int) -> list[dict]:
+def _phone(k: int) -> str:
+    """The k-th customer's mobile: distinct for k < 10^8 (one live customer per phone), scattered last digits."""
+    return f"1{30 + k % 60}{(k * 48_271 + 12_345) % 100_000_000:08d}"
+
+
+def _rows(rnd: random.Random, tenant_id: int, first: int, n: int) -> list[dict]:
     now = utcnow()
     rows = []
-    for _ in range(n):
+    for k in range(first, first + n):
         name = _name(rnd)
-        phone = f"1{rnd.randint(30, 89)}{rnd.randint(10_000_000, 99_999_999)}"
+        phone = _phone(k)
         rows.append({
             "tenant_id": tenant_id, "name": name, "phone": phone, **_name_columns(name),
             "phone_last4": phone[-4:], "tags": [t for t, share in TAGS if rnd.random() < share],
@@ -68,7 +73,7 @@ def _fill(gx, slug: str, n: int) -> list[dict]:
     sample = []
     for start in range(0, n, CHUNK):
         with gx.tenant(slug) as ctx:
-            rows = _rows(rnd, ctx.tenant_id, min(CHUNK, n - start))
+            rows = _rows(rnd, ctx.tenant_id, start, min(CHUNK, n - start))
             ids = insert_rows(ctx.session, Customer.__table__, rows)
             index_tags(ctx.session, ctx.tenant_id, [(i, row["tags"]) for i, row in zip(ids, rows)],
                        {i: row["name_pinyin"] for i, row in zip(ids, rows)})
