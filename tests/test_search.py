@@ -11,13 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from engine.bulk import analyze, insert_rows
-from engine.models import Customer
+from engine.db import make_migration_engine
+from engine.models import Customer, Tenant
 from engine.services.customers import create_customer, delete_customer, erase_customer, update_customer
 from engine.services.importer import import_csv
 from engine.services.search import (
     SearchText, first_tagged, index_tags, match_condition, search_customers, search_statement, with_search_columns,
 )
-from engine.testing import new_tenant
+from engine.testing import engine_on, new_tenant
 from engine.types import utcnow
 
 
@@ -149,6 +150,36 @@ def test_imported_customers_are_found_by_pinyin_phone_and_tag(gx, tenant, tmp_pa
     assert names(gx, tenant, "zhaomin") == names(gx, tenant, "zm") == names(gx, tenant, "9999") == ["赵敏"]
     assert names(gx, tenant, "老客") == ["赵敏"]
     assert names(gx, tenant, "zj") == ["周杰"]
+
+
+def test_customers_stored_before_search_existed_are_found_after_the_upgrade(fresh_database_url):
+    """core_0006 fills in the search forms and tag rows of the customers already stored."""
+    gx = engine_on(fresh_database_url, upgrade=False)
+    gx.upgrade("core_0005")
+    engine = make_migration_engine(gx.settings)
+    now = utcnow()
+    with engine.begin() as connection:
+        tenant_id = connection.execute(sa.insert(Tenant.__table__).values(
+            slug="old", name="old", currency="CNY", timezone="Asia/Shanghai", locale="zh-CN", created_at=now)
+            .returning(Tenant.__table__.c.id)).scalar_one()
+        for name, phone, tags in [("王芳", "+8613800138000", ["VIP", "新客"]), ("欧阳娜娜", None, ["新客"]),
+                                  ("曾小贤", "+8613700001111", []), (None, None, ["新客"])]:
+            connection.execute(sa.text(
+                "INSERT INTO customers (tenant_id, name, phone, role, lifecycle_stage, tags, attributes, consent,"
+                " created_at, updated_at, purchase_count, purchase_days, total_spent, refunded_amount)"
+                " VALUES (:t, :name, :phone, 'POTENTIAL', 'EXPLORATION', :tags, '{}', '{}', :now, :now, 0, 0, 0, 0)"
+            ).bindparams(sa.bindparam("tags", type_=Customer.__table__.c.tags.type),
+                         sa.bindparam("now", type_=Customer.__table__.c.created_at.type)),
+                {"t": tenant_id, "name": name, "phone": phone, "tags": tags, "now": now})
+    engine.dispose()
+    gx.upgrade()
+    try:
+        assert names(gx, "old", "王") == names(gx, "old", "芳") == names(gx, "old", "wf") == ["王芳"]
+        assert names(gx, "old", "娜娜") == names(gx, "old", "ouyang") == ["欧阳娜娜"]
+        assert names(gx, "old", "zengxiaoxian") == names(gx, "old", "1111") == ["曾小贤"]
+        assert names(gx, "old", "新客") == [None, "欧阳娜娜", "王芳"]  # in pinyin order, no name first
+    finally:
+        gx.engine.dispose()
 
 
 SEARCH = """query($s: String, $w: CustomerWhere) {
