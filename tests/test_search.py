@@ -45,6 +45,8 @@ def shop(gx, tenant):
     ("WangF", ["王芳", "王飞翔", "汪峰"]),  # in pinyin order: wangfang, wangfeixiang, wangfeng
     ("wf", ["王芳", "汪峰", "王飞翔"]),  # initials exactly "wf" first
     ("wfx", ["王飞翔"]),
+    ("W", ["王芳", "王飞翔", "汪峰"]),  # one letter: the pinyin's first
+    ("x", []),  # not the initial of a later syllable
     ("wangfeng", ["汪峰"]),
     ("王", ["王芳", "王飞翔"]),
     ("王芳", ["王芳"]),
@@ -249,6 +251,7 @@ def _search_plan(ctx, text: str) -> str:
 
 SEARCHES = [
     ("wangf", ["ix_customers_tenant_name_pinyin", "ix_customers_tenant_name_initials", "ix_customer_tags_tenant_tag"]),
+    ("w", ["ix_customers_tenant_name_pinyin", "ix_customer_tags_tenant_tag"]),
     ("8000", ["ix_customers_tenant_phone_last4", "ix_customer_tags_tenant_tag"]),
     ("13800138000", ["ix_customers_tenant_phone_last4"]),
     ("VIP", ["ix_customer_tags_tenant_tag", "ix_customers_tenant_name_pinyin"]),

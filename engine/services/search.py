@@ -11,16 +11,16 @@ What the search box matches, each through an index on (tenant_id, ...):
   王芳). Not the middle of a given name: 翔 does not find 王飞翔.
 
 The search forms (``name_pinyin``, ``name_initials``, ``name_folded``,
-``given_name_folded``, ``phone_last4``) and
-the tag rows (``customer_tags``) are derived on every ORM write of a
-customer by the mapper events below: create, update and erase keep them
-current without calling anything. Bulk inserts (import, demo) go around the
-ORM and call ``with_search_columns`` and ``index_tags`` themselves.
+``given_name_folded``, ``phone_last4``) and the tag rows (``customer_tags``)
+are derived on every ORM write of a customer by the mapper events below:
+create, update and erase keep them current without calling anything. Bulk
+inserts (import, demo) go around the ORM and call ``with_search_columns``
+and ``index_tags`` themselves.
 
 Results come exact matches first, then in pinyin order. Each way of matching
-gives only its first ``limit`` customers in that order, read along its index
-where the index is in that order (pinyin prefixes, tags), so a tag or a
-surname a fifth of the customers have costs no more than a rare one.
+gives only its first ``limit`` customers in that order: read along its index
+where the index is in that order (pinyin prefixes, tags, so a tag a fifth of
+the customers have costs what a rare one does), sorted otherwise.
 """
 
 from __future__ import annotations
@@ -131,9 +131,11 @@ class SearchText:
         )
 
     @property
-    def shape(self) -> tuple[bool, int, bool]:
-        """Which ways of matching apply: what the statement looks like, its values aside."""
-        return bool(self.letters), min(len(self.digits), 5) if len(self.digits) >= 4 else 0, bool(self.characters)
+    def shape(self) -> tuple[int, int, bool]:
+        """Which ways of matching apply, what the statement looks like (its values
+        aside): how many letters (0, 1, 2 for more), digits (0, 4, 5 for more)
+        and whether there are characters."""
+        return min(len(self.letters), 2), min(len(self.digits), 5) if len(self.digits) >= 4 else 0, bool(self.characters)
 
     def values(self, tenant_id: int) -> dict:
         """The statement's parameters (see _Terms)."""
@@ -193,15 +195,16 @@ class _Terms:
         return sa.bindparam(key, self._values[key], type_=sa.Integer if name == "tenant" else sa.String)
 
 
-def _ways(shape: tuple[bool, int, bool], t: _Terms) -> list[tuple[sa.ColumnElement, bool]]:
+def _ways(shape: tuple[int, int, bool], t: _Terms) -> list[tuple[sa.ColumnElement, bool]]:
     """Per way of matching, a condition on customers its own index answers,
     and whether that index reads the matches in pinyin order (tags, which
     live in customer_tags, aside)."""
     letters, digits, characters = shape
     ways = [(Customer.code == t.text, False), (Customer.wechat_id == t.text, False), (Customer.email == t.email, False)]
     if letters:
-        ways += [(starts_with(Customer.name_pinyin, t.letters, t.letters_end), True),
-                 (starts_with(Customer.name_initials, t.letters, t.letters_end), False)]
+        ways.append((starts_with(Customer.name_pinyin, t.letters, t.letters_end), True))
+    if letters > 1:  # a name's initials start with its pinyin's first letter: one letter is found above
+        ways.append((starts_with(Customer.name_initials, t.letters, t.letters_end), False))
     if digits:
         last4 = Customer.phone_last4 == t.last4
         # More digits: the whole number, or its end (without the country code, say).
@@ -223,7 +226,7 @@ def match_condition(tenant_id: int, query: SearchText) -> sa.ColumnElement:
     return Customer.id.in_(sa.union(*branches, _tagged(t.tenant, t.text)))
 
 
-def _exactly(shape: tuple[bool, int, bool], t: _Terms) -> list[sa.ColumnElement]:
+def _exactly(shape: tuple[int, int, bool], t: _Terms) -> list[sa.ColumnElement]:
     """Ways the text names a customer exactly (the whole name, pinyin, initials
     or code); each is also one of its ways of matching."""
     letters, _, characters = shape
@@ -235,7 +238,7 @@ def _exactly(shape: tuple[bool, int, bool], t: _Terms) -> list[sa.ColumnElement]
     return exact
 
 
-def _firsts(shape: tuple[bool, int, bool], t: _Terms, limit: int) -> list[sa.Select]:
+def _firsts(shape: tuple[int, int, bool], t: _Terms, limit: int) -> list[sa.Select]:
     """Per way of matching, its first ``limit`` live customers in search order,
     as rows (id, exact: 0 or 1, pinyin or "")."""
     pinyin = sa.func.coalesce(Customer.name_pinyin, "")
@@ -265,7 +268,7 @@ def first_tagged(tenant_id: int, tag: str, limit: int) -> sa.Select:
     return _first_tagged(_Terms(SearchText.parse(tag).values(tenant_id)), limit)
 
 
-def _search(shape: tuple[bool, int, bool], t: _Terms, limit: int) -> sa.Select:
+def _search(shape: tuple[int, int, bool], t: _Terms, limit: int) -> sa.Select:
     """The first ``limit`` live customers the text finds, in search order."""
     # Each SELECT wrapped: both databases then keep its ORDER BY and LIMIT inside the UNION ALL.
     found = sa.union_all(*(sa.select(part.subquery()) for part in _firsts(shape, t, limit))).subquery()
