@@ -84,9 +84,12 @@ class Customer(SQLModel, table=True):
         sa.Index("uq_customers_tenant_live_phone", "tenant_id", "phone", unique=True,
                  sqlite_where=sa.text("deleted_at IS NULL AND phone IS NOT NULL"),
                  postgresql_where=sa.text("deleted_at IS NULL AND phone IS NOT NULL")),
-        # Search (engine/services/search.py): prefix ranges on the pinyin forms, equality on the rest.
+        # Search (engine/services/search.py): prefix ranges on the name forms, equality on the rest.
+        # The pinyin index is in search order; the other prefixes' matches are sorted by pinyin
+        # from the index alone (it holds all the search reads of them), not from the table.
         sa.Index("ix_customers_tenant_name_pinyin", "tenant_id", "name_pinyin"),
-        sa.Index("ix_customers_tenant_name_initials", "tenant_id", "name_initials"),
+        *(sa.Index(f"ix_customers_tenant_{form}", "tenant_id", form, "name_pinyin", "id", "deleted_at")
+          for form in ("name_initials", "name_folded", "given_name_folded")),
         sa.Index("ix_customers_tenant_phone_last4", "tenant_id", "phone_last4"),
         sa.Index("ix_customers_tenant_wechat", "tenant_id", "wechat_id"),
     )
@@ -137,6 +140,9 @@ class Customer(SQLModel, table=True):
     # Search forms of name and phone, derived on every write (engine/pinyin.py).
     name_pinyin: Optional[str] = Field(default=None, sa_type=search_key(128))
     name_initials: Optional[str] = Field(default=None, sa_type=search_key(32))
+    # The name, and its given name (without the family name), as searched in characters.
+    name_folded: Optional[str] = Field(default=None, sa_type=search_key(200))
+    given_name_folded: Optional[str] = Field(default=None, sa_type=search_key(200))
     phone_last4: Optional[str] = Field(default=None, max_length=4)
 
 
@@ -145,11 +151,13 @@ class CustomerTag(SQLModel, table=True):
     (kept equal to ``customers.tags`` on every write, engine/services/search.py)."""
 
     __tablename__ = "customer_tags"
-    __table_args__ = (sa.Index("ix_customer_tags_tenant_tag", "tenant_id", "tag", "customer_id"),)
+    # In search order, so a tag's first customers are read without sorting all who have it.
+    __table_args__ = (sa.Index("ix_customer_tags_tenant_tag", "tenant_id", "tag", "name_pinyin", "customer_id"),)
 
     tenant_id: int = Field(foreign_key="tenants.id", primary_key=True)
     customer_id: int = Field(foreign_key="customers.id", primary_key=True)
     tag: str = Field(max_length=64, primary_key=True)
+    name_pinyin: str = Field(default="", sa_type=search_key(128))  # the customer's ("" without)
 
 
 # Fields holding personal data: cleared when a customer is erased.

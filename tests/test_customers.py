@@ -99,7 +99,8 @@ def test_search_matches_name_phone_email_and_escapes_wildcards(gx, tenant):
         names = lambda q: sorted(c.name for c in search_customers(ctx.session, ctx.tenant_id, q))  # noqa: E731
         assert names("emma") == ["Emma Wong"]
         assert names("5678") == ["陈静"]  # a phone's last four digits (docs/search.md)
-        assert names("%") == ["100% real"]
+        assert names("100%") == ["100% real"]  # symbols: the start of the name (docs/search.md)
+        assert names("%") == names("%real") == []  # % is a character, not a wildcard
 
 
 def test_erase_removes_personal_data_and_keeps_anonymous_purchases(gx, tenant):
