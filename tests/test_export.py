@@ -268,3 +268,15 @@ def test_a_reader_that_stops_early_ends_the_export_and_frees_its_connection(gx, 
         chunks.close()
         assert len(read_csv(first)) == 3 and export.rows == 3
     assert len(export_csv(gx, shop["slug"])) == 10
+
+
+def test_the_databases_formula_guard_agrees_with_safe_text(gx, make_tenant):
+    """Names and tags a spreadsheet would run, and look-alikes it would not."""
+    texts = ["=1+1", "@SUM(A1)", "+", "-", "+cmd", "-x", "-12.5", "+8613800000000", "王=", "a", "'quoted"]
+    slug = make_tenant()
+    with gx.tenant(slug, actor="test") as ctx:
+        for i, text in enumerate(texts):
+            create_customer(ctx, {"code": f"G{i}", "name": text, "tags": [text, "VIP"]})
+    rows = export_csv(gx, slug)
+    assert [r["name"] for r in rows] == [exports.safe_text(t) for t in texts]
+    assert [r["tags"] for r in rows] == [exports.safe_text(t) + "|VIP" for t in texts]
