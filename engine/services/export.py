@@ -110,9 +110,12 @@ def cell_columns(names, columns, dialect: str, guarded=TEXT_COLUMNS) -> list:
 
 
 def _iso_text(column, dialect: str):
-    """``2026-01-05T02:00:00.000000+00:00`` on both databases."""
+    """ISO 8601 in UTC, to the microsecond: ``2026-01-05T02:00:00.000000+00:00``
+    on SQLite; PostgreSQL's own text of the time, which leaves out a fraction's
+    trailing zeros (``2026-01-05T02:00:00+00:00``, ``...02:00:00.5+00:00``):
+    a third of the cost of ``to_char`` (the export's read sets DateStyle ISO)."""
     if dialect == "postgresql":
-        return sa.func.to_char(sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"', type_=sa.Text)
+        return sa.func.replace(sa.cast(sa.func.timezone("UTC", column), sa.Text), " ", "T", type_=sa.Text) + "+00:00"
     # SQLite keeps naive UTC text, "2026-01-05 02:00:00.000000" (engine/types.py)
     return sa.func.replace(sa.cast(column, sa.Text), " ", "T", type_=sa.Text) + "+00:00"
 
@@ -124,7 +127,8 @@ def _safe_text_sql(column, dialect: str):
     first, second = code(column), sa.func.coalesce(code(sa.func.substr(column, 2, 1)), 0)
     risky = sa.or_(first.in_([ord(c) for c in "=@\t\r"]),
                    sa.and_(first.in_([ord("+"), ord("-")]), sa.not_(second.between(ord("0"), ord("9")))))
-    return sa.case((risky, sa.literal("'", sa.Text) + column), else_=column)
+    # Letters, digits and CJK (codes above "@") are let through on the first test.
+    return sa.case((first > ord("@"), column), (risky, sa.literal("'", sa.Text) + column), else_=column)
 
 
 def _joined_tags(column, dialect: str):
@@ -191,7 +195,7 @@ class Export:
         """The rows as tuples of cells, ``page_size`` at a time (a server-side
         cursor on PostgreSQL, so memory holds one block)."""
         with self.gx.tenant_session(self.tenant_id) as session:
-            connection = session.connection()
+            connection = _read_connection(session)
             sql, params = dbapi_statement(self.query, connection.dialect)
             driver = connection.connection.driver_connection
             postgres = connection.dialect.name == "postgresql"
@@ -210,7 +214,7 @@ class Export:
         tenant's transaction, so row-level security holds as for any read."""
         page_size = self.page_size or PAGE_SIZE
         with self.gx.tenant_session(self.tenant_id) as session:
-            connection = session.connection()
+            connection = _read_connection(session)
             sql, params = dbapi_statement(self.query, connection.dialect)
             driver = connection.connection.driver_connection
             # psycopg merges the parameters into the statement client-side
@@ -230,6 +234,15 @@ class Export:
                 if lines:
                     self.rows += len(lines)
                     yield b"".join(lines)
+
+
+def _read_connection(session) -> sa.Connection:
+    """The tenant session's connection, with dates and times written as ISO
+    text whatever the server's DateStyle (for this transaction only)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL datestyle = 'ISO, YMD'")
+    return connection
 
 
 def dbapi_statement(query: sa.Select, dialect) -> tuple[str, Any]:
