@@ -42,6 +42,7 @@ def build_shop(gx, make_tenant, modules=ALL_MODULES) -> dict:
             customer = create_customer(ctx, {
                 "code": f"C{i}", "name": name, "phone": f"+86138000000{i:02d}", "city": "上海" if i % 2 else "北京",
                 "tags": ["VIP", "敏感肌"] if i % 3 == 0 else [], "store": "S1" if i < 5 else "S2",
+                **({"consent": {"SMS": True, "EMAIL": False, "WECHAT": True}, "attributes": {"尺码": "M"}} if i == 0 else {}),
             })
             ids[f"C{i}"] = customer.id
         for i in range(10):
@@ -68,6 +69,7 @@ def export_csv(gx, slug, condition=None, page_size=None) -> list[dict]:
 
 
 def test_customer_csv_carries_core_fields_and_the_enabled_modules_columns(gx, make_tenant):
+    build_shop(gx, make_tenant)  # another tenant's scores and cases, never joined in
     shop = build_shop(gx, make_tenant)
     rows = export_csv(gx, shop["slug"], page_size=3)  # several pages: keyset boundaries included
     assert [r["code"] for r in rows] == [f"C{i}" for i in range(10)]
@@ -75,6 +77,9 @@ def test_customer_csv_carries_core_fields_and_the_enabled_modules_columns(gx, ma
     assert by_code["C0"]["name"] == "王小明" and by_code["C0"]["city"] == "北京"
     assert by_code["C0"]["tags"] == "VIP|敏感肌" and by_code["C0"]["phone"] == "+8613800000000"
     assert by_code["C4"]["name"] == "'=HYPERLINK(\"http://x\")"  # never a live formula in a spreadsheet
+    assert set(by_code["C0"]["consent"].split("|")) == {"SMS", "WECHAT"}  # the channels said yes to
+    assert json.loads(by_code["C0"]["attributes"]) == {"尺码": "M"}
+    assert by_code["C1"]["consent"] == "" and by_code["C1"]["attributes"] == "" and by_code["C1"]["tags"] == ""
     assert by_code["C3"]["purchase_count"] == "4" and by_code["C3"]["total_spent"] == "1602.00"
     assert datetime.fromisoformat(by_code["C0"]["first_purchase_at"]) == T0
     with gx.tenant(shop["slug"], write=False) as ctx:
@@ -239,3 +244,39 @@ def test_each_export_is_audited_with_its_rows_and_filters_without_their_values(g
         event = ctx.session.exec(select(AuditEvent).where(AuditEvent.action == "export.customers")).scalars().one()
     assert (event.actor, event.changes["rows"], event.changes["complete"]) == ("cli", 1, True)
     assert event.changes["filters"] == {"where": ["name.contains"]} and "王" not in json.dumps(event.changes)
+
+
+def test_postgres_copy_runs_under_the_tenants_row_level_security(gx, make_tenant):
+    """The COPY runs in the tenant's transaction as the application role: even
+    a statement without a tenant filter sees only the tenant's rows."""
+    if gx.engine.dialect.name != "postgresql":
+        pytest.skip("row-level security is PostgreSQL's")
+    shop, other = build_shop(gx, make_tenant, modules=()), build_shop(gx, make_tenant, modules=())
+    unfiltered = select(exports.CUSTOMERS.c.id).order_by(exports.CUSTOMERS.c.id)
+    export = exports.Export("customers", ["id"], gx, gx.tenant_id(shop["slug"]), unfiltered)
+    ids = {int(line) for line in b"".join(export.copy_blocks()).split()}
+    assert ids == set(shop["ids"].values()) and not ids & set(other["ids"].values())
+
+
+def test_a_reader_that_stops_early_ends_the_export_and_frees_its_connection(gx, make_tenant):
+    shop = build_shop(gx, make_tenant, modules=("rfm",))
+    tenant_id = gx.tenant_id(shop["slug"])
+    for _ in range(3):  # more than once: a connection left mid-read would show on the next
+        export = exports.customer_export(gx, tenant_id, page_size=3)
+        chunks = exports.csv_chunks(export)
+        first = next(chunks)
+        chunks.close()
+        assert len(read_csv(first)) == 3 and export.rows == 3
+    assert len(export_csv(gx, shop["slug"])) == 10
+
+
+def test_the_databases_formula_guard_agrees_with_safe_text(gx, make_tenant):
+    """Names and tags a spreadsheet would run, and look-alikes it would not."""
+    texts = ["=1+1", "@SUM(A1)", "+", "-", "+cmd", "-x", "-12.5", "+8613800000000", "王=", "a", "'quoted"]
+    slug = make_tenant()
+    with gx.tenant(slug, actor="test") as ctx:
+        for i, text in enumerate(texts):
+            create_customer(ctx, {"code": f"G{i}", "name": text, "tags": [text, "VIP"]})
+    rows = export_csv(gx, slug)
+    assert [r["name"] for r in rows] == [exports.safe_text(t) for t in texts]
+    assert [r["tags"] for r in rows] == [exports.safe_text(t) + "|VIP" for t in texts]

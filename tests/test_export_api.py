@@ -96,13 +96,16 @@ def test_the_csv_streams_page_by_page_and_is_audited(gx, make_tenant, make_key, 
     monkeypatch.setattr(exports, "PAGE_SIZE", 3)
     key = make_key(shop["slug"], "ANALYST")
     pages_read, bodies = [], []
-    real_convert = exports._convert
 
-    def counting_convert(rows, converters):
-        pages_read.append(len(rows))
-        return real_convert(rows, converters)
+    def counted(read_blocks):  # the rows' blocks as the database hands them over (COPY's or a cursor's)
+        def read(export):
+            for block in read_blocks(export):
+                pages_read.append(block)
+                yield block
+        return read
 
-    monkeypatch.setattr(exports, "_convert", counting_convert)
+    monkeypatch.setattr(exports.Export, "blocks", counted(exports.Export.blocks))
+    monkeypatch.setattr(exports.Export, "copy_blocks", counted(exports.Export.copy_blocks))
     scope = {"type": "http", "method": "GET", "path": "/export/customers.csv", "raw_path": b"/export/customers.csv",
              "query_string": b"", "headers": [(b"authorization", f"Bearer {key}".encode())], "scheme": "http",
              "server": ("test", 80), "client": ("127.0.0.1", 1), "root_path": "", "http_version": "1.1"}

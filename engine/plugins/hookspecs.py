@@ -159,12 +159,13 @@ def guanxi_customers_merged(ctx, kept_id, merged_id):
 def guanxi_export_columns(ctx):
     """Columns the module adds to customer exports (``guanxi export customers``,
     ``GET /export/customers``): an ``engine.services.export_columns.ExportColumns``
-    or a list of them, each naming its columns and loading them for one page
-    of customer ids in one batched statement, through the tenant-bound
-    session it is handed. ``ctx`` is the exporting tenant's ``TenantContext``
-    (for settings; its session is closed before the pages are read). Called
-    only on the plugins of the modules the tenant has enabled; the columns
-    follow the core's, in plugin order.
+    or a list of them, each a SQL ``select()`` of the tenant's rows with a
+    ``customer_id`` column (one row per customer) and the values labelled with
+    their headers. The engine LEFT JOINs it into the export's one SELECT and
+    formats the values in SQL. ``ctx`` is the exporting tenant's
+    ``TenantContext`` (for its id and settings; its session is closed before
+    the export runs). Called only on the plugins of the modules the tenant
+    has enabled; the columns follow the core's, in plugin order.
     """
 
 

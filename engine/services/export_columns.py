@@ -1,26 +1,30 @@
 """What a plugin's ``guanxi_export_columns`` hook returns: extra columns for
-customer exports, read one page of customers at a time."""
+customer exports, as SQL the engine LEFT JOINs into its one SELECT."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlmodel import Session
+import sqlalchemy as sa
 
 
 @dataclass(frozen=True)
 class ExportColumns:
     """Columns a module adds to customer exports.
 
-    ``names`` are the column headers, prefixed with the module's name
-    (``rfm_segment``). ``load(session, customer_ids)`` reads them for one
-    page of customers in one batched statement and returns
-    ``{customer id: (value, ...)}`` with one value per name, in order;
-    customers it leaves out get empty cells. Values are text, numbers,
-    ``Decimal``, ``datetime`` (aware) or ``None``.
+    ``select`` is a SQLAlchemy ``select()`` of the tenant's rows (filter it on
+    ``tenant_id``) with a ``customer_id`` column and at most one row per
+    customer (``group_by`` when aggregating), and the values labelled with
+    their column headers, prefixed with the module's name
+    (``RfmScore.segment.label("rfm_segment")``). The engine joins it to the
+    customers on ``customer_id``: customers without a row get empty cells,
+    and it formats the values itself (times as ISO 8601 UTC, text guarded
+    against spreadsheet formulas), in SQL.
     """
 
-    names: Sequence[str]
-    load: Callable[[Session, list[int]], dict[int, Sequence[Any]]]
+    select: sa.Select
+
+    @property
+    def names(self) -> list[str]:
+        """The column headers: every selected column but ``customer_id``."""
+        return [column.key for column in self.select.selected_columns if column.key != "customer_id"]

@@ -12,13 +12,5 @@ FIELDS = ("predicted_value", "expected_spend", "probability_alive", "expected_pu
 
 
 def clv_export_columns(ctx) -> ExportColumns:
-    tenant_id = ctx.tenant_id
-    columns = [getattr(ClvScore, name) for name in FIELDS]
-
-    def load(session, ids):
-        rows = session.execute(
-            select(ClvScore.customer_id, *columns).where(ClvScore.tenant_id == tenant_id, ClvScore.customer_id.in_(ids))
-        ).all()
-        return {row[0]: row[1:] for row in rows}
-
-    return ExportColumns(names=[f"clv_{name}" for name in FIELDS], load=load)
+    columns = [getattr(ClvScore, name).label(f"clv_{name}") for name in FIELDS]
+    return ExportColumns(select(ClvScore.customer_id, *columns).where(ClvScore.tenant_id == ctx.tenant_id))

@@ -13,15 +13,12 @@ OPEN_VALUES = tuple(sorted(status.value for status in OPEN_STATUSES))
 
 
 def complaints_export_columns(ctx) -> ExportColumns:
-    tenant_id = ctx.tenant_id
     is_open = sa.case((ComplaintCase.status.in_(OPEN_VALUES), 1), else_=0)
-
-    def load(session, ids):
-        rows = session.execute(
-            sa.select(ComplaintCase.customer_id, sa.func.count(), sa.func.sum(is_open), sa.func.max(ComplaintCase.opened_at))
-            .where(ComplaintCase.tenant_id == tenant_id, ComplaintCase.customer_id.in_(ids))
-            .group_by(ComplaintCase.customer_id)
-        ).all()
-        return {row[0]: (row[1], int(row[2] or 0), row[3]) for row in rows}
-
-    return ExportColumns(names=["complaints_total", "complaints_open", "complaints_last_opened_at"], load=load)
+    return ExportColumns(
+        sa.select(ComplaintCase.customer_id,
+                  sa.func.count().label("complaints_total"),
+                  sa.func.sum(is_open).label("complaints_open"),
+                  sa.func.max(ComplaintCase.opened_at).label("complaints_last_opened_at"))
+        .where(ComplaintCase.tenant_id == ctx.tenant_id)
+        .group_by(ComplaintCase.customer_id)
+    )

@@ -17,13 +17,5 @@ COLUMNS = {
 
 
 def loyalty_export_columns(ctx) -> ExportColumns:
-    tenant_id = ctx.tenant_id
-
-    def load(session, ids):
-        rows = session.execute(
-            select(LoyaltyMember.customer_id, *COLUMNS.values())
-            .where(LoyaltyMember.tenant_id == tenant_id, LoyaltyMember.customer_id.in_(ids))
-        ).all()
-        return {row[0]: row[1:] for row in rows}
-
-    return ExportColumns(names=list(COLUMNS), load=load)
+    columns = [column.label(name) for name, column in COLUMNS.items()]
+    return ExportColumns(select(LoyaltyMember.customer_id, *columns).where(LoyaltyMember.tenant_id == ctx.tenant_id))
