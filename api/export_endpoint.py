@@ -88,8 +88,8 @@ class ExportEndpoint:
         chunks = self._csv(export) if fmt == "csv" else await self._xlsx(export)
         if isinstance(chunks, Response):
             return chunks
-        return StreamingResponse(self._audited(chunks, principal, export, fmt), media_type=MEDIA_TYPES[fmt],
-                                 headers=headers)
+        return ClosingStreamingResponse(self._audited(chunks, principal, export, fmt), media_type=MEDIA_TYPES[fmt],
+                                        headers=headers)
 
     async def _principal(self, request: Request) -> Principal | Response:
         secret = bearer_token(request.headers.get("authorization"))
@@ -123,7 +123,7 @@ class ExportEndpoint:
         return exports.customer_export(gx, tenant_id, condition, filters)
 
     def _csv(self, export: exports.Export) -> AsyncIterator[bytes]:
-        return iterate_in_threadpool(exports.csv_chunks(export))
+        return _in_threads(exports.csv_chunks(export))
 
     async def _xlsx(self, export: exports.Export) -> AsyncIterator[bytes] | Response:
         spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
@@ -133,7 +133,7 @@ class ExportEndpoint:
             spool.close()
             return _invalid(error, 413 if any(e.code == "TOO_LARGE" for e in error.errors) else 400)
         spool.seek(0)
-        return iterate_in_threadpool(_read(spool))
+        return _in_threads(_read(spool))
 
     async def _audited(self, chunks: AsyncIterator[bytes], principal: Principal, export: exports.Export,
                        fmt: str) -> AsyncIterator[bytes]:
@@ -144,8 +144,33 @@ class ExportEndpoint:
             complete = True
         finally:
             with anyio.CancelScope(shield=True):  # a client that hung up is audited too
+                await chunks.aclose()
                 await run_db(self.gx, exports.record_export, self.gx, principal.tenant_id, principal.actor, export,
                              fmt, complete)
+
+
+class ClosingStreamingResponse(StreamingResponse):
+    """Closes its body when the response ends, also when the client hung up
+    (Starlette leaves an abandoned body to the garbage collector)."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.body_iterator.aclose()
+
+
+async def _in_threads(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """``chunks`` read in worker threads; closed as soon as the response ends,
+    so a client that hangs up ends the database read (and frees its
+    connection) at once, not whenever the generator is collected."""
+    try:
+        async for chunk in iterate_in_threadpool(chunks):
+            yield chunk
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(chunks.close)
 
 
 def _read(spool) -> Iterator[bytes]:

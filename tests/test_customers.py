@@ -7,7 +7,8 @@ from sqlmodel import select
 
 from engine.errors import Conflict, NotFound, ValidationFailed
 from engine.models import AuditEvent, Customer, Interaction
-from engine.services.customers import create_customer, erase_customer, get_customer, search_customers, update_customer
+from engine.services.customers import create_customer, erase_customer, get_customer, update_customer
+from engine.services.search import search_customers
 from engine.services.interactions import record_interaction
 
 

@@ -130,3 +130,47 @@ def test_the_csv_streams_page_by_page_and_is_audited(gx, make_tenant, make_key, 
     with gx.tenant(shop["slug"], write=False) as ctx:
         event = ctx.session.exec(select(AuditEvent).where(AuditEvent.action == "export.customers")).scalars().one()
     assert event.actor.startswith("api-key:") and (event.changes["rows"], event.changes["complete"]) == (10, True)
+
+
+def test_a_client_that_hangs_up_ends_the_read_at_once_and_is_audited(gx, make_tenant, make_key, app, _guanxi_portal,
+                                                                      monkeypatch):
+    """The database read (a COPY on PostgreSQL) is closed when the client goes,
+    not whenever its generator is collected: it holds a connection till then."""
+    shop = build_shop(gx, make_tenant, modules=())
+    monkeypatch.setattr(exports, "PAGE_SIZE", 3)
+    key = make_key(shop["slug"], "ANALYST")
+    closed = []
+
+    def watched(read_blocks):
+        def read(export):
+            try:
+                yield from read_blocks(export)
+            finally:
+                closed.append(True)
+        return read
+
+    monkeypatch.setattr(exports.Export, "blocks", watched(exports.Export.blocks))
+    monkeypatch.setattr(exports.Export, "copy_blocks", watched(exports.Export.copy_blocks))
+    scope = {"type": "http", "method": "GET", "path": "/export/customers.csv", "raw_path": b"/export/customers.csv",
+             "query_string": b"", "headers": [(b"authorization", f"Bearer {key}".encode())], "scheme": "http",
+             "server": ("test", 80), "client": ("127.0.0.1", 1), "root_path": "", "http_version": "1.1"}
+    first_body = anyio.Event()
+    requested = []
+
+    async def receive():
+        if not requested:
+            requested.append(True)
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await first_body.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        if message["type"] == "http.response.body" and message.get("body"):
+            first_body.set()
+            await anyio.sleep(0.5)  # a slow client: it hangs up before the next page
+
+    _guanxi_portal.call(lambda: app(scope, receive, send))
+    assert closed == [True]
+    with gx.tenant(shop["slug"], write=False) as ctx:
+        event = ctx.session.exec(select(AuditEvent).where(AuditEvent.action == "export.customers")).scalars().one()
+    assert event.changes["complete"] is False and event.changes["rows"] < 10

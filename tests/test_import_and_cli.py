@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from engine.cli import app
 from engine.models import ApiKey, Customer, Interaction, Tenant
 from engine.services import importer
-from engine.services.importer import import_csv
+from engine.services.importer import import_file
 from engine.services.keys import authenticate, hash_key
 
 
@@ -47,19 +47,19 @@ def _counts(gx, tenant):
 
 
 def test_import_reports_invalid_rows_and_links_referrers(gx, tenant, tmp_path):
-    report = import_csv(gx, tenant, "customers", _customers_csv(tmp_path, 40), chunk_size=7)
+    report = import_file(gx, tenant, "customers", _customers_csv(tmp_path, 40), chunk_size=7)
     assert (report.rows_stored, report.rows_invalid, report.rows_duplicate) == (40, 1, 0)
     assert report.invalid[0][0] == 42 and report.invalid[0][1][0].field == "phone"  # line 42 of the file
     with gx.system(write=False) as session:
         c5 = session.execute(select(Customer).where(Customer.code == "C5", Customer.tenant_id == Tenant.id, Tenant.slug == tenant)).scalar_one()
         c0_id = session.execute(select(Customer.id).where(Customer.code == "C0", Customer.tenant_id == c5.tenant_id)).scalar_one()
     assert c5.referrer_id == c0_id
-    again = import_csv(gx, tenant, "customers", _customers_csv(tmp_path, 40))
+    again = import_file(gx, tenant, "customers", _customers_csv(tmp_path, 40))
     assert again.already_done and _counts(gx, tenant)[0] == 40
 
 
 def test_an_import_killed_halfway_resumes_and_stores_every_row_once(gx, tenant, tmp_path, monkeypatch):
-    import_csv(gx, tenant, "customers", _customers_csv(tmp_path, 40))
+    import_file(gx, tenant, "customers", _customers_csv(tmp_path, 40))
     path = _interactions_csv(tmp_path, 300)
     real_store = importer._store_interactions
     calls = {"n": 0}
@@ -73,10 +73,10 @@ def test_an_import_killed_halfway_resumes_and_stores_every_row_once(gx, tenant, 
 
     monkeypatch.setattr(importer, "_store_interactions", crash_in_third_chunk)
     with pytest.raises(KeyboardInterrupt):
-        import_csv(gx, tenant, "interactions", path, chunk_size=50)
+        import_file(gx, tenant, "interactions", path, chunk_size=50)
     assert _counts(gx, tenant)[1] == 100  # two committed chunks, the third rolled back
     monkeypatch.setattr(importer, "_store_interactions", real_store)
-    report = import_csv(gx, tenant, "interactions", path, chunk_size=50)
+    report = import_file(gx, tenant, "interactions", path, chunk_size=50)
     assert report.resumed_from == 100
     customers, interactions, spent = _counts(gx, tenant)
     assert interactions == 300 and report.rows_invalid == 1
@@ -86,7 +86,7 @@ def test_an_import_killed_halfway_resumes_and_stores_every_row_once(gx, tenant, 
 def test_unknown_columns_are_refused_before_anything_is_stored(gx, tenant, tmp_path):
     path = _write(tmp_path / "x.csv", ["code", "favourite_colour"], [["C1", "red"]])
     with pytest.raises(importer.ValidationFailed, match="favourite_colour"):
-        import_csv(gx, tenant, "customers", path)
+        import_file(gx, tenant, "customers", path)
     assert _counts(gx, tenant)[0] == 0
 
 

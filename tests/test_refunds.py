@@ -14,7 +14,7 @@ from engine.bulk import RawCursor
 from engine.errors import ValidationFailed
 from engine.models import Customer, Interaction
 from engine.services.customers import create_customer
-from engine.services.importer import import_csv
+from engine.services.importer import import_file
 from engine.services.interactions import record_interaction, record_interactions
 from plugins.loyalty.models import LoyaltyLedgerEntry
 from tests.concurrency import run_in_threads
@@ -192,7 +192,7 @@ def test_csv_import_reports_refunds_dated_before_their_purchase_by_line(gx, tena
         writer.writerow(["C1", "PURCHASE", "2026-03-02T10:00:00+08:00", "80.00", "o-1", ""])
         writer.writerow(["", "REFUND", "2026-03-01T10:00:00+08:00", "10.00", "r-1", "o-1"])
         writer.writerow(["", "REFUND", "2026-03-04T10:00:00+08:00", "10.00", "r-2", "o-1"])
-    report = import_csv(gx, tenant, "interactions", path)
+    report = import_file(gx, tenant, "interactions", path)
     assert (report.rows_stored, report.rows_invalid) == (2, 1)
     line, errors = report.invalid[0]
     assert line == 3 and [e.field for e in errors] == ["occurred_at"]

@@ -14,7 +14,7 @@ from engine.bulk import analyze, insert_rows
 from engine.db import make_migration_engine
 from engine.models import Customer, Tenant
 from engine.services.customers import create_customer, delete_customer, erase_customer, update_customer
-from engine.services.importer import import_csv
+from engine.services.importer import import_file
 from engine.services.search import (
     SearchText, first_tagged, index_tags, match_condition, search_customers, search_statement, with_search_columns,
 )
@@ -148,7 +148,7 @@ def test_another_tenants_customers_are_never_found(gx, make_tenant):
 def test_imported_customers_are_found_by_pinyin_phone_and_tag(gx, tenant, tmp_path):
     path = tmp_path / "customers.csv"
     path.write_text("code,name,phone,tags\nI1,赵敏,13811119999,VIP|老客\nI2,周杰,,\n", encoding="utf-8")
-    import_csv(gx, tenant, "customers", path)
+    import_file(gx, tenant, "customers", path)
     assert names(gx, tenant, "zhaomin") == names(gx, tenant, "zm") == names(gx, tenant, "9999") == ["赵敏"]
     assert names(gx, tenant, "老客") == ["赵敏"]
     assert names(gx, tenant, "zj") == ["周杰"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from engine.services.customers import create_customer, search_customers
+from engine.services.customers import create_customer
+from engine.services.search import search_customers
 from tests.concurrency import run_in_threads
 
 

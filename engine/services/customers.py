@@ -17,7 +17,6 @@ from engine.errors import Conflict, FieldError, ValidationFailed, not_found
 from engine.models import CUSTOMER_PERSONAL_FIELDS, Customer, Interaction
 from engine.services import audit
 from engine.services.phones import DEFAULT_REGION, normalise_phone, region_of_locale
-from engine.services.search import search_customers  # noqa: F401  (its home; imported from here too)
 from engine.types import utcnow
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -66,10 +66,6 @@ class ImportReport:
     reject_file: Path | None = None
     invalid: list[tuple[int, list[FieldError]]] = field(default_factory=list)  # (line, errors), the first REPORT_LIMIT
 
-    @property
-    def rows_rejected(self) -> int:
-        return self.rows_invalid
-
 
 @dataclass
 class Row:
@@ -124,9 +120,6 @@ def import_file(
         raise ImportFailed([FieldError("file", f"{path.name}: the import stopped ({reason}); "
                                        "rows up to the last committed chunk are stored, run it again to resume")]) from None
     return report
-
-
-import_csv = import_file  # the name before XLSX support
 
 
 def _check_columns(table: TableFile, allowed: frozenset[str]) -> None:

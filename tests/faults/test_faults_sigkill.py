@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from engine.models import Customer, ImportJob, Interaction
 from engine.scoring import run_scoring
 from engine.services.customers import create_customer
-from engine.services.importer import import_csv
+from engine.services.importer import import_file
 from plugins.rfm.models import RfmRun, RfmScore
 from tests.concurrency import run_in_threads
 
@@ -91,9 +91,9 @@ def test_an_import_killed_with_sigkill_resumes_to_the_uninterrupted_result(gx, m
     done_at_kill = rows_done()
     assert 0 < done_at_kill < rows, "the kill should land halfway"
 
-    report = import_csv(gx, killed, "interactions", path, chunk_size=100)
+    report = import_file(gx, killed, "interactions", path, chunk_size=100)
     assert report.resumed_from == done_at_kill
-    import_csv(gx, clean, "interactions", path, chunk_size=100)
+    import_file(gx, clean, "interactions", path, chunk_size=100)
     interrupted, uninterrupted = _state(gx, killed), _state(gx, clean)
     assert interrupted[0][:2] == (rows, rows)  # every row once, no duplicates
     assert interrupted == uninterrupted
@@ -102,7 +102,7 @@ def test_an_import_killed_with_sigkill_resumes_to_the_uninterrupted_result(gx, m
 def test_a_scoring_run_killed_with_sigkill_leaves_the_previous_run_whole(gx, make_tenant, database_url, tmp_path):
     tenant = make_tenant(modules=("rfm",))
     _customers(gx, tenant)
-    import_csv(gx, tenant, "interactions", _orders_csv(tmp_path / "orders.csv", 3_000))
+    import_file(gx, tenant, "interactions", _orders_csv(tmp_path / "orders.csv", 3_000))
     with gx.tenant(tenant) as ctx:
         run_scoring(ctx, ["rfm"])
         tenant_id = ctx.tenant_id
@@ -139,7 +139,7 @@ def test_concurrent_scoring_runs_for_one_tenant_both_succeed(gx, make_tenant, tm
     """Two runs at once (two API workers, a cron job and a click) queue, never collide."""
     tenant = make_tenant(modules=("rfm",))
     _customers(gx, tenant)
-    import_csv(gx, tenant, "interactions", _orders_csv(tmp_path / "orders.csv", 1_000))
+    import_file(gx, tenant, "interactions", _orders_csv(tmp_path / "orders.csv", 1_000))
     reports = []
 
     def score(_n: int) -> None:

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from engine.errors import ValidationFailed
 from engine.jobs import run_jobs
 from engine.scoring import run_scoring
-from engine.services.importer import import_csv
+from engine.services.importer import import_file
 from engine.services.modules import configure
 from plugins.clv import fitters, service
 from plugins.clv.models import ClvRun, ClvScore
@@ -68,8 +68,8 @@ def load(gx, tenant: str, tmp_path: Path, purchases, extra_customers=()) -> None
         for n, (code, when, amount) in enumerate(purchases):
             stamp = when if isinstance(when, str) else when.isoformat()
             writer.writerow([code, "PURCHASE", stamp, f"{amount:.2f}", f"p{n}"])
-    assert import_csv(gx, tenant, "customers", customers).rows_invalid == 0
-    report = import_csv(gx, tenant, "interactions", interactions)
+    assert import_file(gx, tenant, "customers", customers).rows_invalid == 0
+    report = import_file(gx, tenant, "interactions", interactions)
     assert report.rows_invalid == 0, report.invalid[:3]
 
 
