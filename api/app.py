@@ -23,11 +23,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.cost import parse_budgets
 from api.endpoint import GraphQLEndpoint
 from api.export_endpoint import ExportEndpoint
 from api.job_runner import ApiJobRunner, api_runs_jobs
 from api.logs import RequestIdMiddleware, configure_logging
 from api.pagination import Cursors, secret_for
+from api.rate_limits import RateLimits
 from api.schema import SchemaCache
 from engine.runtime import Guanxi
 
@@ -52,7 +54,8 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
     schemas = SchemaCache(gx.plugins)
     cursors = Cursors(secret_for(gx.settings.database_url))
     job_runner = ApiJobRunner(gx) if api_runs_jobs() else None
-    graphql = GraphQLEndpoint(gx, schemas, cursors, job_runner)
+    rate_limits = RateLimits.from_settings(gx.settings, gx)
+    graphql = GraphQLEndpoint(gx, schemas, cursors, job_runner, rate_limits, parse_budgets(gx.settings.query_cost_budgets))
     export = ExportEndpoint(gx, schemas)
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -82,6 +85,7 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
         yield
         if job_runner is not None:
             await anyio.to_thread.run_sync(job_runner.close)
+        rate_limits.close()
 
     middleware = [
         Middleware(RequestIdMiddleware),
@@ -100,4 +104,5 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
     app.state.schemas = schemas
     app.state.cursors = cursors
     app.state.job_runner = job_runner
+    app.state.rate_limits = rate_limits  # tests move its clock
     return app

@@ -24,6 +24,11 @@ PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"  # over the role's query cost budget (api/cost.py)
+RATE_LIMITED = "RATE_LIMITED"  # over the key's requests per minute (api/rate_limits.py), HTTP 429
+QUERY_TIMEOUT = "QUERY_TIMEOUT"  # the request's database work ran past its budget (api/statement_budget.py)
+# PostgreSQL's query_canceled: statement_timeout expired (or the query was cancelled).
+_QUERY_CANCELED = "57014"
 
 
 def api_error(message: str, code: str) -> GraphQLError:
@@ -62,6 +67,11 @@ def format_error(error: GraphQLError) -> dict:
             extensions["code"] = (original.extensions or {}).get("code", BAD_USER_INPUT)
         elif isinstance(original, (TypeError, ValueError)) and _is_input_coercion(error):
             extensions["code"] = BAD_USER_INPUT
+        elif is_query_timeout(original):
+            log.warning("query cancelled: the request's statement timeout expired")
+            extensions["code"] = QUERY_TIMEOUT
+            formatted["message"] = ("the query ran past the request's time budget and was stopped: "
+                                    "ask for less (smaller pages, fewer nested lists, narrower filters)")
         elif isinstance(original, DBAPIError) and original.connection_invalidated or isinstance(original, OperationalError):
             log.error("database error in resolver", exc_info=original)
             extensions["code"] = DATABASE_UNAVAILABLE
@@ -72,6 +82,11 @@ def format_error(error: GraphQLError) -> dict:
             formatted["message"] = "Internal server error"
     formatted["extensions"] = extensions
     return formatted
+
+
+def is_query_timeout(error: BaseException | None) -> bool:
+    """A statement stopped by PostgreSQL's statement_timeout (SQLSTATE 57014)."""
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) == _QUERY_CANCELED
 
 
 def _is_input_coercion(error: GraphQLError) -> bool:

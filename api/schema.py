@@ -25,6 +25,7 @@ from strawberry.types.field import StrawberryField
 
 from api.composition import CoreNames, PluginParts, check_keys, check_names
 from api.contrib import GraphQLContribution, as_list, normalise
+from api.cost import QueryCost
 from api.fast_resolvers import install_direct_resolvers
 from engine.plugins.manager import PluginManager
 
@@ -59,6 +60,7 @@ def limits() -> list:
         lambda: AddValidationRules(_LIMIT_RULES),
         lambda: ParserCache(maxsize=QUERY_CACHE_SIZE),
         lambda: ValidationCache(maxsize=QUERY_CACHE_SIZE),
+        QueryCost,  # after validation, before execution: the role's budget of objects (api/cost.py)
     ]
 
 

@@ -29,6 +29,17 @@ class Settings:
     # which owns nothing, so row-level security applies to it.
     migrate_database_url: str | None = None
     db_app_role: str = "guanxi_app"
+    # The API's protection (docs/api.md, Limits). A request's database work
+    # stops after this many milliseconds on PostgreSQL (0: no limit).
+    statement_timeout_ms: int = 15_000
+    # Per-key request counts live in Redis when set, else in the database.
+    redis_url: str | None = None
+    # Requests per minute per key, "role=n,..." over the defaults (0: unlimited),
+    # and per client address for requests without a valid key.
+    rate_limits: str = ""
+    rate_limit_anonymous: int = 60
+    # Objects one query may ask for, "role=n,..." over the defaults (api/cost.py).
+    query_cost_budgets: str = ""
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -39,4 +50,9 @@ class Settings:
             db_pool_size=int(os.environ.get("GUANXI_DB_POOL_SIZE", "20")),
             migrate_database_url=os.environ.get("GUANXI_MIGRATE_DATABASE_URL") or None,
             db_app_role=os.environ.get("GUANXI_DB_APP_ROLE", "guanxi_app"),
+            statement_timeout_ms=int(os.environ.get("GUANXI_STATEMENT_TIMEOUT_MS", "15000")),
+            redis_url=os.environ.get("GUANXI_REDIS_URL") or None,
+            rate_limits=os.environ.get("GUANXI_RATE_LIMITS", ""),
+            rate_limit_anonymous=int(os.environ.get("GUANXI_RATE_LIMIT_ANONYMOUS", "60")),
+            query_cost_budgets=os.environ.get("GUANXI_QUERY_COST_BUDGETS", ""),
         )

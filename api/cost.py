@@ -1,0 +1,264 @@
+"""The query cost rule: how many objects a query may ask for, checked before it runs.
+
+Depth, token and alias limits let through a 49-token query (customers ->
+interactions -> customer -> interactions, ``first: 100`` each) that asks
+for about a million objects. The cost counts them: every object field costs
+one per parent; a list or connection multiplies what is under it by its
+``first``/``last`` (variables resolved; the field's default, else the default
+page size, when absent); a plain list without a size counts as
+``LIST_SIZE``; a connection also costs one for its own query; scalars cost
+nothing. A query over its role's budget is refused with
+``QUERY_TOO_COSTLY`` before any resolver runs, its cost and the budget in
+the error; an accepted one reports its cost in ``extensions.cost``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    is_leaf_type,
+)
+from strawberry.extensions import SchemaExtension
+
+from api.errors import QUERY_TOO_COSTLY
+from api.pagination import DEFAULT_PAGE_SIZE
+from engine.enums import Role
+
+# A plain list of objects (a complaint's timeline, a group's customers) has no
+# size argument: counted as this many.
+LIST_SIZE = 20
+PAGE_ARGUMENTS = ("first", "last")
+
+# Objects one query may ask for, per role: a 100-customer page with 20
+# interactions each costs about 2,100; analysts and admins read wider pages.
+DEFAULT_BUDGETS: dict[Role, int] = {
+    Role.VIEWER: 10_000,
+    Role.AGENT: 10_000,
+    Role.ANALYST: 20_000,
+    Role.ADMIN: 20_000,
+    Role.PLATFORM: 5_000,
+}
+
+
+def parse_budgets(text: str | None, setting: str = "GUANXI_QUERY_COST_BUDGETS") -> dict[Role, int]:
+    """``"viewer=5000,admin=50000"`` over the defaults; a ValueError naming the setting otherwise."""
+    return parse_role_numbers(text, DEFAULT_BUDGETS, setting)
+
+
+def parse_role_numbers(text: str | None, defaults: Mapping[Role, int], setting: str) -> dict[Role, int]:
+    values = dict(defaults)
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, number = part.partition("=")
+        try:
+            role = Role.parse(name)
+            if not sep or not number.strip().isdigit():
+                raise ValueError(f"expected role=number, got {part.strip()!r}")
+        except ValueError as error:
+            raise ValueError(f"{setting}: {error}") from None
+        values[role] = int(number)
+    return values
+
+
+# -- the cost of a document -----------------------------------------------------------------
+
+
+def query_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None,
+               variables: Mapping[str, Any] | None) -> int:
+    """Objects the operation may fetch; 0 when it cannot be chosen (execution reports why)."""
+    operation = _operation(document, operation_name)
+    if operation is None:
+        return 0
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return 0
+    walk = _Walk(schema, document, operation, variables or {})
+    return walk.selections(root, operation.selection_set, 1, frozenset())
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if name is None:
+        return operations[0] if len(operations) == 1 else None
+    return next((o for o in operations if o.name is not None and o.name.value == name), None)
+
+
+class _Walk:
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
+                 variables: Mapping[str, Any]):
+        self.schema = schema
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.variables = dict(variables)
+        for definition in operation.variable_definitions or ():
+            name = definition.variable.name.value
+            if name not in self.variables and isinstance(definition.default_value, IntValueNode):
+                self.variables[name] = int(definition.default_value.value)
+
+    def fields(self, parent, selection_set: SelectionSetNode | None, seen: frozenset[str]):
+        """(parent type, field node) for every field selected, through fragments."""
+        if selection_set is None:
+            return
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                yield parent, selection
+            elif isinstance(selection, InlineFragmentNode):
+                yield from self.fields(self.narrowed(parent, selection), selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = self.fragments.get(name)
+                if fragment is not None and name not in seen:  # a cycle is the validator's to report
+                    yield from self.fields(self.narrowed(parent, fragment), fragment.selection_set, seen | {name})
+
+    def narrowed(self, parent, fragment):
+        """The fragment's type condition (``... on Customer`` under ``node``), else the parent."""
+        condition = fragment.type_condition
+        return parent if condition is None else (self.schema.get_type(condition.name.value) or parent)
+
+    def selections(self, parent, selection_set: SelectionSetNode | None, multiplier: int, seen: frozenset[str]) -> int:
+        total = 0
+        for owner, node in self.fields(parent, selection_set, seen):
+            total += self.field(owner, node, multiplier, seen)
+        return total
+
+    def field(self, parent, node: FieldNode, multiplier: int, seen: frozenset[str]) -> int:
+        name = node.name.value
+        if name.startswith("__"):  # introspection and __typename: schema data, not the tenant's
+            return 0
+        definition = getattr(parent, "fields", {}).get(name)
+        if definition is None:
+            return 0  # unknown field, or one on a fragment of a narrower type: validated elsewhere
+        target = get_named_type(definition.type)
+        if is_leaf_type(target):
+            return 0
+        size = self.page_size(definition, node)
+        if _is_connection(target):
+            rows = multiplier * (DEFAULT_PAGE_SIZE if size is None else size)
+            return multiplier + rows + self.connection(target, node.selection_set, multiplier, rows, seen)
+        if _is_list(definition.type):
+            rows = multiplier * (LIST_SIZE if size is None else size)
+            return rows + self.selections(target, node.selection_set, rows, seen)
+        return multiplier + self.selections(target, node.selection_set, multiplier, seen)
+
+    def connection(self, connection: GraphQLObjectType, selection_set, multiplier: int, rows: int, seen) -> int:
+        """A connection's fields: its rows are counted already; edges and nodes only walk into them."""
+        total = 0
+        for owner, node in self.fields(connection, selection_set, seen):
+            name = node.name.value
+            definition = connection.fields.get(name) if owner is connection else None
+            if definition is not None and name in ("edges", "nodes"):
+                item = get_named_type(definition.type)
+                if name == "nodes":
+                    total += self.selections(item, node.selection_set, rows, seen)
+                    continue
+                for edge_owner, edge_field in self.fields(item, node.selection_set, seen):
+                    if edge_field.name.value == "node":
+                        node_type = get_named_type(item.fields["node"].type)
+                        total += self.selections(node_type, edge_field.selection_set, rows, seen)
+                    else:
+                        total += self.field(edge_owner, edge_field, rows, seen)
+            else:
+                total += self.field(owner, node, multiplier, seen)
+        return total
+
+    def page_size(self, definition, node: FieldNode) -> int | None:
+        """The largest of ``first``/``last`` asked for (or defaulted); None when the field takes neither."""
+        sizes = []
+        for name in PAGE_ARGUMENTS:
+            argument = definition.args.get(name)
+            if argument is None:
+                continue
+            value = self.argument(node, name)
+            if value is None:
+                default = argument.default_value
+                value = default if isinstance(default, int) else None
+            if value is not None:
+                sizes.append(value)
+            elif name == "first":
+                sizes.append(DEFAULT_PAGE_SIZE)
+        if not sizes:
+            return None
+        return max(0, max(sizes))
+
+    def argument(self, node: FieldNode, name: str) -> int | None:
+        for argument in node.arguments or ():
+            if argument.name.value != name:
+                continue
+            value = argument.value
+            if isinstance(value, IntValueNode):
+                return int(value.value)
+            if isinstance(value, VariableNode):
+                given = self.variables.get(value.name.value)
+                return given if isinstance(given, int) and not isinstance(given, bool) else None
+        return None
+
+
+def _unwrap_non_null(type_):
+    return type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+
+
+def _is_list(type_) -> bool:
+    return isinstance(_unwrap_non_null(type_), GraphQLList)
+
+
+def _is_connection(type_) -> bool:
+    return isinstance(type_, GraphQLObjectType) and type_.name.endswith("Connection") and "edges" in type_.fields
+
+
+# -- the rule, run before execution ---------------------------------------------------------
+
+
+def too_costly(cost: int, budget: int, role: Role) -> GraphQLError:
+    return GraphQLError(
+        f"query cost {cost:,} is over the {role.code.lower()} role's budget of {budget:,} objects: "
+        "ask for smaller pages (first/last) or fewer nested lists",
+        extensions={"code": QUERY_TOO_COSTLY, "cost": cost, "budget": budget},
+    )
+
+
+class QueryCost(SchemaExtension):
+    """Computes the cost once the document is parsed and validated; refuses
+    it over the caller's budget (``context.cost_budget``), else reports it."""
+
+    def __init__(self, *, execution_context=None):
+        super().__init__(execution_context=execution_context)
+        self.cost: int | None = None
+        self.budget: int | None = None
+
+    def on_execute(self):
+        context = self.execution_context
+        request = context.context
+        principal = getattr(request, "principal", None)
+        budget = getattr(request, "cost_budget", None)
+        if principal is not None and budget is None:
+            budget = DEFAULT_BUDGETS.get(principal.role)
+        if context.graphql_document is not None and budget is not None:
+            self.cost = query_cost(context.schema._schema, context.graphql_document, context.operation_name,
+                                   context.variables)
+            self.budget = budget
+            if self.cost > budget:
+                context.result = ExecutionResult(data=None, errors=[too_costly(self.cost, budget, principal.role)])
+        yield
+
+    def get_results(self) -> dict:
+        if self.cost is None:
+            return {}
+        return {"cost": {"requested": self.cost, "budget": self.budget}}
