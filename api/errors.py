@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 
 from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -85,8 +86,13 @@ def format_error(error: GraphQLError) -> dict:
 
 
 def is_query_timeout(error: BaseException | None) -> bool:
-    """A statement stopped by PostgreSQL's statement_timeout (SQLSTATE 57014)."""
-    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) == _QUERY_CANCELED
+    """A statement stopped at the request's deadline: PostgreSQL's statement_timeout
+    (SQLSTATE 57014), or SQLite interrupted by api/statement_budget.py's progress handler."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if getattr(error.orig, "sqlstate", None) == _QUERY_CANCELED:
+        return True
+    return isinstance(error.orig, sqlite3.OperationalError) and str(error.orig) == "interrupted"
 
 
 def _is_input_coercion(error: GraphQLError) -> bool:

@@ -30,7 +30,7 @@ class Settings:
     migrate_database_url: str | None = None
     db_app_role: str = "guanxi_app"
     # The API's protection (docs/api.md, Limits). A request's database work
-    # stops after this many milliseconds on PostgreSQL (0: no limit).
+    # stops after this many milliseconds (0: no limit).
     statement_timeout_ms: int = 15_000
     # Per-key request counts live in Redis when set, else in the database.
     redis_url: str | None = None
