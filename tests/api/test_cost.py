@@ -65,6 +65,8 @@ async def test_page_sizes_in_variables_are_counted(api, tenant):
     key = api(tenant, "ADMIN")
     refused = (await key.post(query, {"n": 100, "m": 100})).json()
     assert refused["errors"][0]["extensions"]["cost"] == EXPLOSIVE_COST
+    as_float = (await key.post(query, {"n": 100.0, "m": 100.0})).json()  # GraphQL's Int takes 100.0 too
+    assert as_float["errors"][0]["extensions"]["cost"] == EXPLOSIVE_COST
     small = await key.gql(query, {"n": 2, "m": 3})
     assert "errors" not in small, small
     assert small["extensions"]["cost"]["requested"] == 1 + 2 + 2 + 2 * 3 + 6 + 6 + 6 * 3
