@@ -16,6 +16,10 @@ core and plugin field (``all_fields``). For each:
 - the floor: the same tenant schema executed on the same page of customers
   already held in memory (no HTTP, no database): requests/s with 16 clients.
 
+``rate_limit_overhead`` is the list page's p50 with each request counted
+against the key's rate limit (in the database, or Redis with
+GUANXI_REDIS_URL) against counting off, minus 1, interleaved the same way.
+
 ``scoping_overhead`` is the list page's p50 with tenant scoping on (the
 tenant-bound sessions; on PostgreSQL row-level security too) against the
 same run with it off, minus 1, from interleaved rounds (goal: at most 0.10).
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import multiprocessing
 import statistics
@@ -149,8 +154,43 @@ async def run(gx: Guanxi, key: str, requests: int, seconds: float) -> dict:
             out.update(shape)
     out.update(await scoping_overhead(gx, key, "{ customers(first: 100) { totalCount edges { cursor node { %s } } } }"
                                       % customer_fields(schema, LIST_FIELDS)))
+    out.update(await rate_limit_overhead(gx, key, "{ customers(first: 100) { totalCount edges { cursor node { %s } } } }"
+                                         % customer_fields(schema, LIST_FIELDS)))
     out["database"] = gx.engine.dialect.name
     return out
+
+
+async def rate_limit_overhead(gx: Guanxi, key: str, query: str, rounds: int = 9, per_round: int = 30) -> dict:
+    """The list page's p50 with every request counted against the key's rate
+    limit (the run's store: the database, or Redis with GUANXI_REDIS_URL)
+    against the same engine with counting off, interleaved rounds, minus 1."""
+    counted = Guanxi(settings=dataclasses.replace(gx.settings, rate_limits=COUNTED_NEVER_REFUSED), plugins=gx.plugins)
+    uncounted = Guanxi(settings=dataclasses.replace(gx.settings, rate_limits="admin=0"), plugins=gx.plugins)
+    apps = {True: create_app(counted), False: create_app(uncounted)}
+    p50s: dict[bool, list[float]] = {True: [], False: []}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[True]), base_url="http://bench") as on, \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[False]), base_url="http://bench") as off:
+        clients = {True: on, False: off}
+
+        def request(limited: bool):
+            async def call():
+                response = await clients[limited].post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {key}"})
+                assert response.status_code == 200 and "errors" not in response.json(), response.text[:500]
+            return call
+
+        for limited in (True, False):
+            await timed(request(limited), 5)  # warm-up
+        for round_ in range(rounds):
+            for limited in ((True, False) if round_ % 2 == 0 else (False, True)):
+                p50s[limited].append(statistics.median(await timed(request(limited), per_round)))
+    for engine, app in ((counted, apps[True]), (uncounted, apps[False])):
+        app.state.rate_limits.close()
+        engine.engine.dispose()
+    return {
+        "rate_limit_overhead": round(statistics.median(p50s[True]) / statistics.median(p50s[False]) - 1, 3),
+        "rate_limit_p50_ms": {"counted": round(statistics.median(p50s[True]), 2), "off": round(statistics.median(p50s[False]), 2)},
+        "rate_limit_store": "redis" if gx.settings.redis_url else "database",
+    }
 
 
 async def scoping_overhead(gx: Guanxi, key: str, query: str, rounds: int = 9, per_round: int = 30) -> dict:
