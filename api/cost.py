@@ -91,8 +91,7 @@ def query_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: st
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0
-    walk = _Walk(schema, document, operation, variables or {})
-    return walk.selections(root, operation.selection_set, 1, frozenset())
+    return _Walk(schema, document, operation, variables or {}).total(root, operation.selection_set)
 
 
 def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
@@ -103,6 +102,10 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
 
 
 class _Walk:
+    """Every cost is linear in the number of parents, so each selection set is
+    costed once per parent type, for one parent, and multiplied: a fragment
+    spread a thousand times (a "fragment bomb") is walked once."""
+
     def __init__(self, schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode,
                  variables: Mapping[str, Any]):
         self.schema = schema
@@ -112,34 +115,53 @@ class _Walk:
             name = definition.variable.name.value
             if name not in self.variables and isinstance(definition.default_value, IntValueNode):
                 self.variables[name] = int(definition.default_value.value)
+        self._known: dict[tuple, int] = {}
+        self._open: set[tuple] = set()
 
-    def fields(self, parent, selection_set: SelectionSetNode | None, seen: frozenset[str]):
-        """(parent type, field node) for every field selected, through fragments."""
-        if selection_set is None:
-            return
-        for selection in selection_set.selections:
+    def total(self, root, selection_set: SelectionSetNode) -> int:
+        return self.unit(root, selection_set)
+
+    def _once(self, key: tuple, compute) -> int:
+        known = self._known.get(key)
+        if known is not None:
+            return known
+        if key in self._open:  # a fragment cycle: the validator refuses it before anything runs
+            return 0
+        self._open.add(key)
+        try:
+            cost = self._known[key] = compute()
+        finally:
+            self._open.discard(key)
+        return cost
+
+    def _parts(self, parent, selection_set: SelectionSetNode | None):
+        """(type, field node) or (type, nested selection set) for each selection: fragments narrow the type."""
+        for selection in selection_set.selections if selection_set is not None else ():
             if isinstance(selection, FieldNode):
                 yield parent, selection
             elif isinstance(selection, InlineFragmentNode):
-                yield from self.fields(self.narrowed(parent, selection), selection.selection_set, seen)
+                yield self.narrowed(parent, selection), selection.selection_set
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is not None and name not in seen:  # a cycle is the validator's to report
-                    yield from self.fields(self.narrowed(parent, fragment), fragment.selection_set, seen | {name})
+                fragment = self.fragments.get(selection.name.value)
+                if fragment is not None:
+                    yield self.narrowed(parent, fragment), fragment.selection_set
 
     def narrowed(self, parent, fragment):
         """The fragment's type condition (``... on Customer`` under ``node``), else the parent."""
         condition = fragment.type_condition
         return parent if condition is None else (self.schema.get_type(condition.name.value) or parent)
 
-    def selections(self, parent, selection_set: SelectionSetNode | None, multiplier: int, seen: frozenset[str]) -> int:
-        total = 0
-        for owner, node in self.fields(parent, selection_set, seen):
-            total += self.field(owner, node, multiplier, seen)
-        return total
+    def unit(self, parent, selection_set: SelectionSetNode | None) -> int:
+        """The cost of a selection set for one parent object."""
+        def compute() -> int:
+            total = 0
+            for owner, part in self._parts(parent, selection_set):
+                total += self.field(owner, part, 1) if isinstance(part, FieldNode) else self.unit(owner, part)
+            return total
 
-    def field(self, parent, node: FieldNode, multiplier: int, seen: frozenset[str]) -> int:
+        return self._once(("object", getattr(parent, "name", None), id(selection_set)), compute)
+
+    def field(self, parent, node: FieldNode, multiplier: int) -> int:
         name = node.name.value
         if name.startswith("__"):  # introspection and __typename: schema data, not the tenant's
             return 0
@@ -151,33 +173,47 @@ class _Walk:
             return 0
         size = self.page_size(definition, node)
         if _is_connection(target):
-            rows = multiplier * (DEFAULT_PAGE_SIZE if size is None else size)
-            return multiplier + rows + self.connection(target, node.selection_set, multiplier, rows, seen)
+            size = DEFAULT_PAGE_SIZE if size is None else size
+            return multiplier * (1 + size + self.connection(target, node.selection_set, size))
         if _is_list(definition.type):
             rows = multiplier * (LIST_SIZE if size is None else size)
-            return rows + self.selections(target, node.selection_set, rows, seen)
-        return multiplier + self.selections(target, node.selection_set, multiplier, seen)
+            return rows * (1 + self.unit(target, node.selection_set))
+        return multiplier * (1 + self.unit(target, node.selection_set))
 
-    def connection(self, connection: GraphQLObjectType, selection_set, multiplier: int, rows: int, seen) -> int:
-        """A connection's fields: its rows are counted already; edges and nodes only walk into them."""
-        total = 0
-        for owner, node in self.fields(connection, selection_set, seen):
-            name = node.name.value
-            definition = connection.fields.get(name) if owner is connection else None
-            if definition is not None and name in ("edges", "nodes"):
-                item = get_named_type(definition.type)
-                if name == "nodes":
-                    total += self.selections(item, node.selection_set, rows, seen)
+    def connection(self, connection, selection_set: SelectionSetNode | None, size: int) -> int:
+        """A connection's fields, for one connection of ``size`` rows (counted already):
+        edges and nodes only walk into the rows."""
+        def compute() -> int:
+            total = 0
+            for owner, part in self._parts(connection, selection_set):
+                if not isinstance(part, FieldNode):
+                    total += self.connection(owner, part, size)
                     continue
-                for edge_owner, edge_field in self.fields(item, node.selection_set, seen):
-                    if edge_field.name.value == "node":
-                        node_type = get_named_type(item.fields["node"].type)
-                        total += self.selections(node_type, edge_field.selection_set, rows, seen)
-                    else:
-                        total += self.field(edge_owner, edge_field, rows, seen)
-            else:
-                total += self.field(owner, node, multiplier, seen)
-        return total
+                definition = getattr(owner, "fields", {}).get(part.name.value)
+                if definition is not None and part.name.value in ("edges", "nodes"):
+                    item = get_named_type(definition.type)
+                    row = self.unit(item, part.selection_set) if part.name.value == "nodes" else self.edge(item, part.selection_set)
+                    total += size * row
+                else:
+                    total += self.field(owner, part, 1)
+            return total
+
+        return self._once(("connection", getattr(connection, "name", None), id(selection_set), size), compute)
+
+    def edge(self, edge, selection_set: SelectionSetNode | None) -> int:
+        """One edge: its ``node`` is the row itself (counted), what is selected in it is not."""
+        def compute() -> int:
+            total = 0
+            for owner, part in self._parts(edge, selection_set):
+                if not isinstance(part, FieldNode):
+                    total += self.edge(owner, part)
+                elif part.name.value == "node" and "node" in getattr(owner, "fields", {}):
+                    total += self.unit(get_named_type(owner.fields["node"].type), part.selection_set)
+                else:
+                    total += self.field(owner, part, 1)
+            return total
+
+        return self._once(("edge", getattr(edge, "name", None), id(selection_set)), compute)
 
     def page_size(self, definition, node: FieldNode) -> int | None:
         """The largest of ``first``/``last`` asked for (or defaulted); None when the field takes neither."""
