@@ -27,6 +27,7 @@ from api.inputs import (
 )
 from api.pagination import Slice, page_slice, slice_page, wants_total
 from api.prefetch import load_batches, selected_batches
+from api.references import load_customer
 from api.types import (
     ApiKey, AuditEvent, AuditEventConnection, CustomerOrder, CustomerWhere, DuplicateItem, DuplicateReason, EnumValue, Error,
     InteractionWhere, ItemError, Lang, Node, PageInfo, Tenant,
@@ -65,11 +66,6 @@ def _enum(enum_type: type[LabeledEnum], code: str | None) -> LabeledEnum | None:
 def _money(value) -> Decimal | None:
     return None if value is None else Decimal(value).quantize(CENT)
 
-
-async def load_customer(info: strawberry.Info, customer_id: int) -> CustomerRow | None:
-    ctx = info.context
-    loader = ctx.loader("customer", lambda s, ids: queries.customers_by_ids(s, ctx.tenant_id, ids))
-    return await loader.load(customer_id)
 
 
 # -- Customer -----------------------------------------------------------------------
