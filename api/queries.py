@@ -155,6 +155,11 @@ def customers_by_ids(session: Session, tenant_id: int, ids: list[int]) -> dict[i
     return {row.id: row for row in rows}
 
 
+def interactions_by_ids(session: Session, tenant_id: int, ids: list[int]) -> dict[int, Interaction]:
+    rows = session.execute(sa.select(Interaction).where(Interaction.tenant_id == tenant_id, Interaction.id.in_(ids))).scalars()
+    return {row.id: row for row in rows}
+
+
 # -- duplicate candidates (docs/customers.md) -------------------------------------------
 
 DUPLICATE_ORDER = "DUPLICATES"

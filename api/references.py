@@ -20,3 +20,12 @@ async def load_customer(info, customer_id: int | None):
     ctx = info.context
     loader = ctx.loader("customer", lambda s, ids: queries.customers_by_ids(s, ctx.tenant_id, ids))
     return await loader.load(customer_id)
+
+
+async def load_interaction(info, interaction_id: int | None):
+    """The caller's tenant's interaction ``interaction_id``, or None."""
+    if interaction_id is None:
+        return None
+    ctx = info.context
+    loader = ctx.loader("interaction", lambda s, ids: queries.interactions_by_ids(s, ctx.tenant_id, ids))
+    return await loader.load(interaction_id)
