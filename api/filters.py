@@ -111,7 +111,8 @@ def extended_customer_inputs(plugin_filters, plugin_orders):
     where.__annotations__["or_"] = Optional[list[where]]
     where.and_ = strawberry.field(name="AND", default=None)
     where.or_ = strawberry.field(name="OR", default=None)
-    where = strawberry.input(where, name="CustomerWhere", description=CustomerWhere.__doc__ or None)
+    # The core input's own description (a dataclass's __doc__ is its signature).
+    where = strawberry.input(where, name="CustomerWhere", description=CustomerWhere.__strawberry_definition__.description)
 
     core = {v.name: strawberry.enum_value(v.value, description=v.description, deprecation_reason=v.deprecation_reason)
             for v in CustomerOrderField.__strawberry_definition__.values}

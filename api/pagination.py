@@ -225,3 +225,28 @@ def fetch_page(session, query, keyset: Keyset, cursors: Cursors, page: Slice,
 def make_page(rows: list, size: int, total: Any, cursor_of) -> Page:
     """A forward page from ``size + 1`` rows (first page, no cursor)."""
     return slice_page(rows, Slice(size), cursor_of, total)
+
+
+def list_page(items: list, page: Slice, cursors: Cursors, order: str, key_of: Callable[[Any], list],
+              with_total: bool = True) -> Page:
+    """A page of a list computed in memory, sorted ascending by ``key_of(item)``
+    (unique, JSON values: e.g. ``[days_until, customer_id]``), as the same Relay
+    connection a keyset query gives. For lists a query cannot order itself."""
+    keys = [list(key_of(item)) for item in items]
+    low, high = 0, len(items)
+    if page.after:
+        after, _ = cursors.decode(page.after, order)
+        low = next((i for i, key in enumerate(keys) if _later(key, after)), len(items))
+    if page.before:
+        before, _ = cursors.decode(page.before, order)
+        high = next((i for i, key in enumerate(keys) if not _later(before, key)), len(items))
+    window = items[low:max(low, high)]
+    rows = window[::-1][:page.size + 1] if page.backwards else window[:page.size + 1]
+    return slice_page(rows, page, lambda item: cursors.encode(order, list(key_of(item)), 0), len(items) if with_total else None)
+
+
+def _later(key: list, than: Any) -> bool:
+    try:
+        return key > than
+    except TypeError:
+        raise api_error("the cursor is malformed", BAD_CURSOR) from None

@@ -101,6 +101,10 @@ class Tenant:
     created_at: datetime
 
 
+# Audit targets stored by primary key: sent as global ids (Module, Job and Export targets are names).
+ID_TARGETS = frozenset({"Customer", "Interaction", "JobRun", "ApiKey", "Tenant", "Complaint", "LoyaltyLedgerEntry", "LoyaltyCoupon"})
+
+
 @strawberry.type
 class AuditEvent(Node):
     @strawberry.field
@@ -110,7 +114,13 @@ class AuditEvent(Node):
     actor: str
     action: str
     target_type: Optional[str]
-    target_id: Optional[str]
+
+    @strawberry.field(description="The target's global id (as its `id` field gives it); a module or job target by name.")
+    def target_id(self: AuditEventRow) -> Optional[strawberry.ID]:
+        value = self.target_id
+        if value is not None and self.target_type in ID_TARGETS and value.isascii() and value.isdigit():
+            return strawberry.ID(to_global_id(self.target_type, value))
+        return value
     changes: JSON
     at: datetime
 

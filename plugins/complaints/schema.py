@@ -73,7 +73,7 @@ class ComplaintEventType:
     def note(self) -> Optional[str]:
         return self.row.note
 
-    @strawberry.field(description="Details of the entry; ids in it (interactionId, parentId) are global ids.")
+    @strawberry.field(description="Details of the entry (keys as stored, snake_case); the ids in it (interaction_id, parent_id) are global ids.")
     def data(self) -> JSON:
         return _global_ids(self.row.data or {})
 
