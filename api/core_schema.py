@@ -27,7 +27,7 @@ from api.inputs import (
 )
 from api.pagination import Slice, page_slice, slice_page, wants_total
 from api.prefetch import load_batches, selected_batches
-from api.references import load_customer
+from api.references import load_customer, load_interaction
 from api.types import (
     ApiKey, AuditEvent, AuditEventConnection, CustomerOrder, CustomerWhere, DuplicateItem, DuplicateReason, EnumValue, Error,
     InteractionWhere, ItemError, Lang, Node, PageInfo, Tenant,
@@ -240,6 +240,10 @@ class Interaction(Node):
     @strawberry.field
     def reverses_id(self: InteractionRow) -> Optional[strawberry.ID]:
         return None if self.reverses_id is None else strawberry.ID(to_global_id("Interaction", self.reverses_id))
+
+    @strawberry.field(description="The purchase this refund reverses; null for other kinds.")
+    async def reverses(self: InteractionRow, info: strawberry.Info) -> Optional[Interaction]:
+        return await load_interaction(info, self.reverses_id)
 
     @strawberry.field
     async def customer(self: InteractionRow, info: strawberry.Info) -> Optional[Customer]:

@@ -116,7 +116,8 @@ async def record_interactions(ctx: RequestContext, data: RecordInteractionsInput
             item_errors.extend(_item_errors(index, errs))
     item_errors.sort(key=lambda e: e.index)
     duplicates = [
-        {"index": d.index, "external_id": d.external_id, "existing_id": None if d.existing_id is None else to_global_id("Interaction", d.existing_id)}
+        {"index": d.index, "external_id": d.external_id, "existing_pk": d.existing_id,
+         "existing_id": None if d.existing_id is None else to_global_id("Interaction", d.existing_id)}
         for d in result.duplicates
     ]
     return {

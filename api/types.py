@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 from strawberry.scalars import JSON
@@ -16,6 +16,7 @@ from engine.models import ApiKey as ApiKeyRow
 from engine.models import Tenant as TenantRow
 from api.errors import ErrorCode, error_code
 from api.ids import to_global_id
+from api.references import CURRENT_CORE, load_interaction
 
 
 @strawberry.enum(description="Label language.")
@@ -260,3 +261,8 @@ class DuplicateItem:
     index: int
     external_id: str
     existing_id: Optional[strawberry.ID]
+    existing_pk: strawberry.Private[Optional[int]] = None
+
+    @strawberry.field(description="The interaction already recorded with this externalId; null for a repeat within the batch.")
+    async def existing(self, info: strawberry.Info) -> Optional[Annotated["Interaction", strawberry.lazy(CURRENT_CORE)]]:
+        return await load_interaction(info, self.existing_pk)

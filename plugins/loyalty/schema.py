@@ -496,6 +496,11 @@ class LoyaltyRedemption:
     value: Decimal = strawberry.field(description="Money the points paid for.")
     coupon_code: Optional[str]
     replayed: bool = strawberry.field(description="The idempotency key had been used: nothing was applied again.")
+    entry_pk: strawberry.Private[int] = 0
+
+    @strawberry.field(description="The ledger entry written (the first one, for a replayed request).")
+    async def entry(self, info: strawberry.Info) -> Optional[LoyaltyLedgerEntryType]:
+        return await load_ledger_entry(info, self.entry_pk)
 
 
 @strawberry.type(name="EnrollMemberPayload")
@@ -526,7 +531,7 @@ def _customer(value: Any, field: str = "customer_id") -> int:
 def _redemption(r: service.Redemption) -> dict:
     return {"redemption": LoyaltyRedemption(
         entry_id=strawberry.ID(to_global_id("LoyaltyLedgerEntry", r.entry_id)), points=r.points, balance=r.balance,
-        value=r.value, coupon_code=r.coupon_code, replayed=r.replayed)}
+        value=r.value, coupon_code=r.coupon_code, replayed=r.replayed, entry_pk=r.entry_id)}
 
 
 @strawberry.type

@@ -256,3 +256,29 @@ async def test_gross_and_net_spend_are_named_as_such(gx, shop):
     assert body["data"]["gross"]["edges"] == [{"node": {"grossSpent": "300.00"}}]
     total = next(f for f in body["data"]["type"]["fields"] if f["name"] == "totalSpent")
     assert total["isDeprecated"] and "grossSpent" in total["deprecationReason"]
+
+
+async def test_objects_sit_next_to_the_ids_that_reference_them(gx, shop):
+    slug, ids, admin = shop
+    at = datetime(2025, 5, 1, tzinfo=timezone.utc)
+    customer = to_global_id("Customer", ids[3])
+    body = await admin.gql("""mutation($c: ID!) { first: recordInteraction(input: {customerId: $c, kind: "PURCHASE", amount: "50",
+        occurredAt: "2025-05-01T00:00:00Z", externalId: "o-1"}) { interaction { id } } }""", {"c": customer})
+    purchase = body["data"]["first"]["interaction"]["id"]
+    body = await admin.gql("""mutation($c: ID!, $p: ID!) {
+      refund: recordInteraction(input: {customerId: $c, kind: "REFUND", amount: "20", occurredAt: "2025-05-02T00:00:00Z",
+                                        reversesId: $p}) { interaction { reversesId reverses { id amount } } errors { field message } }
+      again: recordInteractions(input: {items: [{customerId: $c, kind: "PURCHASE", amount: "50", occurredAt: "2025-05-01T00:00:00Z",
+                                                  externalId: "o-1"}]}) { duplicates { existingId existing { id externalId } } } }""",
+                           {"c": customer, "p": purchase})
+    assert "errors" not in body, body
+    refund = body["data"]["refund"]["interaction"]
+    assert refund["reversesId"] == purchase and refund["reverses"] == {"id": purchase, "amount": "50.00"}
+    assert body["data"]["again"]["duplicates"] == [{"existingId": purchase, "existing": {"id": purchase, "externalId": "o-1"}}]
+    events = await admin.gql("{ auditEvents(first: 50) { edges { node { targetType targetId } } } }")
+    targets = [e["node"] for e in events["data"]["auditEvents"]["edges"] if e["node"]["targetType"] == "Customer" and e["node"]["targetId"]]
+    assert targets
+    for target in targets:
+        found = await admin.gql("query($id: ID!) { node(id: $id) { id } }", {"id": target["targetId"]})
+        assert found["data"]["node"] is None or found["data"]["node"]["id"] == target["targetId"]
+    assert any(t["targetId"] == to_global_id("Customer", cid) for t in targets for cid in ids)
