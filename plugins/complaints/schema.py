@@ -315,9 +315,11 @@ def queue_page(session, tenant_id: int, cursors, page: Slice, where: Optional[Co
     return _page(rows, page, total, cursors)
 
 
-def _customer_pages(session, tenant_id: int, cursors, page: Slice, where, customer_ids: list[int]) -> dict[int, ComplaintConnection]:
+def _customer_pages(session, tenant_id: int, cursors, page: Slice, where, customer_ids: list[int],
+                    with_total: bool = True) -> dict[int, ComplaintConnection]:
     """Each customer's page and case count in one statement (window functions per customer);
-    within cursors the page is narrower than the count, which then takes a second statement."""
+    within cursors the page is narrower than the count, which then takes a second statement
+    (only when totalCount is selected)."""
     conditions = [*_conditions(tenant_id, where), ComplaintCase.customer_id.in_(customer_ids)]
     narrowed = CASES.conditions(cursors, page)
     per_customer = {"partition_by": ComplaintCase.customer_id}
@@ -332,10 +334,12 @@ def _customer_pages(session, tenant_id: int, cursors, page: Slice, where, custom
     for row, total in session.execute(ranked):
         by_customer[row.customer_id].append(row)
         totals[row.customer_id] = total
-    if narrowed:
+    if narrowed and with_total:
         totals = dict(session.execute(
             select(ComplaintCase.customer_id, func.count()).where(*conditions).group_by(ComplaintCase.customer_id)
         ).all())
+    elif narrowed:
+        totals = dict.fromkeys(totals)  # the window counted the narrowed range: not a total, and not asked for
     none = _page([], page, 0, cursors)  # most customers have no case: one shared empty connection
     return {cid: _page(rows, page, totals[cid], cursors) if cid in totals else none for cid, rows in by_customer.items()}
 
@@ -343,10 +347,10 @@ def _customer_pages(session, tenant_id: int, cursors, page: Slice, where, custom
 DEFAULT_CASES = 20
 
 
-def _cases_batch(ctx, page: Slice, where):
+def _cases_batch(ctx, page: Slice, where, with_total: bool = True):
     tenant_id, cursors = ctx.tenant_id, ctx.cursors
-    key = ("complaints.customer", page.key, repr(where))
-    return key, lambda s, ids: _customer_pages(s, tenant_id, cursors, page, where, ids)
+    key = ("complaints.customer", page.key, repr(where), with_total)
+    return key, lambda s, ids: _customer_pages(s, tenant_id, cursors, page, where, ids, with_total)
 
 
 def complaints_batch(ctx):
@@ -364,7 +368,7 @@ class ComplaintCustomerFields:
         page = page_slice(first, after, last, before)
         if page == Slice(DEFAULT_CASES) and where is None:
             return ctx.customer_value(complaints_batch, self.id)
-        return ctx.loader(*_cases_batch(ctx, page, where)).load(self.id)
+        return ctx.loader(*_cases_batch(ctx, page, where, wants_total(info))).load(self.id)
 
 
 # -- stats ---------------------------------------------------------------------------

@@ -282,3 +282,31 @@ async def test_objects_sit_next_to_the_ids_that_reference_them(gx, shop):
         found = await admin.gql("query($id: ID!) { node(id: $id) { id } }", {"id": target["targetId"]})
         assert found["data"]["node"] is None or found["data"]["node"]["id"] == target["targetId"]
     assert any(t["targetId"] == to_global_id("Customer", cid) for t in targets for cid in ids)
+
+
+async def test_node_resolves_the_ids_inside_timelines_and_ledger_entries(gx, shop):
+    from plugins.loyalty import service as loyalty
+
+    slug, ids, admin = shop
+    with gx.tenant(slug) as ctx:
+        loyalty.enroll(ctx, ids[4])
+    customer = to_global_id("Customer", ids[4])
+    body = await admin.gql("""mutation($c: ID!) {
+      complaint: recordInteraction(input: {customerId: $c, kind: "COMPLAINT", occurredAt: "2025-06-01T08:00:00Z",
+                                          payload: {category: "SERVICE", description: "slow"}}) { interaction { id } }
+      purchase: recordInteraction(input: {customerId: $c, kind: "PURCHASE", amount: "100", occurredAt: "2025-06-01T09:00:00Z"}) {
+        interaction { id } } }""", {"c": customer})
+    assert "errors" not in body, body
+    complaint_interaction = body["data"]["complaint"]["interaction"]["id"]
+    purchase = body["data"]["purchase"]["interaction"]["id"]
+    body = await admin.gql("""query($c: ID!) { node(id: $c) { ... on Customer {
+      complaints { edges { node { timeline { data } } } }
+      loyalty { ledger { edges { node { interactionId interaction { id } } } } } } } }""", {"c": customer})
+    node = body["data"]["node"]
+    data = [e["data"] for e in node["complaints"]["edges"][0]["node"]["timeline"] if "interaction_id" in e["data"]]
+    assert data == [{"interaction_id": complaint_interaction}]
+    entries = [e["node"] for e in node["loyalty"]["ledger"]["edges"] if e["node"]["interactionId"]]
+    assert entries and all(e["interaction"]["id"] == e["interactionId"] == purchase for e in entries)
+    for gid in (complaint_interaction, purchase):
+        found = await admin.gql("query($id: ID!) { node(id: $id) { id ... on Interaction { kind { code } } } }", {"id": gid})
+        assert found["data"]["node"]["id"] == gid
