@@ -1,4 +1,4 @@
-"""The complaints module's GraphQL: the queue, one case with its timeline,
+"""The complaints module's GraphQL: the queue, one case with its timeline (``events``),
 ``Customer.complaints``, a mutation per workflow step and ``complaintStats``.
 
 Mutations take one ``input`` and return ``{complaint, errors}``: expected
@@ -100,6 +100,48 @@ def _timelines(session, tenant_id: int, ids: list[int]) -> dict[int, list[Compla
     for row in rows:
         out[row.case_id].append(ComplaintEventType(row=row))
     return out
+
+
+EVENTS = Keyset("COMPLAINT_EVENT:ID:ASC", ComplaintEvent.id, False)
+
+
+def _events_of_cases(session, tenant_id: int, cursors, case_ids: list[int], page: Slice) -> dict[int, list[ComplaintEvent]]:
+    """Up to size+1 entries of each case in the slice's direction, in one statement (a window per case)."""
+    order = EVENTS.order_by(page.backwards)
+    number = func.row_number().over(partition_by=ComplaintEvent.case_id, order_by=order).label("n")
+    inner = (select(ComplaintEvent.id, number)
+             .where(ComplaintEvent.tenant_id == tenant_id, ComplaintEvent.case_id.in_(case_ids), *EVENTS.conditions(cursors, page))
+             .subquery())
+    query = (select(ComplaintEvent).join(inner, inner.c.id == ComplaintEvent.id)
+             .where(inner.c.n <= page.size + 1).order_by(ComplaintEvent.case_id, *order))
+    out: dict[int, list[ComplaintEvent]] = {cid: [] for cid in case_ids}
+    for row in session.execute(query).scalars():
+        out[row.case_id].append(row)
+    return out
+
+
+def _event_counts(session, tenant_id: int, case_ids: list[int]) -> dict[int, int]:
+    return dict(session.execute(
+        select(ComplaintEvent.case_id, func.count())
+        .where(ComplaintEvent.tenant_id == tenant_id, ComplaintEvent.case_id.in_(case_ids))
+        .group_by(ComplaintEvent.case_id)).all())
+
+
+@strawberry.type(name="ComplaintEventEdge")
+class ComplaintEventEdge:
+    cursor: str
+    node: ComplaintEventType
+
+
+@strawberry.type(name="ComplaintEventConnection", description="Oldest entry first.")
+class ComplaintEventConnection:
+    edges: list[ComplaintEventEdge]
+    page_info: PageInfo
+    count: strawberry.Private[Any]
+
+    @strawberry.field(description="The case's entries (counted only when selected).")
+    async def total_count(self) -> int:
+        return await self.count()
 
 
 @strawberry.type(name="Complaint", description="A complaint case (投诉) and where it stands in the six-step workflow.")
@@ -226,11 +268,29 @@ class ComplaintType(Node):
     def escalation_level(self) -> int:
         return self.row.escalation_level
 
-    @strawberry.field(description="Every transition, update, escalation and note, oldest first.")
+    @strawberry.field(description="Every transition, update, escalation and note, oldest first.",
+                      deprecation_reason="Use events, the same entries as a connection.")
     async def timeline(self, info: strawberry.Info) -> list[ComplaintEventType]:
         ctx = info.context
         tenant_id = ctx.tenant_id
         return await ctx.loader("complaints.timeline", lambda s, ids: _timelines(s, tenant_id, ids)).load(self.row.id)
+
+    @strawberry.field(description="The case's timeline: every transition, update, escalation and note, oldest first.")
+    async def events(self, info: strawberry.Info, first: Optional[int] = None, after: Optional[str] = None,
+                     last: Optional[int] = None, before: Optional[str] = None) -> ComplaintEventConnection:
+        ctx = info.context
+        page = page_slice(first, after, last, before)
+        tenant_id, cursors, case_id = ctx.tenant_id, ctx.cursors, self.row.id
+        rows = await ctx.loader(("complaints.events", page.key),
+                                lambda s, ids: _events_of_cases(s, tenant_id, cursors, ids, page)).load(case_id)
+        counts = ctx.loader(("complaints.events.count",), lambda s, ids: _event_counts(s, tenant_id, ids))
+
+        async def total() -> int:
+            return (await counts.load(case_id)) or 0
+
+        found = slice_page(rows or [], page, lambda r: EVENTS.cursor(cursors, r), total)
+        return ComplaintEventConnection(edges=[ComplaintEventEdge(cursor=e.cursor, node=ComplaintEventType(row=e.node))
+                                               for e in found.edges], page_info=found.page_info, count=total)
 
 
 async def load_complaint(info: strawberry.Info, pk: int) -> Optional[ComplaintType]:

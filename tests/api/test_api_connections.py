@@ -310,3 +310,39 @@ async def test_node_resolves_the_ids_inside_timelines_and_ledger_entries(gx, sho
     for gid in (complaint_interaction, purchase):
         found = await admin.gql("query($id: ID!) { node(id: $id) { id ... on Interaction { kind { code } } } }", {"id": gid})
         assert found["data"]["node"]["id"] == gid
+
+
+async def test_a_complaint_timeline_pages_both_ways(gx, shop):
+    from plugins.complaints import service
+
+    slug, ids, admin = shop
+    with gx.tenant(slug) as ctx:
+        case = service.open_case(ctx, {"customer_id": ids[5], "category": "SERVICE"}).case.id
+        for n in range(6):
+            service.add_note(ctx, case, f"note {n}")
+        other = service.open_case(ctx, {"customer_id": ids[6], "category": "SERVICE"}).case.id
+        service.add_note(ctx, other, "elsewhere")
+    query = """query($n: Int, $c: String) { complaints(first: 2) { edges { node { id timeline { note }
+      events(%s) { totalCount """ + PAGE_INFO + """ edges { node { note } } } } } } }"""
+
+    async def walk(forwards: bool) -> dict[str, list]:
+        """Each case's entries, paged 3 at a time (every case takes the same cursor: each page is one request)."""
+        out, cursor = {}, None
+        for _ in range(10):
+            body = await admin.gql(query % ("first: $n, after: $c" if forwards else "last: $n, before: $c"), {"n": 3, "c": cursor})
+            assert "errors" not in body, body
+            node = next(e["node"] for e in body["data"]["complaints"]["edges"] if e["node"]["id"] == to_global_id("Complaint", case))
+            events = node["events"]
+            assert events["totalCount"] == len(node["timeline"]) == 7
+            page = [e["node"]["note"] for e in events["edges"]]
+            out["notes"] = out.get("notes", []) + page if forwards else page + out.get("notes", [])
+            out["timeline"] = [t["note"] for t in node["timeline"]]
+            info = events["pageInfo"]
+            if not info["hasNextPage" if forwards else "hasPreviousPage"]:
+                return out
+            cursor = info["endCursor" if forwards else "startCursor"]
+        raise AssertionError("the walk did not end")
+
+    forwards, backwards = await walk(True), await walk(False)
+    assert forwards["notes"] == backwards["notes"] == forwards["timeline"]
+    assert forwards["notes"][-6:] == [f"note {n}" for n in range(6)]
