@@ -25,7 +25,7 @@ from api.inputs import (
     ConfigureModuleInput, CreateApiKeyInput, CreateCustomerInput, IdInput, InteractionInput,
     MergeCustomersInput, ModuleNameInput, RecordInteractionsInput, UpdateCustomerInput,
 )
-from api.pagination import Slice, page_slice, slice_page, wants_total
+from api.pagination import page_slice, slice_page, wants_total
 from api.prefetch import load_batches, selected_batches
 from api.references import load_customer, load_interaction
 from api.types import (

@@ -14,7 +14,6 @@ import strawberry
 from sqlmodel import Session
 from strawberry.scalars import JSON
 
-from api.errors import api_error
 from api.ids import decode_id, to_global_id
 from api.inputs import RunScoringInput
 from api.mutations import guarded

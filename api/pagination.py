@@ -222,11 +222,6 @@ def fetch_page(session, query, keyset: Keyset, cursors: Cursors, page: Slice,
     return slice_page(rows, page, cursor_of or (lambda row: keyset.cursor(cursors, row)), total)
 
 
-def make_page(rows: list, size: int, total: Any, cursor_of) -> Page:
-    """A forward page from ``size + 1`` rows (first page, no cursor)."""
-    return slice_page(rows, Slice(size), cursor_of, total)
-
-
 def list_page(items: list, page: Slice, cursors: Cursors, order: str, key_of: Callable[[Any], list],
               with_total: bool = True) -> Page:
     """A page of a list computed in memory, sorted ascending by ``key_of(item)``

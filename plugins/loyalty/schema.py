@@ -31,7 +31,6 @@ from plugins.loyalty import coupons, service
 from plugins.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember, LoyaltyReward
 from plugins.loyalty.settings import LoyaltySettings, Tier
 
-MAX_FIRST = 100
 # Ledger entries and coupons are listed newest first, by id; cursors are signed (api/pagination.py).
 LEDGER = Keyset("LEDGER:ID:DESC", None, True)
 COUPONS = Keyset("COUPON:ID:DESC", None, True)
