@@ -38,6 +38,7 @@ MEDIA_TYPES = {
     "plugin-explorer.umd.js": JS,
     "plugin-explorer.css": CSS,
     "guanxi-graphiql.js": JS,
+    "guanxi-graphiql.css": CSS,
 }
 
 # The page's URLs carry each file's hash, so a file can be cached for a year:
@@ -46,9 +47,9 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 # 'self' only, plus data: for the fonts and icons graphiql.min.css embeds as
 # data URIs (no request leaves the page). Styles need 'unsafe-inline':
-# GraphiQL's CodeMirror editors and its React components (the resizable
-# panes, tooltips, the explorer plugin) write style="..." attributes, which a
-# CSP without it refuses. Scripts stay 'self': the page has no inline script.
+# GraphiQL's pop-up menus (Radix UI; e.g. the operation picker when the editor
+# holds two queries) insert inline styles, which Chromium refuses without it.
+# Scripts stay 'self': the page has no inline script and nothing uses eval.
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
@@ -84,7 +85,7 @@ PAGE = """<!doctype html>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="{graphiql.min.css}">
 <link rel="stylesheet" href="{plugin-explorer.css}">
-<style>body {{ margin: 0; }} #graphiql {{ height: 100vh; }}</style>
+<link rel="stylesheet" href="{guanxi-graphiql.css}">
 </head>
 <body>
 <div id="graphiql" data-default-query="{default_query}" data-default-headers="{default_headers}">Loading GraphiQL…</div>

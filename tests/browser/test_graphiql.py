@@ -69,9 +69,29 @@ class Server:
         self.socket.close()
 
 
-@pytest.fixture(scope="module")
-def server(gx) -> Iterator[Server]:
-    with Server(create_app(gx)) as running:
+def under_prefix(app, prefix: str):
+    """The app behind a reverse proxy that serves it under ``prefix`` (as
+    nginx's ``location /crm/ { proxy_pass http://api/; }``): the prefix is
+    stripped on the way in, and nothing outside it reaches the app."""
+    if not prefix:
+        return app
+
+    async def proxied(scope, receive, send):
+        if scope["type"] == "http":
+            if not scope["path"].startswith(prefix + "/"):
+                await send({"type": "http.response.start", "status": 404, "headers": []})
+                await send({"type": "http.response.body", "body": b"outside the proxied prefix"})
+                return
+            scope = {**scope, "path": scope["path"][len(prefix):], "raw_path": scope["raw_path"][len(prefix):]}
+        await app(scope, receive, send)
+
+    return proxied
+
+
+@pytest.fixture(scope="module", params=["", "/crm"], ids=["root", "path-prefix"])
+def server(gx, request) -> Iterator[Server]:
+    with Server(under_prefix(create_app(gx), request.param)) as running:
+        running.prefix = request.param
         yield running
 
 
@@ -136,7 +156,7 @@ def test_graphiql_renders_runs_the_readme_query_with_a_key_and_stays_on_the_host
     watched = Watched(browser, origin)
     page = watched.page
     try:
-        page.goto(f"{origin}/graphql", wait_until="load", timeout=WAIT_MS)
+        page.goto(f"{origin}{server.prefix}/graphql", wait_until="load", timeout=WAIT_MS)
         page.locator(".graphiql-query-editor .CodeMirror").wait_for(timeout=WAIT_MS)
         assert page.locator(".graphiql-execute-button").is_visible()
         # The key goes in GraphiQL's headers editor, prefilled with the header's shape;
@@ -154,20 +174,20 @@ def test_graphiql_renders_runs_the_readme_query_with_a_key_and_stays_on_the_host
         shown = result_text(page)
         assert f'"name": "Tenant {tenant}"' in shown
         assert '"totalCount": 1' in shown and '"errors"' not in shown
-        page.screenshot(path="/tmp/graphiql-test.png", full_page=True)
     finally:
         watched.close()
 
     assert watched.requests, "the browser made no request at all"
     assert watched.off_host() == [] and watched.blocked == []
-    # The page, its own files, and the API: nothing else, and every file from the package.
+    # The page, its own files, and the API, all under the prefix the browser
+    # used: nothing else, and every file from the package.
     paths = {urlsplit(u).path for u in watched.requests}
-    assert {"/graphql"} | {f"/graphiql/{name}" for name in MEDIA_TYPES} <= paths
+    assert paths == {f"{server.prefix}/graphql"} | {f"{server.prefix}/graphiql/{name}" for name in MEDIA_TYPES}
     assert watched.console_errors == []
 
 
 def test_the_page_refers_only_to_its_own_host_with_relative_urls_and_a_strict_policy(server):
-    page = httpx.get(f"http://127.0.0.1:{server.port}/graphql", headers={"Accept": "text/html"})
+    page = httpx.get(f"http://127.0.0.1:{server.port}{server.prefix}/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     policy = page.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "connect-src 'self'" in policy and "default-src 'self'" in policy
@@ -177,7 +197,7 @@ def test_the_page_refers_only_to_its_own_host_with_relative_urls_and_a_strict_po
 
 
 def test_the_files_are_served_with_their_types_long_caching_and_compression(server):
-    base = f"http://127.0.0.1:{server.port}/graphiql"
+    base = f"http://127.0.0.1:{server.port}{server.prefix}/graphiql"
     with httpx.Client() as client:
         script = client.get(f"{base}/graphiql.min.js", headers={"Accept-Encoding": "gzip"})
         assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
