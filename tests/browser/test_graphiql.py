@@ -5,6 +5,8 @@ work without internet: no CDN)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import socket
 import threading
@@ -19,7 +21,7 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from api.graphiql import DEFAULT_QUERY, MEDIA_TYPES
+from api.graphiql import DEFAULT_QUERY, MEDIA_TYPES, STATIC
 from engine.services.customers import create_customer
 from engine.services.interactions import record_interaction
 from engine.types import utcnow
@@ -216,3 +218,17 @@ def test_the_query_the_editor_opens_with_runs_without_errors(graphql, tenant):
     body = graphql(tenant, "VIEWER").execute(DEFAULT_QUERY)
     assert "errors" not in body and body["data"]["me"]["tenant"]["name"] == f"Tenant {tenant}"
     assert " ".join(DEFAULT_QUERY.split("\n\n", 1)[1].split()) == " ".join(readme_query().split())
+
+
+def test_the_vendored_files_are_the_npm_releases_listed_with_their_licences():
+    """Byte for byte what VENDOR.md names (the integrity hashes of the npm
+    releases), each with its licence file: an edited or half-updated vendor
+    folder fails here."""
+    listed = re.findall(r"^\| (\S+)[^|]*\| (\S+) \| ([\d.]+) \| MIT, `(LICENSE\.[\w-]+)`.*?`(sha384-[^`]+)` \|$",
+                        (STATIC / "VENDOR.md").read_text(encoding="utf-8"), re.M)
+    ours = {"guanxi-graphiql.js", "guanxi-graphiql.css"}
+    assert {row[0] for row in listed} == set(MEDIA_TYPES) - ours
+    for name, _package, _version, licence, integrity in listed:
+        digest = base64.b64encode(hashlib.sha384((STATIC / name).read_bytes()).digest()).decode()
+        assert integrity == f"sha384-{digest}", name
+        assert "MIT License" in (STATIC / licence).read_text(encoding="utf-8"), licence

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Re-fetch the GraphiQL page's browser files from their npm releases
 # (`make vendor-graphiql`). To update, change a version below, run this, then
-# run tests/browser/test_graphiql.py and update the versions in VENDOR.md.
+# update VENDOR.md (versions, and the hashes this prints) and run
+# tests/browser/test_graphiql.py.
 # Files are copied byte for byte as released; only their names change.
 set -euo pipefail
 
-GRAPHIQL=3.8.3                  # graphiql: 3.x ships a self-contained UMD build (graphiql.min.js); 4.x dropped it
+GRAPHIQL=3.8.3                  # graphiql: a self-contained UMD build (graphiql.min.js); deprecated in 4.x, gone in 5.x
 EXPLORER=1.0.2                  # @graphiql/plugin-explorer: its UMD build runs on graphiql 3's globals
 EXPLORER_CORE=0.9.0             # graphiql-explorer: bundled inside the plugin's UMD build (its licence)
 REACT=18.2.0                    # react and react-dom: 18 is the last major with UMD builds
@@ -42,5 +43,8 @@ cp react-dom/umd/react-dom.production.min.js "$here/"
 cp react-dom/LICENSE "$here/LICENSE.react-dom"
 
 cd "$here"
-sha256sum graphiql.min.js graphiql.min.css plugin-explorer.umd.js plugin-explorer.css \
-  react.production.min.js react-dom.production.min.js
+# The integrity hashes VENDOR.md lists (a test checks the files against them).
+for file in graphiql.min.js graphiql.min.css plugin-explorer.umd.js plugin-explorer.css \
+    react.production.min.js react-dom.production.min.js; do
+  echo "$file sha384-$(openssl dgst -sha384 -binary "$file" | base64 -w0)"
+done
