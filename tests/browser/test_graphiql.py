@@ -6,11 +6,13 @@ work without internet: no CDN)."""
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import re
 import socket
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -32,12 +34,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
 HEADERS = ".graphiql-editor-tool .graphiql-editor:not(.hidden)"  # the headers tab, open by default
 WAIT_MS = 60_000  # a bound against hanging on a loaded host, not a speed check
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra: pip install -e '.[test]'")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make install gets it: apt-get install -y chromium)")
 
 
 def readme_query() -> str:
@@ -54,7 +54,7 @@ class Server:
         self.socket = socket.socket()
         self.socket.bind(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def __enter__(self) -> Server:
@@ -99,6 +99,9 @@ def server(gx, request) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator:
+    if not CHROMIUM.exists():
+        pytest.skip("needs /usr/bin/chromium: make test installs it as root (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra: pip install -e '.[test]'")
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield chromium
@@ -232,3 +235,12 @@ def test_the_vendored_files_are_the_npm_releases_listed_with_their_licences():
         digest = base64.b64encode(hashlib.sha384((STATIC / name).read_bytes()).digest()).decode()
         assert integrity == f"sha384-{digest}", name
         assert "MIT License" in (STATIC / licence).read_text(encoding="utf-8"), licence
+
+
+def test_an_installed_wheel_carries_every_file_the_page_loads():
+    """pyproject's package data names them all: an installed Guanxi serves
+    GraphiQL without the source tree."""
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["api"]
+    for name in MEDIA_TYPES:
+        assert (STATIC / name).is_file(), name
+        assert any(fnmatch.fnmatch(f"static/graphiql/{name}", p) for p in patterns), name
