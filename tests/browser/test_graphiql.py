@@ -179,6 +179,11 @@ def test_graphiql_renders_runs_the_readme_query_with_a_key_and_stays_on_the_host
         shown = result_text(page)
         assert f'"name": "Tenant {tenant}"' in shown
         assert '"totalCount": 1' in shown and '"errors"' not in shown
+        # GraphiQL keeps tabs and history in the browser's storage, but
+        # neither the key nor a response's data (a customer's name).
+        stored = page.evaluate("() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])")
+        assert "graphiql:queries" in stored  # the history is kept (the test would pass vacuously otherwise)
+        assert key not in stored and "离线测试客户" not in stored
     finally:
         watched.close()
 

@@ -23,6 +23,36 @@
     return "";
   }
 
+  // GraphiQL keeps its tabs and history in localStorage, so queries survive a
+  // reload. It would keep each history entry's headers (the API key) and each
+  // tab's last response (customer data) there too: this storage writes them
+  // as the empty header template and nothing, so neither outlives the page.
+  var NAMESPACE = "graphiql:";
+  function scrub(node) {
+    if (Array.isArray(node)) {
+      node.forEach(scrub);
+    } else if (node && typeof node === "object") {
+      if ("headers" in node) node.headers = root.dataset.defaultHeaders;
+      if ("response" in node) node.response = null;
+      Object.keys(node).forEach(function (name) { scrub(node[name]); });
+    }
+    return node;
+  }
+  var storage = {
+    getItem: function (key) { return localStorage.getItem(key); },
+    setItem: function (key, value) {
+      if (key === NAMESPACE + "headers") return; // the headers editor itself: never stored
+      var data;
+      try { data = JSON.parse(value); } catch (notJson) { data = undefined; }
+      localStorage.setItem(key, data && typeof data === "object" ? JSON.stringify(scrub(data)) : value);
+    },
+    removeItem: function (key) { localStorage.removeItem(key); },
+    get length() { return Object.keys(localStorage).filter(function (key) { return key.indexOf(NAMESPACE) === 0; }).length; },
+    clear: function () {
+      Object.keys(localStorage).forEach(function (key) { if (key.indexOf(NAMESPACE) === 0) localStorage.removeItem(key); });
+    },
+  };
+
   function makeFetcher() {
     // No subscriptionUrl: the API has no subscriptions, so no websocket.
     var post = GraphiQL.createFetcher({ url: endpoint });
@@ -63,7 +93,8 @@
       defaultHeaders: root.dataset.defaultHeaders,
       onEditHeaders: onEditHeaders,
       isHeadersEditorEnabled: true,
-      shouldPersistHeaders: false, // the key stays in this tab, never in the browser's storage
+      storage: storage,
+      shouldPersistHeaders: false, // the key stays in this page, never in the browser's storage
       defaultEditorToolsVisibility: "headers",
       inputValueDeprecation: true,
     });
