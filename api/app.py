@@ -1,6 +1,7 @@
 """The ASGI application: ``uvicorn --factory api.app:create_app``.
 
-Routes: /graphql (POST, GET, GraphiQL in a browser), /healthz (process up),
+Routes: /graphql (POST, GET, GraphiQL in a browser: api/graphiql.py, its
+files under /graphiql/), /healthz (process up),
 /readyz (database reachable), /export/... (streamed CSV/XLSX downloads,
 api/export_endpoint.py). CORS origins come from GUANXI_CORS_ORIGINS
 (comma-separated; unset means no cross-origin access). Requested jobs
@@ -25,6 +26,7 @@ from starlette.routing import Route
 
 from api.endpoint import GraphQLEndpoint
 from api.export_endpoint import ExportEndpoint
+from api.graphiql import graphiql as graphiql_ide
 from api.job_runner import ApiJobRunner, api_runs_jobs
 from api.logs import RequestIdMiddleware, configure_logging
 from api.pagination import Cursors, secret_for
@@ -92,6 +94,7 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
         routes=[
             Route("/graphql", graphql.__call__, methods=["GET", "POST"]), Route("/healthz", healthz), Route("/readyz", readyz),
             Route("/export/segments/{name}", export.segment), Route("/export/{name}", export.named),
+            *graphiql_ide.routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,

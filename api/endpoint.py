@@ -15,12 +15,12 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 from sqlalchemy.exc import DBAPIError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import JSONResponse, Response
 
 from api.auth import bearer_token, load_principal
 from api.context import RequestContext
 from api.errors import BAD_REQUEST, DATABASE_UNAVAILABLE, UNAUTHENTICATED, format_error
+from api.graphiql import graphiql, wants_graphiql
 from api.pagination import Cursors
 from api.platform import platform_schema
 from api.schema import SchemaCache
@@ -52,8 +52,8 @@ class GraphQLEndpoint:
         self.gx, self.schemas, self.cursors, self.jobs = gx, schemas, cursors, jobs
 
     async def __call__(self, request: Request) -> Response:
-        if request.method == "GET" and "text/html" in request.headers.get("accept", "") and "query" not in request.query_params:
-            return HTMLResponse(get_graphql_ide_html())
+        if wants_graphiql(request):
+            return await graphiql.page(request)  # api/graphiql.py: served from the package, no CDN
         body = await self._payload(request)
         if isinstance(body, Response):
             return body
