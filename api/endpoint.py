@@ -13,7 +13,7 @@ import logging
 import orjson
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -60,7 +60,7 @@ class GraphQLEndpoint:
         secret = bearer_token(request.headers.get("authorization"))
         try:
             principal = await run_db(self.gx, load_principal, self.gx, secret) if secret else None
-        except DBAPIError:
+        except (DBAPIError, PoolTimeout):  # PoolTimeout: no free connection within GUANXI_DB_POOL_TIMEOUT_S
             log.exception("authentication failed: database error")
             return error_response("the database is unavailable; retry shortly", DATABASE_UNAVAILABLE, 503, {"Retry-After": "5"})
         if principal is None:
