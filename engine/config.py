@@ -99,7 +99,7 @@ class Settings(BaseSettings):
                     "`false`: they wait for a `guanxi worker`.")
     log_level: LogLevel = Field(
         "INFO",
-        description="The level of the JSON log lines: `DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`.")
+        description="The least severe log lines written (JSON, one per line).")
 
     # -- plugins -----------------------------------------------------------------------
     disabled_plugins: Annotated[frozenset[str], NoDecode] = Field(
