@@ -82,6 +82,10 @@ async def test_a_frozen_database_gives_quick_503s_then_service_resumes(gx, make_
                 assert down.status_code == 503, down.text
                 assert down.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
                 assert waited < RESPONSE_S + CONNECT_S + 3, waited
+                exported, waited = await timed(client.get("/export/customers.csv", headers=headers))
+                assert exported.status_code == 503, exported.text
+                assert exported.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+                assert waited < RESPONSE_S + CONNECT_S + 3, waited
                 assert (await client.get("/healthz")).status_code == 200  # the process itself is fine
 
                 proxy.thaw()
