@@ -40,7 +40,7 @@ def _comma_separated(value):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, frozen=True, extra="ignore", validate_by_name=True, validate_by_alias=True,
-        validate_default=True,
+        validate_default=True, env_ignore_empty=True,  # VAR= means unset, as it did before
     )
 
     # -- the database ------------------------------------------------------------------
@@ -121,6 +121,22 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, value):
         return _comma_separated(value)
+
+    @field_validator("database_url", "migrate_database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from sqlalchemy.engine import make_url  # here: importing the settings stays cheap
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL: sqlite:///path.db or postgresql+psycopg://user@host/db") from None
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(f"Guanxi runs on SQLite or PostgreSQL, not {backend}")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -59,6 +59,9 @@ def test_defaults_without_environment(clean_env):
     # The client waits a little longer than the server lets a statement run.
     assert settings.statement_timeout_ms == 15_000 and settings.response_timeout_s == 17.0
     assert Settings(statement_timeout_ms=0).response_timeout_s is None
+    clean_env.setenv("GUANXI_SECRET_KEY", "")  # VAR= is unset, not an empty value
+    clean_env.setenv("GUANXI_MIGRATE_DATABASE_URL", "")
+    assert Settings.from_env().secret_key is None and Settings.from_env().migrate_database_url is None
 
 
 @pytest.mark.parametrize(("name", "value", "problem"), [
@@ -70,6 +73,8 @@ def test_defaults_without_environment(clean_env):
     ("GUANXI_LOG_LEVEL", "LOUD", "'DEBUG', 'INFO'"),
     ("GUANXI_SECRET_KEY", "short-secret", "at least 32 characters"),
     ("GUANXI_DB_RESPONSE_TIMEOUT_S", "10", "must exceed GUANXI_STATEMENT_TIMEOUT_MS"),
+    ("GUANXI_DATABASE_URL", "guanxi.db", "not a database URL"),
+    ("GUANXI_MIGRATE_DATABASE_URL", "mysql://root@db/guanxi", "SQLite or PostgreSQL, not mysql"),
 ])
 def test_a_bad_value_is_named_with_its_problem(clean_env, name, value, problem):
     clean_env.setenv(name, value)
