@@ -13,7 +13,7 @@ import logging
 import orjson
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -47,6 +47,15 @@ def error_response(message: str, code: str, status: int, headers: dict | None = 
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status, headers=headers)
 
 
+# Errors meaning the database cannot be reached now (PoolTimeout: no free
+# connection within GUANXI_DB_POOL_TIMEOUT_S): answered 503, never 500.
+UNAVAILABLE_ERRORS = (DBAPIError, PoolTimeout)
+
+
+def database_unavailable() -> JSONResponse:
+    return error_response("the database is unavailable; retry shortly", DATABASE_UNAVAILABLE, 503, {"Retry-After": "5"})
+
+
 class GraphQLEndpoint:
     def __init__(self, gx: Guanxi, schemas: SchemaCache, cursors: Cursors, jobs=None):
         self.gx, self.schemas, self.cursors, self.jobs = gx, schemas, cursors, jobs
@@ -60,9 +69,9 @@ class GraphQLEndpoint:
         secret = bearer_token(request.headers.get("authorization"))
         try:
             principal = await run_db(self.gx, load_principal, self.gx, secret) if secret else None
-        except DBAPIError:
+        except UNAVAILABLE_ERRORS:
             log.exception("authentication failed: database error")
-            return error_response("the database is unavailable; retry shortly", DATABASE_UNAVAILABLE, 503, {"Retry-After": "5"})
+            return database_unavailable()
         if principal is None:
             message = "missing API key: send Authorization: Bearer <key>" if not secret else "invalid or revoked API key"
             return error_response(message, UNAUTHENTICATED, 401, {"WWW-Authenticate": "Bearer"})
