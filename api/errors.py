@@ -9,7 +9,7 @@ import re
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
 
 from engine.errors import FieldError as EngineFieldError
 
@@ -120,7 +120,8 @@ def format_error(error: GraphQLError) -> dict:
             extensions["code"] = (original.extensions or {}).get("code", BAD_USER_INPUT)
         elif isinstance(original, (TypeError, ValueError)) and _is_input_coercion(error):
             extensions["code"] = BAD_USER_INPUT
-        elif isinstance(original, DBAPIError) and original.connection_invalidated or isinstance(original, OperationalError):
+        elif (isinstance(original, DBAPIError) and original.connection_invalidated
+              or isinstance(original, (OperationalError, PoolTimeout))):
             log.error("database error in resolver", exc_info=original)
             extensions["code"] = DATABASE_UNAVAILABLE
             formatted["message"] = "the database is unavailable or busy; retry shortly"
