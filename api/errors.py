@@ -41,6 +41,7 @@ _CODES = {
     VALIDATION_FAILED: "The query does not fit the schema.",
     INTERNAL: "A bug: reported without details (see the server log).",
     DATABASE_UNAVAILABLE: "The database did not answer in time; retry shortly.",
+    "PAYLOAD_TOO_LARGE": "The request body is larger than the API accepts (HTTP 413).",
     # payload errors (errors { field message code })
     "INVALID": "The value of the named field is not acceptable.",
     "REQUIRED": "The named field must be given.",

@@ -11,11 +11,14 @@ from api.errors import ErrorCode, error_code
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["api", "engine", "plugins", "examples/guanxi-birthdays/guanxi_birthdays"]
 # A code is the last string argument of FieldError(...) / invalid(...), a GuanxiError
-# subclass's ``code = "..."``, a payload ``code="..."``, or an api_error(..., "CODE").
+# subclass's ``code = "..."``, a payload ``code="..."``, an api_error(..., "CODE") or an
+# HTTP error_response(message, "CODE", status).
 PATTERNS = [
     re.compile(r'(?:FieldError|invalid|api_error)\((?:[^()]|\([^()]*\))*?,\s*"([A-Z][A-Z_]+)"\s*\)', re.S),
     re.compile(r'^\s+code = "([A-Z][A-Z_]+)"', re.M),
     re.compile(r'\bcode="([A-Z][A-Z_]+)"'),
+    re.compile(r'"code": "([A-Z][A-Z_]+)"'),
+    re.compile(r'error_response\((?:[^()]|\([^()]*\))*?,\s*"([A-Z][A-Z_]+)",'),
 ]
 
 
