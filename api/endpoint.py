@@ -13,16 +13,16 @@ import logging
 import orjson
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import JSONResponse, Response
 
 from api import statement_budget
 from api.auth import bearer_token, load_principal
 from api.context import Principal, RequestContext
 from api.cost import DEFAULT_BUDGETS
 from api.errors import BAD_REQUEST, DATABASE_UNAVAILABLE, RATE_LIMITED, UNAUTHENTICATED, format_error
+from api.graphiql import graphiql, wants_graphiql
 from api.pagination import Cursors
 from api.platform import platform_schema
 from api.rate_limits import Decision, RateLimits
@@ -57,6 +57,15 @@ def rate_limited(decision: Decision, who: str) -> JSONResponse:
                           limit=decision.limit, retryAfter=decision.retry_after)
 
 
+# Errors meaning the database cannot be reached now (PoolTimeout: no free
+# connection within GUANXI_DB_POOL_TIMEOUT_S): answered 503, never 500.
+UNAVAILABLE_ERRORS = (DBAPIError, PoolTimeout)
+
+
+def database_unavailable() -> JSONResponse:
+    return error_response("the database is unavailable; retry shortly", DATABASE_UNAVAILABLE, 503, {"Retry-After": "5"})
+
+
 class GraphQLEndpoint:
     def __init__(self, gx: Guanxi, schemas: SchemaCache, cursors: Cursors, jobs=None, rate_limits: RateLimits | None = None,
                  cost_budgets: dict | None = None):
@@ -79,8 +88,8 @@ class GraphQLEndpoint:
         return None if decision is None or decision.allowed else rate_limited(decision, "this address")
 
     async def __call__(self, request: Request) -> Response:
-        if request.method == "GET" and "text/html" in request.headers.get("accept", "") and "query" not in request.query_params:
-            return HTMLResponse(get_graphql_ide_html())
+        if wants_graphiql(request):
+            return await graphiql.page(request)  # api/graphiql.py: served from the package, no CDN
         body = await self._payload(request)
         if isinstance(body, Response):
             return body
@@ -89,9 +98,9 @@ class GraphQLEndpoint:
         try:
             if secret:
                 principal, decision = await run_db(self.gx, self._authenticate, secret)
-        except DBAPIError:
+        except UNAVAILABLE_ERRORS:
             log.exception("authentication failed: database error")
-            return error_response("the database is unavailable; retry shortly", DATABASE_UNAVAILABLE, 503, {"Retry-After": "5"})
+            return database_unavailable()
         if principal is None:
             refused = self._refused_anonymous(request)
             if refused is not None:

@@ -16,7 +16,6 @@ API with it).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import sqlalchemy as sa
@@ -72,10 +71,10 @@ def _counter_engine(gx) -> tuple[sa.Engine, bool]:
     if url.get_backend_name() == "sqlite":
         if url.database in (None, "", ":memory:"):
             return db.writing(gx.engine), False  # one in-memory database: only the engine's own connection sees it
-        quick = dataclasses.replace(settings, sqlite_busy_timeout_ms=STORE_TIMEOUT_MS,
-                                    db_pool_size=min(settings.db_pool_size, DB_POOL_LIMIT))
+        quick = settings.model_copy(update={"sqlite_busy_timeout_ms": STORE_TIMEOUT_MS,
+                                            "db_pool_size": min(settings.db_pool_size, DB_POOL_LIMIT)})
         return db.writing(db.make_engine(quick)), True
-    small = dataclasses.replace(settings, db_pool_size=min(settings.db_pool_size, DB_POOL_LIMIT))
+    small = settings.model_copy(update={"db_pool_size": min(settings.db_pool_size, DB_POOL_LIMIT)})
     role = system_role(settings.db_app_role) if gx.tenant_scoping else None
     engine = db.make_engine(small, app_role=role)
 

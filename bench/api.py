@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import json
 import multiprocessing
 import statistics
@@ -49,10 +48,10 @@ from engine.enums import Role
 from engine.runtime import Guanxi
 
 # What a customer list shows; with the plugin fields about 30 per customer.
-LIST_FIELDS = "id code name phone email store tags totalSpent purchaseCount lastPurchaseAt"
+LIST_FIELDS = "id code name phone email store tags grossSpent purchaseCount lastPurchaseAt"
 CORE_FIELDS = """id code name birthday phone email wechatId region city occupation incomeBand skinType
   preferences owner store tags attributes consent createdAt updatedAt erasedAt firstPurchaseAt lastPurchaseAt
-  purchaseCount purchaseDays totalSpent refundedAmount gender { code label } acquisitionChannel { code label }
+  purchaseCount purchaseDays grossSpent netSpent refundedAmount gender { code label } acquisitionChannel { code label }
   preferredChannel { code label } priceSensitivity { code label } role { code label } lifecycleStage { code label }"""
 
 
@@ -164,8 +163,8 @@ async def rate_limit_overhead(gx: Guanxi, key: str, query: str, rounds: int = 9,
     """The list page's p50 with every request counted against the key's rate
     limit (the run's store: the database, or Redis with GUANXI_REDIS_URL)
     against the same engine with counting off, interleaved rounds, minus 1."""
-    counted = Guanxi(settings=dataclasses.replace(gx.settings, rate_limits=COUNTED_NEVER_REFUSED), plugins=gx.plugins)
-    uncounted = Guanxi(settings=dataclasses.replace(gx.settings, rate_limits="admin=0"), plugins=gx.plugins)
+    counted = Guanxi(settings=gx.settings.model_copy(update={"rate_limits": COUNTED_NEVER_REFUSED}), plugins=gx.plugins)
+    uncounted = Guanxi(settings=gx.settings.model_copy(update={"rate_limits": "admin=0"}), plugins=gx.plugins)
     apps = {True: create_app(counted), False: create_app(uncounted)}
     p50s: dict[bool, list[float]] = {True: [], False: []}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[True]), base_url="http://bench") as on, \

@@ -5,7 +5,6 @@ the test's own, so nothing sleeps."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import socket
 import contextlib
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from engine.config import Settings, SettingsError
 from engine.runtime import Guanxi
 from tests.api.conftest import codes
 
@@ -40,7 +40,7 @@ class Clock:
 @contextlib.asynccontextmanager
 async def app_client(gx, clock, **settings):
     """An app of its own (own engine, own limiter) on the test database, with ``settings``."""
-    engine = Guanxi(settings=dataclasses.replace(gx.settings, **settings), plugins=gx.plugins)
+    engine = Guanxi(settings=gx.settings.model_copy(update=settings), plugins=gx.plugins)
     app = create_app(engine)
     app.state.rate_limits.clock = clock
     try:
@@ -150,6 +150,8 @@ async def test_a_store_that_does_not_answer_lets_requests_through(gx, tenant, ma
     assert "rate limit not counted: Redis did not answer" in caplog.text
 
 
-def test_bad_limits_are_refused_naming_the_setting(gx):
-    with pytest.raises(ValueError, match="GUANXI_RATE_LIMITS"):
-        create_app(Guanxi(settings=dataclasses.replace(gx.settings, rate_limits="viewer=many"), plugins=gx.plugins))
+def test_bad_limits_are_refused_naming_the_setting(database_url):
+    with pytest.raises(SettingsError, match="GUANXI_RATE_LIMITS: expected role=number, got 'viewer=many'"):
+        Settings(database_url=database_url, rate_limits="viewer=many")
+    with pytest.raises(SettingsError, match="GUANXI_QUERY_COST_BUDGETS: unknown value 'owner'"):
+        Settings(database_url=database_url, query_cost_budgets="owner=5")

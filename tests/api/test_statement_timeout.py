@@ -3,7 +3,6 @@ and the client gets QUERY_TIMEOUT, never an INTERNAL_SERVER_ERROR or a hang."""
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 
 import anyio
@@ -69,7 +68,7 @@ async def test_a_request_held_up_past_its_budget_answers_query_timeout(gx, tenan
     (PostgreSQL; on SQLite readers never wait for a writer) until its budget ends."""
     if gx.engine.dialect.name != "postgresql":
         pytest.skip("SQLite readers do not wait on locks; the progress handler is tested above")
-    engine = Guanxi(settings=dataclasses.replace(gx.settings, statement_timeout_ms=300), plugins=gx.plugins)
+    engine = Guanxi(settings=gx.settings.model_copy(update={"statement_timeout_ms": 300}), plugins=gx.plugins)
     app = create_app(engine)
     key = make_key(tenant, "VIEWER")
     owner = sa.create_engine(database_url)
@@ -107,7 +106,7 @@ async def test_a_request_held_up_past_its_budget_answers_query_timeout(gx, tenan
 
 
 def test_the_timeout_comes_from_the_settings(gx):
-    engine = Guanxi(settings=dataclasses.replace(gx.settings, statement_timeout_ms=1234), plugins=gx.plugins)
+    engine = Guanxi(settings=gx.settings.model_copy(update={"statement_timeout_ms": 1234}), plugins=gx.plugins)
     try:
         app = create_app(engine)
         graphql = next(r for r in app.routes if r.path == "/graphql").endpoint.__self__
