@@ -120,3 +120,35 @@ def test_budgets_are_configurable_and_bad_settings_are_named():
         parse_budgets("owner=5")
     with pytest.raises(ValueError, match="GUANXI_QUERY_COST_BUDGETS.*expected role=number"):
         parse_budgets("viewer=lots")
+
+
+async def test_a_fragment_bomb_is_costed_at_once_and_refused(api, tenant):
+    """Twelve fragments each spreading the next eight times: 8^12 copies of one small
+    field. Each selection set is costed once and multiplied, so the rule answers at
+    once (walking every copy would never end); a selection written twice counts twice."""
+    levels, fan = 12, 8
+    fragments = [f"fragment F{i} on Query {{ {' '.join([f'...F{i + 1}'] * fan)} }}" for i in range(levels)]
+    fragments.append(f"fragment F{levels} on Query {{ customers(first: 1) {{ totalCount }} }}")
+    body = (await api(tenant, "ADMIN").post("{ ...F0 }\n" + "\n".join(fragments))).json()
+    assert codes(body) == ["QUERY_TOO_COSTLY"]
+    assert body["errors"][0]["extensions"]["cost"] == fan ** levels * (1 + 1)
+
+
+async def test_depth_and_alias_limits_see_through_fragments(api, tenant):
+    key = api(tenant, "ADMIN")
+    # Eleven levels below the operation's fields, three of them in fragments.
+    deep = """{ customers(first: 1) { edges { node { ...A } } } }
+      fragment A on Customer { referrer { ...B } }
+      fragment B on Customer { referrer { referrer { referrer { referrer { referrer { ...C } } } } } }
+      fragment C on Customer { referrer { referrer { id } } }"""
+    body = (await key.post(deep)).json()
+    assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "exceeds maximum operation depth of 10" in body["errors"][0]["message"]
+    # Four aliases, spread eight times: 32 aliases over the limit of 30.
+    aliased = "{ ...F ...F ...F ...F ...F ...F ...F ...F } fragment F on Query { a: me { b: role { c: code d: label } } }"
+    body = (await key.post(aliased)).json()
+    assert codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert body["errors"][0]["message"] == "32 aliases found. Allowed: 30"
+    # Within both limits, the same shapes run.
+    body = await key.gql("{ ...F ...F } fragment F on Query { a: me { b: role { c: code } } }")
+    assert "errors" not in body and body["data"]["a"]["b"]["c"] == "ADMIN"
