@@ -25,8 +25,8 @@ from engine.cli_support import console, fail, open_engine, print_json, progress_
 
 app = typer.Typer(
     cls=GuanxiGroup,
-    help="Guanxi (关系): a plugin-based CRM engine.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, as every group's (engine.cli_support.new_app)
     add_completion=False,
     # A crash prints no local variables: they may hold customers' personal data or keys.
     pretty_exceptions_show_locals=False,
@@ -39,7 +39,6 @@ app.add_typer(customer_app, name="customer")
 app.add_typer(export_app, name="export")
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
-app.command("worker")(worker)
 app.add_typer(plugin_app, name="plugin")
 
 
@@ -56,8 +55,8 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    show_version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
-                                                help="Print the installed version and exit"),
+    show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the installed version and exit"),
 ) -> None:
     """Guanxi (关系): a plugin-based CRM engine.
 
@@ -68,7 +67,7 @@ def main(
 
 @app.command()
 def init() -> None:
-    """Create or upgrade the database (the same as ``guanxi db upgrade``; safe to run again)."""
+    """Create or upgrade the database (the same as guanxi db upgrade; safe to run again)."""
     from engine.cli_db import upgrade_database
 
     upgrade_database()
@@ -202,6 +201,9 @@ def serve(
     """Serve the GraphQL API (uvicorn --factory api.asgi:create_app)."""
     open_engine()  # refuse a database behind the code before starting workers
     _serve(host, port, workers, healthcheck_seconds)
+
+
+app.command("worker")(worker)
 
 
 if __name__ == "__main__":

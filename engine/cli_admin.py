@@ -6,12 +6,12 @@ from typing import Optional
 
 import typer
 
-from engine.cli_support import console, fail, json_option, open_engine, print_json, say, table, tenant_option
+from engine.cli_support import new_app, console, fail, json_option, open_engine, print_json, say, table, tenant_option
 
-tenant_app = typer.Typer(help="Manage tenants (the businesses served).", no_args_is_help=True)
-key_app = typer.Typer(help="Manage API keys: create, list, revoke.", no_args_is_help=True)
-module_app = typer.Typer(help="Enable, disable, configure and list modules per tenant.", no_args_is_help=True)
-customer_app = typer.Typer(help="Work on customer records (merge duplicates).", no_args_is_help=True)
+tenant_app = new_app("Manage tenants (the businesses served).")
+key_app = new_app("Manage API keys: create, list, revoke.")
+module_app = new_app("Enable, disable, configure and list modules per tenant.")
+customer_app = new_app("Work on customer records (merge duplicates).")
 
 
 def _when(value) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli_support import EXIT_DOMAIN, console, err, json_option, open_engine, print_json, say, table
+from engine.cli_support import new_app, EXIT_DOMAIN, console, err, json_option, open_engine, print_json, say, table
 
-db_app = typer.Typer(help="Schema migrations: upgrade, current, history, downgrade, revision.", no_args_is_help=True)
+db_app = new_app("Schema migrations: upgrade, current, history, downgrade, revision.")
 
 
 def upgrade_database(revision: str = "heads") -> None:

@@ -12,9 +12,9 @@ from typing import Optional
 
 import typer
 
-from engine.cli_support import console, fail, open_engine, tenant_option
+from engine.cli_support import new_app, console, fail, open_engine, tenant_option
 
-export_app = typer.Typer(help="Export customers, an RFM segment or interactions to CSV or XLSX.", no_args_is_help=True)
+export_app = new_app("Export customers, an RFM segment or interactions to CSV or XLSX.")
 
 FORMAT_HELP = "csv or xlsx (default: the output's extension, else csv)"
 

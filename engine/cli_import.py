@@ -12,9 +12,9 @@ from pathlib import Path
 
 import typer
 
-from engine.cli_support import EXIT_DOMAIN, console, err, open_engine, progress_bar, say, tenant_option
+from engine.cli_support import new_app, EXIT_DOMAIN, console, err, open_engine, progress_bar, say, tenant_option
 
-import_app = typer.Typer(help="Import CSV or XLSX files (resumable; rejected rows go to <name>.rejects.csv).", no_args_is_help=True)
+import_app = new_app("Import CSV or XLSX files (resumable; rejected rows go to <name>.rejects.csv).")
 
 IMPORT_SHOWN = 100  # rejected rows printed; the reject file has them all
 EXIT_REJECTED, EXIT_NOT_IMPORTED = 3, EXIT_DOMAIN

@@ -12,11 +12,10 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from engine.cli_support import console, err, fail, json_option, open_engine, print_json, say, table, tenant_option, usage_error
+from engine.cli_support import new_app, console, err, fail, json_option, open_engine, print_json, say, table, tenant_option, usage_error
 from engine.errors import GuanxiError
 
-jobs_app = typer.Typer(help="The modules' periodic jobs: list, run now, schedule per tenant, past runs.",
-                       no_args_is_help=True)
+jobs_app = new_app("The modules' periodic jobs: list, run now, schedule per tenant, past runs.")
 
 
 def _when(value: datetime | None, zone: ZoneInfo) -> str:

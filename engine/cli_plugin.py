@@ -9,9 +9,9 @@ from typing import Optional
 
 import typer
 
-from engine.cli_support import EXIT_DOMAIN, EXIT_USAGE, err
+from engine.cli_support import new_app, EXIT_DOMAIN, EXIT_USAGE, err
 
-plugin_app = typer.Typer(help="Write your own plugins.", no_args_is_help=True)
+plugin_app = new_app("Write your own plugins.")
 
 
 @plugin_app.command("new")

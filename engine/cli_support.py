@@ -36,6 +36,13 @@ TENANT_HELP = "The tenant's slug (guanxi tenant list)"
 JSON_HELP = "Print machine-readable JSON on stdout instead of a table"
 
 
+def new_app(help: str, **options: Any) -> typer.Typer:
+    """A command group. Help is click's plain text: no boxes to break when
+    piped or wrapped, no type labels on flags, and no rich to import for it."""
+    options.setdefault("no_args_is_help", True)
+    return typer.Typer(help=help, rich_markup_mode=None, **options)
+
+
 def tenant_option(help: str = TENANT_HELP) -> Any:
     return typer.Option(..., "--tenant", metavar="SLUG", help=help)
 

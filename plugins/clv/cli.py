@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli_support import EXIT_DOMAIN, console, err, fail, json_option, open_engine, print_json, table, tenant_option
+from engine.cli_support import new_app, EXIT_DOMAIN, console, err, fail, json_option, open_engine, print_json, table, tenant_option
 from engine.errors import GuanxiError
 
-clv_app = typer.Typer(help="Customer lifetime value: the fitted model and its validation report.", no_args_is_help=True)
+clv_app = new_app("Customer lifetime value: the fitted model and its validation report.")
 
 
 def _load_run(gx, tenant: str, rescore: bool):

@@ -7,10 +7,10 @@ from typing import Optional
 
 import typer
 
-from engine.cli_support import console, fail, open_engine, print_json, progress_bar, tenant_option, usage_error
+from engine.cli_support import new_app, console, fail, open_engine, print_json, progress_bar, tenant_option, usage_error
 from engine.errors import GuanxiError
 
-complaints_app = typer.Typer(help="Complaints: SLA sweep and report.", no_args_is_help=True)
+complaints_app = new_app("Complaints: SLA sweep and report.")
 
 
 def _require_module(ctx) -> None:

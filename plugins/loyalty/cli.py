@@ -8,10 +8,10 @@ from typing import Optional
 
 import typer
 
-from engine.cli_support import console, fail, json_option, open_engine, print_json, progress_bar, table, tenant_option, usage_error
+from engine.cli_support import new_app, console, fail, json_option, open_engine, print_json, progress_bar, table, tenant_option, usage_error
 from engine.errors import GuanxiError, not_found
 
-loyalty_app = typer.Typer(help="Loyalty: points expiry, tier evaluation and the coupon wallet.", no_args_is_help=True)
+loyalty_app = new_app("Loyalty: points expiry, tier evaluation and the coupon wallet.")
 
 
 def _as_of(value: Optional[str]) -> Optional[datetime]:

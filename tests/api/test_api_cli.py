@@ -11,7 +11,7 @@ from engine import cli
 @pytest.fixture
 def served(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(cli, "_serve", lambda host, port, workers: calls.append((host, port, workers)))
+    monkeypatch.setattr(cli, "_serve", lambda host, port, workers, *_: calls.append((host, port, workers)))
     monkeypatch.setenv("GUANXI_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     return calls
 
