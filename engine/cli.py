@@ -21,9 +21,9 @@ from engine.cli_export import export_app
 from engine.cli_import import import_app
 from engine.cli_jobs import jobs_app, worker
 from engine.cli_plugin import plugin_app
-from engine.cli_support import console, fail, open_engine, print_json, progress_bar, say
+from engine.cli_support import CommandGroup, console, fail, open_engine, print_json, progress_bar, say
 
-app = typer.Typer(
+app = CommandGroup(
     cls=GuanxiGroup,
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help, as every group's (engine.cli_support.new_app)

@@ -24,7 +24,7 @@ def _when(value) -> str:
 @tenant_app.command("create")
 def tenant_create(
     slug: str = typer.Argument(..., metavar="SLUG", help="Short id, e.g. acme-beauty"),
-    name: str = typer.Option(..., "--name", metavar="TEXT", help="Display name"),
+    name: str = typer.Option(..., "--name", metavar="NAME", help="Display name"),
     currency: str = typer.Option("CNY", metavar="CODE", help="ISO 4217 currency"),
     timezone: str = typer.Option("Asia/Shanghai", metavar="ZONE", help="IANA time zone"),
     locale: str = typer.Option("zh-CN", metavar="LOCALE", help="zh-CN or en"),
@@ -67,7 +67,7 @@ def tenant_list(as_json: bool = json_option()) -> None:
 def key_create(
     tenant: Optional[str] = typer.Option(None, "--tenant", metavar="SLUG", help="Tenant slug; omit for a platform key"),
     role: str = typer.Option(..., "--role", metavar="ROLE", help="admin, agent, analyst, viewer (or platform without --tenant)"),
-    name: str = typer.Option("", "--name", metavar="TEXT", help="What the key is for"),
+    name: str = typer.Option("", "--name", metavar="NAME", help="What the key is for"),
     as_json: bool = typer.Option(False, "--json", help="Print the key and its record as JSON on stdout"),
 ) -> None:
     """Create an API key and print it once, alone on stdout: KEY=$(guanxi key create ...)."""

@@ -98,7 +98,7 @@ def downgrade(revision: str = typer.Argument(..., metavar="REVISION", help="e.g.
 @db_app.command("revision")
 def revision(
     branch: str = typer.Option(..., "--plugin", metavar="MODULE", help="core, or the installed module whose migrations folder gets the revision"),
-    message: str = typer.Option(..., "-m", "--message", metavar="TEXT", help="What the revision changes"),
+    message: str = typer.Option(..., "-m", "--message", metavar="MESSAGE", help="What the revision changes"),
     autogenerate: bool = typer.Option(False, "--autogenerate", help="Fill it with what the models changed (review it!)"),
 ) -> None:
     """Write a new revision for a plugin's (or the core's) branch."""

@@ -18,8 +18,8 @@ plugin_app = new_app("Write your own plugins.")
 def new(
     name: str = typer.Argument(..., metavar="NAME", help="The module's name: lowercase letters, digits and underscores (e.g. nps, visit_notes)"),
     path: Path = typer.Option(Path("."), "--path", metavar="DIR", help="Folder to create guanxi-NAME/ in"),
-    title_zh: Optional[str] = typer.Option(None, "--title-zh", metavar="TEXT", help="Chinese title admins see (default: the English one)"),
-    title_en: Optional[str] = typer.Option(None, "--title-en", metavar="TEXT", help="English title (default: from NAME)"),
+    title_zh: Optional[str] = typer.Option(None, "--title-zh", metavar="TITLE", help="Chinese title admins see (default: the English one)"),
+    title_en: Optional[str] = typer.Option(None, "--title-en", metavar="TITLE", help="English title (default: from NAME)"),
 ) -> None:
     """Write a new plugin package, guanxi-NAME/, ready to install and test."""
     from engine.plugins import get_plugin_manager

@@ -22,6 +22,7 @@ import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
+from typer.core import TyperArgument, TyperCommand
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,11 +37,33 @@ TENANT_HELP = "The tenant's slug (guanxi tenant list)"
 JSON_HELP = "Print machine-readable JSON on stdout instead of a table"
 
 
+class PlainCommand(TyperCommand):
+    """A command whose arguments are shown by their metavar alone (``SLUG``,
+    not typer's ``SLUG <str>``): the metavar already says what to give."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, TyperArgument) and param.metavar:
+                param.display_type_rich = _no_type  # type: ignore[method-assign]
+
+
+def _no_type(ctx: Any = None) -> None:
+    return None
+
+
+class CommandGroup(typer.Typer):
+    """A typer app whose commands are PlainCommands."""
+
+    def command(self, *args: Any, cls: Any = None, **kwargs: Any) -> Any:
+        return super().command(*args, cls=cls or PlainCommand, **kwargs)
+
+
 def new_app(help: str, **options: Any) -> typer.Typer:
     """A command group. Help is click's plain text: no boxes to break when
     piped or wrapped, no type labels on flags, and no rich to import for it."""
     options.setdefault("no_args_is_help", True)
-    return typer.Typer(help=help, rich_markup_mode=None, **options)
+    return CommandGroup(help=help, rich_markup_mode=None, **options)
 
 
 def tenant_option(help: str = TENANT_HELP) -> Any:

@@ -132,7 +132,7 @@ def use_coupon(code: str = typer.Argument(..., metavar="COUPON", help="The coupo
 
 @loyalty_app.command("void-coupon")
 def void_coupon(code: str = typer.Argument(..., metavar="COUPON", help="The coupon code"), tenant: str = tenant_option(),
-                reason: str = typer.Option(..., "--reason", metavar="TEXT", help="Why (required; kept on the coupon)")) -> None:
+                reason: str = typer.Option(..., "--reason", metavar="REASON", help="Why (required; kept on the coupon)")) -> None:
     """Void an unused coupon: it can no longer be used; the points are not given back."""
     from plugins.loyalty import coupons
 
