@@ -234,3 +234,35 @@ def test_module_configure_validates_with_the_modules_settings_model(guanxi, gx, 
     assert guanxi("module", "configure", "loyalty", "--tenant", tenant, "--set", "points_expiry_days").exit_code == 2
     assert guanxi("module", "configure", "loyalty", "--tenant", tenant).exit_code == 2
     assert guanxi("module", "configure", "crystal-ball", "--tenant", tenant, "--set", "a=1").exit_code == 1
+
+
+# -- plugins' command groups -------------------------------------------------------------
+
+
+def test_a_group_only_returned_by_the_hook_still_runs(monkeypatch):
+    from engine import cli_discovery
+    from engine.cli_support import new_app
+
+    visits = new_app("Visit log.")
+
+    @visits.command("hello")
+    def hello(name: str = typer.Option("world", "--name", metavar="NAME", help="Who")) -> None:
+        """Say hello."""
+        print(f"hello {name}")
+
+    monkeypatch.setattr(cli_discovery, "hook_commands", lambda: {"visitlog": visits})
+    result = CliRunner().invoke(cli.app, ["visitlog", "hello", "--name", "王芳"])
+    assert result.exit_code == 0 and result.stdout == "hello 王芳\n", result.output
+    assert CliRunner().invoke(cli.app, ["visitlogs", "hello"]).exit_code == 2  # unknown command: usage
+
+
+def test_a_plugin_group_that_cannot_be_imported_leaves_the_rest_of_the_cli_working(monkeypatch):
+    from engine import cli_discovery
+
+    monkeypatch.setattr(cli_discovery, "declared_commands",
+                        lambda: {**cli_discovery.DEFAULT_COMMANDS, "broken": "no_such_package.cli:app"})
+    result = CliRunner().invoke(cli.app, ["--help"])
+    assert result.exit_code == 0
+    assert "'broken' commands could not be loaded" in result.stderr and "ModuleNotFoundError" in result.stderr
+    assert "loyalty" in result.stdout and "broken" not in result.stdout
+    assert CliRunner().invoke(cli.app, ["tenant", "--help"]).exit_code == 0
