@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from engine.cli_support import new_app, console, fail, json_option, open_engine, print_json, say, table, tenant_option
+from engine.cli_support import console, fail, json_option, new_app, open_engine, print_json, say, table, tenant_option
 
 tenant_app = new_app("Manage tenants (the businesses served).")
 key_app = new_app("Manage API keys: create, list, revoke.")
@@ -115,6 +115,8 @@ def key_list(
         print_json(views)
         return
     shown = table("id", "prefix", "name", "role", "tenant", "created", "last used", "revoked")
+    for column in shown.columns:
+        column.no_wrap = column.header != "name"
     for view in views:
         shown.add_row(str(view["id"]), view["prefix"], view["name"], view["role"], view["tenant"] or "(platform)",
                       _when(view["created_at"]), _when(view["last_used_at"]), _when(view["revoked_at"]))

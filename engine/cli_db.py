@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli_support import new_app, EXIT_DOMAIN, console, err, json_option, open_engine, print_json, say, table
+from engine.cli_support import EXIT_DOMAIN, console, err, json_option, new_app, open_engine, print_json, say, table
 
 db_app = new_app("Schema migrations: upgrade, current, history, downgrade, revision.")
 

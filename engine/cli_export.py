@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from engine.cli_support import new_app, console, fail, open_engine, tenant_option
+from engine.cli_support import console, fail, new_app, open_engine, tenant_option
 
 export_app = new_app("Export customers, an RFM segment or interactions to CSV or XLSX.")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from engine.cli_support import new_app, EXIT_DOMAIN, console, err, open_engine, progress_bar, say, tenant_option
+from engine.cli_support import EXIT_DOMAIN, console, err, new_app, open_engine, progress_bar, say, tenant_option
 
 import_app = new_app("Import CSV or XLSX files (resumable; rejected rows go to <name>.rejects.csv).")
 

@@ -12,7 +12,10 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from engine.cli_support import new_app, console, err, fail, json_option, open_engine, print_json, say, table, tenant_option, usage_error
+from engine.cli_support import (
+    bad_value, console, err, fail, json_option, new_app, open_engine, print_json, say, table, tenant_option,
+    usage_error,
+)
 from engine.errors import GuanxiError
 
 jobs_app = new_app("The modules' periodic jobs: list, run now, schedule per tenant, past runs.")
@@ -184,7 +187,7 @@ def jobs_runs(
     from engine.job_runs import list_runs, summary
 
     if status is not None and status.upper() not in STATUSES:
-        usage_error("--status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        bad_value("--status", f"{status!r} is not one of {', '.join(STATUSES)}")
     gx = open_engine()
     row, _ = _tenant(gx, tenant)
     zone = ZoneInfo(row.timezone)

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from engine.cli_support import new_app, EXIT_DOMAIN, EXIT_USAGE, err
+from engine.cli_support import EXIT_DOMAIN, EXIT_USAGE, err, new_app
 
 plugin_app = new_app("Write your own plugins.")
 

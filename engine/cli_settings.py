@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from engine.cli_support import usage_error
+from engine.cli_support import bad_value
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def parse_assignments(items: list[str]) -> Assignments:
         key, sign, text = item.partition("=")
         path = tuple(part.strip() for part in key.split("."))
         if not sign or not all(path):
-            usage_error("--set", f"{item!r} is not KEY=VALUE (e.g. --set points_expiry_days=730)")
+            bad_value("--set", f"{item!r} is not KEY=VALUE (e.g. --set points_expiry_days=730)")
         values.append((path, parse_value(text)))
     return Assignments(tuple(values))
 

@@ -149,8 +149,15 @@ def fail(error: GuanxiError) -> NoReturn:
 
 
 def usage_error(option: str, message: str) -> NoReturn:
-    """The command line itself is wrong (contradicting or missing flags): click's
-    usage message and status 2, like an unknown option."""
+    """The command line itself is wrong (flags missing or contradicting each
+    other): click's usage message and status 2, like an unknown option."""
+    # typer exports BadParameter only; its base is click's UsageError.
+    raise typer.BadParameter.__base__(f"{option}: {message}")
+
+
+def bad_value(option: str, message: str) -> NoReturn:
+    """An option's value cannot be read (a malformed date, an unknown status):
+    "Invalid value for OPTION" and status 2."""
     raise typer.BadParameter(message, param_hint=option)
 
 

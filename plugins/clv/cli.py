@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli_support import new_app, EXIT_DOMAIN, console, err, fail, json_option, open_engine, print_json, table, tenant_option
+from engine.cli_support import (
+    EXIT_DOMAIN, console, err, fail, json_option, new_app, open_engine, print_json, table, tenant_option,
+)
 from engine.errors import GuanxiError
 
 clv_app = new_app("Customer lifetime value: the fitted model and its validation report.")

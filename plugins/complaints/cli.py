@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from engine.cli_support import new_app, console, fail, open_engine, print_json, progress_bar, tenant_option, usage_error
+from engine.cli_support import bad_value, console, fail, new_app, open_engine, print_json, progress_bar, tenant_option
 from engine.errors import GuanxiError
 
 complaints_app = new_app("Complaints: SLA sweep and report.")
@@ -46,7 +46,7 @@ def _day(option: str, value: Optional[str], default: datetime) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        usage_error(option, f"{value!r} is not an ISO date or time (e.g. 2026-05-01 or 2026-05-01T09:00)")
+        bad_value(option, f"{value!r} is not an ISO date or time (e.g. 2026-05-01 or 2026-05-01T09:00)")
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

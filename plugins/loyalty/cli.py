@@ -8,7 +8,9 @@ from typing import Optional
 
 import typer
 
-from engine.cli_support import new_app, console, fail, json_option, open_engine, print_json, progress_bar, table, tenant_option, usage_error
+from engine.cli_support import (
+    bad_value, console, fail, json_option, new_app, open_engine, print_json, progress_bar, table, tenant_option,
+)
 from engine.errors import GuanxiError, not_found
 
 loyalty_app = new_app("Loyalty: points expiry, tier evaluation and the coupon wallet.")
@@ -20,7 +22,7 @@ def _as_of(value: Optional[str]) -> Optional[datetime]:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        usage_error("--as-of", f"{value!r} is not an ISO time (e.g. 2026-05-01T09:00:00+08:00)")
+        bad_value("--as-of", f"{value!r} is not an ISO time (e.g. 2026-05-01T09:00:00+08:00)")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
