@@ -194,12 +194,7 @@ def jobs_runs(
     with gx.tenant_session(row.id) as session:
         runs = list_runs(session, row.id, job, status.upper() if status else None, limit)
     if as_json:
-        print_json([{
-            "id": run.id, "job": run.job, "trigger": run.trigger, "status": run.status, "created_at": run.created_at,
-            "started_at": run.started_at, "finished_at": run.finished_at, "requested_by": run.requested_by,
-            "worker": run.worker_id, "result": run.result,
-            "error": run.error, **({"traceback": run.traceback} if verbose else {}),
-        } for run in runs])
+        print_json([_run_json(run, verbose) for run in runs])
         return
     if not runs:
         say(f"No runs for {row.slug}" + (f" of {job}" if job else "") + ".")
@@ -217,6 +212,46 @@ def jobs_runs(
             if run.traceback:
                 err.print(f"run {run.id} ({run.job}) traceback:", highlight=False)
                 err.print(run.traceback, highlight=False, markup=False)
+
+
+def _run_json(run, with_traceback: bool = True) -> dict:
+    return {
+        "id": run.id, "job": run.job, "trigger": run.trigger, "status": run.status, "created_at": run.created_at,
+        "started_at": run.started_at, "finished_at": run.finished_at, "requested_by": run.requested_by,
+        "worker": run.worker_id, "params": run.params, "result": run.result, "error": run.error,
+        **({"traceback": run.traceback} if with_traceback else {}),
+    }
+
+
+@jobs_app.command("show")
+def jobs_show(
+    run_id: int = typer.Argument(..., metavar="RUN", help="The run's id (guanxi jobs runs)"),
+    tenant: str = tenant_option(),
+    as_json: bool = json_option(),
+) -> None:
+    """One recorded run in full: times, who asked, its result or error and traceback."""
+    from engine.errors import not_found
+    from engine.job_runs import get_run
+
+    gx = open_engine()
+    row, _ = _tenant(gx, tenant)
+    with gx.tenant_session(row.id) as session:
+        run = get_run(session, row.id, run_id)
+    if run is None:
+        fail(not_found("run", f"no job run {run_id} for {row.slug}"))
+    if as_json:
+        print_json(_run_json(run))
+        return
+    zone = ZoneInfo(row.timezone)
+    took = f"{(run.finished_at - run.started_at).total_seconds():.1f} s" if run.finished_at and run.started_at else "-"
+    for label, value in (("run", run.id), ("job", run.job), ("trigger", run.trigger), ("status", run.status),
+                         (f"created ({row.timezone})", _when(run.created_at, zone)),
+                         ("started", _when(run.started_at, zone)), ("finished", _when(run.finished_at, zone)),
+                         ("took", took), ("requested by", run.requested_by or "-"), ("worker", run.worker_id or "-"),
+                         ("result", "-" if run.result is None else _text(run.result)), ("error", run.error or "-")):
+        console.print(f"{label}: {value}", highlight=False, markup=False, soft_wrap=True)
+    if run.traceback:
+        console.print(run.traceback, highlight=False, markup=False, soft_wrap=True)
 
 
 def worker(

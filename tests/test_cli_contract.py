@@ -152,6 +152,13 @@ def test_read_commands_print_json_alone_on_stdout(guanxi, make_tenant):
     jobs = {j["job"]: j for j in json.loads(guanxi("jobs", "list", "--tenant", tenant, "--json").stdout)}
     assert jobs["rfm.rescore"]["last_run"] is None and "complaints.sla_sweep" not in jobs
     assert json.loads(guanxi("jobs", "runs", "--tenant", tenant, "--json").stdout) == []
+    guanxi("jobs", "run", "--tenant", tenant, "--job", "rfm.rescore")
+    [run] = json.loads(guanxi("jobs", "runs", "--tenant", tenant, "--json").stdout)
+    assert run["job"] == "rfm.rescore" and run["trigger"] == "MANUAL" and run["requested_by"] == "cli"
+    shown = json.loads(guanxi("jobs", "show", run["id"], "--tenant", tenant, "--json").stdout)
+    assert shown["id"] == run["id"] and shown["status"] == run["status"] and "traceback" in shown
+    assert f"run: {run['id']}" in guanxi("jobs", "show", run["id"], "--tenant", tenant).stdout
+    assert guanxi("jobs", "show", run["id"], "--tenant", make_tenant()).exit_code == 1  # another tenant's run
     assert "rfm.rescore" in {j["job"] for j in json.loads(guanxi("jobs", "list", "--json").stdout)}
     current = json.loads(guanxi("db", "current", "--json").stdout)
     assert current["pending"] == [] and any(r["revision"].startswith("core_") for r in current["current"])
