@@ -80,14 +80,12 @@ ODD_LABEL = re.compile(r"<\w+>|\b(TEXT|INTEGER|FLOAT|BOOLEAN|RANGE)\b")
 
 
 def test_every_option_and_argument_of_every_command_has_help_and_a_plain_metavar():
-    import typer.core
-
     root = typer.main.get_command(cli.app)
-    ctx = typer.core._click.Context(root)
+    ctx = typer.Context(root)
     missing, odd, seen = [], [], 0
     for path, command in _commands(root, ctx):
         assert (command.help or command.short_help or "").strip(), f"guanxi {' '.join(path)} has no help"
-        command_ctx = typer.core._click.Context(command, info_name=path[-1], parent=ctx)
+        command_ctx = typer.Context(command, info_name=path[-1], parent=ctx)
         for param in command.params:
             if param.name == "help":
                 continue
