@@ -206,6 +206,12 @@ def test_a_key_revoked_from_the_cli_is_refused_by_the_api_at_once(guanxi, make_t
     again = guanxi("key", "revoke", secret)
     assert again.exit_code == 0 and "already revoked" in again.stderr
     assert guanxi("key", "revoke", "999999999").exit_code == 1
+    platform = guanxi("key", "create", "--role", "platform", "--name", "ops").stdout.strip()
+    [row] = [k for k in json.loads(guanxi("key", "list", "--platform", "--json").stdout) if k["prefix"] == platform[:10]]
+    assert row["tenant"] is None and row["role"] == "PLATFORM"
+    assert guanxi("key", "revoke", str(row["id"])).exit_code == 0
+    assert GraphQLClient(_guanxi_portal, _guanxi_sync_http, platform).post(ME).status_code == 401
+    assert guanxi("key", "list", "--tenant", tenant, "--platform").exit_code == 2
     assert guanxi("key", "revoke", "gx_").exit_code == 1
     assert guanxi("key", "revoke", "nonsense").exit_code == 1
 
