@@ -76,7 +76,7 @@ def _paths(where_json: dict) -> list[str]:
 def export_customers(
     tenant: str = tenant_option(),
     where: Optional[str] = typer.Option(None, "--where", metavar="JSON", help='CustomerWhere as JSON, as in the GraphQL customers query: '
-                                                              '\'{"totalSpent": {"gte": "1000"}, "rfm": {"segment": {"eq": "CHAMPIONS"}}}\''),
+                                                              '\'{"grossSpent": {"gte": "1000"}, "rfm": {"segment": {"eq": "CHAMPIONS"}}}\''),
     fmt: Optional[str] = typer.Option(None, "--format", metavar="csv|xlsx", help=FORMAT_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="file to write (default: customers-TENANT.csv)"),
 ) -> None:

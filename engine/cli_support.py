@@ -123,13 +123,24 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def open_engine(check_schema: bool = True):
+def open_engine(check_schema: bool = True, for_api: bool = False):
     """The engine on GUANXI_DATABASE_URL; exits 1 with a message naming what
-    is missing when the database is behind the installed code."""
+    is missing when the database is behind the installed code, or a setting
+    is invalid (``for_api``: including what only the API needs)."""
+    from rich.markup import escape
+
+    from engine.config import Settings, SettingsError
     from engine.migrations import SchemaNotCurrent
     from engine.runtime import Guanxi
 
-    gx = Guanxi()
+    try:
+        settings = Settings.from_env()
+        if for_api:
+            settings.cursor_key()
+    except SettingsError as error:
+        err.print(f"[red]error[/red] {escape(str(error))}", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=EXIT_DOMAIN) from None
+    gx = Guanxi(settings=settings)
     if check_schema:
         try:
             gx.check_schema()
