@@ -10,6 +10,9 @@ from api.errors import field_errors
 from api.ids import decode_id, to_global_id
 from api.inputs import CreateApiKeyInput, CustomerFields, IdInput, RecordInteractionsInput, customer_values, interaction_values
 from api.types import DuplicateItem, Error, ItemError
+from sqlalchemy.exc import DataError, IntegrityError
+
+from engine import integrity
 from engine.errors import FieldError, GuanxiError, ValidationFailed
 from engine.services import audit, customers, interactions, keys, modules
 from engine.services import merge as merge_service
@@ -30,6 +33,11 @@ async def guarded(ctx: RequestContext, work) -> dict[str, Any]:
         return await ctx.write(work)
     except GuanxiError as error:
         return {"errors": errors_of(error)}
+    except (IntegrityError, DataError) as error:
+        expected = integrity.mapped(error)  # a concurrent writer won a unique race, or the like
+        if expected is None:
+            raise
+        return {"errors": errors_of(expected)}
 
 
 def _customer_id(value: str) -> int:
@@ -103,6 +111,11 @@ async def record_interactions(ctx: RequestContext, data: RecordInteractionsInput
         result = await ctx.write(work)
     except GuanxiError as error:
         return {"errors": errors_of(error)}
+    except (IntegrityError, DataError) as error:
+        expected = integrity.mapped(error)
+        if expected is None:
+            raise
+        return {"errors": errors_of(expected)}
     for index, errs in sorted(result.errors.items()):
         if index not in bad:
             item_errors.extend(_item_errors(index, errs))

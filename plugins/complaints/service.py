@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import or_, select
 
+from engine import bounds
 from engine.bulk import insert_rows
 from engine.context import TenantContext
 from engine.enums import Channel
@@ -123,6 +124,10 @@ def _time(value: Any, name: str, errors: list[FieldError], tz: ZoneInfo) -> date
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)  # no offset: the tenant's local time
+    problem = bounds.time_problem(value)  # 0001-01-01, or past the last instant in UTC
+    if problem:
+        errors.append(FieldError(name, problem))
+        return None
     return value.astimezone(timezone.utc)
 
 
