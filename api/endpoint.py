@@ -22,7 +22,7 @@ from api.auth import bearer_token, load_principal
 from api.context import RequestContext
 from api.errors import BAD_REQUEST, BAD_USER_INPUT, DATABASE_UNAVAILABLE, UNAUTHENTICATED, format_error
 from api.operations import ambiguous_operations
-from api.text_inputs import bad_text_in_request
+from api.request_inputs import request_input_problem
 from api.pagination import Cursors
 from api.platform import platform_schema
 from api.schema import SchemaCache
@@ -116,7 +116,7 @@ class GraphQLEndpoint:
             return error_response("'operationName' must be a string", BAD_REQUEST, 400)
         if body.get("operationName") is None and ambiguous_operations(body["query"]):
             return error_response("the query holds several operations: say which to run with 'operationName'", BAD_REQUEST, 400)
-        problem = bad_text_in_request(body["query"], body.get("variables"), body.get("operationName"))
+        problem = request_input_problem(body["query"], body.get("variables"), body.get("operationName"))
         if problem:
             return error_response(problem, BAD_USER_INPUT, 400)
         return body

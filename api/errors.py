@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from engine.errors import FieldError as EngineFieldError
+from engine.errors import Forbidden, GuanxiError, NotFound
 
 log = logging.getLogger("guanxi.api")
 
@@ -62,6 +63,9 @@ def format_error(error: GraphQLError) -> dict:
             extensions["code"] = (original.extensions or {}).get("code", BAD_USER_INPUT)
         elif isinstance(original, (TypeError, ValueError)) and _is_input_coercion(error):
             extensions["code"] = BAD_USER_INPUT
+        elif isinstance(original, GuanxiError):  # an expected failure raised by a query's resolver
+            extensions["code"] = _GUANXI_CODES.get(type(original), BAD_USER_INPUT)
+            formatted["message"] = "; ".join(str(e if not e.field else f"{camel(e.field)}: {e.message}") for e in original.errors)
         elif isinstance(original, DBAPIError) and original.connection_invalidated or isinstance(original, OperationalError):
             log.error("database error in resolver", exc_info=original)
             extensions["code"] = DATABASE_UNAVAILABLE
@@ -72,6 +76,9 @@ def format_error(error: GraphQLError) -> dict:
             formatted["message"] = "Internal server error"
     formatted["extensions"] = extensions
     return formatted
+
+
+_GUANXI_CODES = {NotFound: NOT_FOUND, Forbidden: FORBIDDEN}
 
 
 def _is_input_coercion(error: GraphQLError) -> bool:

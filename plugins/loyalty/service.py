@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from engine import bounds
 from engine.bulk import COPY_FROM_ROWS, RawCursor, allocate_ids, copy_into, sqlite_time
 from engine.context import TenantContext
 from engine.errors import FieldError, ValidationFailed, invalid, not_found
@@ -128,12 +129,15 @@ def parse_points(value: Any, field: str = "points", allow_negative: bool = False
         points = int(number)
     if points == 0:
         raise invalid(field, "must not be 0")
+    if abs(points) > bounds.MAX_POINTS:
+        raise invalid(field, f"{points} is out of range: at most {bounds.MAX_POINTS:,} points at a time")
     if points < 0 and not allow_negative:
         raise invalid(field, f"must be a positive number of points, got {points}")
     return points
 
 
-MAX_AMOUNT = Decimal("1000000000000")  # as for interaction amounts
+MAX_AMOUNT = bounds.MAX_AMOUNT  # as for interaction amounts
+MAX_VALID_DAYS = 3650  # a coupon valid for ten years; more overflows its dates (3,000,000 days is past year 9999)
 
 
 def parse_money(value: Any, field: str) -> Decimal:
@@ -144,7 +148,7 @@ def parse_money(value: Any, field: str) -> Decimal:
     if not amount.is_finite() or amount <= 0:
         raise invalid(field, "must be an amount greater than 0")
     if amount >= MAX_AMOUNT:
-        raise invalid(field, "is too large")
+        raise invalid(field, f"is too large: at most {MAX_AMOUNT - CENT:,}")
     if amount != amount.quantize(CENT):
         raise invalid(field, "has more than 2 decimal places")
     return amount
@@ -327,6 +331,9 @@ class Writer:
             "idempotency_key": key, "interaction_id": interaction_id, "lot_id": None, "actor": self.actor,
             "reason": reason[:500], "details": details or "{}", "at": at, "recorded_at": self.now,
         }
+        if member.balance + points > bounds.MAX_POINTS:  # checked before anything is written: the balance must stay readable
+            raise invalid("points", f"the balance would be {member.balance + points:,} points, past the most a balance "
+                                    f"holds ({bounds.MAX_POINTS:,})")
         self.entries.append(row)
         self.deltas[member.id] += points
         member.balance += points
@@ -1008,8 +1015,8 @@ def create_reward(ctx: TenantContext, code: str, name_zh: str, name_en: str, kin
             money = parse_money(value, "value")
         except ValidationFailed as error:
             errors.extend(error.errors)
-    if isinstance(valid_days, bool) or not isinstance(valid_days, int) or valid_days <= 0:
-        errors.append(FieldError("valid_days", "must be a positive number of days"))
+    if isinstance(valid_days, bool) or not isinstance(valid_days, int) or not 0 < valid_days <= MAX_VALID_DAYS:
+        errors.append(FieldError("valid_days", f"must be a number of days from 1 to {MAX_VALID_DAYS:,}"))
     if not errors and ctx.session.execute(sa.select(R.c.id).where(R.c.tenant_id == ctx.tenant_id, R.c.code == code)).first():
         errors.append(FieldError("code", f"a reward {code!r} already exists", "DUPLICATE"))
     if errors:

@@ -1,7 +1,9 @@
 """Text a request may carry: no lone surrogates anywhere (they are not
 characters: UTF-8 cannot encode them, so the databases and the logs cannot
 either), and no NUL in what a query reads with (PostgreSQL refuses NUL in a
-parameter, SQLite would take it: refused here, both answer the same).
+parameter, SQLite would take it: refused here, both answer the same). A
+query's lists (``in`` filters) hold at most ``MAX_IN_LIST`` values: 70,000
+values made one statement past PostgreSQL's 65,535 parameters.
 
 Mutations may carry a NUL: what they store is checked field by field
 (engine/bounds.py), so the payload names the field, and a bulk names the item.
@@ -15,17 +17,17 @@ from typing import Any
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, StringValueNode, parse, visit
 from graphql.language import Visitor
 
-from engine.bounds import text_problem
+from engine.bounds import MAX_IN_LIST, text_problem
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _ESCAPE = re.compile(r"\\u|\x00")  # an escape in a GraphQL string literal, or a raw NUL
 
 
-def bad_text_in_request(query: str, variables: dict | None, operation_name: str | None = None) -> str | None:
+def request_input_problem(query: str, variables: dict | None, operation_name: str | None = None) -> str | None:
     """What is wrong with the request's text, naming where; None when it is clean."""
     if _LONE_SURROGATE.search(query):
         return "the query holds a lone surrogate (U+D800..U+DFFF), which is not text"
-    surrogate, nul = _scan(variables, "variables")
+    surrogate, nul, long_list = _scan(variables, "variables")
     if surrogate:
         return f"{surrogate}: holds a lone surrogate (U+D800..U+DFFF), which is not text"
     literal = None
@@ -33,30 +35,36 @@ def bad_text_in_request(query: str, variables: dict | None, operation_name: str 
         literal = _literal_problem(query)
         if literal and "surrogate" in literal[1]:
             return f"{literal[0]}: {literal[1]}"
-    if (nul or literal) and not _is_mutation(query, operation_name):
+    if (nul or literal or long_list) and not _is_mutation(query, operation_name):
+        if long_list:
+            return f"{long_list[0]}: {long_list[1]:,} values; a filter's list holds at most {MAX_IN_LIST:,}"
         where, what = (nul, "holds a NUL character (U+0000)") if nul else literal
         return f"{where}: {what}, which a query cannot search for"
     return None
 
 
-def _scan(value: Any, path: str) -> tuple[str | None, str | None]:
-    """(path of the first lone surrogate, path of the first NUL) in a JSON value."""
+def _scan(value: Any, path: str) -> tuple[str | None, str | None, tuple[str, int] | None]:
+    """(path of the first lone surrogate, path of the first NUL, (path, length) of the first list
+    longer than MAX_IN_LIST) in a JSON value."""
     if isinstance(value, str):
         problem = text_problem(value)
         if problem is None:
-            return None, None
-        return (path, None) if "surrogate" in problem else (None, path)
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    nul = None
-    for key, item in items:
+            return None, None, None
+        return (path, None, None) if "surrogate" in problem else (None, path, None)
+    if not isinstance(value, (dict, list)):
+        return None, None, None
+    nul, long_list = None, None
+    if isinstance(value, list) and len(value) > MAX_IN_LIST:
+        long_list = (path, len(value))
+    for key, item in value.items() if isinstance(value, dict) else enumerate(value):
         if isinstance(key, str) and text_problem(key):
-            inner = (f"{path} (a key)", None) if "surrogate" in text_problem(key) else (None, f"{path} (a key)")
+            inner = (f"{path} (a key)", None, None) if "surrogate" in text_problem(key) else (None, f"{path} (a key)", None)
         else:
             inner = _scan(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}")
         if inner[0]:
-            return inner[0], None
-        nul = nul or inner[1]
-    return None, nul
+            return inner[0], None, None
+        nul, long_list = nul or inner[1], long_list or inner[2]
+    return None, nul, long_list
 
 
 def _literal_problem(query: str) -> tuple[str, str] | None:
