@@ -28,6 +28,7 @@ from engine.errors import Conflict, FieldError, GuanxiError, NotFound, Validatio
 UNIQUE, FOREIGN_KEY, NOT_NULL, CHECK = "23505", "23503", "23502", "23514"
 NUMERIC_OUT_OF_RANGE = "22003"
 _SQLITE_COLUMNS = re.compile(r"constraint failed: ([\w.]+(?:, [\w.]+)*)")
+_PG_KEY_COLUMNS = re.compile(r"^Key \(([\w, ]+)\)=")  # only the column names are read, never the values
 
 
 @functools.cache
@@ -64,7 +65,10 @@ def mapped(error: BaseException) -> GuanxiError | None:
     diag = getattr(orig, "diag", None)
     if state is not None:  # PostgreSQL
         name = getattr(diag, "constraint_name", None)
-        table, columns = _constraints().get(name or "", ("", []))
+        _table, columns = _constraints().get(name or "", ("", []))
+        if not columns:  # a constraint no model declares (a migration's own): its columns from the message
+            found = _PG_KEY_COLUMNS.match(getattr(diag, "message_detail", None) or "")
+            columns = [c.strip() for c in found.group(1).split(",")] if found else []
         column = getattr(diag, "column_name", None) or _field(columns)
         if state == UNIQUE:
             return Conflict([FieldError(column, "is already taken (another request stored the same value first)", "CONFLICT")])

@@ -1018,7 +1018,7 @@ def create_reward(ctx: TenantContext, code: str, name_zh: str, name_en: str, kin
     if isinstance(valid_days, bool) or not isinstance(valid_days, int) or not 0 < valid_days <= MAX_VALID_DAYS:
         errors.append(FieldError("valid_days", f"must be a number of days from 1 to {MAX_VALID_DAYS:,}"))
     if not errors and ctx.session.execute(sa.select(R.c.id).where(R.c.tenant_id == ctx.tenant_id, R.c.code == code)).first():
-        errors.append(FieldError("code", f"a reward {code!r} already exists", "DUPLICATE"))
+        errors.append(FieldError("code", f"a reward {code!r} already exists", "CONFLICT"))
     if errors:
         raise ValidationFailed(errors)
     reward = LoyaltyReward(tenant_id=ctx.tenant_id, code=code, name_zh=name_zh.strip(), name_en=name_en.strip(),
