@@ -643,6 +643,24 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
         aggregate = f"({_BATCH_AGGREGATE.format(batch_rows=batch_rows)}) AS v"
         raw.execute(_FOLD_STATS.format(mark="?", plain="+", aggregate=aggregate),
                     [ctx.tenant_id, *(bound for run in part for bound in run), ctx.tenant_id])
+    _check_totals_fit(raw, ctx.tenant_id, sorted({i.customer_id for i in new}))
+
+
+MAX_TOTAL = Decimal("1000000000000")  # customers.total_spent and refunded_amount: NUMERIC(14, 2)
+
+
+def _check_totals_fit(raw: RawCursor, tenant_id: int, customer_ids: list[int]) -> None:
+    """SQLite stores a total past NUMERIC(14, 2) (as REAL) where PostgreSQL
+    refuses the UPDATE (engine/integrity.py names ``amount``): refuse it here
+    too, in the same words, so both databases keep the same totals."""
+    for start in range(0, len(customer_ids), 900):
+        part = customer_ids[start : start + 900]
+        over = raw.fetchall(f"SELECT 1 FROM customers WHERE tenant_id = ? AND id IN ({raw.placeholders(len(part))}) "
+                            "AND (total_spent >= ? OR refunded_amount >= ?) LIMIT 1",
+                            [tenant_id, *part, float(MAX_TOTAL), float(MAX_TOTAL)])
+        if over:
+            raise ValidationFailed([FieldError("amount", f"would take a stored total past what it can hold "
+                                                         f"({MAX_TOTAL - CENT:,})")])
 
 
 def _runs(ids: list[int]) -> list[tuple[int, int]]:

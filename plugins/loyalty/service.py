@@ -339,12 +339,24 @@ class Writer:
         member.balance += points
         return row
 
-    def earn(self, member: MemberState, kind: str, points: int, key: str, at: datetime, **kw) -> dict:
-        """An earning: repays any debt first, the rest opens a lot expiring after points_expiry_days."""
+    def earn(self, member: MemberState, kind: str, points: int, key: str, at: datetime, **kw) -> dict | None:
+        """An earning: repays any debt first, the rest opens a lot expiring after points_expiry_days.
+
+        An earning by a rule (a purchase, an event) is capped at what the
+        balance can still hold (MAX_POINTS), the cap noted in the entry: the
+        purchase is a fact and is stored; None when nothing is left to earn.
+        A manual ADJUST past it is refused instead (``entry``)."""
+        room = bounds.MAX_POINTS - member.balance
+        capped = None
+        if kind == "EARN" and points > room:
+            if room <= 0:
+                return None
+            capped, points = points, room
         repay, into_lot = settle_debt(max(0, -member.balance), points)
         row = self.entry(member, kind, points, key, at, **kw)
-        if repay:
-            row["details"] = {"repaid_debt": repay}
+        if repay or capped:
+            row["details"] = {**({"repaid_debt": repay} if repay else {}),
+                              **({"capped_from": capped, "balance_limit": bounds.MAX_POINTS} if capped else {})}
         if into_lot:
             lot = {
                 "tenant_id": self.tenant_id, "member_id": member.id, "earned_at": at,

@@ -224,3 +224,28 @@ def test_two_operations_without_an_operation_name_are_a_400(seeded, sync_client,
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_REQUEST" and "operationName" in error["message"]
     assert captured_logs.errors() == []
+
+
+def test_a_customer_total_past_its_column_is_refused_the_same_on_both_databases(seeded, sync_client, captured_logs):
+    """1,000 of the largest purchases fit a customer's total (NUMERIC(14, 2)); one more is refused on
+    ``amount`` (PostgreSQL refused the UPDATE with a 500; SQLite stored it as REAL)."""
+    key = seeded.keys["ADMIN"]
+    create = "mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { customer { id } errors { message } } }"
+    cid = sync_client.gql(key, create, {"i": {"name": "big spender"}})["data"]["createCustomer"]["customer"]["id"]
+    items = [{"customerId": cid, "kind": "PURCHASE", "occurredAt": "2025-07-01T10:00:00+08:00", "amount": "999999999.99",
+              "externalId": f"{seeded.marker}-max{n}"} for n in range(1000)]
+    payload = _payload(_clean(post(sync_client, key, BULK, {"i": {"items": items}}), captured_logs), "recordInteractions")
+    assert payload["recordedCount"] == 1000, payload
+    total = "query($id: ID!) { customer(id: $id) { totalSpent purchaseCount } }"
+    before = sync_client.gql(key, total, {"id": cid})["data"]["customer"]
+    # (SQLite keeps money as REAL: at 10^12 a double no longer holds every cent, so the last one may differ)
+    assert before["purchaseCount"] == 1000 and abs(float(before["totalSpent"]) - 999999999990.00) < 0.02, before
+    item = items[0] | {"externalId": f"{seeded.marker}-max-over"}
+    payload = _payload(_clean(post(sync_client, key, RECORD, {"i": item}), captured_logs), "recordInteraction")
+    assert payload["interaction"] is None and [e["field"] for e in payload["errors"]] == ["amount"], payload
+    assert sync_client.gql(key, total, {"id": cid})["data"]["customer"] == before
+    # the loyalty points those purchases earned are capped at what a balance holds; the programme stays readable
+    body = _clean(post(sync_client, seeded.keys["VIEWER"], "query($id: ID!) { customer(id: $id) { loyalty { points } } "
+                       "loyaltyProgram { pointsOutstanding } }", {"id": cid}), captured_logs)
+    assert body["data"]["customer"]["loyalty"]["points"] == 2**31 - 1, body
+    assert body["data"]["loyaltyProgram"]["pointsOutstanding"] >= 2**31 - 1, body
