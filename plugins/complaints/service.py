@@ -107,6 +107,10 @@ def _text(value: Any, name: str, errors: list[FieldError], limit: int = SHORT_LI
     if len(text) > limit:
         errors.append(FieldError(name, f"must be at most {limit} characters"))
         return None
+    problem = bounds.text_problem(text)  # PostgreSQL stores no NUL: refused on both databases
+    if problem:
+        errors.append(FieldError(name, problem))
+        return None
     return text
 
 

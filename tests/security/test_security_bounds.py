@@ -7,8 +7,6 @@ error in the logs, never a write committed before its response was built.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.security.conftest import seed
@@ -23,13 +21,6 @@ BULK = ("mutation($i: RecordInteractionsInput!) { recordInteractions(input: $i) 
 @pytest.fixture(scope="module")
 def seeded(gx, sync_client):
     return seed(sync_client, gx, customers=2)
-
-
-def post(client, key: str, query: str, variables: dict | None = None, **extra):
-    """A request as JSON escapes (a lone surrogate travels as \\udXXX, as a browser's JSON.stringify sends it)."""
-    content = json.dumps({"query": query, "variables": variables or {}, **extra}, ensure_ascii=True)
-    return client.request("POST", "/graphql", content=content,
-                          headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
 
 
 def _payload(body: dict, name: str) -> dict:
@@ -59,7 +50,7 @@ def test_bad_text_in_a_search_or_filter_is_a_clean_input_error(seeded, sync_clie
         ("query($w: CustomerWhere) { customers(where: $w) { totalCount } }", {"w": {"store": {"eq": text}}}),
         ("query($w: CustomerWhere) { customers(where: $w) { totalCount } }", {"w": {"tags": {"has": text}}}),
     ]:
-        response = post(sync_client, seeded.keys["VIEWER"], query, variables)
+        response = sync_client.post(seeded.keys["VIEWER"], query, variables)
         body = _clean(response, captured_logs)
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
         assert "NUL" in body["errors"][0]["message"] or "surrogate" in body["errors"][0]["message"], body
@@ -68,7 +59,7 @@ def test_bad_text_in_a_search_or_filter_is_a_clean_input_error(seeded, sync_clie
 def test_a_nul_in_a_mutation_is_a_payload_error_naming_the_field(seeded, sync_client, captured_logs):
     for values, field in (({"name": "a\u0000b"}, "name"), ({"name": "ok", "tags": ["vip\u0000"]}, "tags"),
                           ({"name": "ok", "attributes": {"note": "x\u0000"}}, "attributes")):
-        response = post(sync_client, seeded.keys["ADMIN"], CREATE, {"i": values})
+        response = sync_client.post(seeded.keys["ADMIN"], CREATE, {"i": values})
         payload = _payload(_clean(response, captured_logs), "createCustomer")
         assert payload["customer"] is None
         assert [e["field"] for e in payload["errors"]] == [field], payload
@@ -76,7 +67,7 @@ def test_a_nul_in_a_mutation_is_a_payload_error_naming_the_field(seeded, sync_cl
 
 @pytest.mark.parametrize("text", BAD_TEXT[1:], ids=["high-surrogate", "low-surrogate"])
 def test_a_lone_surrogate_in_a_mutation_is_a_bad_request_naming_where(seeded, sync_client, captured_logs, text):
-    response = post(sync_client, seeded.keys["ADMIN"], CREATE, {"i": {"name": text}})
+    response = sync_client.post(seeded.keys["ADMIN"], CREATE, {"i": {"name": text}})
     assert response.status_code == 400, response.text
     error = _clean(response, captured_logs)["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and "variables.i.name" in error["message"], error
@@ -85,7 +76,7 @@ def test_a_lone_surrogate_in_a_mutation_is_a_bad_request_naming_where(seeded, sy
 def test_bad_text_in_one_bulk_item_is_an_error_of_that_item(seeded, sync_client, captured_logs):
     items = [{"customerId": seeded.customer_ids[0], "kind": "VISIT", "occurredAt": "2025-05-01T10:00:00+08:00", "store": "ok"},
              {"customerId": seeded.customer_ids[0], "kind": "VISIT", "occurredAt": "2025-05-01T10:00:00+08:00", "store": "x\u0000"}]
-    payload = _payload(_clean(post(sync_client, seeded.keys["ADMIN"], BULK, {"i": {"items": items}}), captured_logs),
+    payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], BULK, {"i": {"items": items}}), captured_logs),
                        "recordInteractions")
     assert payload["recordedCount"] == 1
     assert [(e["index"], e["field"]) for e in payload["itemErrors"]] == [(1, "store")], payload
@@ -96,11 +87,11 @@ def test_bad_text_in_one_bulk_item_is_an_error_of_that_item(seeded, sync_client,
 
 @pytest.mark.parametrize("field,limit", [("name", 200), ("code", 64), ("city", 100), ("preferences", 2000)])
 def test_a_string_longer_than_its_column_is_refused_naming_the_field(seeded, sync_client, captured_logs, field, limit):
-    response = post(sync_client, seeded.keys["ADMIN"], CREATE, {"i": {field: "长" * (limit + 1)}})
+    response = sync_client.post(seeded.keys["ADMIN"], CREATE, {"i": {field: "长" * (limit + 1)}})
     payload = _payload(_clean(response, captured_logs), "createCustomer")
     assert payload["customer"] is None
     assert payload["errors"][0]["field"] == field and f"{limit:,}" in payload["errors"][0]["message"], payload
-    response = post(sync_client, seeded.keys["ADMIN"], CREATE, {"i": {field: "长" * limit} | ({"name": "x"} if field != "name" else {})})
+    response = sync_client.post(seeded.keys["ADMIN"], CREATE, {"i": {field: "长" * limit} | ({"name": "x"} if field != "name" else {})})
     payload = _payload(_clean(response, captured_logs), "createCustomer")
     assert payload["errors"] == [] and payload["customer"], payload
 
@@ -108,7 +99,7 @@ def test_a_string_longer_than_its_column_is_refused_naming_the_field(seeded, syn
 def test_a_too_long_interaction_string_is_a_field_error(seeded, sync_client, captured_logs):
     base = {"customerId": seeded.customer_ids[0], "kind": "VISIT", "occurredAt": "2025-05-01T10:00:00+08:00"}
     for field, limit in (("store", 64), ("staff", 64), ("externalId", 128)):
-        response = post(sync_client, seeded.keys["ADMIN"], RECORD, {"i": base | {field: "s" * (limit + 1)}})
+        response = sync_client.post(seeded.keys["ADMIN"], RECORD, {"i": base | {field: "s" * (limit + 1)}})
         payload = _payload(_clean(response, captured_logs), "recordInteraction")
         assert payload["interaction"] is None and [e["field"] for e in payload["errors"]] == [field], payload
 
@@ -121,28 +112,28 @@ EDGE_DATES = ["0001-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23
 @pytest.mark.parametrize("when", EDGE_DATES)
 def test_dates_at_the_edge_of_the_calendar_are_field_errors(seeded, sync_client, captured_logs, when):
     item = {"customerId": seeded.customer_ids[0], "kind": "VISIT", "occurredAt": when}
-    payload = _payload(_clean(post(sync_client, seeded.keys["ADMIN"], RECORD, {"i": item}), captured_logs), "recordInteraction")
+    payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], RECORD, {"i": item}), captured_logs), "recordInteraction")
     assert payload["interaction"] is None and [e["field"] for e in payload["errors"]] == ["occurredAt"], payload
 
     ok = {"customerId": seeded.customer_ids[0], "kind": "VISIT", "occurredAt": "2025-05-02T10:00:00+08:00"}
-    payload = _payload(_clean(post(sync_client, seeded.keys["ADMIN"], BULK, {"i": {"items": [ok, item]}}), captured_logs),
+    payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], BULK, {"i": {"items": [ok, item]}}), captured_logs),
                        "recordInteractions")
     assert payload["recordedCount"] == 1 and [(e["index"], e["field"]) for e in payload["itemErrors"]] == [(1, "occurredAt")], payload
 
     query = "mutation($i: RunScoringInput!) { runScoring(input: $i) { job { id } errors { field message code } } }"
-    payload = _payload(_clean(post(sync_client, seeded.keys["ADMIN"], query, {"i": {"asOf": when}}), captured_logs), "runScoring")
+    payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], query, {"i": {"asOf": when}}), captured_logs), "runScoring")
     assert payload["job"] is None and [e["field"] for e in payload["errors"]] == ["asOf"], payload
 
     query = ("mutation($i: OpenComplaintInput!) { openComplaint(input: $i) { complaint { id } errors { field message code } } }")
     variables = {"i": {"customerId": seeded.customer_ids[0], "category": "PRODUCT_QUALITY", "openedAt": when}}
-    payload = _payload(_clean(post(sync_client, seeded.keys["ADMIN"], query, variables), captured_logs), "openComplaint")
+    payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], query, variables), captured_logs), "openComplaint")
     assert payload["complaint"] is None and [e["field"] for e in payload["errors"]] == ["openedAt"], payload
 
 
 def test_a_bulk_item_whose_date_is_not_a_date_is_an_error_of_that_item(seeded, sync_client, captured_logs):
     ok = {"customerId": seeded.customer_ids[0], "kind": "VISIT", "occurredAt": "2025-05-03T10:00:00+08:00"}
     bad = ok | {"occurredAt": "not a date"}
-    payload = _payload(_clean(post(sync_client, seeded.keys["ADMIN"], BULK, {"i": {"items": [ok, bad]}}), captured_logs),
+    payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], BULK, {"i": {"items": [ok, bad]}}), captured_logs),
                        "recordInteractions")
     assert payload["recordedCount"] == 1 and [(e["index"], e["field"]) for e in payload["itemErrors"]] == [(1, "occurredAt")], payload
 
@@ -155,9 +146,9 @@ def test_a_purchase_past_the_maximum_amount_is_refused_and_totals_stay_sound(see
     for n in range(3):
         item = {"customerId": cid, "kind": "PURCHASE", "occurredAt": f"2025-06-0{n + 1}T10:00:00+08:00", "amount": "999999999999.99",
                 "externalId": f"{seeded.marker}-big{n}"}
-        payload = _payload(_clean(post(sync_client, seeded.keys["ADMIN"], RECORD, {"i": item}), captured_logs), "recordInteraction")
+        payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], RECORD, {"i": item}), captured_logs), "recordInteraction")
         assert payload["interaction"] is None and [e["field"] for e in payload["errors"]] == ["amount"], payload
-    body = _clean(post(sync_client, seeded.keys["VIEWER"], "query($id: ID!) { customer(id: $id) { totalSpent } }", {"id": cid}),
+    body = _clean(sync_client.post(seeded.keys["VIEWER"], "query($id: ID!) { customer(id: $id) { totalSpent } }", {"id": cid}),
                   captured_logs)
     assert body["data"]["customer"]["totalSpent"] is not None
 
@@ -172,13 +163,13 @@ def test_points_past_what_a_balance_holds_are_refused_before_anything_commits(se
     balance = "query($id: ID!) { customer(id: $id) { loyalty { points } } }"
     before = sync_client.gql(seeded.keys["VIEWER"], balance, {"id": cid})["data"]["customer"]["loyalty"]["points"]
     for points in (2**31 - 1, 2**31 - 1):  # a retry of a refused call must not credit twice
-        body = _clean(post(sync_client, seeded.keys["ADMIN"], ADJUST, {"i": {"customerId": cid, "points": points, "reason": "x"}}),
+        body = _clean(sync_client.post(seeded.keys["ADMIN"], ADJUST, {"i": {"customerId": cid, "points": points, "reason": "x"}}),
                       captured_logs)
         errors = (body.get("data") or {}).get("adjustPoints", {}).get("errors") if body.get("data") else None
         assert errors and errors[0]["field"] == "points", body
     after = sync_client.gql(seeded.keys["VIEWER"], balance, {"id": cid})["data"]["customer"]["loyalty"]["points"]
     assert after == before
-    body = _clean(post(sync_client, seeded.keys["VIEWER"], "{ loyaltyProgram { tiers { code } } }"), captured_logs)
+    body = _clean(sync_client.post(seeded.keys["VIEWER"], "{ loyaltyProgram { tiers { code } } }"), captured_logs)
     assert body["data"]["loyaltyProgram"] is not None, body
 
 
@@ -186,20 +177,20 @@ def test_a_reward_valid_for_too_long_is_refused(seeded, sync_client, captured_lo
     query = "mutation($i: CreateRewardInput!) { createReward(input: $i) { errors { field message code } } }"
     reward = {"code": f"{seeded.marker}-r", "nameZh": "券", "nameEn": "coupon", "kind": "COUPON", "pointsPrice": 10,
               "validDays": 3_000_000}
-    payload = _payload(_clean(post(sync_client, seeded.keys["ADMIN"], query, {"i": reward}), captured_logs), "createReward")
+    payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], query, {"i": reward}), captured_logs), "createReward")
     assert [e["field"] for e in payload["errors"]] == ["validDays"], payload
 
 
 def test_points_expiring_in_negative_days_is_a_field_error(seeded, sync_client, captured_logs):
     query = "query($id: ID!) { customer(id: $id) { loyalty { points pointsExpiringSoon(days: -1) } } }"
-    body = _clean(post(sync_client, seeded.keys["VIEWER"], query, {"id": seeded.customer_ids[0]}), captured_logs)
+    body = _clean(sync_client.post(seeded.keys["VIEWER"], query, {"id": seeded.customer_ids[0]}), captured_logs)
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT" and "days" in body["errors"][0]["message"], body
     assert body["errors"][0]["path"][-1] == "pointsExpiringSoon"
 
 
 def test_an_in_list_past_the_limit_names_the_filter_and_the_limit(seeded, sync_client, captured_logs):
     query = "query($w: CustomerWhere) { customers(where: $w) { totalCount } }"
-    body = _clean(post(sync_client, seeded.keys["VIEWER"], query, {"w": {"store": {"in": [f"s{n}" for n in range(70_000)]}}}),
+    body = _clean(sync_client.post(seeded.keys["VIEWER"], query, {"w": {"store": {"in": [f"s{n}" for n in range(70_000)]}}}),
                   captured_logs)
     error = body["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and "store" in error["message"] and "1,000" in error["message"], body
@@ -209,7 +200,7 @@ def test_an_in_list_past_the_limit_names_the_filter_and_the_limit(seeded, sync_c
 
 
 def test_an_unknown_operation_name_is_a_400_naming_it(seeded, sync_client, captured_logs):
-    response = post(sync_client, seeded.keys["VIEWER"], "query A { me { role { code } } }", operationName="B")
+    response = sync_client.post(seeded.keys["VIEWER"], "query A { me { role { code } } }", operationName="B")
     assert response.status_code == 400, response.text
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_REQUEST" and "'B'" in error["message"]
@@ -234,18 +225,18 @@ def test_a_customer_total_past_its_column_is_refused_the_same_on_both_databases(
     cid = sync_client.gql(key, create, {"i": {"name": "big spender"}})["data"]["createCustomer"]["customer"]["id"]
     items = [{"customerId": cid, "kind": "PURCHASE", "occurredAt": "2025-07-01T10:00:00+08:00", "amount": "999999999.99",
               "externalId": f"{seeded.marker}-max{n}"} for n in range(1000)]
-    payload = _payload(_clean(post(sync_client, key, BULK, {"i": {"items": items}}), captured_logs), "recordInteractions")
+    payload = _payload(_clean(sync_client.post(key, BULK, {"i": {"items": items}}), captured_logs), "recordInteractions")
     assert payload["recordedCount"] == 1000, payload
     total = "query($id: ID!) { customer(id: $id) { totalSpent purchaseCount } }"
     before = sync_client.gql(key, total, {"id": cid})["data"]["customer"]
     # (SQLite keeps money as REAL: at 10^12 a double no longer holds every cent, so the last one may differ)
     assert before["purchaseCount"] == 1000 and abs(float(before["totalSpent"]) - 999999999990.00) < 0.02, before
     item = items[0] | {"externalId": f"{seeded.marker}-max-over"}
-    payload = _payload(_clean(post(sync_client, key, RECORD, {"i": item}), captured_logs), "recordInteraction")
+    payload = _payload(_clean(sync_client.post(key, RECORD, {"i": item}), captured_logs), "recordInteraction")
     assert payload["interaction"] is None and [e["field"] for e in payload["errors"]] == ["amount"], payload
     assert sync_client.gql(key, total, {"id": cid})["data"]["customer"] == before
     # the loyalty points those purchases earned are capped at what a balance holds; the programme stays readable
-    body = _clean(post(sync_client, seeded.keys["VIEWER"], "query($id: ID!) { customer(id: $id) { loyalty { points } } "
+    body = _clean(sync_client.post(seeded.keys["VIEWER"], "query($id: ID!) { customer(id: $id) { loyalty { points } } "
                        "loyaltyProgram { pointsOutstanding } }", {"id": cid}), captured_logs)
     assert body["data"]["customer"]["loyalty"]["points"] == 2**31 - 1, body
     assert body["data"]["loyaltyProgram"]["pointsOutstanding"] >= 2**31 - 1, body
