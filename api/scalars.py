@@ -8,6 +8,7 @@ numbers (exact in JavaScript up to 2^53).
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import NewType
 
@@ -35,3 +36,31 @@ with warnings.catch_warnings():
         parse_value=_parse,
         description="A whole number past 32 bits (up to 2^53 - 1, exact in JavaScript), sent as a JSON number.",
     )
+
+
+def _bounded_isoparse(text: str):
+    """ISO 8601 as strawberry reads it, within the documented range (engine/bounds.py):
+    a year-1 or year-9999 time overflowed converting to UTC in any query
+    (complaintStats(from: "0001-01-01T00:00:00+14:00") answered INTERNAL_SERVER_ERROR)."""
+    import dateutil.parser
+
+    from engine.bounds import EARLIEST, LATEST, time_problem
+
+    value = dateutil.parser.isoparse(text)
+    if value.tzinfo is None:
+        # the tenant's zone is applied later; a day either side keeps every zone's conversion in range
+        if not EARLIEST.replace(tzinfo=None) <= value < LATEST.replace(tzinfo=None):
+            raise ValueError(f"outside {EARLIEST.date().isoformat()} to {LATEST.date().isoformat()} (exclusive)")
+        return value
+    problem = time_problem(value)
+    if problem:
+        raise ValueError(problem.replace(f"{value.isoformat()} is ", ""))
+    return value
+
+
+def bounded_datetime():
+    """The DateTime scalar, bounded: for ``scalar_overrides={datetime: bounded_datetime()}``."""
+    from strawberry.schema.types.base_scalars import DateTimeDefinition, wrap_parser
+
+    return dataclasses.replace(DateTimeDefinition, parse_value=wrap_parser(_bounded_isoparse, "DateTime"),
+                               description="Date with time (ISO 8601), from 1900-01-01 up to 3000-01-01.")

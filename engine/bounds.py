@@ -86,11 +86,10 @@ def time_problem(value: datetime | date) -> str | None:
     """Why a time is outside the documented range, or None (an aware time is expected)."""
     if isinstance(value, datetime):
         try:
-            utc = value.astimezone(timezone.utc)
+            if EARLIEST <= value.astimezone(timezone.utc) < LATEST:
+                return None
         except (OverflowError, ValueError):
-            return f"{value.isoformat()} is out of range"
-        if EARLIEST <= utc < LATEST:
-            return None
+            pass  # past the first or last instant Python holds in UTC
     elif EARLIEST.date() <= value < LATEST.date():
         return None
     return f"{value.isoformat()} is outside {EARLIEST.date().isoformat()} to {LATEST.date().isoformat()} (exclusive)"

@@ -107,27 +107,57 @@ def test_a_too_long_interaction_string_is_a_field_error(seeded, sync_client, cap
 # -- dates: a documented range -------------------------------------------------------------------
 
 EDGE_DATES = ["0001-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "9999-12-31T23:59:59"]
+# Inside the DateTime scalar's range but, read in the tenant's zone (Asia/Shanghai), before 1900-01-01 UTC:
+# refused by the services, on the field.
+JUST_BEFORE = "1900-01-01T00:00:00"
+
+SCORING = "mutation($i: RunScoringInput!) { runScoring(input: $i) { job { id } errors { field message code } } }"
+OPEN = "mutation($i: OpenComplaintInput!) { openComplaint(input: $i) { complaint { id } errors { field message code } } }"
+
+
+def _date_requests(seeded, when: str) -> list[tuple[str, str, dict, str]]:
+    """(query, payload name, variables, field) of each mutation taking a date-time."""
+    return [
+        (RECORD, "recordInteraction", {"i": {"customerId": seeded.customer_ids[0], "kind": "VISIT", "occurredAt": when}}, "occurredAt"),
+        (SCORING, "runScoring", {"i": {"asOf": when}}, "asOf"),
+        (OPEN, "openComplaint", {"i": {"customerId": seeded.customer_ids[0], "category": "PRODUCT_QUALITY", "openedAt": when}},
+         "openedAt"),
+    ]
 
 
 @pytest.mark.parametrize("when", EDGE_DATES)
-def test_dates_at_the_edge_of_the_calendar_are_field_errors(seeded, sync_client, captured_logs, when):
-    item = {"customerId": seeded.customer_ids[0], "kind": "VISIT", "occurredAt": when}
-    payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], RECORD, {"i": item}), captured_logs), "recordInteraction")
-    assert payload["interaction"] is None and [e["field"] for e in payload["errors"]] == ["occurredAt"], payload
+def test_dates_at_the_edge_of_the_calendar_are_refused_naming_the_field(seeded, sync_client, captured_logs, when):
+    """The DateTime scalar refuses them (HTTP 400, like a date that does not exist); a bulk item's
+    time is text, so the bulk refuses that item alone."""
+    for query, _, variables, field in _date_requests(seeded, when):
+        response = sync_client.post(seeded.keys["ADMIN"], query, variables)
+        assert response.status_code == 400, response.text
+        error = _clean(response, captured_logs)["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT" and field in error["message"] and "1900-01-01" in error["message"], error
 
+    item = _date_requests(seeded, when)[0][2]["i"]
     ok = {"customerId": seeded.customer_ids[0], "kind": "VISIT", "occurredAt": "2025-05-02T10:00:00+08:00"}
     payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], BULK, {"i": {"items": [ok, item]}}), captured_logs),
                        "recordInteractions")
     assert payload["recordedCount"] == 1 and [(e["index"], e["field"]) for e in payload["itemErrors"]] == [(1, "occurredAt")], payload
 
-    query = "mutation($i: RunScoringInput!) { runScoring(input: $i) { job { id } errors { field message code } } }"
-    payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], query, {"i": {"asOf": when}}), captured_logs), "runScoring")
-    assert payload["job"] is None and [e["field"] for e in payload["errors"]] == ["asOf"], payload
 
-    query = ("mutation($i: OpenComplaintInput!) { openComplaint(input: $i) { complaint { id } errors { field message code } } }")
-    variables = {"i": {"customerId": seeded.customer_ids[0], "category": "PRODUCT_QUALITY", "openedAt": when}}
-    payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], query, variables), captured_logs), "openComplaint")
-    assert payload["complaint"] is None and [e["field"] for e in payload["errors"]] == ["openedAt"], payload
+def test_a_local_time_before_1900_in_utc_is_a_payload_error_on_the_field(seeded, sync_client, captured_logs):
+    for query, name, variables, field in _date_requests(seeded, JUST_BEFORE):
+        payload = _payload(_clean(sync_client.post(seeded.keys["ADMIN"], query, variables), captured_logs), name)
+        assert [e["field"] for e in payload["errors"]] == [field], payload
+
+
+def test_dates_at_the_edge_of_the_calendar_in_a_query_are_input_errors(seeded, sync_client, captured_logs):
+    """Found by bench/fuzz.py: complaintStats(from: "0001-01-01T00:00:00+14:00") overflowed converting to UTC."""
+    query = ("query($from: DateTime!, $to: DateTime!) { complaintStats(from: $from, to: $to) { totals { count } } }")
+    for when in EDGE_DATES:
+        response = sync_client.post(seeded.keys["VIEWER"], query, {"from": when, "to": "2025-01-01T00:00:00Z"})
+        assert response.status_code == 400, response.text
+        assert _clean(response, captured_logs)["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    query = "query($w: CustomerWhere) { customers(where: $w) { totalCount } }"
+    response = sync_client.post(seeded.keys["VIEWER"], query, {"w": {"createdAt": {"gte": "9999-12-31T23:59:59-12:00"}}})
+    assert response.status_code == 400 and _clean(response, captured_logs)["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 def test_a_bulk_item_whose_date_is_not_a_date_is_an_error_of_that_item(seeded, sync_client, captured_logs):
