@@ -62,6 +62,8 @@ def cases(customer_id: str, marker: str) -> list[Case]:
         Case("pointsExpiringSoon(days: -1)", "VIEWER",
              "query($id: ID!) { customer(id: $id) { loyalty { pointsExpiringSoon(days: -1) } } }", {"id": customer_id}),
         Case("IN list of 70,000", "VIEWER", SEARCH, {"w": {"code": {"in": [f"c{n}" for n in range(70_000)]}}}),
+        Case("a cursor of non-ASCII text", "VIEWER", "query($a: String) { customers(after: $a) { totalCount } }",
+             {"a": "´\U000ff853_»Sla.ÓLLÝÇþz"}),
         Case("unknown operationName", "VIEWER", "query A { me { role { code } } }", extra={"operationName": "B"}),
         Case("two operations, no operationName", "VIEWER", "query A { me { role { code } } } query B { me { enabledModules } }"),
     ]

@@ -270,3 +270,11 @@ def test_a_customer_total_past_its_column_is_refused_the_same_on_both_databases(
                        "loyaltyProgram { pointsOutstanding } }", {"id": cid}), captured_logs)
     assert body["data"]["customer"]["loyalty"]["points"] == 2**31 - 1, body
     assert body["data"]["loyaltyProgram"]["pointsOutstanding"] >= 2**31 - 1, body
+
+
+@pytest.mark.parametrize("cursor", ["´\U000ff853_»Sla.ÓLLÝÇþz", "é.é", "abc.ü", "\U0001F600"])
+def test_a_cursor_of_non_ascii_text_is_a_bad_cursor(seeded, sync_client, captured_logs, cursor):
+    """Found by bench/fuzz.py: comparing a non-ASCII signature raised a TypeError (500)."""
+    body = _clean(sync_client.post(seeded.keys["VIEWER"], "query($a: String) { customers(after: $a) { totalCount } }",
+                                   {"a": cursor}), captured_logs)
+    assert body["errors"][0]["extensions"]["code"] == "BAD_CURSOR", body
