@@ -9,6 +9,7 @@ import re
 from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from engine import integrity
 from engine.errors import FieldError as EngineFieldError
 from engine.errors import Forbidden, GuanxiError, NotFound
 
@@ -88,3 +89,17 @@ def _is_input_coercion(error: GraphQLError) -> bool:
 def field_errors(errors: list[EngineFieldError], index: int | None = None) -> list[dict]:
     """Engine FieldErrors as payload error objects (field names in camelCase)."""
     return [{"field": camel(e.field) or None, "message": e.message, "code": e.code, "index": index} for e in errors]
+
+
+def expected_failure(error: Exception) -> GuanxiError:
+    """A mutation's failure as the payload error it is, or the error re-raised (a bug).
+
+    ``GuanxiError``: a service's own refusal. A statement the database refused
+    (a unique value a concurrent request took first, a total past its column)
+    is mapped centrally from its constraint to the field (engine/integrity.py)."""
+    if isinstance(error, GuanxiError):
+        return error
+    expected = integrity.mapped(error)
+    if expected is None:
+        raise error
+    return expected

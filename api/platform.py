@@ -8,10 +8,9 @@ from typing import Optional
 import strawberry
 from sqlalchemy.exc import DataError, IntegrityError
 
-from api.errors import forbidden
+from api.errors import expected_failure, forbidden
 from api.types import Error, Tenant
 from engine.enums import Role
-from engine import integrity
 from engine.errors import GuanxiError
 from engine.services import keys, tenants
 
@@ -71,13 +70,8 @@ class PlatformMutation:
 
         try:
             return await ctx.run(work)
-        except GuanxiError as error:
-            return TenantPayload(errors=errors_of(error))
-        except (IntegrityError, DataError) as error:
-            expected = integrity.mapped(error)  # two requests creating one slug: the second is a CONFLICT
-            if expected is None:
-                raise
-            return TenantPayload(errors=errors_of(expected))
+        except (GuanxiError, IntegrityError, DataError) as error:  # two requests creating one slug: a CONFLICT
+            return TenantPayload(errors=errors_of(expected_failure(error)))
 
 
 @functools.cache
