@@ -7,7 +7,7 @@ import logging
 import re
 
 from graphql import GraphQLError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
 
 from engine import integrity
 from engine.errors import FieldError as EngineFieldError
@@ -67,7 +67,8 @@ def format_error(error: GraphQLError) -> dict:
         elif isinstance(original, GuanxiError):  # an expected failure raised by a query's resolver
             extensions["code"] = _GUANXI_CODES.get(type(original), BAD_USER_INPUT)
             formatted["message"] = "; ".join(str(e if not e.field else f"{camel(e.field)}: {e.message}") for e in original.errors)
-        elif isinstance(original, DBAPIError) and original.connection_invalidated or isinstance(original, OperationalError):
+        elif (isinstance(original, DBAPIError) and original.connection_invalidated
+              or isinstance(original, (OperationalError, PoolTimeout))):
             log.error("database error in resolver", exc_info=original)
             extensions["code"] = DATABASE_UNAVAILABLE
             formatted["message"] = "the database is unavailable or busy; retry shortly"

@@ -11,22 +11,22 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from api.errors import BAD_CURSOR, BAD_PAGE_SIZE, api_error
+from engine.config import Settings
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
 
-def secret_for(database_url: str) -> bytes:
-    """GUANXI_SECRET_KEY, else a key derived from the database URL (stable across workers)."""
-    configured = os.environ.get("GUANXI_SECRET_KEY")
-    return hashlib.sha256(("guanxi-cursor:" + (configured or database_url)).encode()).digest()
+def cursor_secret(settings: Settings) -> bytes:
+    """The HMAC key of cursors, from GUANXI_SECRET_KEY (Settings.cursor_key:
+    refused on PostgreSQL without one)."""
+    return hashlib.sha256(("guanxi-cursor:" + settings.cursor_key()).encode()).digest()
 
 
 @dataclass(frozen=True)
