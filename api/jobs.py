@@ -21,7 +21,7 @@ from api.mutations import guarded
 from api.pagination import Cursors, Page, make_page, page_size
 from api.types import Error, Node, PageInfo
 from engine import job_runs
-from engine import bounds
+from engine import input_bounds
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from engine.job_models import API, JobRun as JobRunRow
@@ -229,7 +229,7 @@ def _as_of(value: datetime | None, tenant_zone: str) -> datetime | None:
     """``asOf`` checked: aware (the tenant's local time when it has no offset), not in the future, not before 1970."""
     if value is None:
         return None
-    value = bounds.bounded_time("as_of", value, tenant_zone)  # 0001-01-01 and 9999-12-31T23:59:59-12:00 included
+    value = input_bounds.bounded_time("as_of", value, tenant_zone)  # 0001-01-01 and 9999-12-31T23:59:59-12:00 included
     now = datetime.now(timezone.utc)
     if value > now + AS_OF_SKEW:
         raise ValidationFailed([FieldError("as_of", f"{value.isoformat()} is in the future (now is {now.isoformat(timespec='seconds')}); "

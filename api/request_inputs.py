@@ -6,7 +6,7 @@ query's lists (``in`` filters) hold at most ``MAX_IN_LIST`` values: 70,000
 values made one statement past PostgreSQL's 65,535 parameters.
 
 Mutations may carry a NUL: what they store is checked field by field
-(engine/bounds.py), so the payload names the field, and a bulk names the item.
+(engine/input_bounds.py), so the payload names the field, and a bulk names the item.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, StringValueNode, parse, visit
 from graphql.language import Visitor
 
-from engine.bounds import MAX_IN_LIST, text_problem
+from engine.input_bounds import MAX_IN_LIST, text_problem
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _ESCAPE = re.compile(r"\\u|\x00")  # an escape in a GraphQL string literal, or a raw NUL

@@ -39,12 +39,12 @@ with warnings.catch_warnings():
 
 
 def _bounded_isoparse(text: str):
-    """ISO 8601 as strawberry reads it, within the documented range (engine/bounds.py):
+    """ISO 8601 as strawberry reads it, within the documented range (engine/input_bounds.py):
     a year-1 or year-9999 time overflowed converting to UTC in any query
     (complaintStats(from: "0001-01-01T00:00:00+14:00") answered INTERNAL_SERVER_ERROR)."""
     import dateutil.parser
 
-    from engine.bounds import EARLIEST, LATEST, time_problem
+    from engine.input_bounds import EARLIEST, LATEST, time_problem
 
     value = dateutil.parser.isoparse(text)
     if value.tzinfo is None:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from engine import bounds
+from engine import input_bounds
 from engine.bulk import RawCursor, allocate_ids, probe_sql, refresh_stale_statistics
 from engine.context import TenantContext
 from engine.enums import Channel, InteractionKind
@@ -32,7 +32,7 @@ from engine.types import CENT, utcnow
 
 CHUNK_SIZE = 5_000
 BULK_STATISTICS_CHECK = 1_000  # items in a call that has the planner's row counts checked first
-MAX_AMOUNT = bounds.MAX_AMOUNT
+MAX_AMOUNT = input_bounds.MAX_AMOUNT
 MAX_FUTURE = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ALLOWED_KEYS = frozenset(
@@ -83,7 +83,7 @@ class BulkResult:
 # -- validation ---------------------------------------------------------------
 
 
-EARLIEST = bounds.EARLIEST  # before this a date is a typo or a placeholder (0001-01-01)
+EARLIEST = input_bounds.EARLIEST  # before this a date is a typo or a placeholder (0001-01-01)
 
 
 def parse_time(value: Any, tz: ZoneInfo) -> datetime:
@@ -105,7 +105,7 @@ def parse_time(value: Any, tz: ZoneInfo) -> datetime:
         raise ValueError(f"{value.isoformat()} is out of range") from None
     if value < EARLIEST:
         raise ValueError(f"{value.isoformat()} is before {EARLIEST.year}")
-    problem = bounds.time_problem(value)
+    problem = input_bounds.time_problem(value)
     if problem:
         raise ValueError(problem)
     return value
@@ -216,7 +216,7 @@ def _validate(raw: Any, tz: ZoneInfo, now: datetime) -> tuple[dict | None, list[
             continue
         parser = _PARSERS.get(key)
         try:
-            problem = bounds.json_problem(value)  # PostgreSQL stores no NUL in text or JSON; surrogates are not text
+            problem = input_bounds.json_problem(value)  # PostgreSQL stores no NUL in text or JSON; surrogates are not text
             if problem:
                 raise ValueError(problem)
             if parser is not None:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import or_, select
 
-from engine import bounds
+from engine import input_bounds
 from engine.bulk import insert_rows
 from engine.context import TenantContext
 from engine.enums import Channel
@@ -107,7 +107,7 @@ def _text(value: Any, name: str, errors: list[FieldError], limit: int = SHORT_LI
     if len(text) > limit:
         errors.append(FieldError(name, f"must be at most {limit} characters"))
         return None
-    problem = bounds.text_problem(text)  # PostgreSQL stores no NUL: refused on both databases
+    problem = input_bounds.text_problem(text)  # PostgreSQL stores no NUL: refused on both databases
     if problem:
         errors.append(FieldError(name, problem))
         return None
@@ -128,7 +128,7 @@ def _time(value: Any, name: str, errors: list[FieldError], tz: ZoneInfo) -> date
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)  # no offset: the tenant's local time
-    problem = bounds.time_problem(value)  # 0001-01-01, or past the last instant in UTC
+    problem = input_bounds.time_problem(value)  # 0001-01-01, or past the last instant in UTC
     if problem:
         errors.append(FieldError(name, problem))
         return None

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from engine import bounds
+from engine import input_bounds
 from engine.bulk import COPY_FROM_ROWS, RawCursor, allocate_ids, copy_into, sqlite_time
 from engine.context import TenantContext
 from engine.errors import FieldError, ValidationFailed, invalid, not_found
@@ -129,14 +129,14 @@ def parse_points(value: Any, field: str = "points", allow_negative: bool = False
         points = int(number)
     if points == 0:
         raise invalid(field, "must not be 0")
-    if abs(points) > bounds.MAX_POINTS:
-        raise invalid(field, f"{points} is out of range: at most {bounds.MAX_POINTS:,} points at a time")
+    if abs(points) > input_bounds.MAX_POINTS:
+        raise invalid(field, f"{points} is out of range: at most {input_bounds.MAX_POINTS:,} points at a time")
     if points < 0 and not allow_negative:
         raise invalid(field, f"must be a positive number of points, got {points}")
     return points
 
 
-MAX_AMOUNT = bounds.MAX_AMOUNT  # as for interaction amounts
+MAX_AMOUNT = input_bounds.MAX_AMOUNT  # as for interaction amounts
 MAX_VALID_DAYS = 3650  # a coupon valid for ten years; more overflows its dates (3,000,000 days is past year 9999)
 
 
@@ -331,9 +331,9 @@ class Writer:
             "idempotency_key": key, "interaction_id": interaction_id, "lot_id": None, "actor": self.actor,
             "reason": reason[:500], "details": details or "{}", "at": at, "recorded_at": self.now,
         }
-        if member.balance + points > bounds.MAX_POINTS:  # checked before anything is written: the balance must stay readable
+        if member.balance + points > input_bounds.MAX_POINTS:  # checked before anything is written: the balance must stay readable
             raise invalid("points", f"the balance would be {member.balance + points:,} points, past the most a balance "
-                                    f"holds ({bounds.MAX_POINTS:,})")
+                                    f"holds ({input_bounds.MAX_POINTS:,})")
         self.entries.append(row)
         self.deltas[member.id] += points
         member.balance += points
@@ -346,7 +346,7 @@ class Writer:
         balance can still hold (MAX_POINTS), the cap noted in the entry: the
         purchase is a fact and is stored; None when nothing is left to earn.
         A manual ADJUST past it is refused instead (``entry``)."""
-        room = bounds.MAX_POINTS - member.balance
+        room = input_bounds.MAX_POINTS - member.balance
         capped = None
         if kind == "EARN" and points > room:
             if room <= 0:
@@ -356,7 +356,7 @@ class Writer:
         row = self.entry(member, kind, points, key, at, **kw)
         if repay or capped:
             row["details"] = {**({"repaid_debt": repay} if repay else {}),
-                              **({"capped_from": capped, "balance_limit": bounds.MAX_POINTS} if capped else {})}
+                              **({"capped_from": capped, "balance_limit": input_bounds.MAX_POINTS} if capped else {})}
         if into_lot:
             lot = {
                 "tenant_id": self.tenant_id, "member_id": member.id, "earned_at": at,
