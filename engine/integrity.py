@@ -45,6 +45,31 @@ def _constraints() -> dict[str, tuple[str, list[str]]]:
     return out
 
 
+_STATEMENT_TABLE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE)\s+(\w+)\s*(?:\(([\w\s,\"]+)\))?", re.IGNORECASE)
+
+
+def _sqlite_foreign_key(statement: str) -> str:
+    """The one foreign key column (besides tenant_id) the statement sets, or ""."""
+    found = _STATEMENT_TABLE.match(statement)
+    table = SQLModel.metadata.tables.get(found.group(1)) if found else None
+    if table is None:
+        return ""
+    named = {c.strip().strip('"') for c in found.group(2).split(",")} if found.group(2) else None
+    keys = [fk.parent.name for fk in table.foreign_keys
+            if fk.parent.name != "tenant_id" and (named is None or fk.parent.name in named)]
+    return keys[0] if len(keys) == 1 else ""
+
+
+def _pg_default_name_column(name: str, table_name: str | None) -> str:
+    """PostgreSQL's own names, ``<table>_<column>_fkey`` or ``_key``: the column
+    (the application's role is not shown the key's columns in the message)."""
+    table = SQLModel.metadata.tables.get(table_name or "")
+    if table is None or not name.startswith(f"{table.name}_"):
+        return ""
+    middle = re.sub(r"_(fkey|key|check|not_null)$", "", name[len(table.name) + 1:])
+    return middle if middle in table.c else ""
+
+
 def _field(columns: list[str]) -> str:
     named = [c for c in columns if c != "tenant_id"]
     return named[0] if named else ""
@@ -66,9 +91,10 @@ def mapped(error: BaseException) -> GuanxiError | None:
     if state is not None:  # PostgreSQL
         name = getattr(diag, "constraint_name", None)
         _table, columns = _constraints().get(name or "", ("", []))
-        if not columns:  # a constraint no model declares (a migration's own): its columns from the message
+        if not columns:  # a constraint no model names: PostgreSQL's default name, or the columns in the message
+            default = _pg_default_name_column(name or "", getattr(diag, "table_name", None))
             found = _PG_KEY_COLUMNS.match(getattr(diag, "message_detail", None) or "")
-            columns = [c.strip() for c in found.group(1).split(",")] if found else []
+            columns = [default] if default else [c.strip() for c in found.group(1).split(",")] if found else []
         column = getattr(diag, "column_name", None) or _field(columns)
         if state == UNIQUE:
             return Conflict([FieldError(column, "is already taken (another request stored the same value first)", "CONFLICT")])
@@ -85,8 +111,9 @@ def mapped(error: BaseException) -> GuanxiError | None:
     columns = [c.split(".")[-1] for c in found.group(1).split(", ")] if found else []
     if text.startswith("UNIQUE") or "UNIQUE constraint" in text:
         return Conflict([FieldError(_field(columns), "is already taken (another request stored the same value first)", "CONFLICT")])
-    if "FOREIGN KEY" in text:
-        return NotFound([FieldError("", "refers to a record that does not exist (or was just removed)", "NOT_FOUND")])
+    if "FOREIGN KEY" in text:  # SQLite names no column: the statement's table does, when it has one foreign key
+        return NotFound([FieldError(_sqlite_foreign_key(getattr(error, "statement", None) or ""),
+                                    "refers to a record that does not exist (or was just removed)", "NOT_FOUND")])
     if "NOT NULL" in text or "CHECK" in text:
         return ValidationFailed([FieldError(_field(columns), "is refused by the database's rules for it")])
     return None
