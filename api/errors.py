@@ -65,7 +65,7 @@ def format_error(error: GraphQLError) -> dict:
         elif isinstance(original, (TypeError, ValueError)) and _is_input_coercion(error):
             extensions["code"] = BAD_USER_INPUT
         elif isinstance(original, GuanxiError):  # an expected failure raised by a query's resolver
-            extensions["code"] = _GUANXI_CODES.get(type(original), BAD_USER_INPUT)
+            extensions["code"] = _CODE_OF_FAILURE.get(type(original), BAD_USER_INPUT)
             formatted["message"] = "; ".join(str(e if not e.field else f"{camel(e.field)}: {e.message}") for e in original.errors)
         elif (isinstance(original, DBAPIError) and original.connection_invalidated
               or isinstance(original, (OperationalError, PoolTimeout))):
@@ -80,7 +80,7 @@ def format_error(error: GraphQLError) -> dict:
     return formatted
 
 
-_GUANXI_CODES = {NotFound: NOT_FOUND, Forbidden: FORBIDDEN}
+_CODE_OF_FAILURE = {NotFound: NOT_FOUND, Forbidden: FORBIDDEN}
 
 
 def _is_input_coercion(error: GraphQLError) -> bool:
