@@ -306,9 +306,9 @@ def demo(
 
 EXAMPLE_QUERY = """{
   me { tenant { name } role { code } enabledModules }
-  customers(first: 5, orderBy: {field: TOTAL_SPENT, direction: DESC}) {
+  customers(first: 5, orderBy: {field: GROSS_SPENT, direction: DESC}) {
     totalCount
-    edges { node { id name totalSpent purchaseCount lastPurchaseAt } }
+    edges { node { id name grossSpent purchaseCount lastPurchaseAt } }
   }
 }"""
 

@@ -278,3 +278,12 @@ def test_a_cursor_of_non_ascii_text_is_a_bad_cursor(seeded, sync_client, capture
     body = _clean(sync_client.post(seeded.keys["VIEWER"], "query($a: String) { customers(after: $a) { totalCount } }",
                                    {"a": cursor}), captured_logs)
     assert body["errors"][0]["extensions"]["code"] == "BAD_CURSOR", body
+
+
+@pytest.mark.parametrize("escape", ["\\u0000", "\\ud800"])
+def test_bad_text_written_into_the_query_is_refused_too(seeded, sync_client, captured_logs, escape):
+    """The same text as a GraphQL string literal (an escape the parser turns into the character)."""
+    response = sync_client.post(seeded.keys["VIEWER"], '{ customers(search: "a%sb") { totalCount } }' % escape)
+    assert response.status_code == 400, response.text
+    error = _clean(response, captured_logs)["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "line 1" in error["message"], error
