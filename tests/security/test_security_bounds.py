@@ -280,10 +280,10 @@ def test_a_cursor_of_non_ascii_text_is_a_bad_cursor(seeded, sync_client, capture
     assert body["errors"][0]["extensions"]["code"] == "BAD_CURSOR", body
 
 
-@pytest.mark.parametrize("escape", ["\\u0000", "\\ud800"])
-def test_bad_text_written_into_the_query_is_refused_too(seeded, sync_client, captured_logs, escape):
-    """The same text as a GraphQL string literal (an escape the parser turns into the character)."""
+@pytest.mark.parametrize("escape,code", [("\\u0000", "BAD_USER_INPUT"), ("\\ud800", "GRAPHQL_PARSE_FAILED")])
+def test_bad_text_written_into_the_query_is_refused_too(seeded, sync_client, captured_logs, escape, code):
+    """The same text as a GraphQL string literal (graphql-core's parser refuses a lone surrogate escape itself)."""
     response = sync_client.post(seeded.keys["VIEWER"], '{ customers(search: "a%sb") { totalCount } }' % escape)
     assert response.status_code == 400, response.text
     error = _clean(response, captured_logs)["errors"][0]
-    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "line 1" in error["message"], error
+    assert error["extensions"]["code"] == code, error
