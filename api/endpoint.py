@@ -11,7 +11,7 @@ import json
 import logging
 
 import orjson
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from starlette.requests import Request
@@ -19,8 +19,10 @@ from starlette.responses import JSONResponse, Response
 
 from api.auth import bearer_token, load_principal
 from api.context import RequestContext
-from api.errors import BAD_REQUEST, DATABASE_UNAVAILABLE, UNAUTHENTICATED, format_error
+from api.errors import BAD_REQUEST, BAD_USER_INPUT, DATABASE_UNAVAILABLE, UNAUTHENTICATED, format_error
 from api.graphiql import graphiql, wants_graphiql
+from api.operations import ambiguous_operations
+from api.request_inputs import request_input_problem
 from api.pagination import Cursors
 from api.platform import platform_schema
 from api.schema import SchemaCache
@@ -87,6 +89,9 @@ class GraphQLEndpoint:
             )
         except InvalidOperationTypeError:
             return error_response("mutations must be sent with POST", BAD_REQUEST, 405, {"Allow": "POST"})
+        except CannotGetOperationTypeError:
+            message = f"operationName {body['operationName']!r} names no operation in the query"
+            return error_response(message, BAD_REQUEST, 400)
         payload: dict = {"data": result.data}
         status = 200
         if result.errors:
@@ -118,6 +123,11 @@ class GraphQLEndpoint:
             return error_response("'variables' must be a JSON object", BAD_REQUEST, 400)
         if body.get("operationName") is not None and not isinstance(body["operationName"], str):
             return error_response("'operationName' must be a string", BAD_REQUEST, 400)
+        if body.get("operationName") is None and ambiguous_operations(body["query"]):
+            return error_response("the query holds several operations: say which to run with 'operationName'", BAD_REQUEST, 400)
+        problem = request_input_problem(body["query"], body.get("variables"), body.get("operationName"))
+        if problem:
+            return error_response(problem, BAD_USER_INPUT, 400)
         return body
 
 

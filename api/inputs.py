@@ -80,9 +80,27 @@ class InteractionInput:
     payload: Optional[JSON] = None
 
 
+@strawberry.input(description="One item of a bulk: as InteractionInput, but `occurredAt` is checked per item, so an item "
+                             "whose time is not a date (or out of range) is an item error and the others are stored.")
+class BulkInteractionInput:
+    kind: str
+    occurred_at: str = strawberry.field(description="ISO 8601 date-time; without an offset, the tenant's local time.")
+    customer_id: Optional[strawberry.ID] = None
+    customer_code: Optional[str] = None
+    channel: Optional[str] = None
+    store: Optional[str] = None
+    staff: Optional[str] = None
+    amount: Optional[Decimal] = None
+    quantity: Optional[int] = None
+    external_id: Optional[str] = None
+    reverses_id: Optional[strawberry.ID] = None
+    reverses_external_id: Optional[str] = None
+    payload: Optional[JSON] = None
+
+
 @strawberry.input
 class RecordInteractionsInput:
-    items: list[InteractionInput]
+    items: list[BulkInteractionInput]
 
 
 @strawberry.input
@@ -130,7 +148,7 @@ def customer_values(fields: CustomerFields) -> dict[str, Any]:
     return values
 
 
-def interaction_values(item: InteractionInput) -> dict[str, Any]:
+def interaction_values(item: InteractionInput | BulkInteractionInput) -> dict[str, Any]:
     """The service's dict for one item; bad ids become field errors of that item."""
     values = {k: v for k, v in provided(item).items() if v is not None}
     errors = []

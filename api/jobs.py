@@ -20,6 +20,7 @@ from api.mutations import guarded
 from api.pagination import Cursors, Keyset, Page, Slice, fetch_page, page_slice, wants_total
 from api.types import Error, Node, PageInfo
 from engine import job_runs
+from engine import input_bounds
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from engine.job_models import API, JobRun as JobRunRow
@@ -222,9 +223,7 @@ def _as_of(value: datetime | None, tenant_zone: str) -> datetime | None:
     """``asOf`` checked: aware (the tenant's local time when it has no offset), not in the future, not before 1970."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(tenant_zone))
-    value = value.astimezone(timezone.utc)
+    value = input_bounds.bounded_time("as_of", value, tenant_zone)  # 0001-01-01 and 9999-12-31T23:59:59-12:00 included
     now = datetime.now(timezone.utc)
     if value > now + AS_OF_SKEW:
         raise ValidationFailed([FieldError("as_of", f"{value.isoformat()} is in the future (now is {now.isoformat(timespec='seconds')}); "

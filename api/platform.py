@@ -6,8 +6,9 @@ import functools
 from typing import Optional
 
 import strawberry
+from sqlalchemy.exc import DataError, IntegrityError
 
-from api.errors import forbidden
+from api.errors import expected_failure, forbidden
 from api.types import Error, Tenant
 from engine.enums import Role
 from engine.errors import GuanxiError
@@ -69,8 +70,8 @@ class PlatformMutation:
 
         try:
             return await ctx.run(work)
-        except GuanxiError as error:
-            return TenantPayload(errors=errors_of(error))
+        except (GuanxiError, IntegrityError, DataError) as error:  # two requests creating one slug: a CONFLICT
+            return TenantPayload(errors=errors_of(expected_failure(error)))
 
 
 @functools.cache

@@ -13,6 +13,7 @@ import importlib.util
 import itertools
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import strawberry
@@ -27,6 +28,7 @@ from api.composition import CoreNames, PluginParts, check_keys, check_names
 from api.contrib import GraphQLContribution, as_list, normalise
 from api.fast_resolvers import install_direct_resolvers
 from api.references import CURRENT_CORE
+from api.scalars import bounded_datetime
 from engine.plugins.manager import PluginManager
 
 MAX_DEPTH = 10
@@ -40,6 +42,11 @@ _copies = itertools.count(1)
 
 
 class GuanxiSchema(strawberry.Schema):
+    def __init__(self, *args, **kwargs):
+        # DateTime inputs within the documented range (docs/api.md, "Input bounds")
+        kwargs.setdefault("scalar_overrides", {datetime: bounded_datetime()})
+        super().__init__(*args, **kwargs)
+
     def process_errors(self, errors, execution_context=None) -> None:
         # Expected errors are the client's business; api.errors.format_error
         # logs the unexpected ones once, with their traceback.

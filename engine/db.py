@@ -39,6 +39,9 @@ def make_engine(settings: Settings | None = None, url: str | None = None, app_ro
     """The application's engine. On PostgreSQL its connections act as
     ``app_role`` (``SET ROLE``, unless they log in as it), a role that owns no
     table, so that row-level security applies to everything it runs."""
+    from engine import input_bounds
+
+    input_bounds.install()  # every ORM row checked against its columns before a flush (engine/input_bounds.py)
     settings = settings or Settings.from_env()
     url = normalise_url(url or settings.database_url)
     pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size,

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import or_, select
 
+from engine import input_bounds
 from engine.bulk import insert_rows
 from engine.context import TenantContext
 from engine.enums import Channel
@@ -106,6 +107,10 @@ def _text(value: Any, name: str, errors: list[FieldError], limit: int = SHORT_LI
     if len(text) > limit:
         errors.append(FieldError(name, f"must be at most {limit} characters"))
         return None
+    problem = input_bounds.text_problem(text)  # PostgreSQL stores no NUL: refused on both databases
+    if problem:
+        errors.append(FieldError(name, problem))
+        return None
     return text
 
 
@@ -123,6 +128,10 @@ def _time(value: Any, name: str, errors: list[FieldError], tz: ZoneInfo) -> date
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)  # no offset: the tenant's local time
+    problem = input_bounds.time_problem(value)  # 0001-01-01, or past the last instant in UTC
+    if problem:
+        errors.append(FieldError(name, problem))
+        return None
     return value.astimezone(timezone.utc)
 
 

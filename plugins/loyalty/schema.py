@@ -20,6 +20,8 @@ from typing import Annotated, Any, Optional
 import strawberry
 
 from api.context import RequestContext
+from api.errors import BAD_USER_INPUT, api_error
+from api.scalars import BigInt
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
 from api.pagination import Keyset, page_slice, slice_page, wants_total
@@ -261,10 +263,11 @@ class CustomerLoyalty:
         return self.row.balance
 
     @strawberry.field(description="Points that expire within `days` days (default 30).")
-    async def points_expiring_soon(self, info: strawberry.Info, days: int = 30) -> int:
+    async def points_expiring_soon(self, info: strawberry.Info, days: int = 30) -> Optional[int]:
+        # Optional: a refused `days` is an error on this field alone, not a null loyalty object.
         ctx: RequestContext = info.context
         if days < 0 or days > 3650:
-            raise ValidationFailed([FieldError("days", "must be between 0 and 3650")])
+            raise api_error(f"days: must be between 0 and 3650, got {days}", BAD_USER_INPUT)
         gx, tenant_id, member_id = ctx.gx, ctx.tenant_id, self.row.id
         return await ctx.read(lambda s: service.points_expiring(gx.context(s, tenant_id), member_id, days))
 
@@ -356,9 +359,9 @@ class LoyaltyTierCount:
 class LoyaltyProgram:
     tiers: list[LoyaltyTier]
     members_per_tier: list[LoyaltyTierCount]
-    points_outstanding: int = strawberry.field(description="Sum of positive balances.")
+    points_outstanding: BigInt = strawberry.field(description="Sum of positive balances (past 32 bits in a large programme).")
     liability: Decimal = strawberry.field(description="Outstanding points at the redemption rate (money).")
-    points_expiring_30_days: int = strawberry.field(name="pointsExpiring30Days")
+    points_expiring_30_days: BigInt = strawberry.field(name="pointsExpiring30Days")
     redemption_rate: float = strawberry.field(description="Points redeemed / points earned.")
 
 

@@ -129,6 +129,8 @@ def _default_scalar(scalar: str, path: tuple[str, ...], values: Values, forced_i
     name = path[-1].lower() if path else ""
     if scalar == "ID":
         return values.id_for(name, forced_id_type)
+    if scalar == "String" and path and path[-1].endswith("At"):  # a time taken as text, checked per item (bulk occurredAt)
+        return "2025-01-01T10:00:00+00:00"
     if scalar == "String":
         return values.string_for(path)
     if scalar == "Int":
