@@ -2,7 +2,9 @@
 
 Routes: /graphql (POST, GET, GraphiQL in a browser), /healthz (process up),
 /readyz (database reachable), /export/... (streamed CSV/XLSX downloads,
-api/export_endpoint.py). CORS origins come from GUANXI_CORS_ORIGINS
+api/export_endpoint.py), /metrics (Prometheus, api/metrics.py; off with
+GUANXI_METRICS=false). Traces go out when OpenTelemetry's exporter variables
+are set (api/tracing.py). CORS origins come from GUANXI_CORS_ORIGINS
 (comma-separated; unset means no cross-origin access). Requested jobs
 (runScoring) run in a background thread of the process unless
 GUANXI_API_RUNS_JOBS=false (api/job_runner.py).
@@ -27,8 +29,10 @@ from api.endpoint import GraphQLEndpoint
 from api.export_endpoint import ExportEndpoint
 from api.job_runner import ApiJobRunner, api_runs_jobs
 from api.logs import RequestIdMiddleware, configure_logging
+from api.metrics import RequestMetrics, metrics_enabled, metrics_endpoint, observe_pool, process_exiting
 from api.pagination import Cursors, secret_for
 from api.schema import SchemaCache
+from api.tracing import Tracing, trace_engine, tracing_from_env
 from engine.runtime import Guanxi
 
 
@@ -45,10 +49,16 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def create_app(gx: Guanxi | None = None) -> Starlette:
-    """Build the app around ``gx`` (default: the process-wide engine from the environment)."""
+def create_app(gx: Guanxi | None = None, tracing: Tracing | None = None) -> Starlette:
+    """Build the app around ``gx`` (default: the process-wide engine from the
+    environment); ``tracing`` defaults to what OTEL_* variables configure."""
     configure_logging(os.environ.get("GUANXI_LOG_LEVEL", "INFO"))
     gx = gx or Guanxi()
+    tracing = tracing or tracing_from_env()
+    metrics = RequestMetrics() if metrics_enabled() else None
+    if metrics is not None:
+        observe_pool(gx.engine)
+    trace_engine(gx.engine, tracing)
     schemas = SchemaCache(gx.plugins)
     cursors = Cursors(secret_for(gx.settings.database_url))
     job_runner = ApiJobRunner(gx) if api_runs_jobs() else None
@@ -82,9 +92,12 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
         yield
         if job_runner is not None:
             await anyio.to_thread.run_sync(job_runner.close)
+        process_exiting()
+        if tracing is not None:
+            tracing.shutdown()
 
     middleware = [
-        Middleware(RequestIdMiddleware),
+        Middleware(RequestIdMiddleware, observers=(metrics, tracing)),
         Middleware(CORSMiddleware, allow_origins=cors_origins(), allow_methods=["GET", "POST", "OPTIONS"],
                    allow_headers=["authorization", "content-type", "x-request-id"], expose_headers=["x-request-id"], max_age=600),
     ]
@@ -92,7 +105,7 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
         routes=[
             Route("/graphql", graphql.__call__, methods=["GET", "POST"]), Route("/healthz", healthz), Route("/readyz", readyz),
             Route("/export/segments/{name}", export.segment), Route("/export/{name}", export.named),
-        ],
+        ] + ([Route("/metrics", metrics_endpoint)] if metrics is not None else []),
         middleware=middleware,
         lifespan=lifespan,
     )

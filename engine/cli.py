@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Optional
@@ -316,8 +317,13 @@ EXAMPLE_QUERY = """{
 def _serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from api.logs import uvicorn_log_config
+    from api.metrics import prepare_multiprocess_dir
+
     console.print(f"GraphQL API and GraphiQL on http://{host}:{port}/graphql")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    prepare_multiprocess_dir(workers)  # every worker's metrics in one directory, counted together at /metrics
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                log_config=uvicorn_log_config(os.environ.get("GUANXI_LOG_LEVEL", "INFO")))
 
 
 @app.command()

@@ -5,6 +5,10 @@ busy timeout so writers queue instead of failing, foreign keys on, and every
 write transaction opened with ``BEGIN IMMEDIATE`` so two writers never both
 read-then-upgrade and deadlock into "database is locked". PostgreSQL goes
 through psycopg 3.
+
+Engines hide statement parameters from their exceptions (``hide_parameters``):
+an error's text, which reaches logs, would otherwise quote the names, phones
+and emails being written.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ def make_engine(settings: Settings | None = None, url: str | None = None, app_ro
     pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size}
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, settings.sqlite_busy_timeout_ms, pool)
-    engine = create_engine(url, pool_pre_ping=True, **pool)
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool)
     if app_role:
         _act_as(engine, app_role)
     return engine
@@ -56,7 +60,7 @@ def make_migration_engine(settings: Settings | None = None) -> Engine:
     url = normalise_url(settings.migrate_database_url or settings.database_url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, settings.sqlite_busy_timeout_ms, {"poolclass": NullPool}, foreign_keys=False)
-    return create_engine(url, poolclass=NullPool)
+    return create_engine(url, poolclass=NullPool, hide_parameters=True)
 
 
 def _act_as(engine: Engine, role: str) -> None:
@@ -78,6 +82,7 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, pool: dict, foreign_keys: boo
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        hide_parameters=True,
         **({} if in_memory else pool),
     )
 
