@@ -67,7 +67,7 @@ def redact_traceback(text: str) -> str:
     source lines) quoted literals go too: they are usually input values."""
     lines = []
     for line in text.split("\n"):
-        if line and not line[0].isspace() and not line.startswith(("Traceback", "During handling", "The above exception")):
+        if line and not line[0].isspace() and not line.startswith(("Traceback", "During handling", "The above exception", "[SQL:")):
             line = _QUOTED.sub("'<redacted>'", line)
         lines.append(line)
     return redact("\n".join(lines))
@@ -173,6 +173,7 @@ def log_format(value: str | None = None) -> str:
 def make_formatter(fmt: str | None = None) -> logging.Formatter:
     """The formatter GUANXI_LOG_FORMAT asks for (also uvicorn's, via uvicorn_log_config)."""
     install_record_factory()
+    logging.captureWarnings(True)
     return JsonFormatter() if log_format(fmt) == "json" else TextFormatter()
 
 
@@ -184,6 +185,7 @@ def configure_logging(level: str = "INFO", fmt: str | None = None) -> None:
     """Our records and uvicorn's at ``level``, other libraries' from WARNING,
     all through one handler on the root logger, on stderr (idempotent)."""
     install_record_factory()
+    logging.captureWarnings(True)  # Python's warnings as log lines too, not bare text on stderr
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _GuanxiHandler)]:
         root.removeHandler(handler)

@@ -43,10 +43,10 @@ def serve(database_url: str, folder: Path, workers: int = 1, env: dict | None = 
     path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     full_env = {**os.environ, "GUANXI_DATABASE_URL": database_url, "PYTHONPATH": path, "GUANXI_API_RUNS_JOBS": "false",
                 **(env or {})}
-    log_path = folder / f"serve-{port}.log"
-    with open(log_path, "w") as log:
+    log_path = folder / f"serve-{port}.log"  # stderr: the logs
+    with open(log_path, "w") as log, open(folder / f"serve-{port}.out", "w") as out:
         process = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--workers", str(workers)],
-                                   cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+                                   cwd=ROOT, env=full_env, stdout=out, stderr=log)
     server = Server(f"http://127.0.0.1:{port}", process, log_path)
     try:
         deadline = time.monotonic() + START_SECONDS
