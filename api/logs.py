@@ -52,7 +52,11 @@ _REDACTIONS = [
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
     (re.compile(r"(?<![\w.:/-])\+?\d{7,}(?![\w.:/-])"), "<digits>"),  # phone numbers, card-like numbers
 ]
-_QUOTED = re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"")
+# Quoted literals, except the identifiers PostgreSQL quotes after a noun
+# ('violates unique constraint "uq_customers_tenant_code"'): they say what failed.
+_IDENTIFIER_NOUNS = ("constraint", "relation", "column", "table", "index", "type", "function", "schema", "role", "database")
+_QUOTED = re.compile("".join(f"(?<!{noun} )" for noun in _IDENTIFIER_NOUNS)
+                     + r"""(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
 
 
 def redact(text: str) -> str:
