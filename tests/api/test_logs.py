@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 import urllib.parse
 
 import httpx
@@ -16,7 +21,7 @@ import sqlalchemy as sa
 from api.logs import JsonFormatter, TextFormatter, redact, redact_traceback
 from engine.models import Customer
 from engine.services import customers
-from tests.api.server import serve
+from tests.api.server import ROOT, free_port, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -177,3 +182,46 @@ def test_uvicorn_lines_are_json_with_the_request_id_and_without_query_strings(gx
                for line in lines)
     _no_planted_value(logs)
     assert key not in logs
+
+
+CRASHING_SERVER = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+from api.logs import RequestIdMiddleware, configure_logging, uvicorn_log_config
+
+async def crash(request):
+    raise RuntimeError("a bug, while handling phone " + request.query_params["phone"])
+
+def make():
+    configure_logging("INFO", "json")
+    return Starlette(routes=[Route("/crash", crash)], middleware=[Middleware(RequestIdMiddleware)])
+
+uvicorn.run(make, factory=True, port=int(sys.argv[1]), log_config=uvicorn_log_config())
+"""
+
+
+def test_uvicorns_report_of_a_crash_carries_the_request_id_and_no_values(tmp_path):
+    """A bug that escapes the app: uvicorn logs "Exception in ASGI application"
+    after the app returned, still with the request's id, and redacted."""
+    port = free_port()
+    log_path = tmp_path / "crash.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-c", CRASHING_SERVER, str(port)], cwd=ROOT, env=env, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while "Application startup complete" not in log_path.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        response = httpx.get(f"http://127.0.0.1:{port}/crash?phone={PHONE}", headers={"x-request-id": "crash-1"})
+        assert response.status_code == 500
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    [report] = [line for line in lines if line["message"].startswith("Exception in ASGI application")]
+    assert report["logger"] == "uvicorn.error" and report["request_id"] == "crash-1"
+    assert "RuntimeError: a bug, while handling phone <digits>" in report["exception"]
+    assert PHONE not in log_path.read_text()
