@@ -117,10 +117,23 @@ class RequestMetrics:
             route = route_label(scope)
             operation = state.get("operation", "")
             outcome = state.get("outcome") or ("ok" if status < 400 else f"HTTP_{status}")
-            HTTP_REQUESTS.labels(route, operation, outcome).inc()
-            HTTP_DURATION.labels(route, operation).observe(seconds)
+            count, duration = _series(route, operation, outcome)
+            count.inc()
+            duration.observe(seconds)
 
         return end
+
+
+_children: dict[tuple[str, str, str], tuple] = {}  # bounded: the labels are
+
+
+def _series(route: str, operation: str, outcome: str) -> tuple:
+    """The labelled children, looked up once (``labels()`` locks and validates on every call)."""
+    key = (route, operation, outcome)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = (HTTP_REQUESTS.labels(route, operation, outcome), HTTP_DURATION.labels(route, operation))
+    return found
 
 
 def metrics_enabled() -> bool:
