@@ -225,3 +225,23 @@ def test_uvicorns_report_of_a_crash_carries_the_request_id_and_no_values(tmp_pat
     assert report["logger"] == "uvicorn.error" and report["request_id"] == "crash-1"
     assert "RuntimeError: a bug, while handling phone <digits>" in report["exception"]
     assert PHONE not in log_path.read_text()
+
+
+def test_the_text_format_and_a_bad_format_setting(monkeypatch):
+    from api.logs import install_record_factory, log_format, request_id_var, tenant_var
+
+    install_record_factory()
+    tokens = request_id_var.set("req-text-1"), tenant_var.set("acme")
+    try:
+        record = logging.getLogger("guanxi.access").makeRecord("guanxi.access", logging.INFO, __file__, 1, "request", (), None,
+                                                               extra={"fields": {"path": "/graphql", "status": 200}})
+    finally:
+        request_id_var.reset(tokens[0])
+        tenant_var.reset(tokens[1])
+    line = TextFormatter().format(record)
+    assert line.endswith(" INFO guanxi.access [req-text-1 acme] request path=/graphql status=200")
+    monkeypatch.setenv("GUANXI_LOG_FORMAT", "TEXT")
+    assert log_format() == "text"
+    monkeypatch.setenv("GUANXI_LOG_FORMAT", "yaml")
+    with pytest.raises(ValueError, match="GUANXI_LOG_FORMAT must be one of json, text, auto, not 'yaml'"):
+        log_format()
