@@ -6,7 +6,7 @@ never carrying personal data or keys.
   ``request_id`` and ``tenant``: the middleware below sets them in context
   variables, and a log-record factory copies them onto each record, so
   every handler sees them (ours, pytest's, an operator's).
-- ``GUANXI_LOG_FORMAT``: ``json`` (one JSON object per line: time, level,
+- ``GUANXI_LOG_FORMAT`` (engine/config.py): ``json`` (one JSON object per line: time, level,
   logger, message, request_id, tenant, the record's fields, exception),
   ``text`` (one readable line), or ``auto`` (the default: text when stderr
   is a terminal, JSON otherwise, i.e. under a supervisor or in a container).
@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import os
 import re
 import sys
 import time
@@ -165,8 +164,8 @@ class TextFormatter(logging.Formatter):
 
 
 def log_format(value: str | None = None) -> str:
-    """``json`` or ``text``, from ``value`` or GUANXI_LOG_FORMAT (``auto``: text on a terminal)."""
-    chosen = (value or os.environ.get("GUANXI_LOG_FORMAT") or "auto").strip().lower()
+    """``json`` or ``text`` for the setting ``value`` (GUANXI_LOG_FORMAT; ``auto``, the default: text on a terminal)."""
+    chosen = (value or "auto").strip().lower()
     if chosen not in FORMATS:
         raise ValueError(f"GUANXI_LOG_FORMAT must be one of {', '.join(FORMATS)}, not {chosen!r}")
     if chosen == "auto":
@@ -175,7 +174,7 @@ def log_format(value: str | None = None) -> str:
 
 
 def make_formatter(fmt: str | None = None) -> logging.Formatter:
-    """The formatter GUANXI_LOG_FORMAT asks for (also uvicorn's, via uvicorn_log_config)."""
+    """The formatter for GUANXI_LOG_FORMAT ``fmt`` (also uvicorn's, via uvicorn_log_config)."""
     install_record_factory()
     logging.captureWarnings(True)
     return JsonFormatter() if log_format(fmt) == "json" else TextFormatter()
@@ -207,13 +206,13 @@ def configure_logging(level: str = "INFO", fmt: str | None = None) -> None:
         logger.setLevel(level)
 
 
-def uvicorn_log_config(level: str = "INFO") -> dict:
+def uvicorn_log_config(level: str = "INFO", fmt: str | None = None) -> dict:
     """For ``uvicorn.run(log_config=...)``: uvicorn's own lines, from its
     first ("Started server process"), in our format and through our handler."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"guanxi": {"()": "api.logs.make_formatter"}},
+        "formatters": {"guanxi": {"()": "api.logs.make_formatter", "fmt": fmt}},
         "handlers": {"guanxi": {"class": "api.logs._GuanxiHandler", "formatter": "guanxi", "stream": "ext://sys.stderr"}},
         "root": {"handlers": ["guanxi"], "level": "WARNING"},
         "loggers": {

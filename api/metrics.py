@@ -30,14 +30,15 @@ from collections.abc import Callable
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 from starlette.types import Scope
 
 from engine.metrics import REGISTRY
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-TOKEN_ENV = "GUANXI_METRICS_TOKEN"
 MAX_OPERATIONS = 200  # distinct operation names per process before the rest count as "other"
 OTHER = "other"
 ANONYMOUS = "anonymous"
@@ -136,10 +137,6 @@ def _series(route: str, operation: str, outcome: str) -> tuple:
     return found
 
 
-def metrics_enabled() -> bool:
-    return os.environ.get("GUANXI_METRICS", "true").strip().lower() not in {"0", "false", "no", "off"}
-
-
 # -- the database pool -----------------------------------------------------------------------
 
 def observe_pool(engine: Engine) -> None:
@@ -179,14 +176,19 @@ def scrape() -> bytes:
     return generate_latest(registry)
 
 
-async def metrics_endpoint(request: Request) -> Response:
-    token = os.environ.get(TOKEN_ENV, "")
-    if token:
-        sent = request.headers.get("authorization", "")
-        if not hmac.compare_digest(sent.encode("utf-8", "replace"), f"Bearer {token}".encode()):
-            return JSONResponse({"error": "send Authorization: Bearer <GUANXI_METRICS_TOKEN>"}, status_code=401,
-                                headers={"WWW-Authenticate": "Bearer"})
-    return Response(scrape(), media_type=CONTENT_TYPE_LATEST)
+def metrics_route(token: SecretStr | None) -> Route:
+    """``/metrics``; with a token (GUANXI_METRICS_TOKEN), only for a scraper that sends it as bearer."""
+    expected = f"Bearer {token.get_secret_value()}".encode() if token is not None else None
+
+    async def metrics_endpoint(request: Request) -> Response:
+        if expected is not None:
+            sent = request.headers.get("authorization", "").encode("utf-8", "replace")
+            if not hmac.compare_digest(sent, expected):
+                return JSONResponse({"error": "send Authorization: Bearer <GUANXI_METRICS_TOKEN>"}, status_code=401,
+                                    headers={"WWW-Authenticate": "Bearer"})
+        return Response(scrape(), media_type=CONTENT_TYPE_LATEST)
+
+    return Route("/metrics", metrics_endpoint)
 
 
 def process_exiting() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 from strawberry.scalars import JSON
@@ -14,7 +14,9 @@ from engine.enums import LabeledEnum
 from engine.models import AuditEvent as AuditEventRow
 from engine.models import ApiKey as ApiKeyRow
 from engine.models import Tenant as TenantRow
+from api.errors import ErrorCode, error_code
 from api.ids import to_global_id
+from api.references import CURRENT_CORE, load_interaction
 
 
 @strawberry.enum(description="Label language.")
@@ -53,17 +55,27 @@ class Node:
     id: strawberry.ID
 
 
-@strawberry.type
+@strawberry.type(description="Where a page of a connection lies in the whole list (Relay cursor connections).")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: Optional[str]
+    has_next_page: bool = strawberry.field(description="More rows follow the page (paging with last/before: true when paging before a cursor).")
+    has_previous_page: bool = strawberry.field(
+        default=False, description="More rows precede the page (paging with first/after: true when paging after a cursor).")
+    start_cursor: Optional[str] = strawberry.field(default=None, description="The first edge's cursor; null on an empty page.")
+    end_cursor: Optional[str] = strawberry.field(default=None, description="The last edge's cursor; null on an empty page.")
+
+
+def _as_error_code(self) -> None:
+    if isinstance(self.code, str):
+        self.code = error_code(self.code)
 
 
 @strawberry.type(description="An expected failure: which input field, what is wrong, a stable code.")
 class Error:
     field: Optional[str]
     message: str
-    code: str
+    code: ErrorCode
+
+    __post_init__ = _as_error_code
 
 
 @strawberry.type(description="A failure of one item of a bulk mutation; `index` is its position in the input.")
@@ -71,7 +83,9 @@ class ItemError:
     index: int
     field: Optional[str]
     message: str
-    code: str
+    code: ErrorCode
+
+    __post_init__ = _as_error_code
 
 
 @strawberry.type
@@ -88,6 +102,10 @@ class Tenant:
     created_at: datetime
 
 
+# Audit targets stored by primary key: sent as global ids (Module, Job and Export targets are names).
+ID_TARGETS = frozenset({"Customer", "Interaction", "JobRun", "ApiKey", "Tenant", "Complaint", "LoyaltyLedgerEntry", "LoyaltyCoupon"})
+
+
 @strawberry.type
 class AuditEvent(Node):
     @strawberry.field
@@ -97,7 +115,13 @@ class AuditEvent(Node):
     actor: str
     action: str
     target_type: Optional[str]
-    target_id: Optional[str]
+
+    @strawberry.field(description="The target's global id (as its `id` field gives it); a module or job target by name.")
+    def target_id(self: AuditEventRow) -> Optional[strawberry.ID]:
+        value = self.target_id
+        if value is not None and self.target_type in ID_TARGETS and value.isascii() and value.isdigit():
+            return strawberry.ID(to_global_id(self.target_type, value))
+        return value
     changes: JSON
     at: datetime
 
@@ -116,7 +140,7 @@ class AuditEventEdge:
 class AuditEventConnection:
     edges: list[AuditEventEdge]
     page_info: PageInfo
-    total_count: int
+    total_count: int = strawberry.field(description="Events matching the filter (counted only when selected).")
 
 
 @strawberry.type(description="An API key; the secret itself is shown only by createApiKey.")
@@ -189,7 +213,9 @@ class CustomerWhere:
     owner: Optional[StringFilter] = None
     tags: Optional[TagsFilter] = None
     created_at: Optional[DateTimeFilter] = None
-    total_spent: Optional[DecimalFilter] = None
+    total_spent: Optional[DecimalFilter] = strawberry.field(default=None, deprecation_reason="Use grossSpent (the same value) or netSpent.")
+    gross_spent: Optional[DecimalFilter] = strawberry.field(default=None, description="Purchases before refunds.")
+    net_spent: Optional[DecimalFilter] = strawberry.field(default=None, description="Purchases minus refunds.")
     purchase_count: Optional[IntFilter] = None
     last_purchase_at: Optional[DateTimeFilter] = None
     and_: Optional[list[CustomerWhere]] = strawberry.field(name="AND", default=None)
@@ -199,7 +225,9 @@ class CustomerWhere:
 @strawberry.enum
 class CustomerOrderField(enum.Enum):
     CREATED_AT = "created_at"
-    TOTAL_SPENT = "total_spent"
+    TOTAL_SPENT = strawberry.enum_value("total_spent", deprecation_reason="Use GROSS_SPENT (the same order) or NET_SPENT.")
+    GROSS_SPENT = strawberry.enum_value("gross_spent", description="Purchases before refunds.")
+    NET_SPENT = strawberry.enum_value("net_spent", description="Purchases minus refunds.")
     PURCHASE_COUNT = "purchase_count"
     LAST_PURCHASE_AT = "last_purchase_at"
     NAME = "name"
@@ -208,7 +236,15 @@ class CustomerOrderField(enum.Enum):
 @strawberry.input
 class CustomerOrder:
     field: CustomerOrderField = CustomerOrderField.CREATED_AT
-    direction: Direction = Direction.DESC
+    direction: Optional[Direction] = strawberry.field(
+        default=None, description="Left out: A→Z for NAME, largest or newest first for the others.")
+
+
+def order_direction(order) -> Direction:
+    """The direction given, else the natural one of the field (names A→Z, amounts and dates high to low)."""
+    if order.direction is not None:
+        return order.direction
+    return Direction.ASC if order.field.name == "NAME" else Direction.DESC
 
 
 @strawberry.input
@@ -225,3 +261,8 @@ class DuplicateItem:
     index: int
     external_id: str
     existing_id: Optional[strawberry.ID]
+    existing_pk: strawberry.Private[Optional[int]] = None
+
+    @strawberry.field(description="The interaction already recorded with this externalId; null for a repeat within the batch.")
+    async def existing(self, info: strawberry.Info) -> Optional[Annotated["Interaction", strawberry.lazy(CURRENT_CORE)]]:
+        return await load_interaction(info, self.existing_pk)

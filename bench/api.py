@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import statistics
 import tempfile
 import time
@@ -47,10 +46,10 @@ from engine.enums import Role
 from engine.runtime import Guanxi
 
 # What a customer list shows; with the plugin fields about 30 per customer.
-LIST_FIELDS = "id code name phone email store tags totalSpent purchaseCount lastPurchaseAt"
+LIST_FIELDS = "id code name phone email store tags grossSpent purchaseCount lastPurchaseAt"
 CORE_FIELDS = """id code name birthday phone email wechatId region city occupation incomeBand skinType
   preferences owner store tags attributes consent createdAt updatedAt erasedAt firstPurchaseAt lastPurchaseAt
-  purchaseCount purchaseDays totalSpent refundedAmount gender { code label } acquisitionChannel { code label }
+  purchaseCount purchaseDays grossSpent netSpent refundedAmount gender { code label } acquisitionChannel { code label }
   preferredChannel { code label } priceSensitivity { code label } role { code label } lifecycleStage { code label }"""
 
 
@@ -170,18 +169,13 @@ async def scoping_overhead(gx: Guanxi, key: str, query: str) -> dict:
 
 async def metrics_overhead(gx: Guanxi, key: str, query: str) -> dict:
     """The p50 of the list page with Prometheus metrics on (the default)
-    against an app built with GUANXI_METRICS=false, interleaved, minus 1."""
-    with_metrics = create_app(gx)
-    previous = os.environ.get("GUANXI_METRICS")
-    os.environ["GUANXI_METRICS"] = "false"
+    against an app whose settings turn them off (GUANXI_METRICS=false),
+    interleaved, minus 1."""
+    without = Guanxi(settings=gx.settings.model_copy(update={"metrics": False}), plugins=gx.plugins)
     try:
-        without = create_app(gx)
+        return await interleaved_overhead("metrics", create_app(gx), create_app(without), key, query)
     finally:
-        if previous is None:
-            del os.environ["GUANXI_METRICS"]
-        else:
-            os.environ["GUANXI_METRICS"] = previous
-    return await interleaved_overhead("metrics", with_metrics, without, key, query)
+        without.engine.dispose()
 
 
 async def interleaved_overhead(name: str, on_app, off_app, key: str, query: str, rounds: int = 9, per_round: int = 30) -> dict:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Optional
@@ -307,9 +306,9 @@ def demo(
 
 EXAMPLE_QUERY = """{
   me { tenant { name } role { code } enabledModules }
-  customers(first: 5, orderBy: {field: TOTAL_SPENT, direction: DESC}) {
+  customers(first: 5, orderBy: {field: GROSS_SPENT, direction: DESC}) {
     totalCount
-    edges { node { id name totalSpent purchaseCount lastPurchaseAt } }
+    edges { node { id name grossSpent purchaseCount lastPurchaseAt } }
   }
 }"""
 
@@ -319,11 +318,13 @@ def _serve(host: str, port: int, workers: int) -> None:
 
     from api.logs import uvicorn_log_config
     from api.metrics import prepare_multiprocess_dir
+    from engine.config import Settings
 
+    settings = Settings.from_env()
     console.print(f"GraphQL API and GraphiQL on http://{host}:{port}/graphql")
     prepare_multiprocess_dir(workers)  # every worker's metrics in one directory, counted together at /metrics
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
-                log_config=uvicorn_log_config(os.environ.get("GUANXI_LOG_LEVEL", "INFO")))
+                log_config=uvicorn_log_config(settings.log_level, settings.log_format))
 
 
 @app.command()
@@ -333,7 +334,7 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes"),
 ) -> None:
     """Serve the GraphQL API (uvicorn --factory api.app:create_app)."""
-    open_engine()  # refuse a database behind the code before starting workers
+    open_engine(for_api=True)  # refuse a database behind the code, or bad settings, before starting workers
     _serve(host, port, workers)
 
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import strawberry
 
 from api.context import RequestContext
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
+from api.pagination import Keyset, page_slice, slice_page, wants_total
+from api.references import CURRENT_CORE, load_interaction
 from api.types import Error, Lang, Node, PageInfo
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
@@ -29,7 +31,16 @@ from plugins.loyalty import coupons, service
 from plugins.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember, LoyaltyReward
 from plugins.loyalty.settings import LoyaltySettings, Tier
 
-MAX_FIRST = 100
+# Ledger entries and coupons are listed newest first, by id; cursors are signed (api/pagination.py).
+LEDGER = Keyset("LEDGER:ID:DESC", None, True)
+COUPONS = Keyset("COUPON:ID:DESC", None, True)
+
+
+def _id_bounds(cursors, keyset: Keyset, page) -> tuple[Optional[int], Optional[int]]:
+    """(older than, newer than): the ids the page's after/before cursors name."""
+    older = keyset.position(cursors, page.after)[1] if page.after else None
+    newer = keyset.position(cursors, page.before)[1] if page.before else None
+    return older, newer
 
 
 @strawberry.type(name="LoyaltyTierBenefits")
@@ -86,6 +97,11 @@ class LoyaltyLedgerEntryType(Node):
     actor: str
     at: datetime
     interaction_id: Optional[strawberry.ID]
+    interaction_pk: strawberry.Private[Optional[int]] = None
+
+    @strawberry.field(description="The purchase or refund that earned or took back the points; null for other entries.")
+    async def interaction(self, info: strawberry.Info) -> Optional[Annotated["Interaction", strawberry.lazy(CURRENT_CORE)]]:
+        return None if self.interaction_pk is None else await load_interaction(info, self.interaction_pk)
 
 
 @strawberry.type(name="LoyaltyLedgerEdge")
@@ -98,6 +114,7 @@ class LoyaltyLedgerEdge:
 class LoyaltyLedgerConnection:
     edges: list[LoyaltyLedgerEdge]
     page_info: PageInfo
+    total_count: int = strawberry.field(default=0, description="The member's entries (counted only when selected).")
 
 
 @strawberry.type(name="LoyaltyTierChange")
@@ -116,7 +133,7 @@ def _tier(settings: LoyaltySettings, code: str) -> LoyaltyTier:
 def _entry(row) -> LoyaltyLedgerEntryType:
     return LoyaltyLedgerEntryType(
         id=strawberry.ID(to_global_id("LoyaltyLedgerEntry", row.id)), kind=row.kind, rule=row.rule, points=row.points,
-        reason=row.reason, actor=row.actor, at=row.at,
+        reason=row.reason, actor=row.actor, at=row.at, interaction_pk=row.interaction_id,
         interaction_id=None if row.interaction_id is None else strawberry.ID(to_global_id("Interaction", row.interaction_id)))
 
 
@@ -258,35 +275,42 @@ class CustomerLoyalty:
         found = await ctx.read(lambda s: service.next_tier(gx.context(s, tenant_id), row))
         return None if found is None else LoyaltyNextTier(code=found[0], remaining_to_qualify=found[1])
 
-    @strawberry.field(description="Ledger entries, newest first (keyset cursor).")
-    async def ledger(self, info: strawberry.Info, first: int = 20, after: Optional[str] = None) -> LoyaltyLedgerConnection:
+    @strawberry.field(description="Ledger entries, newest first (Relay cursors).")
+    async def ledger(self, info: strawberry.Info, first: Optional[int] = None, after: Optional[str] = None,
+                     last: Optional[int] = None, before: Optional[str] = None) -> LoyaltyLedgerConnection:
         ctx: RequestContext = info.context
-        first = max(0, min(first, MAX_FIRST))
-        before_id = int(after) if after and after.isascii() and after.isdigit() and len(after) < 19 else None
+        page, with_total = page_slice(first, after, last, before), wants_total(info)
+        older, newer = _id_bounds(ctx.cursors, LEDGER, page)
         gx, tenant_id, member_id = ctx.gx, ctx.tenant_id, self.row.id
-        rows = await ctx.read(lambda s: service.ledger(gx.context(s, tenant_id), member_id, first + 1, before_id))
-        page = rows[:first]
-        edges = [LoyaltyLedgerEdge(cursor=str(r.id), node=_entry(r)) for r in page]
-        return LoyaltyLedgerConnection(edges=edges, page_info=PageInfo(has_next_page=len(rows) > first,
-                                                                       end_cursor=edges[-1].cursor if edges else None))
+
+        def read(s):
+            tc = gx.context(s, tenant_id)
+            total = service.count_ledger(tc, member_id) if with_total else None
+            return service.ledger(tc, member_id, page.size + 1, older, newer, page.backwards), total
+
+        rows, total = await ctx.read(read)
+        found = slice_page(rows, page, lambda r: LEDGER.cursor(ctx.cursors, r), total)
+        return LoyaltyLedgerConnection(edges=[LoyaltyLedgerEdge(cursor=e.cursor, node=_entry(e.node)) for e in found.edges],
+                                       page_info=found.page_info, total_count=total)
 
     @strawberry.field(description="The member's coupons, newest first, with their status now; "
                                   "`status` keeps those in any of the given statuses.")
-    async def coupons(self, info: strawberry.Info, first: int = 20, after: Optional[str] = None,
-                      status: Optional[list[LoyaltyCouponStatus]] = None) -> LoyaltyCouponConnection:
+    async def coupons(self, info: strawberry.Info, first: Optional[int] = None, after: Optional[str] = None,
+                      status: Optional[list[LoyaltyCouponStatus]] = None, last: Optional[int] = None,
+                      before: Optional[str] = None) -> LoyaltyCouponConnection:
         ctx: RequestContext = info.context
-        first = max(0, min(first, MAX_FIRST))
-        before_id = int(after) if after and after.isascii() and after.isdigit() and len(after) < 19 else None
+        page = page_slice(first, after, last, before)
+        older, newer = _id_bounds(ctx.cursors, COUPONS, page)
         gx, tenant_id, member_id, statuses = ctx.gx, ctx.tenant_id, self.row.id, _statuses(status)
         rows = await ctx.read(lambda s: coupons.list_coupons(gx.context(s, tenant_id), member_id, statuses,
-                                                             first + 1, before_id))
-        edges = [LoyaltyCouponEdge(cursor=str(c.id), node=LoyaltyCouponType(coupon=c)) for c in rows[:first]]
+                                                             page.size + 1, older, before=newer, oldest_first=page.backwards))
+        found = slice_page(rows, page, lambda c: COUPONS.cursor(ctx.cursors, c))
+        edges = [LoyaltyCouponEdge(cursor=e.cursor, node=LoyaltyCouponType(coupon=e.node)) for e in found.edges]
 
         async def count() -> int:
             return await ctx.read(lambda s: coupons.count_coupons(gx.context(s, tenant_id), member_id, statuses))
 
-        return LoyaltyCouponConnection(edges=edges, count=count, page_info=PageInfo(
-            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+        return LoyaltyCouponConnection(edges=edges, count=count, page_info=found.page_info)
 
     @strawberry.field
     async def tier_history(self, info: strawberry.Info) -> list[LoyaltyTierChange]:
@@ -471,6 +495,11 @@ class LoyaltyRedemption:
     value: Decimal = strawberry.field(description="Money the points paid for.")
     coupon_code: Optional[str]
     replayed: bool = strawberry.field(description="The idempotency key had been used: nothing was applied again.")
+    entry_pk: strawberry.Private[int] = 0
+
+    @strawberry.field(description="The ledger entry written (the first one, for a replayed request).")
+    async def entry(self, info: strawberry.Info) -> Optional[LoyaltyLedgerEntryType]:
+        return await load_ledger_entry(info, self.entry_pk)
 
 
 @strawberry.type(name="EnrollMemberPayload")
@@ -501,7 +530,7 @@ def _customer(value: Any, field: str = "customer_id") -> int:
 def _redemption(r: service.Redemption) -> dict:
     return {"redemption": LoyaltyRedemption(
         entry_id=strawberry.ID(to_global_id("LoyaltyLedgerEntry", r.entry_id)), points=r.points, balance=r.balance,
-        value=r.value, coupon_code=r.coupon_code, replayed=r.replayed)}
+        value=r.value, coupon_code=r.coupon_code, replayed=r.replayed, entry_pk=r.entry_id)}
 
 
 @strawberry.type

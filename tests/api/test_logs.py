@@ -229,6 +229,7 @@ def test_uvicorns_report_of_a_crash_carries_the_request_id_and_no_values(tmp_pat
 
 def test_the_text_format_and_a_bad_format_setting(monkeypatch):
     from api.logs import install_record_factory, log_format, request_id_var, tenant_var
+    from engine.config import Settings, SettingsError
 
     install_record_factory()
     tokens = request_id_var.set("req-text-1"), tenant_var.set("acme")
@@ -240,8 +241,9 @@ def test_the_text_format_and_a_bad_format_setting(monkeypatch):
         tenant_var.reset(tokens[1])
     line = TextFormatter().format(record)
     assert line.endswith(" INFO guanxi.access [req-text-1 acme] request path=/graphql status=200")
+    assert log_format("text") == "text" and log_format("json") == "json"
     monkeypatch.setenv("GUANXI_LOG_FORMAT", "TEXT")
-    assert log_format() == "text"
+    assert Settings().log_format == "text"
     monkeypatch.setenv("GUANXI_LOG_FORMAT", "yaml")
-    with pytest.raises(ValueError, match="GUANXI_LOG_FORMAT must be one of json, text, auto, not 'yaml'"):
-        log_format()
+    with pytest.raises(SettingsError, match="GUANXI_LOG_FORMAT: Input should be 'json', 'text' or 'auto'"):
+        Settings()

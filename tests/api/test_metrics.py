@@ -10,9 +10,12 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from api import metrics
+from api.app import create_app
 from engine.jobs import run_jobs
+from engine.runtime import Guanxi
 from engine.scoring import run_scoring
 from engine.services.customers import create_customer
 from engine.services.interactions import record_interactions
@@ -128,12 +131,26 @@ async def test_job_runs_and_scoring_are_timed(client, gx, make_tenant):
         value(before, "guanxi_scoring_duration_seconds_count", module="rfm") == 1
 
 
-async def test_a_metrics_token_is_required_once_set(client, monkeypatch):
-    monkeypatch.setenv("GUANXI_METRICS_TOKEN", "s3cret-scrape")
-    refused = await client.get("/metrics")
-    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
-    assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status_code == 401
-    assert "guanxi_http_requests_total" in (await client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape"})).text
+async def test_a_metrics_token_is_required_once_set(gx):
+    guarded = Guanxi(settings=gx.settings.model_copy(update={"metrics_token": SecretStr("s3cret-scrape")}), plugins=gx.plugins)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(guarded)), base_url="http://test") as client:
+            refused = await client.get("/metrics")
+            assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+            assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status_code == 401
+            scraped = await client.get("/metrics", headers={"Authorization": "Bearer s3cret-scrape"})
+            assert scraped.status_code == 200 and "guanxi_http_requests_total" in scraped.text
+    finally:
+        guarded.engine.dispose()
+
+
+async def test_metrics_can_be_turned_off(gx):
+    quiet = Guanxi(settings=gx.settings.model_copy(update={"metrics": False}), plugins=gx.plugins)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(quiet)), base_url="http://test") as client:
+            assert (await client.get("/metrics")).status_code == 404
+    finally:
+        quiet.engine.dispose()
 
 
 def test_two_uvicorn_workers_are_counted_together(gx, database_url, make_key, make_tenant, tmp_path):

@@ -3,7 +3,8 @@
 - ``Customer.birthdayNext``: the coming birthday, in the tenant's time zone.
 - ``Customer.birthdayGreeting``: the greeting for the latest birthday greeted,
   through a per-request DataLoader (one statement for a page of customers).
-- ``birthdaysUpcoming(days)``: who has a birthday soon, and their greeting.
+- ``birthdaysUpcoming(days)``: who has a birthday soon, and their greeting
+  (a Relay connection like every list of the API).
 - ``markBirthdayGreetingSent(input)``: staff sent it; bad input comes back
   in the payload's ``errors``, naming the field.
 """
@@ -12,14 +13,16 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 
 from api.errors import BAD_USER_INPUT, api_error
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
-from api.types import Error, Lang
+from api.pagination import list_page, page_slice, wants_total
+from api.references import CURRENT_CORE, load_customer
+from api.types import Error, Lang, PageInfo
 from engine.enums import Role
 from engine.errors import not_found
 from guanxi_birthdays import service
@@ -43,6 +46,10 @@ class BirthdayGreetingType:
     @strawberry.field
     def customer_id(self) -> strawberry.ID:
         return strawberry.ID(to_global_id("Customer", self.row.customer_id))
+
+    @strawberry.field(description="The customer greeted; null once deleted.")
+    async def customer(self, info: strawberry.Info) -> Optional[Annotated["Customer", strawberry.lazy(CURRENT_CORE)]]:
+        return await load_customer(info, self.row.customer_id)
 
     @strawberry.field(description="The year of the birthday greeted.")
     def year(self) -> int:
@@ -110,27 +117,55 @@ class BirthdayUpcoming:
     birthday: date = strawberry.field(description="The coming birthday (this year's or next).")
     days_until: int = strawberry.field(description="0 on the day.")
     greeting: Optional[BirthdayGreetingType] = strawberry.field(description="The greeting for this birthday, once queued.")
+    customer_pk: strawberry.Private[int] = 0
+
+    @strawberry.field(description="The customer whose birthday it is.")
+    async def customer(self, info: strawberry.Info) -> Optional[Annotated["Customer", strawberry.lazy(CURRENT_CORE)]]:
+        return await load_customer(info, self.customer_pk)
+
+
+@strawberry.type(name="BirthdayUpcomingEdge")
+class BirthdayUpcomingEdge:
+    cursor: str
+    node: BirthdayUpcoming
+
+
+@strawberry.type(name="BirthdayUpcomingConnection", description="Soonest birthday first.")
+class BirthdayUpcomingConnection:
+    edges: list[BirthdayUpcomingEdge]
+    page_info: PageInfo
+    total_count: int = strawberry.field(default=0, description="Birthdays within the window.")
 
 
 @strawberry.type
 class BirthdaysQuery:
     @strawberry.field(description="Customers whose birthday is within `days` (default: the days_ahead setting), soonest first.")
-    async def birthdays_upcoming(self, info: strawberry.Info, days: Optional[int] = None) -> list[BirthdayUpcoming]:
+    async def birthdays_upcoming(self, info: strawberry.Info, days: Optional[int] = None, first: Optional[int] = None,
+                                 after: Optional[str] = None, last: Optional[int] = None,
+                                 before: Optional[str] = None) -> BirthdayUpcomingConnection:
         if days is not None and not 0 <= days <= MAX_DAYS:
             raise api_error(f"days: must be between 0 and {MAX_DAYS}, got {days}", BAD_USER_INPUT)
+        page, with_total = page_slice(first, after, last, before), wants_total(info)
         timezone = info.context.principal.tenant.timezone
-        gx, tenant_id = info.context.gx, info.context.tenant_id
+        gx, tenant_id, cursors = info.context.gx, info.context.tenant_id, info.context.cursors
 
         def work(session):
             window = days if days is not None else gx.context(session, tenant_id).module_settings(service.MODULE).days_ahead
             soon = service.upcoming(session, service.local_today(timezone), window)
             greetings = service.greetings_of_years(session, {person.birthday.year for person in soon})
-            return [BirthdayUpcoming(customer_id=strawberry.ID(to_global_id("Customer", person.customer_id)), name=person.name,
-                                     birthday=person.birthday, days_until=person.days_until,
-                                     greeting=_greeting(greetings.get((person.customer_id, person.birthday.year))))
-                    for person in soon]
+            found = list_page(sorted(soon, key=_upcoming_key), page, cursors, "BIRTHDAYS", _upcoming_key, with_total)
+            edges = [BirthdayUpcomingEdge(cursor=edge.cursor, node=BirthdayUpcoming(
+                customer_id=strawberry.ID(to_global_id("Customer", person.customer_id)), name=person.name,
+                birthday=person.birthday, days_until=person.days_until, customer_pk=person.customer_id,
+                greeting=_greeting(greetings.get((person.customer_id, person.birthday.year)))))
+                for edge in found.edges for person in (edge.node,)]
+            return BirthdayUpcomingConnection(edges=edges, page_info=found.page_info, total_count=found.total_count)
 
         return await info.context.read(work)
+
+
+def _upcoming_key(person) -> list:
+    return [person.days_until, person.customer_id]
 
 
 @strawberry.input(name="MarkBirthdayGreetingSentInput")
