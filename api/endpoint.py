@@ -21,6 +21,8 @@ from api.auth import bearer_token, load_principal
 from api.context import RequestContext
 from api.errors import BAD_REQUEST, BAD_USER_INPUT, DATABASE_UNAVAILABLE, UNAUTHENTICATED, format_error
 from api.graphiql import graphiql, wants_graphiql
+from api.logs import set_tenant
+from api.metrics import note_graphql
 from api.operations import ambiguous_operations
 from api.request_inputs import request_input_problem
 from api.pagination import Cursors
@@ -77,7 +79,7 @@ class GraphQLEndpoint:
         if principal is None:
             message = "missing API key: send Authorization: Bearer <key>" if not secret else "invalid or revoked API key"
             return error_response(message, UNAUTHENTICATED, 401, {"WWW-Authenticate": "Bearer"})
-        request.state.tenant = principal.tenant.slug if principal.tenant else "-"
+        set_tenant(request.state, principal.tenant.slug if principal.tenant else "-")
         schema = platform_schema() if principal.tenant is None else self.schemas.for_modules(principal.modules)
         context = RequestContext(self.gx, principal, self.cursors, request_id=getattr(request.state, "request_id", ""),
                                  jobs=self.jobs)
@@ -98,6 +100,7 @@ class GraphQLEndpoint:
             payload["errors"] = [format_error(e) for e in result.errors]
             if result.data is None and not any("path" in e for e in payload["errors"]):
                 status = 400  # parse, validation or variable errors: the request itself is bad, nothing ran
+        note_graphql(request.state, body, payload.get("errors"))
         return GraphQLResponse(payload, status_code=status)
 
     async def _payload(self, request: Request) -> dict | Response:

@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from api.metrics import prepare_multiprocess_dir
 from bench.ingest import drop_postgres, postgres_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,6 +198,7 @@ def main() -> None:
     server = None
     try:
         key = prepare(url, args.customers)
+        prepare_multiprocess_dir(2)  # the workers' metrics as `guanxi serve --workers 2` keeps them (files they share)
         env = dict(os.environ, GUANXI_DATABASE_URL=url, GUANXI_LOG_LEVEL="WARNING")
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",

@@ -180,12 +180,17 @@ WORKER_HEALTHCHECK_SECONDS = 60
 def _serve(host: str, port: int, workers: int, healthcheck_seconds: int = WORKER_HEALTHCHECK_SECONDS) -> None:
     import uvicorn
 
-    # Set-up shared by the workers, done once in the parent before they start
-    # (e.g. the multiprocess metrics directory) goes here.
+    from api.logs import uvicorn_log_config
+    from api.metrics import prepare_multiprocess_dir
+    from engine.config import Settings
+
+    settings = Settings.from_env()
     say(f"GraphQL API and GraphiQL on http://{host}:{port}/graphql")
+    prepare_multiprocess_dir(workers)  # every worker's metrics in one directory, counted together at /metrics
     # An import string, not the app: each worker imports api.asgi and builds
     # the app itself; nothing of this CLI has to be pickled or rebuilt there.
     uvicorn.run("api.asgi:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                log_config=uvicorn_log_config(settings.log_level, settings.log_format),
                 timeout_worker_healthcheck=healthcheck_seconds)
 
 

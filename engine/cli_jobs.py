@@ -276,7 +276,7 @@ def worker(
     from engine.worker import Worker
 
     gx = open_engine()
-    configure_logging(gx.settings.log_level)
+    configure_logging(gx.settings.log_level, gx.settings.log_format)
     try:
         the_worker = Worker(gx, concurrency=concurrency, poll_seconds=poll_seconds, lease_seconds=lease_seconds,
                             tenants=tenant or None, keep_days=keep_days)
