@@ -180,12 +180,13 @@ WORKER_HEALTHCHECK_SECONDS = 60
 def _serve(host: str, port: int, workers: int, healthcheck_seconds: int = WORKER_HEALTHCHECK_SECONDS) -> None:
     import uvicorn
 
-    from api.logs import uvicorn_log_config
+    from api.logs import log_format, uvicorn_log_config
     from api.metrics import prepare_multiprocess_dir
     from engine.config import Settings
 
     settings = Settings.from_env()
-    say(f"GraphQL API and GraphiQL on http://{host}:{port}/graphql")
+    if log_format(settings.log_format) == "text":  # JSON logs: stderr carries log lines only (uvicorn names the address)
+        say(f"GraphQL API and GraphiQL on http://{host}:{port}/graphql")
     prepare_multiprocess_dir(workers)  # every worker's metrics in one directory, counted together at /metrics
     # An import string, not the app: each worker imports api.asgi and builds
     # the app itself; nothing of this CLI has to be pickled or rebuilt there.
