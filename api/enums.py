@@ -1,0 +1,85 @@
+"""Coded values in GraphQL, one rule for every schema: a GraphQL enum with
+upper-case values, and where an object shows the value to people, a
+``<Enum>Value { code: <Enum>! label(lang: Lang = ZH): String! }`` object.
+
+``labeled_enum(cls)`` turns a Python enum whose members carry zh/en labels
+(engine.enums.LabeledEnum, the complaint workflow's enums, a plugin's) into
+the GraphQL enum, each value described by its labels; ``value_type(cls)`` is
+its ``<Enum>Value`` object type. Both are built once per Python enum, so every
+schema shares them. Resolvers of ``<Enum>Value`` fields return the Python
+member (or its code); inputs arrive as members of the GraphQL enum, whose
+``value`` is the code (``Gender.FEMALE.value == "FEMALE"``), and ``code_of``
+gives back that code for the services, which take codes.
+"""
+
+# No ``from __future__ import annotations``: value_type annotates with a local enum.
+import enum
+from typing import Annotated, Any
+
+import strawberry
+
+from api.types import Lang
+
+
+def _labels(member: Any) -> tuple[str, str]:
+    zh, en = getattr(member, "zh", None), getattr(member, "en", None)
+    if zh is None and hasattr(member, "label"):
+        zh, en = member.label("zh"), member.label("en")
+    return zh or member.name, en or member.name
+
+
+_ENUMS: dict[type[enum.Enum], type[enum.Enum]] = {}
+_VALUE_TYPES: dict[type[enum.Enum], type] = {}
+
+
+def labeled_enum(source: type[enum.Enum], name: str | None = None, description: str | None = None) -> type[enum.Enum]:
+    """The GraphQL enum of ``source``: its members' names as values, described "English label (中文标签)."
+    The first call names and describes it; later calls get the same type."""
+    if source in _ENUMS:
+        return _ENUMS[source]
+    name = name or source.__name__
+    members = {}
+    for member in source:
+        zh, en = _labels(member)
+        members[member.name] = strawberry.enum_value(member.name, description=f"{en} ({zh}).")
+    graphql_enum = strawberry.enum(enum.Enum(name, members), name=name,
+                                   description=description or f"{name} codes (labels in each value's description).")
+    return _ENUMS.setdefault(source, graphql_enum)
+
+
+def code_of(value: Any) -> Any:
+    """A GraphQL enum member (or a list of them) as the code string the services take; anything else unchanged."""
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, list):
+        return [code_of(item) for item in value]
+    return value
+
+
+def value_type(source: type[enum.Enum], name: str | None = None, description: str | None = None) -> type:
+    """``<Enum>Value``: the coded value with its zh/en label, for fields people read."""
+    if source in _VALUE_TYPES:
+        return _VALUE_TYPES[source]
+    graphql_enum = labeled_enum(source, name, description)
+    name = strawberry_name(graphql_enum)
+
+    def member_of(value: Any):
+        return source[value] if isinstance(value, str) else source[value.name]
+
+    @strawberry.type(name=f"{name}Value", description=f"A {name} code with its label in Chinese or English.")
+    class Value:
+        @strawberry.field(description="The stable code: what inputs and filters take.")
+        def code(self) -> graphql_enum:  # type: ignore[valid-type]
+            return graphql_enum[member_of(self).name]
+
+        @strawberry.field(description="The value's label for people, in Chinese (the default) or English.")
+        def label(self, lang: Annotated[Lang, strawberry.argument(description="Label language.")] = Lang.ZH) -> str:
+            zh, en = _labels(member_of(self))
+            return zh if lang is Lang.ZH else en
+
+    return _VALUE_TYPES.setdefault(source, Value)
+
+
+def strawberry_name(graphql_enum: type[enum.Enum]) -> str:
+    return graphql_enum.__strawberry_definition__.name
+
