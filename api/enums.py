@@ -18,7 +18,11 @@ from typing import Annotated, Any
 
 import strawberry
 
-from api.types import Lang
+
+@strawberry.enum(description="Label language.")
+class Lang(enum.Enum):
+    ZH = strawberry.enum_value("zh", description="Chinese (中文), the default.")
+    EN = strawberry.enum_value("en", description="English.")
 
 
 def _labels(member: Any) -> tuple[str, str]:
@@ -27,6 +31,9 @@ def _labels(member: Any) -> tuple[str, str]:
         zh, en = member.label("zh"), member.label("en")
     return zh or member.name, en or member.name
 
+
+# The ``lang`` argument of every label field.
+LangArg = Annotated[Lang, strawberry.argument(description="The label's language: ZH (the default) or EN.")]
 
 _ENUMS: dict[type[enum.Enum], type[enum.Enum]] = {}
 _VALUE_TYPES: dict[type[enum.Enum], type] = {}
@@ -73,7 +80,7 @@ def value_type(source: type[enum.Enum], name: str | None = None, description: st
             return graphql_enum[member_of(self).name]
 
         @strawberry.field(description="The value's label for people, in Chinese (the default) or English.")
-        def label(self, lang: Annotated[Lang, strawberry.argument(description="Label language.")] = Lang.ZH) -> str:
+        def label(self, lang: LangArg = Lang.ZH) -> str:
             zh, en = _labels(member_of(self))
             return zh if lang is Lang.ZH else en
 
@@ -83,3 +90,16 @@ def value_type(source: type[enum.Enum], name: str | None = None, description: st
 def strawberry_name(graphql_enum: type[enum.Enum]) -> str:
     return graphql_enum.__strawberry_definition__.name
 
+
+
+# -- the core's coded values ----------------------------------------------------------
+from engine import enums as _codes  # noqa: E402  (after the helpers they go through)
+
+GenderCode = labeled_enum(_codes.Gender, "Gender", "A customer's gender.")
+ChannelCode = labeled_enum(_codes.Channel, "Channel", "A contact channel: where an interaction happened, or how a customer likes to be reached.")
+InteractionKindCode = labeled_enum(_codes.InteractionKind, "InteractionKind", "What happened between the customer and the business.")
+AcquisitionChannelCode = labeled_enum(_codes.AcquisitionChannel, "AcquisitionChannel", "How the customer first came to the business.")
+PriceSensitivityCode = labeled_enum(_codes.PriceSensitivity, "PriceSensitivity", "How much price decides the customer's purchases.")
+CustomerRoleCode = labeled_enum(_codes.CustomerRole, "CustomerRole", "The customer's standing: potential, existing or churned.")
+LifecycleStageCode = labeled_enum(_codes.LifecycleStage, "LifecycleStage", "The customer's stage in the relationship with the business.")
+RoleCode = labeled_enum(_codes.Role, "Role", "An API key's role: what it may read and change (docs/api.md, Authentication and roles).")

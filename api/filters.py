@@ -14,7 +14,7 @@ from typing import Optional
 
 import strawberry
 
-from api.types import CustomerOrderField, CustomerWhere, DateTimeFilter, Direction, StringFilter, TagsFilter
+from api.types import CUSTOMER_ORDER_FIELDS, CUSTOMER_WHERE_DESCRIPTION, CustomerOrderField, CustomerWhere, DateTimeFilter, Direction, StringFilter, TagsFilter
 from engine.models import Customer
 from engine.services.customers import escape_like
 from engine.services.search import has_tag
@@ -101,22 +101,28 @@ def extended_customer_inputs(plugin_filters, plugin_orders):
     ``CustomerWhere`` / ``CustomerOrderField`` so clients see one vocabulary.
     """
     annotations = {f.name: Optional[f.input_type] for f in plugin_filters}
-    where = type("CustomerWhere", (CustomerWhere,), {"__annotations__": annotations, **{f.name: None for f in plugin_filters}})
+    fields = {f.name: strawberry.field(default=None, description=f.description) for f in plugin_filters}
+    where = type("CustomerWhere", (CustomerWhere,), {"__annotations__": annotations, **fields})
     # AND / OR take the extended type too.
     where.__annotations__["and_"] = Optional[list[where]]
     where.__annotations__["or_"] = Optional[list[where]]
-    where.and_ = strawberry.field(name="AND", default=None)
-    where.or_ = strawberry.field(name="OR", default=None)
-    where = strawberry.input(where, name="CustomerWhere", description=CustomerWhere.__doc__ or None)
+    where.and_ = strawberry.field(name="AND", default=None, description="Every one of these must hold.")
+    where.or_ = strawberry.field(name="OR", default=None, description="At least one of these must hold.")
+    # Explicit: a subclass's docstring would be the dataclass's repr.
+    where = strawberry.input(where, name="CustomerWhere", description=CUSTOMER_WHERE_DESCRIPTION)
 
-    members = {m.name: m.value for m in CustomerOrderField} | {o.name: o.name.lower() for o in plugin_orders}
-    field_enum = strawberry.enum(enum.Enum("CustomerOrderField", members), name="CustomerOrderField")
+    members = {name: strawberry.enum_value(value, description=description)
+               for name, (value, description) in CUSTOMER_ORDER_FIELDS.items()}
+    members |= {o.name: strawberry.enum_value(o.name.lower(), description=o.description) for o in plugin_orders}
+    field_enum = strawberry.enum(enum.Enum("CustomerOrderField", members), name="CustomerOrderField",
+                                 description=CustomerOrderField.__strawberry_definition__.description)
     order = strawberry.input(
         type("CustomerOrder", (), {
             "__annotations__": {"field": field_enum, "direction": Direction},
-            "field": field_enum.CREATED_AT, "direction": Direction.DESC,
+            "field": strawberry.field(default=field_enum.CREATED_AT, description="The sort key (default CREATED_AT)."),
+            "direction": strawberry.field(default=Direction.DESC, description="The direction (default DESC)."),
         }),
-        name="CustomerOrder",
+        name="CustomerOrder", description="How to sort customers.",
     )
     return where, order
 

@@ -24,7 +24,7 @@ from api.errors import api_error
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
 from api.pagination import make_page, page_size
-from api.types import Error, Node, PageInfo
+from api.types import INPUT, Error, Node, PageInfo
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from plugins.complaints import service
@@ -555,7 +555,7 @@ async def _step(info: strawberry.Info, action: str, call) -> ComplaintPayload:
 @strawberry.type
 class ComplaintsMutation:
     @strawberry.mutation(description="Step 1: receive a complaint; suggests open duplicates.")
-    async def open_complaint(self, info: strawberry.Info, input: OpenComplaintInput) -> OpenComplaintPayload:
+    async def open_complaint(self, info: strawberry.Info, input: Annotated[OpenComplaintInput, INPUT]) -> OpenComplaintPayload:
         ctx = info.context
         ctx.require(Role.AGENT, "opening complaints")
 
@@ -571,41 +571,41 @@ class ComplaintsMutation:
         return OpenComplaintPayload(**await guarded(ctx, work))
 
     @strawberry.mutation(description="Step 2: route to a department and/or an agent.")
-    async def route_complaint(self, info: strawberry.Info, input: RouteComplaintInput) -> ComplaintPayload:
+    async def route_complaint(self, info: strawberry.Info, input: Annotated[RouteComplaintInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "routing complaints", lambda tc: service.route_case(tc, _pk(input.id), input.department, input.assignee, input.note))
 
     @strawberry.mutation(description="Step 3: a progress update to the customer (counts as the first response).")
-    async def add_complaint_update(self, info: strawberry.Info, input: AddComplaintUpdateInput) -> ComplaintPayload:
+    async def add_complaint_update(self, info: strawberry.Info, input: Annotated[AddComplaintUpdateInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "updating complaints", lambda tc: service.add_update(tc, _pk(input.id), input.note, input.promised_reply_at))
 
     @strawberry.mutation(description="Wait on the customer: the resolution clock pauses.")
-    async def wait_on_complaint_customer(self, info: strawberry.Info, input: ComplaintStepInput) -> ComplaintPayload:
+    async def wait_on_complaint_customer(self, info: strawberry.Info, input: Annotated[ComplaintStepInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "updating complaints", lambda tc: service.wait_on_customer(tc, _pk(input.id), input.note))
 
     @strawberry.mutation(description="The customer answered: the resolution clock runs again.")
-    async def resume_complaint(self, info: strawberry.Info, input: ComplaintStepInput) -> ComplaintPayload:
+    async def resume_complaint(self, info: strawberry.Info, input: Annotated[ComplaintStepInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "updating complaints", lambda tc: service.resume_case(tc, _pk(input.id), input.note))
 
     @strawberry.mutation(description="Step 4: resolve (resolution and root cause required); linked cases resolve with it.")
-    async def resolve_complaint(self, info: strawberry.Info, input: ResolveComplaintInput) -> ComplaintPayload:
+    async def resolve_complaint(self, info: strawberry.Info, input: Annotated[ResolveComplaintInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "resolving complaints",
                            lambda tc: service.resolve_case(tc, _pk(input.id), input.resolution, input.root_cause, input.note))
 
     @strawberry.mutation(description="Step 5: the follow-up visit; satisfaction 1–5, an unsatisfied customer reopens the case.")
-    async def record_follow_up(self, info: strawberry.Info, input: RecordFollowUpInput) -> ComplaintPayload:
+    async def record_follow_up(self, info: strawberry.Info, input: Annotated[RecordFollowUpInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "following up complaints",
                            lambda tc: service.record_follow_up(tc, _pk(input.id), input.satisfaction, input.note, input.reopen))
 
     @strawberry.mutation(description="Step 6: close (needs the follow-up result).")
-    async def close_complaint(self, info: strawberry.Info, input: ComplaintStepInput) -> ComplaintPayload:
+    async def close_complaint(self, info: strawberry.Info, input: Annotated[ComplaintStepInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "closing complaints", lambda tc: service.close_case(tc, _pk(input.id), input.note))
 
     @strawberry.mutation(description="Reopen a case in follow-up (the customer is not satisfied).")
-    async def reopen_complaint(self, info: strawberry.Info, input: ReopenComplaintInput) -> ComplaintPayload:
+    async def reopen_complaint(self, info: strawberry.Info, input: Annotated[ReopenComplaintInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "reopening complaints",
                            lambda tc: service.reopen_case(tc, _pk(input.id), input.note, input.satisfaction))
 
     @strawberry.mutation(description="Link a case under a parent (same problem); optionally cancel it as a duplicate.")
-    async def link_complaint(self, info: strawberry.Info, input: LinkComplaintInput) -> ComplaintPayload:
+    async def link_complaint(self, info: strawberry.Info, input: Annotated[LinkComplaintInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "linking complaints",
                            lambda tc: service.link_case(tc, _pk(input.id), _pk(input.parent_id, "parent_id"), input.cancel, input.note))

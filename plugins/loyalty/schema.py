@@ -15,14 +15,14 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import strawberry
 
 from api.context import RequestContext
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
-from api.types import Error, Lang, Node, PageInfo
+from api.types import INPUT, Error, Lang, Node, PageInfo
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from plugins.loyalty import coupons, service
@@ -507,7 +507,7 @@ def _redemption(r: service.Redemption) -> dict:
 @strawberry.type
 class LoyaltyMutation:
     @strawberry.mutation(description="Enrol a customer (APPLICATION or INVITATION, with the referrer).")
-    async def enroll_member(self, info: strawberry.Info, input: EnrollMemberInput) -> EnrollMemberPayload:
+    async def enroll_member(self, info: strawberry.Info, input: Annotated[EnrollMemberInput, INPUT]) -> EnrollMemberPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.AGENT, "enrolling members")
 
@@ -520,14 +520,14 @@ class LoyaltyMutation:
         return EnrollMemberPayload(**await guarded(ctx, work))
 
     @strawberry.mutation(description="Pay part of an order with points (100 points = 1 unit, at most 50 % of it).")
-    async def redeem_points(self, info: strawberry.Info, input: RedeemPointsInput) -> LoyaltyRedemptionPayload:
+    async def redeem_points(self, info: strawberry.Info, input: Annotated[RedeemPointsInput, INPUT]) -> LoyaltyRedemptionPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.AGENT, "redeeming points")
         return LoyaltyRedemptionPayload(**await guarded(ctx, lambda tc: _redemption(service.redeem_points(
             tc, _customer(input.customer_id), input.points, input.order_amount, input.order_ref, input.idempotency_key))))
 
     @strawberry.mutation(description="Exchange points for a catalogue reward; issues a coupon code.")
-    async def redeem_reward(self, info: strawberry.Info, input: RedeemRewardInput) -> LoyaltyRedemptionPayload:
+    async def redeem_reward(self, info: strawberry.Info, input: Annotated[RedeemRewardInput, INPUT]) -> LoyaltyRedemptionPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.AGENT, "redeeming rewards")
         return LoyaltyRedemptionPayload(**await guarded(ctx, lambda tc: _redemption(service.redeem_reward(
@@ -535,7 +535,7 @@ class LoyaltyMutation:
 
     @strawberry.mutation(description="Use a coupon at checkout. Errors on `code`: NOT_FOUND, COUPON_USED, "
                                      "COUPON_VOIDED, COUPON_EXPIRED, COUPON_NOT_YET_VALID.")
-    async def use_coupon(self, info: strawberry.Info, input: UseCouponInput) -> UseCouponPayload:
+    async def use_coupon(self, info: strawberry.Info, input: Annotated[UseCouponInput, INPUT]) -> UseCouponPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.AGENT, "using coupons")
 
@@ -546,21 +546,21 @@ class LoyaltyMutation:
         return UseCouponPayload(**await guarded(ctx, work))
 
     @strawberry.mutation(description="Withdraw an unused coupon (reason required); the points are not given back.")
-    async def void_coupon(self, info: strawberry.Info, input: VoidCouponInput) -> VoidCouponPayload:
+    async def void_coupon(self, info: strawberry.Info, input: Annotated[VoidCouponInput, INPUT]) -> VoidCouponPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.ADMIN, "voiding coupons")
         return VoidCouponPayload(**await guarded(ctx, lambda tc: {"coupon": LoyaltyCouponType(
             coupon=coupons.void_coupon(tc, input.code, input.reason))}))
 
     @strawberry.mutation(description="Admin correction of a balance; a reason is required and logged with the actor.")
-    async def adjust_points(self, info: strawberry.Info, input: AdjustPointsInput) -> LoyaltyRedemptionPayload:
+    async def adjust_points(self, info: strawberry.Info, input: Annotated[AdjustPointsInput, INPUT]) -> LoyaltyRedemptionPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.ADMIN, "adjusting points")
         return LoyaltyRedemptionPayload(**await guarded(ctx, lambda tc: _redemption(service.adjust_points(
             tc, _customer(input.customer_id), input.points, input.reason, input.idempotency_key))))
 
     @strawberry.mutation(description="Add a reward to the catalogue.")
-    async def create_reward(self, info: strawberry.Info, input: CreateRewardInput) -> CreateRewardPayload:
+    async def create_reward(self, info: strawberry.Info, input: Annotated[CreateRewardInput, INPUT]) -> CreateRewardPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.ADMIN, "creating rewards")
         return CreateRewardPayload(**await guarded(ctx, lambda tc: {"reward": _reward(service.create_reward(

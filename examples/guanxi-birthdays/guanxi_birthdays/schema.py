@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
 
 from api.errors import BAD_USER_INPUT, api_error
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
-from api.types import Error, Lang
+from api.types import INPUT, Error, Lang
 from engine.enums import Role
 from engine.errors import not_found
 from guanxi_birthdays import service
@@ -150,7 +150,7 @@ class MarkBirthdayGreetingSentPayload:
 class BirthdaysMutation:
     @strawberry.mutation(description="Record that a queued birthday greeting was sent (agents and admins).")
     async def mark_birthday_greeting_sent(self, info: strawberry.Info,
-                                          input: MarkBirthdayGreetingSentInput) -> MarkBirthdayGreetingSentPayload:
+                                          input: Annotated[MarkBirthdayGreetingSentInput, INPUT]) -> MarkBirthdayGreetingSentPayload:
         info.context.require(Role.AGENT, "marking birthday greetings sent")
 
         def work(ctx):
