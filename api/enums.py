@@ -103,3 +103,10 @@ PriceSensitivityCode = labeled_enum(_codes.PriceSensitivity, "PriceSensitivity",
 CustomerRoleCode = labeled_enum(_codes.CustomerRole, "CustomerRole", "The customer's standing: potential, existing or churned.")
 LifecycleStageCode = labeled_enum(_codes.LifecycleStage, "LifecycleStage", "The customer's stage in the relationship with the business.")
 RoleCode = labeled_enum(_codes.Role, "Role", "An API key's role: what it may read and change (docs/api.md, Authentication and roles).")
+
+
+def coded_enum(name: str, description: str, values: dict[str, str]) -> type[enum.Enum]:
+    """A GraphQL enum of codes without labels, each value with its description: ``{"ACTIVE": "Can earn and redeem."}``.
+    The Python value of each member is its code, which the services take."""
+    members = {code: strawberry.enum_value(code, description=text) for code, text in values.items()}
+    return strawberry.enum(enum.Enum(name, members), name=name, description=description)

@@ -24,24 +24,49 @@ from api.errors import api_error
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
 from api.pagination import make_page, page_size
-from api.types import INPUT, Error, Node, PageInfo
-from engine.enums import Role
+from api.enums import ChannelCode, code_of, coded_enum, value_type
+from api.types import ERRORS, INPUT, After, Error, First, Lang, LangArg, Node, PageInfo
+from engine.enums import Channel, Role
 from engine.errors import FieldError, ValidationFailed
 from plugins.complaints import service
 from plugins.complaints.models import ComplaintCase, ComplaintEvent
 from plugins.complaints.stats import complaint_stats
 from plugins.complaints.workflow import Priority, Status
 
-ComplaintStatus = strawberry.enum(enum.Enum("ComplaintStatus", {s.name: s.value for s in Status}), name="ComplaintStatus")
-ComplaintPriority = strawberry.enum(enum.Enum("ComplaintPriority", {p.name: p.value for p in Priority}), name="ComplaintPriority")
+def _labelled(source, name: str, description: str):
+    # Python values stay the stored lower-case codes; GraphQL shows the names.
+    members = {m.name: strawberry.enum_value(m.value, description=f"{m.en} ({m.zh}).") for m in source}
+    return strawberry.enum(enum.Enum(name, members), name=name, description=description)
 
 
-@strawberry.enum(name="ComplaintStatsGroupBy")
+ComplaintStatus = _labelled(Status, "ComplaintStatus", "Where a case stands in the workflow (the steps are in docs/complaints.md).")
+ComplaintPriority = _labelled(Priority, "ComplaintPriority", "How urgent a case is; the SLA policy can depend on it.")
+
+
+@strawberry.enum(name="ComplaintStatsGroupBy", description="What complaintStats groups cases by.")
 class ComplaintStatsGroupBy(enum.Enum):
-    CATEGORY = "category"
-    STATUS = "status"
-    STORE = "store"
-    PRIORITY = "priority"
+    CATEGORY = strawberry.enum_value("category", description="The category code.")
+    STATUS = strawberry.enum_value("status", description="The status now (keys are ComplaintStatus codes).")
+    STORE = strawberry.enum_value("store", description="The store.")
+    PRIORITY = strawberry.enum_value("priority", description="The priority (keys are ComplaintPriority codes).")
+
+
+ComplaintEventKind = coded_enum("ComplaintEventKind", "What a timeline entry records.", {
+    "TRANSITION": "A change of status.",
+    "UPDATE": "A progress update to the customer.",
+    "ESCALATION": "The case was escalated.",
+    "NOTE": "A note.",
+})
+
+
+def _code(value: Optional[str]) -> Optional[str]:
+    """A stored status or priority (lower-case) as its API code; other keys unchanged."""
+    for source in (Status, Priority):
+        try:
+            return source(value).name
+        except ValueError:
+            continue
+    return value
 
 
 def _gid(type_name: str, pk: int | None) -> Optional[strawberry.ID]:
@@ -52,31 +77,31 @@ def _gid(type_name: str, pk: int | None) -> Optional[strawberry.ID]:
 class ComplaintEventType:
     row: strawberry.Private[ComplaintEvent]
 
-    @strawberry.field(description="TRANSITION, UPDATE, ESCALATION or NOTE.")
-    def kind(self) -> str:
-        return self.row.kind
+    @strawberry.field(description="What the entry records.")
+    def kind(self) -> ComplaintEventKind:
+        return ComplaintEventKind[self.row.kind]
 
-    @strawberry.field
+    @strawberry.field(description="For a transition: the status before; null at opening.")
     def from_status(self) -> Optional[ComplaintStatus]:
         return None if self.row.from_status is None else ComplaintStatus(self.row.from_status)
 
-    @strawberry.field
+    @strawberry.field(description="For a transition: the status after.")
     def to_status(self) -> Optional[ComplaintStatus]:
         return None if self.row.to_status is None else ComplaintStatus(self.row.to_status)
 
-    @strawberry.field
+    @strawberry.field(description="Who made it (an actor, as in audit events).")
     def actor(self) -> str:
         return self.row.actor
 
-    @strawberry.field
+    @strawberry.field(description="The note given with it; null after the customer was erased.")
     def note(self) -> Optional[str]:
         return self.row.note
 
-    @strawberry.field
+    @strawberry.field(description="The facts recorded with it (JSON), such as the resolution or the satisfaction.")
     def data(self) -> JSON:
         return self.row.data or {}
 
-    @strawberry.field
+    @strawberry.field(description="When (UTC).")
     def at(self) -> datetime:
         return self.row.at
 
@@ -95,15 +120,15 @@ def _timelines(session, tenant_id: int, ids: list[int]) -> dict[int, list[Compla
 class ComplaintType(Node):
     row: strawberry.Private[ComplaintCase]
 
-    @strawberry.field
+    @strawberry.field(description="The case's global id.")
     def id(self) -> strawberry.ID:
         return _gid("Complaint", self.row.id)
 
-    @strawberry.field
+    @strawberry.field(description="The Customer who complained.")
     def customer_id(self) -> strawberry.ID:
         return _gid("Customer", self.row.customer_id)
 
-    @strawberry.field
+    @strawberry.field(description="The parent case (the same problem), when linked; null otherwise.")
     def parent_id(self) -> Optional[strawberry.ID]:
         return _gid("Complaint", self.row.parent_id)
 
@@ -111,31 +136,39 @@ class ComplaintType(Node):
     def category(self) -> str:
         return self.row.category
 
-    @strawberry.field
+    @strawberry.field(description="How urgent the case is.")
     def priority(self) -> ComplaintPriority:
         return ComplaintPriority(self.row.priority)
 
-    @strawberry.field
+    @strawberry.field(description="The priority's label for people.")
+    def priority_label(self, lang: LangArg = Lang.ZH) -> str:
+        return Priority(self.row.priority).label(lang.value)
+
+    @strawberry.field(description="Where the case stands in the workflow.")
     def status(self) -> ComplaintStatus:
         return ComplaintStatus(self.row.status)
 
-    @strawberry.field
-    def channel(self) -> Optional[str]:
-        return self.row.channel
+    @strawberry.field(description="The status's label for people.")
+    def status_label(self, lang: LangArg = Lang.ZH) -> str:
+        return Status(self.row.status).label(lang.value)
 
-    @strawberry.field
+    @strawberry.field(description="Where the complaint came in.")
+    def channel(self) -> Optional[value_type(Channel)]:
+        return None if self.row.channel is None else Channel.parse(self.row.channel)
+
+    @strawberry.field(description="The store it concerns.")
     def store(self) -> Optional[str]:
         return self.row.store
 
-    @strawberry.field
+    @strawberry.field(description="What the customer said; null after the customer was erased.")
     def description(self) -> Optional[str]:
         return self.row.description
 
-    @strawberry.field
+    @strawberry.field(description="The department handling it.")
     def department(self) -> Optional[str]:
         return self.row.department
 
-    @strawberry.field
+    @strawberry.field(description="The agent handling it.")
     def assignee(self) -> Optional[str]:
         return self.row.assignee
 
@@ -147,11 +180,11 @@ class ComplaintType(Node):
     def promise_kept(self) -> Optional[bool]:
         return self.row.promise_kept
 
-    @strawberry.field
+    @strawberry.field(description="How it was resolved; null before, and after the customer was erased.")
     def resolution(self) -> Optional[str]:
         return self.row.resolution
 
-    @strawberry.field
+    @strawberry.field(description="The root cause found at resolution.")
     def root_cause(self) -> Optional[str]:
         return self.row.root_cause
 
@@ -159,23 +192,23 @@ class ComplaintType(Node):
     def satisfaction(self) -> Optional[int]:
         return self.row.satisfaction
 
-    @strawberry.field
+    @strawberry.field(description="How many times the case was reopened.")
     def reopen_count(self) -> int:
         return self.row.reopen_count
 
-    @strawberry.field
+    @strawberry.field(description="When the complaint was received (UTC).")
     def opened_at(self) -> datetime:
         return self.row.opened_at
 
-    @strawberry.field
+    @strawberry.field(description="When the customer first heard back; null before.")
     def first_response_at(self) -> Optional[datetime]:
         return self.row.first_response_at
 
-    @strawberry.field
+    @strawberry.field(description="When it was (last) resolved; null before.")
     def resolved_at(self) -> Optional[datetime]:
         return self.row.resolved_at
 
-    @strawberry.field
+    @strawberry.field(description="When it was closed; null before.")
     def closed_at(self) -> Optional[datetime]:
         return self.row.closed_at
 
@@ -187,7 +220,7 @@ class ComplaintType(Node):
     def sla_policy(self) -> Optional[str]:
         return self.row.sla_policy
 
-    @strawberry.field
+    @strawberry.field(description="When the first response is due under the SLA; null without a policy.")
     def first_response_due(self) -> Optional[datetime]:
         return self.row.first_response_due
 
@@ -195,11 +228,11 @@ class ComplaintType(Node):
     def resolution_due(self) -> Optional[datetime]:
         return self.row.resolution_due
 
-    @strawberry.field
+    @strawberry.field(description="The first response came (or is) later than due.")
     def first_response_breached(self) -> bool:
         return bool(self.row.first_response_breached)
 
-    @strawberry.field
+    @strawberry.field(description="The resolution came (or is) later than due.")
     def resolution_breached(self) -> bool:
         return bool(self.row.resolution_breached)
 
@@ -221,31 +254,32 @@ async def load_complaint(info: strawberry.Info, pk: int) -> Optional[ComplaintTy
     return ComplaintType(row=row) if row is not None and row.tenant_id == ctx.tenant_id else None
 
 
-@strawberry.type(name="ComplaintEdge")
+@strawberry.type(name="ComplaintEdge", description="A case in a page, with its cursor.")
 class ComplaintEdge:
-    cursor: str
-    node: ComplaintType
+    cursor: str = strawberry.field(description="The position of this case, for `after`.")
+    node: ComplaintType = strawberry.field(description="The case.")
 
 
-@strawberry.type(name="ComplaintConnection")
+@strawberry.type(name="ComplaintConnection", description="A page of complaint cases, newest first.")
 class ComplaintConnection:
-    edges: list[ComplaintEdge]
-    page_info: PageInfo
-    total_count: int
+    edges: list[ComplaintEdge] = strawberry.field(description="The cases of this page.")
+    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next.")
+    total_count: int = strawberry.field(description="How many cases match, over all pages.")
 
 
 @strawberry.input(name="ComplaintWhere", description="Queue filters; all given conditions must hold.")
 class ComplaintWhere:
-    status: Optional[list[ComplaintStatus]] = None
-    open: Optional[bool] = strawberry.field(default=None, description="true: received/routed/in progress/waiting only.")
-    category: Optional[list[str]] = None
-    priority: Optional[list[ComplaintPriority]] = None
-    breached: Optional[bool] = None
-    escalation_level_gte: Optional[int] = None
-    assignee: Optional[str] = None
-    department: Optional[str] = None
-    store: Optional[str] = None
-    customer_id: Optional[strawberry.ID] = None
+    status: Optional[list[ComplaintStatus]] = strawberry.field(default=None, description="In any of these statuses.")
+    open: Optional[bool] = strawberry.field(default=None, description="true: RECEIVED, ROUTED, IN_PROGRESS or WAITING_ON_CUSTOMER only; "
+                                                                      "false: the others.")
+    category: Optional[list[str]] = strawberry.field(default=None, description="In any of these category codes.")
+    priority: Optional[list[ComplaintPriority]] = strawberry.field(default=None, description="Of any of these priorities.")
+    breached: Optional[bool] = strawberry.field(default=None, description="true: a response or resolution SLA was breached; false: none was.")
+    escalation_level_gte: Optional[int] = strawberry.field(default=None, description="Escalated to at least this level (0–2).")
+    assignee: Optional[str] = strawberry.field(default=None, description="Handled by this agent.")
+    department: Optional[str] = strawberry.field(default=None, description="Handled by this department.")
+    store: Optional[str] = strawberry.field(default=None, description="Concerning this store.")
+    customer_id: Optional[strawberry.ID] = strawberry.field(default=None, description="Of this Customer.")
 
 
 def _conditions(tenant_id: int, where: Optional[ComplaintWhere]) -> list:
@@ -346,11 +380,14 @@ def complaints_batch(ctx):
     return _cases_batch(ctx, DEFAULT_CASES, None, None)
 
 
-@strawberry.type
+WhereArg = Annotated[Optional[ComplaintWhere], strawberry.argument(description="Conditions the cases must meet.")]
+
+
+@strawberry.type(description="The complaints module's Customer fields.")
 class ComplaintCustomerFields:
     @strawberry.field(description="The customer's complaint cases, newest first (first ≤ 100).")
-    def complaints(self, info: strawberry.Info, first: Optional[int] = DEFAULT_CASES, after: Optional[str] = None,
-                   where: Optional[ComplaintWhere] = None) -> ComplaintConnection:
+    def complaints(self, info: strawberry.Info, first: First = DEFAULT_CASES, after: After = None,
+                   where: WhereArg = None) -> ComplaintConnection:
         ctx = info.context
         if first == DEFAULT_CASES and after is None and where is None:
             return ctx.customer_value(complaints_batch, self.id)
@@ -362,52 +399,55 @@ class ComplaintCustomerFields:
 
 @strawberry.type(name="ComplaintDuration", description="Business minutes, to the minute (nearest-rank percentiles).")
 class ComplaintDuration:
-    count: int
-    median_minutes: Optional[float]
-    p90_minutes: Optional[float]
+    count: int = strawberry.field(description="Cases measured.")
+    median_minutes: Optional[float] = strawberry.field(description="The median, in business minutes; null without cases.")
+    p90_minutes: Optional[float] = strawberry.field(description="The 90th percentile, in business minutes; null without cases.")
 
 
-@strawberry.type(name="ComplaintCount")
+@strawberry.type(name="ComplaintCount", description="How many cases have a value.")
 class ComplaintCount:
-    key: Optional[str]
-    count: int
+    key: Optional[str] = strawberry.field(description="The value: a category, a ComplaintStatus code, a store, a root cause or a "
+                                                      "satisfaction score; null for cases without one.")
+    count: int = strawberry.field(description="How many cases.")
 
 
 @strawberry.type(name="ComplaintStatsGroup", description="The report for all cases in range (key null) or one group.")
 class ComplaintStatsGroup:
-    key: Optional[str]
-    count: int
-    first_response: ComplaintDuration
-    resolution: ComplaintDuration
-    sla_met: int
-    sla_breached: int
-    sla_compliance: Optional[float]
-    promises_made: int
-    promises_kept: int
-    promises_broken: int
-    promises_kept_rate: Optional[float]
-    satisfaction_count: int
-    satisfaction_average: Optional[float]
-    satisfaction_distribution: list[ComplaintCount]
-    resolved_ever: int
-    reopened: int
-    reopen_rate: Optional[float]
+    key: Optional[str] = strawberry.field(description="The group's value (ComplaintStatus and ComplaintPriority codes when grouped by "
+                                                      "them); null for the totals.")
+    count: int = strawberry.field(description="Cases opened in the range.")
+    first_response: ComplaintDuration = strawberry.field(description="Time to the first response.")
+    resolution: ComplaintDuration = strawberry.field(description="Time to resolution, pauses left out.")
+    sla_met: int = strawberry.field(description="Cases that met their SLA.")
+    sla_breached: int = strawberry.field(description="Cases that breached their SLA.")
+    sla_compliance: Optional[float] = strawberry.field(description="slaMet / (slaMet + slaBreached), 0 to 1; null without such cases.")
+    promises_made: int = strawberry.field(description="Cases with a promised reply time.")
+    promises_kept: int = strawberry.field(description="Promises kept.")
+    promises_broken: int = strawberry.field(description="Promises broken.")
+    promises_kept_rate: Optional[float] = strawberry.field(description="Kept / (kept + broken), 0 to 1; null without settled promises.")
+    satisfaction_count: int = strawberry.field(description="Cases with a follow-up satisfaction score.")
+    satisfaction_average: Optional[float] = strawberry.field(description="Mean satisfaction, 1 to 5; null without scores.")
+    satisfaction_distribution: list[ComplaintCount] = strawberry.field(description="Cases per satisfaction score.")
+    resolved_ever: int = strawberry.field(description="Cases resolved at least once.")
+    reopened: int = strawberry.field(description="Cases reopened at least once.")
+    reopen_rate: Optional[float] = strawberry.field(description="reopened / resolvedEver, 0 to 1; null when none was resolved.")
 
 
 @strawberry.type(name="ComplaintStats", description="The complaint report over cases opened in [from, to).")
 class ComplaintStatsType:
-    totals: ComplaintStatsGroup
-    by_category: list[ComplaintCount]
-    by_status: list[ComplaintCount]
-    by_store: list[ComplaintCount]
-    top_root_causes: list[ComplaintCount]
-    groups: list[ComplaintStatsGroup]
+    totals: ComplaintStatsGroup = strawberry.field(description="The report over every case in the range.")
+    by_category: list[ComplaintCount] = strawberry.field(description="Cases per category, most first.")
+    by_status: list[ComplaintCount] = strawberry.field(description="Cases per status now (ComplaintStatus codes), most first.")
+    by_store: list[ComplaintCount] = strawberry.field(description="Cases per store, most first.")
+    top_root_causes: list[ComplaintCount] = strawberry.field(description="The most frequent root causes, most first.")
+    groups: list[ComplaintStatsGroup] = strawberry.field(description="The report per group, when groupBy is given; empty otherwise.")
 
 
-def _group(g) -> ComplaintStatsGroup:
+def _group(g, coded: bool = False) -> ComplaintStatsGroup:
     duration = lambda t: ComplaintDuration(count=t.count, median_minutes=t.median_minutes, p90_minutes=t.p90_minutes)  # noqa: E731
+    key = None if g.key is None else str(g.key)
     return ComplaintStatsGroup(
-        key=None if g.key is None else str(g.key), count=g.count, first_response=duration(g.first_response),
+        key=_code(key) if coded else key, count=g.count, first_response=duration(g.first_response),
         resolution=duration(g.resolution), sla_met=g.sla_met, sla_breached=g.sla_breached, sla_compliance=g.sla_compliance,
         promises_made=g.promises_made, promises_kept=g.promises_kept, promises_broken=g.promises_broken,
         promises_kept_rate=g.promises_kept_rate, satisfaction_count=g.satisfaction_count,
@@ -417,27 +457,38 @@ def _group(g) -> ComplaintStatsGroup:
     )
 
 
-def _counts(mapping) -> list[ComplaintCount]:
-    return [ComplaintCount(key=None if k is None else str(k), count=int(v)) for k, v in (mapping.items() if isinstance(mapping, dict) else mapping)]
+def _counts(mapping, coded: bool = False) -> list[ComplaintCount]:
+    counts = []
+    for key, value in mapping.items() if isinstance(mapping, dict) else mapping:
+        key = None if key is None else str(key)
+        counts.append(ComplaintCount(key=_code(key) if coded else key, count=int(value)))
+    return counts
 
 
-@strawberry.type
+@strawberry.type(description="The complaints module's queries.")
 class ComplaintsQuery:
     @strawberry.field(description="The tenant's complaint queue, newest first, with filters (first ≤ 100).")
-    async def complaints(self, info: strawberry.Info, first: Optional[int] = 20, after: Optional[str] = None,
-                         where: Optional[ComplaintWhere] = None) -> ComplaintConnection:
+    async def complaints(self, info: strawberry.Info, first: First = 20, after: After = None,
+                         where: WhereArg = None) -> ComplaintConnection:
         ctx = info.context
         size = page_size(first)
         return await ctx.read(lambda s: queue_page(s, ctx.tenant_id, ctx.cursors, size, after, where))
 
     @strawberry.field(description="One complaint (with its timeline); null when not in this tenant.")
-    async def complaint(self, info: strawberry.Info, id: strawberry.ID) -> Optional[ComplaintType]:
+    async def complaint(
+        self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The case's global id.")]
+    ) -> Optional[ComplaintType]:
         pk = decode_id(id, "Complaint")
         return None if pk is None else await load_complaint(info, pk)
 
     @strawberry.field(description="Counts, response and resolution times, SLA compliance, promises, satisfaction, reopen rate, root causes.")
-    async def complaint_stats(self, info: strawberry.Info, from_: Annotated[datetime, strawberry.argument(name="from")],
-                              to: datetime, group_by: Optional[ComplaintStatsGroupBy] = None) -> ComplaintStatsType:
+    async def complaint_stats(
+        self, info: strawberry.Info,
+        from_: Annotated[datetime, strawberry.argument(name="from", description="Cases opened at or after this time.")],
+        to: Annotated[datetime, strawberry.argument(description="Cases opened before this time.")],
+        group_by: Annotated[Optional[ComplaintStatsGroupBy], strawberry.argument(
+            description="Also report per group of cases (`groups`).")] = None,
+    ) -> ComplaintStatsType:
         ctx = info.context
         gx, tenant_id = ctx.gx, ctx.tenant_id
 
@@ -448,94 +499,100 @@ class ComplaintsQuery:
                 raise api_error(str(error), "INVALID") from None
 
         result = await ctx.read(work)
+        coded = group_by in (ComplaintStatsGroupBy.STATUS, ComplaintStatsGroupBy.PRIORITY)
         return ComplaintStatsType(
-            totals=_group(result.totals), by_category=_counts(result.by_category), by_status=_counts(result.by_status),
+            totals=_group(result.totals), by_category=_counts(result.by_category),
+            by_status=_counts(result.by_status, coded=True),
             by_store=_counts(result.by_store), top_root_causes=_counts(result.top_root_causes),
-            groups=[_group(g) for g in result.groups],
+            groups=[_group(g, coded) for g in result.groups],
         )
 
 
 # -- mutations ---------------------------------------------------------------------
 
 
-@strawberry.type(name="ComplaintPayload")
+@strawberry.type(name="ComplaintPayload", description="The result of a workflow step.")
 class ComplaintPayload:
-    complaint: Optional[ComplaintType] = None
-    errors: list[Error] = strawberry.field(default_factory=list)
+    complaint: Optional[ComplaintType] = strawberry.field(default=None, description="The case after the step; null on failure.")
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type(name="OpenComplaintPayload")
+@strawberry.type(name="OpenComplaintPayload", description="The result of openComplaint.")
 class OpenComplaintPayload:
-    complaint: Optional[ComplaintType] = None
+    complaint: Optional[ComplaintType] = strawberry.field(default=None, description="The new case; null on failure.")
     duplicates: list[ComplaintType] = strawberry.field(default_factory=list, description="Open cases it may duplicate: candidates for linkComplaint.")
-    errors: list[Error] = strawberry.field(default_factory=list)
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.input(name="OpenComplaintInput")
+CASE_ID = "The case (a Complaint id)."
+NOTE = "A note for the timeline."
+
+
+@strawberry.input(name="OpenComplaintInput", description="A complaint received (step 1).")
 class OpenComplaintInput:
-    customer_id: strawberry.ID
-    category: str
-    priority: Optional[ComplaintPriority] = None
-    channel: Optional[str] = None
-    store: Optional[str] = None
-    description: Optional[str] = None
-    department: Optional[str] = None
-    assignee: Optional[str] = None
-    promised_reply_at: Optional[datetime] = None
-    opened_at: Optional[datetime] = None
-    note: Optional[str] = None
+    customer_id: strawberry.ID = strawberry.field(description="The Customer who complains.")
+    category: str = strawberry.field(description="A category code of the tenant's settings (PRODUCT_QUALITY, SERVICE, ...).")
+    priority: Optional[ComplaintPriority] = strawberry.field(default=None, description="How urgent (default NORMAL).")
+    channel: Optional[ChannelCode] = strawberry.field(default=None, description="Where it came in.")
+    store: Optional[str] = strawberry.field(default=None, description="The store it concerns.")
+    description: Optional[str] = strawberry.field(default=None, description="What the customer said.")
+    department: Optional[str] = strawberry.field(default=None, description="The department to handle it.")
+    assignee: Optional[str] = strawberry.field(default=None, description="The agent to handle it.")
+    promised_reply_at: Optional[datetime] = strawberry.field(default=None, description="The reply time promised to the customer, in the future.")
+    opened_at: Optional[datetime] = strawberry.field(default=None, description="When it was received (default: now); not in the future.")
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
 
 
-@strawberry.input(name="RouteComplaintInput")
+@strawberry.input(name="RouteComplaintInput", description="Where to route a case (step 2).")
 class RouteComplaintInput:
-    id: strawberry.ID
-    department: Optional[str] = None
-    assignee: Optional[str] = None
-    note: Optional[str] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    department: Optional[str] = strawberry.field(default=None, description="The department to handle it.")
+    assignee: Optional[str] = strawberry.field(default=None, description="The agent to handle it.")
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
 
 
-@strawberry.input(name="AddComplaintUpdateInput")
+@strawberry.input(name="AddComplaintUpdateInput", description="A progress update to the customer (step 3).")
 class AddComplaintUpdateInput:
-    id: strawberry.ID
-    note: str
-    promised_reply_at: Optional[datetime] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    note: str = strawberry.field(description="What the customer was told; required.")
+    promised_reply_at: Optional[datetime] = strawberry.field(default=None, description="A new reply time promised, in the future.")
 
 
-@strawberry.input(name="ResolveComplaintInput")
+@strawberry.input(name="ResolveComplaintInput", description="How a case was resolved (step 4).")
 class ResolveComplaintInput:
-    id: strawberry.ID
-    resolution: str
-    root_cause: str
-    note: Optional[str] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    resolution: str = strawberry.field(description="How it was resolved; required.")
+    root_cause: str = strawberry.field(description="The root cause; required.")
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
 
 
-@strawberry.input(name="RecordFollowUpInput")
+@strawberry.input(name="RecordFollowUpInput", description="The follow-up with the customer (step 5).")
 class RecordFollowUpInput:
-    id: strawberry.ID
-    satisfaction: int
-    note: Optional[str] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    satisfaction: int = strawberry.field(description="The customer's satisfaction, 1 (very unsatisfied) to 5 (very satisfied).")
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
     reopen: Optional[bool] = strawberry.field(default=None, description="Default: reopen when satisfaction ≤ the tenant's reopen_at_or_below.")
 
 
-@strawberry.input(name="ComplaintStepInput")
+@strawberry.input(name="ComplaintStepInput", description="A case to move one step.")
 class ComplaintStepInput:
-    id: strawberry.ID
-    note: Optional[str] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
 
 
-@strawberry.input(name="ReopenComplaintInput")
+@strawberry.input(name="ReopenComplaintInput", description="A case in follow-up to reopen.")
 class ReopenComplaintInput:
-    id: strawberry.ID
-    note: Optional[str] = None
-    satisfaction: Optional[int] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
+    satisfaction: Optional[int] = strawberry.field(default=None, description="The customer's satisfaction, 1 to 5, if asked.")
 
 
-@strawberry.input(name="LinkComplaintInput")
+@strawberry.input(name="LinkComplaintInput", description="A case to link under a parent case about the same problem.")
 class LinkComplaintInput:
-    id: strawberry.ID
-    parent_id: strawberry.ID
-    cancel: bool = strawberry.field(default=False, description="Cancel this case as a duplicate of the parent.")
-    note: Optional[str] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    parent_id: strawberry.ID = strawberry.field(description="The parent case (a Complaint id).")
+    cancel: bool = strawberry.field(default=False, description="Cancel this case as a duplicate of the parent (default false).")
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
 
 
 def _pk(value: Any, field: str = "id", type_name: str = "Complaint") -> int:
@@ -552,7 +609,7 @@ async def _step(info: strawberry.Info, action: str, call) -> ComplaintPayload:
     return ComplaintPayload(**result)
 
 
-@strawberry.type
+@strawberry.type(description="The complaints module's mutations: one per workflow step.")
 class ComplaintsMutation:
     @strawberry.mutation(description="Step 1: receive a complaint; suggests open duplicates.")
     async def open_complaint(self, info: strawberry.Info, input: Annotated[OpenComplaintInput, INPUT]) -> OpenComplaintPayload:
@@ -560,7 +617,7 @@ class ComplaintsMutation:
         ctx.require(Role.AGENT, "opening complaints")
 
         def work(tc):
-            data = {k: getattr(input, k) for k in ("category", "channel", "store", "description", "department", "assignee",
+            data = {k: code_of(getattr(input, k)) for k in ("category", "channel", "store", "description", "department", "assignee",
                                                     "promised_reply_at", "opened_at", "note") if getattr(input, k) is not None}
             data["customer_id"] = _pk(input.customer_id, "customer_id", "Customer")
             if input.priority is not None:

@@ -38,7 +38,12 @@ PENDING_RULES = {
 }
 
 
-def lint(sdl: str, folder: Path) -> list[str]:
+# The platform schema lists tenants and creates them: it has no connection,
+# so it has no PageInfo for relay-page-info-spec to check.
+PLATFORM_WITHOUT = {"relay-page-info-spec"}
+
+
+def lint(sdl: str, folder: Path, skip: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """The linter's complaints about ``sdl``, as "rule: message" lines."""
     if not LINTER.exists():
         pytest.fail(f"{LINTER} is missing: run `make install` (npm ci in tools/schema-lint)")
@@ -53,7 +58,7 @@ def lint(sdl: str, folder: Path) -> list[str]:
     except json.JSONDecodeError:
         pytest.fail(f"the linter failed (exit {done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
     return [f"{error['rule']}: {error['message']}" for error in report["errors"]
-            if error["rule"] not in PENDING_RULES]
+            if error["rule"] not in PENDING_RULES | set(skip)]
 
 
 def every_installed_plugin(*extra) -> PluginManager:
@@ -77,7 +82,7 @@ def test_every_installed_module_enabled_follows_the_conventions(tmp_path):
 
 
 def test_platform_schema_follows_the_conventions(tmp_path):
-    problems = lint(str(platform_schema()), tmp_path)
+    problems = lint(str(platform_schema()), tmp_path, skip=PLATFORM_WITHOUT)
     assert not problems, f"{len(problems)} schema-lint problems:\n" + "\n".join(problems)
 
 
