@@ -13,6 +13,7 @@ platform schema.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -104,6 +105,38 @@ def undocumented_plugin() -> types.ModuleType:
 def test_a_plugins_undocumented_field_fails_the_lint(tmp_path):
     problems = lint(full_sdl(every_installed_plugin(undocumented_plugin())), tmp_path)
     assert problems == ["fields-have-descriptions: The field `Query.probeCount` is missing a description."]
+
+
+SCAFFOLDED_SDL = """
+import sys
+from api.schema import build_schema
+from engine.config import Settings
+from engine.plugins import PluginManager
+import guanxi_lint_notes.plugin as plugin
+
+manager = PluginManager(Settings(database_url="sqlite://"))
+manager.register_module(plugin, name="guanxi_lint_notes.plugin")
+manager.check()
+sys.stdout.write(str(build_schema(manager, frozenset(manager.modules))))
+"""
+
+
+def test_a_scaffolded_plugin_follows_the_conventions(tmp_path):
+    """`guanxi plugin new` writes a plugin whose schema passes as generated (a
+    subprocess: importing it here would add its table to this process's models)."""
+    from typer.testing import CliRunner
+
+    from engine.cli import app
+
+    made = CliRunner().invoke(app, ["plugin", "new", "lint_notes", "--path", str(tmp_path), "--title-en", "Lint notes"])
+    assert made.exit_code == 0, made.output
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, (tmp_path / "guanxi-lint-notes", root)))}
+    built = subprocess.run([sys.executable, "-c", SCAFFOLDED_SDL], env=env, capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-3000:]
+    assert "LintNotesNote" in built.stdout
+    problems = lint(built.stdout, tmp_path)
+    assert not problems, f"{len(problems)} schema-lint problems:\n" + "\n".join(problems)
 
 
 if __name__ == "__main__":  # print the counts by rule, for reports: python -m tests.api.test_schema_lint
