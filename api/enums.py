@@ -18,6 +18,8 @@ from typing import Annotated, Any
 
 import strawberry
 
+from engine import enums as _codes
+
 
 @strawberry.enum(description="Label language.")
 class Lang(enum.Enum):
@@ -69,19 +71,19 @@ def value_type(source: type[enum.Enum], name: str | None = None, description: st
         return _VALUE_TYPES[source]
     graphql_enum = labeled_enum(source, name, description)
     name = strawberry_name(graphql_enum)
-
-    def member_of(value: Any):
-        return source[value] if isinstance(value, str) else source[value.name]
+    # Looked up by member name: these fields are read for every row of a page.
+    codes = {member.name: graphql_enum[member.name] for member in source}
+    labels = {member.name: _labels(member) for member in source}
 
     @strawberry.type(name=f"{name}Value", description=f"A {name} code with its label in Chinese or English.")
     class Value:
         @strawberry.field(description="The stable code: what inputs and filters take.")
         def code(self) -> graphql_enum:  # type: ignore[valid-type]
-            return graphql_enum[member_of(self).name]
+            return codes[self if isinstance(self, str) else self.name]
 
         @strawberry.field(description="The value's label for people, in Chinese (the default) or English.")
         def label(self, lang: LangArg = Lang.ZH) -> str:
-            zh, en = _labels(member_of(self))
+            zh, en = labels[self if isinstance(self, str) else self.name]
             return zh if lang is Lang.ZH else en
 
     return _VALUE_TYPES.setdefault(source, Value)
@@ -91,9 +93,14 @@ def strawberry_name(graphql_enum: type[enum.Enum]) -> str:
     return graphql_enum.__strawberry_definition__.name
 
 
+def coded_enum(name: str, description: str, values: dict[str, str]) -> type[enum.Enum]:
+    """A GraphQL enum of codes without labels, each value with its description: ``{"ACTIVE": "Can earn and redeem."}``.
+    The Python value of each member is its code, which the services take."""
+    members = {code: strawberry.enum_value(code, description=text) for code, text in values.items()}
+    return strawberry.enum(enum.Enum(name, members), name=name, description=description)
+
 
 # -- the core's coded values ----------------------------------------------------------
-from engine import enums as _codes  # noqa: E402  (after the helpers they go through)
 
 GenderCode = labeled_enum(_codes.Gender, "Gender", "A customer's gender.")
 ChannelCode = labeled_enum(_codes.Channel, "Channel", "A contact channel: where an interaction happened, or how a customer likes to be reached.")
@@ -104,9 +111,3 @@ CustomerRoleCode = labeled_enum(_codes.CustomerRole, "CustomerRole", "The custom
 LifecycleStageCode = labeled_enum(_codes.LifecycleStage, "LifecycleStage", "The customer's stage in the relationship with the business.")
 RoleCode = labeled_enum(_codes.Role, "Role", "An API key's role: what it may read and change (docs/api.md, Authentication and roles).")
 
-
-def coded_enum(name: str, description: str, values: dict[str, str]) -> type[enum.Enum]:
-    """A GraphQL enum of codes without labels, each value with its description: ``{"ACTIVE": "Can earn and redeem."}``.
-    The Python value of each member is its code, which the services take."""
-    members = {code: strawberry.enum_value(code, description=text) for code, text in values.items()}
-    return strawberry.enum(enum.Enum(name, members), name=name, description=description)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.context import RequestContext
+from api.enums import code_of
 from api.errors import field_errors
 from api.ids import decode_id, to_global_id
 from api.inputs import CreateApiKeyInput, CustomerFields, IdInput, RecordInteractionsInput, customer_values, interaction_values
@@ -141,7 +142,7 @@ async def configure_module(ctx: RequestContext, name: str, settings: Any, views)
 
 async def create_api_key(ctx: RequestContext, data: CreateApiKeyInput) -> dict:
     def work(tc):
-        new = keys.create_key(tc.session, tc.tenant, data.role, data.name, actor=tc.actor)
+        new = keys.create_key(tc.session, tc.tenant, code_of(data.role), data.name, actor=tc.actor)
         return {"api_key": new.record, "secret": new.secret}
 
     return await guarded(ctx, work)

@@ -11,11 +11,11 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from api.enums import code_of
 from api.errors import BAD_USER_INPUT, api_error
 from api.filters import compare_condition, customer_condition, order_key, string_condition
 from api.ids import decode_id
 from api.pagination import Cursors, Page, after_clause, make_page
-from api.enums import code_of
 from api.types import CustomerOrder, InteractionWhere
 from engine.enums import Channel, InteractionKind
 from engine.models import AuditEvent, Customer, Interaction
