@@ -24,7 +24,7 @@ INPUT = strawberry.argument(description="The mutation's input.")
 ERRORS = "Expected failures, each naming the input field at fault; empty on success."
 
 # Pagination arguments of every connection field.
-First = Annotated[Optional[int], strawberry.argument(description="How many items to return: 1 to 100 (default 20).")]
+First = Annotated[Optional[int], strawberry.argument(description="How many items to return: 0 to 100 (default 20).")]
 After = Annotated[Optional[str], strawberry.argument(
     description="Return the items after this cursor: the `pageInfo.endCursor` of the previous page.")]
 

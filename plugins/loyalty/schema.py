@@ -54,7 +54,7 @@ LoyaltyRewardKind = coded_enum("LoyaltyRewardKind", "What a catalogue reward giv
     "GIFT": "A gift.",
     "ORDER_DISCOUNT": "A discount of `value` on an order.",
 })
-PAGE_FIRST = Annotated[int, strawberry.argument(description="How many items to return: 0 to 100 (default 20).")]
+PAGE_FIRST = Annotated[int, strawberry.argument(description="How many items to return: at most 100 (default 20).")]
 PAGE_AFTER = Annotated[Optional[str], strawberry.argument(
     description="Return the items after this cursor: the `pageInfo.endCursor` of the previous page.")]
 
