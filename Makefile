@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo demo-data test bench clean
+.PHONY: install chromium vendor-graphiql demo demo-data test bench clean
 
 # The example plugin is installed the way integrators install theirs, so the
 # engine's own tests run with a third-party plugin installed.
@@ -25,6 +25,23 @@ $(SCHEMA_LINT)/node_modules/.installed: $(SCHEMA_LINT)/package.json $(SCHEMA_LIN
 
 install: $(BIN)/.installed $(SCHEMA_LINT)/node_modules/.installed
 
+# The browser tests (tests/browser) drive the system's Chromium through
+# Playwright (not Playwright's own download, which needs internet). make test
+# installs it when missing and we are root on a Debian-like system (make demo
+# does not need it); otherwise it says how.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "tests/browser are skipped without /usr/bin/chromium: sudo apt-get install -y chromium"; \
+	  fi; \
+	fi
+
+# Re-fetch GraphiQL's browser files from npm (versions in the script; api/static/graphiql/VENDOR.md).
+vendor-graphiql:
+	api/static/graphiql/vendor.sh
+
 # Build the demo tenant in ./guanxi.db (SQLite) and serve the API on it.
 demo: install
 	$(BIN)/guanxi demo
@@ -37,7 +54,7 @@ demo-data: install
 # GUANXI_TEST_DATABASE_URL is set (.ci/run sets it): the engine's tests
 # (tests/test_plugin_scaffold.py among them scaffolds a plugin and runs its
 # tests), then the example plugin's own. Both run; either failing fails it.
-test: install
+test: chromium install
 	status=0; \
 	$(BIN)/pytest || status=1; \
 	$(BIN)/pytest $(EXAMPLE) || status=1; \

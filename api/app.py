@@ -1,18 +1,20 @@
 """The ASGI application: ``uvicorn --factory api.app:create_app``.
 
-Routes: /graphql (POST, GET, GraphiQL in a browser), /healthz (process up),
+Routes: /graphql (POST, GET, GraphiQL in a browser: api/graphiql.py, its
+files under /graphiql/), /healthz (process up),
 /readyz (database reachable), /export/... (streamed CSV/XLSX downloads,
-api/export_endpoint.py). CORS origins come from GUANXI_CORS_ORIGINS
-(comma-separated; unset means no cross-origin access). Requested jobs
-(runScoring) run in a background thread of the process unless
-GUANXI_API_RUNS_JOBS=false (api/job_runner.py).
+api/export_endpoint.py). Settings (engine/config.py): CORS origins come
+from GUANXI_CORS_ORIGINS (unset means no cross-origin access); requested
+jobs (runScoring) run in a background thread of the process unless
+GUANXI_API_RUNS_JOBS=false (api/job_runner.py); cursors are signed with
+GUANXI_SECRET_KEY, required on PostgreSQL.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import os
+import threading
 
 import anyio.to_thread
 import sqlalchemy as sa
@@ -25,15 +27,13 @@ from starlette.routing import Route
 
 from api.endpoint import GraphQLEndpoint
 from api.export_endpoint import ExportEndpoint
-from api.job_runner import ApiJobRunner, api_runs_jobs
+from api.graphiql import graphiql as graphiql_ide
+from api.job_runner import ApiJobRunner
 from api.logs import RequestIdMiddleware, configure_logging
-from api.pagination import Cursors, secret_for
+from api.pagination import Cursors, cursor_secret
 from api.schema import SchemaCache
+from engine.config import Settings
 from engine.runtime import Guanxi
-
-
-def cors_origins() -> list[str]:
-    return [o.strip() for o in os.environ.get("GUANXI_CORS_ORIGINS", "").split(",") if o.strip()]
 
 
 def freeze_startup_objects() -> None:
@@ -45,28 +45,58 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+class ReadinessProbe:
+    """``/readyz``'s database check, answered within ``timeout`` seconds. A
+    ping the database does not answer is left to its own bounds (the
+    connection's response timeout) in its thread; until it ends, probes answer
+    not ready at once instead of stacking more stuck threads and connections."""
+
+    def __init__(self, engine: sa.Engine, timeout: float):
+        self.engine, self.timeout = engine, timeout
+        self._running: threading.Event | None = None
+
+    async def check(self) -> str | None:
+        """None when the database answered, else why not."""
+        if self._running is not None and not self._running.is_set():
+            return "StillWaiting"  # the previous ping is stuck: not ready
+        done = self._running = threading.Event()
+        outcome: list[str | None] = []
+
+        def ping() -> None:
+            try:
+                with self.engine.connect() as connection:
+                    connection.execute(sa.text("SELECT 1"))
+                outcome.append(None)
+            except Exception as error:  # any failure to reach the database means not ready
+                outcome.append(type(error).__name__)
+            finally:
+                done.set()
+
+        with anyio.move_on_after(self.timeout):
+            await anyio.to_thread.run_sync(ping, abandon_on_cancel=True)
+        return outcome[0] if outcome else "Timeout"
+
+
 def create_app(gx: Guanxi | None = None) -> Starlette:
     """Build the app around ``gx`` (default: the process-wide engine from the environment)."""
-    configure_logging(os.environ.get("GUANXI_LOG_LEVEL", "INFO"))
-    gx = gx or Guanxi()
+    settings = gx.settings if gx is not None else Settings.from_env()
+    configure_logging(settings.log_level)
+    cursors = Cursors(cursor_secret(settings))  # before anything else: refused without a key on PostgreSQL
+    gx = gx or Guanxi(settings=settings)
     schemas = SchemaCache(gx.plugins)
-    cursors = Cursors(secret_for(gx.settings.database_url))
-    job_runner = ApiJobRunner(gx) if api_runs_jobs() else None
+    job_runner = ApiJobRunner(gx) if settings.api_runs_jobs else None
     graphql = GraphQLEndpoint(gx, schemas, cursors, job_runner)
     export = ExportEndpoint(gx, schemas)
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    async def readyz(_request: Request) -> JSONResponse:
-        def ping() -> None:
-            with gx.engine.connect() as connection:
-                connection.execute(sa.text("SELECT 1"))
+    readiness = ReadinessProbe(gx.engine, settings.readiness_timeout_s)
 
-        try:
-            await anyio.to_thread.run_sync(ping)
-        except Exception as error:  # any failure to reach the database means not ready
-            return JSONResponse({"status": "unavailable", "error": type(error).__name__}, status_code=503)
+    async def readyz(_request: Request) -> JSONResponse:
+        error = await readiness.check()
+        if error is not None:
+            return JSONResponse({"status": "unavailable", "error": error}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     @contextlib.asynccontextmanager
@@ -85,13 +115,14 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
 
     middleware = [
         Middleware(RequestIdMiddleware),
-        Middleware(CORSMiddleware, allow_origins=cors_origins(), allow_methods=["GET", "POST", "OPTIONS"],
+        Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "OPTIONS"],
                    allow_headers=["authorization", "content-type", "x-request-id"], expose_headers=["x-request-id"], max_age=600),
     ]
     app = Starlette(
         routes=[
             Route("/graphql", graphql.__call__, methods=["GET", "POST"]), Route("/healthz", healthz), Route("/readyz", readyz),
             Route("/export/segments/{name}", export.segment), Route("/export/{name}", export.named),
+            *graphiql_ide.routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,

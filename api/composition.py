@@ -26,6 +26,7 @@ from strawberry.types.scalar import ScalarDefinition
 from strawberry.types.union import StrawberryUnion
 
 from api.contrib import GraphQLContribution
+from api.references import CURRENT_CORE
 from api.types import CustomerOrderField
 from engine.plugins.manager import PluginConflict, PluginError
 
@@ -179,6 +180,8 @@ def _definition(annotation: Any) -> Any:
         if isinstance(annotation, StrawberryContainer):
             annotation = annotation.of_type
         elif isinstance(annotation, LazyType):
+            if annotation.module == CURRENT_CORE:
+                return None  # a core type (Customer) a plugin type refers to: the core's own name
             annotation = annotation.resolve_type()
         else:
             break

@@ -19,18 +19,20 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api import jobs, mutations, queries
+from api.enums import value_type
 from api.filters import extended_customer_inputs
 from api.ids import decode_id, parse_global_id, parse_pk, to_global_id
 from api.inputs import (
     ConfigureModuleInput, CreateApiKeyInput, CreateCustomerInput, IdInput, InteractionInput,
     MergeCustomersInput, ModuleNameInput, RecordInteractionsInput, UpdateCustomerInput,
 )
-from api.pagination import make_page, page_size
+from api.pagination import page_slice, slice_page, wants_total
 from api.prefetch import load_batches, selected_batches
-from api.enums import value_type
+from api.references import load_customer, load_interaction
 from api.types import (
     ERRORS, INPUT,
-    After, ApiKey, AuditEvent, AuditEventConnection, CustomerOrder, CustomerWhere, DuplicateItem, DuplicateReason, Error, First,
+    After, ApiKey, AuditEvent, AuditEventConnection, Before, CustomerOrder, CustomerWhere, DuplicateItem, DuplicateReason, Error,
+    First, Last,
     InteractionWhere, ItemError, Lang, LangArg, Node, PageInfo, Tenant,
 )
 from engine.enums import (
@@ -67,11 +69,6 @@ def _enum(enum_type: type[LabeledEnum], code: str | None) -> LabeledEnum | None:
 def _money(value) -> Decimal | None:
     return None if value is None else Decimal(value).quantize(CENT)
 
-
-async def load_customer(info: strawberry.Info, customer_id: int) -> CustomerRow | None:
-    ctx = info.context
-    loader = ctx.loader("customer", lambda s, ids: queries.customers_by_ids(s, ctx.tenant_id, ids))
-    return await loader.load(customer_id)
 
 
 # -- Customer -----------------------------------------------------------------------
@@ -132,9 +129,18 @@ class Customer(Node, *CUSTOMER_MIXINS):
     def lifecycle_stage(self: CustomerRow) -> Optional[value_type(LifecycleStage)]:
         return _enum(LifecycleStage, self.lifecycle_stage)
 
-    @strawberry.field(description="Gross purchases: the sum of purchase amounts, refunds not deducted (money as a decimal string).")
+    @strawberry.field(description="Purchases before refunds (as grossSpent; money as a decimal string).",
+                      deprecation_reason="Use grossSpent (the same value) or netSpent.")
     def total_spent(self: CustomerRow) -> Decimal:
         return _money(self.total_spent)
+
+    @strawberry.field(description="Purchases before refunds: the sum of purchase amounts (money as a decimal string).")
+    def gross_spent(self: CustomerRow) -> Decimal:
+        return _money(self.total_spent)
+
+    @strawberry.field(description="Purchases minus refunds: what RFM and CLV score (money as a decimal string).")
+    def net_spent(self: CustomerRow) -> Decimal:
+        return _money(self.total_spent - self.refunded_amount)
 
     @strawberry.field(description="The sum of refunds (money as a decimal string).")
     def refunded_amount(self: CustomerRow) -> Decimal:
@@ -146,14 +152,15 @@ class Customer(Node, *CUSTOMER_MIXINS):
 
     @strawberry.field(description="This customer's interactions, newest first.")
     async def interactions(
-        self: CustomerRow, info: strawberry.Info, first: First = 20, after: After = None
+        self: CustomerRow, info: strawberry.Info, first: First = None, after: After = None,
+        last: Last = None, before: Before = None,
     ) -> InteractionConnection:
         ctx = info.context
-        size = page_size(first)
+        page = page_slice(first, after, last, before)
         tenant_id, cursors = ctx.tenant_id, ctx.cursors
         rows = await ctx.loader(
-            ("customer.interactions", size, after),
-            lambda s, ids: queries.interactions_of_customers(s, tenant_id, cursors, ids, size, after),
+            ("customer.interactions", page.key),
+            lambda s, ids: queries.interactions_of_customers(s, tenant_id, cursors, ids, page),
         ).load(self.id)
         counts = ctx.loader(("customer.interactions.count",), lambda s, ids: queries.interaction_counts(s, tenant_id, ids))
         customer_id = self.id
@@ -161,9 +168,8 @@ class Customer(Node, *CUSTOMER_MIXINS):
         async def total() -> int:
             return (await counts.load(customer_id)) or 0
 
-        page = make_page(rows or [], size, 0, lambda r: queries.interaction_cursor(cursors, r))
-        page.total_count = total
-        return page
+        # The count is a loader call, made only if totalCount is resolved.
+        return slice_page(rows or [], page, lambda r: queries.interaction_cursor(cursors, r), total)
 
     @classmethod
     def is_type_of(cls, obj, _info) -> bool:
@@ -179,8 +185,8 @@ class CustomerEdge:
 @strawberry.type(description="A page of customers.")
 class CustomerConnection:
     edges: list[CustomerEdge] = strawberry.field(description="The customers of this page.")
-    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next.")
-    total_count: int = strawberry.field(description="How many customers match, over all pages.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
+    total_count: int = strawberry.field(description="Customers matching the filter and search (counted only when selected).")
 
 
 @strawberry.type(description="Live customers who may be one person: they share a phone, an email, or a name and birthday.")
@@ -203,8 +209,8 @@ class DuplicateGroupEdge:
 @strawberry.type(description="A page of groups of possible duplicates.")
 class DuplicateGroupConnection:
     edges: list[DuplicateGroupEdge] = strawberry.field(description="The groups of this page.")
-    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next.")
-    total_count: int = strawberry.field(description="How many groups there are, over all pages.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
+    total_count: int = strawberry.field(description="Groups in all (counted only when selected).")
 
 
 # -- Interaction --------------------------------------------------------------------
@@ -239,6 +245,10 @@ class Interaction(Node):
     def reverses_id(self: InteractionRow) -> Optional[strawberry.ID]:
         return None if self.reverses_id is None else strawberry.ID(to_global_id("Interaction", self.reverses_id))
 
+    @strawberry.field(description="The purchase this refund reverses; null for other kinds.")
+    async def reverses(self: InteractionRow, info: strawberry.Info) -> Optional[Interaction]:
+        return await load_interaction(info, self.reverses_id)
+
     @strawberry.field(description="The customer it happened with.")
     async def customer(self: InteractionRow, info: strawberry.Info) -> Optional[Customer]:
         return await load_customer(info, self.customer_id)
@@ -257,9 +267,9 @@ class InteractionEdge:
 @strawberry.type(description="A page of interactions, newest first.")
 class InteractionConnection:
     edges: list[InteractionEdge] = strawberry.field(description="The interactions of this page.")
-    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
 
-    @strawberry.field(description="How many interactions match, over all pages.")
+    @strawberry.field(description="Interactions in the list (counted only when selected).")
     async def total_count(self) -> int:
         # An int for root pages; a loader call for pages nested under customers.
         value = self.total_count
@@ -414,28 +424,31 @@ class CoreQuery:
     @strawberry.field(description="Candidate duplicates for agents to review and merge: groups of live customers "
                                   "sharing a phone, an email, or a name and birthday (first ≤ 100).")
     async def duplicate_customers(
-        self, info: strawberry.Info, first: First = 20, after: After = None
+        self, info: strawberry.Info, first: First = None, after: After = None,
+        last: Last = None, before: Before = None,
     ) -> DuplicateGroupConnection:
         ctx = info.context
-        size = page_size(first)
-        return await ctx.read(lambda s: queries.duplicate_groups_page(s, ctx.tenant_id, ctx.cursors, size, after))
+        page, total = page_slice(first, after, last, before), wants_total(info)
+        return await ctx.read(lambda s: queries.duplicate_groups_page(s, ctx.tenant_id, ctx.cursors, page, total))
 
     @strawberry.field(description="Customers, filtered and ordered; keyset-paginated (first ≤ 100).")
     async def customers(
-        self, info: strawberry.Info, first: First = 20, after: After = None,
+        self, info: strawberry.Info, first: First = None, after: After = None,
         where: Annotated[Optional[CustomerWhere], strawberry.argument(description="Conditions the customers must meet.")] = None,
-        order_by: Annotated[Optional[CustomerOrder], strawberry.argument(description="The order (default: newest first).")] = None,
+        order_by: Annotated[Optional[CustomerOrder], strawberry.argument(
+            description="The order (default: newest first).")] = None,
         search: Annotated[Optional[str], strawberry.argument(
             description="Prefix search on names (characters, pinyin, initials), phones (the last four digits or the whole number), "
                         "and exact codes, tags, WeChat ids and emails.")] = None,
+        last: Last = None, before: Before = None,
     ) -> CustomerConnection:
         ctx = info.context
-        size = page_size(first)
+        page_args, total = page_slice(first, after, last, before), wants_total(info)
         pairs = [ctx.batch_pair(spec) for spec in selected_batches(info, CUSTOMER_BATCHES)]
 
         def read(s):
-            page = queries.customers_page(
-                s, ctx.tenant_id, ctx.cursors, size, after, where, order_by, search, CUSTOMER_FILTERS, CUSTOMER_ORDERS)
+            page = queries.customers_page(s, ctx.tenant_id, ctx.cursors, page_args, total,
+                                          where, order_by, search, CUSTOMER_FILTERS, CUSTOMER_ORDERS)
             return page, load_batches(s, pairs, [edge.node.id for edge in page.edges])
 
         page, batches = await ctx.read(read)
@@ -444,22 +457,24 @@ class CoreQuery:
 
     @strawberry.field(description="Interactions, newest first.")
     async def interactions(
-        self, info: strawberry.Info, first: First = 20, after: After = None,
+        self, info: strawberry.Info, first: First = None, after: After = None,
         where: Annotated[Optional[InteractionWhere], strawberry.argument(description="Conditions the interactions must meet.")] = None,
+        last: Last = None, before: Before = None,
     ) -> InteractionConnection:
         ctx = info.context
-        size = page_size(first)
-        return await ctx.read(lambda s: queries.interactions_page(s, ctx.tenant_id, ctx.cursors, size, after, where))
+        page, total = page_slice(first, after, last, before), wants_total(info)
+        return await ctx.read(lambda s: queries.interactions_page(s, ctx.tenant_id, ctx.cursors, page, where, total))
 
     @strawberry.field(description="Who did what, newest first. Admins only.")
     async def audit_events(
-        self, info: strawberry.Info, first: First = 20, after: After = None,
+        self, info: strawberry.Info, first: First = None, after: After = None,
         action: Annotated[Optional[str], strawberry.argument(description="Only this action, such as customer.create.")] = None,
+        last: Last = None, before: Before = None,
     ) -> AuditEventConnection:
         ctx = info.context
         ctx.require(Role.ADMIN, "reading audit events")
-        size = page_size(first)
-        return await ctx.read(lambda s: queries.audit_page(s, ctx.tenant_id, ctx.cursors, size, after, action))
+        page, total = page_slice(first, after, last, before), wants_total(info)
+        return await ctx.read(lambda s: queries.audit_page(s, ctx.tenant_id, ctx.cursors, page, action, total))
 
     @strawberry.field(description="This tenant's API keys (never their secrets). Admins only.")
     async def api_keys(self, info: strawberry.Info) -> list[ApiKey]:

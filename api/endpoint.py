@@ -13,14 +13,14 @@ import logging
 import orjson
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from strawberry.http.ides import get_graphql_ide_html
+from starlette.responses import JSONResponse, Response
 
 from api.auth import bearer_token, load_principal
 from api.context import RequestContext
 from api.errors import BAD_REQUEST, DATABASE_UNAVAILABLE, UNAUTHENTICATED, format_error
+from api.graphiql import graphiql, wants_graphiql
 from api.pagination import Cursors
 from api.platform import platform_schema
 from api.schema import SchemaCache
@@ -47,22 +47,31 @@ def error_response(message: str, code: str, status: int, headers: dict | None = 
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status, headers=headers)
 
 
+# Errors meaning the database cannot be reached now (PoolTimeout: no free
+# connection within GUANXI_DB_POOL_TIMEOUT_S): answered 503, never 500.
+UNAVAILABLE_ERRORS = (DBAPIError, PoolTimeout)
+
+
+def database_unavailable() -> JSONResponse:
+    return error_response("the database is unavailable; retry shortly", DATABASE_UNAVAILABLE, 503, {"Retry-After": "5"})
+
+
 class GraphQLEndpoint:
     def __init__(self, gx: Guanxi, schemas: SchemaCache, cursors: Cursors, jobs=None):
         self.gx, self.schemas, self.cursors, self.jobs = gx, schemas, cursors, jobs
 
     async def __call__(self, request: Request) -> Response:
-        if request.method == "GET" and "text/html" in request.headers.get("accept", "") and "query" not in request.query_params:
-            return HTMLResponse(get_graphql_ide_html())
+        if wants_graphiql(request):
+            return await graphiql.page(request)  # api/graphiql.py: served from the package, no CDN
         body = await self._payload(request)
         if isinstance(body, Response):
             return body
         secret = bearer_token(request.headers.get("authorization"))
         try:
             principal = await run_db(self.gx, load_principal, self.gx, secret) if secret else None
-        except DBAPIError:
+        except UNAVAILABLE_ERRORS:
             log.exception("authentication failed: database error")
-            return error_response("the database is unavailable; retry shortly", DATABASE_UNAVAILABLE, 503, {"Retry-After": "5"})
+            return database_unavailable()
         if principal is None:
             message = "missing API key: send Authorization: Bearer <key>" if not secret else "invalid or revoked API key"
             return error_response(message, UNAUTHENTICATED, 401, {"WWW-Authenticate": "Bearer"})

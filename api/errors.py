@@ -3,11 +3,13 @@ expected failures of a mutation go in the payload's ``errors`` list."""
 
 from __future__ import annotations
 
+import enum
 import logging
 import re
 
+import strawberry
 from graphql import GraphQLError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
 
 from engine.errors import FieldError as EngineFieldError
 
@@ -24,6 +26,63 @@ PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+
+
+_CODES = {
+    # top-level errors (extensions.code)
+    UNAUTHENTICATED: "No key, or a key that is unknown or revoked.",
+    FORBIDDEN: "The key's role may not do this.",
+    NOT_FOUND: "No such object in this tenant (the field names the id as sent).",
+    BAD_CURSOR: "A cursor this API did not issue, or made for another ordering.",
+    BAD_PAGE_SIZE: "first/last outside 0..100, or both given.",
+    BAD_REQUEST: "The HTTP request is not a GraphQL request this API accepts.",
+    BAD_USER_INPUT: "An argument or variable of the wrong type or out of range.",
+    PARSE_FAILED: "The query is not valid GraphQL syntax.",
+    VALIDATION_FAILED: "The query does not fit the schema.",
+    INTERNAL: "A bug: reported without details (see the server log).",
+    DATABASE_UNAVAILABLE: "The database did not answer in time; retry shortly.",
+    "PAYLOAD_TOO_LARGE": "The request body is larger than the API accepts (HTTP 413).",
+    # payload errors (errors { field message code })
+    "INVALID": "The value of the named field is not acceptable.",
+    "REQUIRED": "The named field must be given.",
+    "CONFLICT": "Another record already holds the value (a unique field) or the change raced another.",
+    "DUPLICATE": "The same value was already given (a repeated code or item).",
+    "DELETED": "The customer was deleted (merged or erased).",
+    "ERASED": "The customer's personal data was erased.",
+    "SAME_CUSTOMER": "A customer cannot be merged into itself.",
+    "UNSUPPORTED": "An enabled module does not support the operation.",
+    "TOO_MANY_ITEMS": "A bulk request with more items than allowed.",
+    "TOO_LARGE": "The result would be larger than the format holds.",
+    "REFUSED": "The database refused the row.",
+    "IMPORT_FAILED": "The import could not be run.",
+    "MODULE_DISABLED": "The module this needs is off for the tenant.",
+    "ILLEGAL_TRANSITION": "The complaint's status cannot move that way.",
+    "ALREADY_ENROLLED": "The customer is already a loyalty member.",
+    "MEMBER_INACTIVE": "The loyalty member is suspended or closed.",
+    "NEGATIVE_BALANCE": "The member owes points; redemption is blocked until the balance is positive.",
+    "INSUFFICIENT_POINTS": "Not enough points for the redemption.",
+    "OVER_ORDER_LIMIT": "Points would pay more of the order than the settings allow.",
+    "OUT_OF_STOCK": "No reward of this kind is left.",
+    "COUPON_USED": "The coupon was already used.",
+    "COUPON_VOIDED": "The coupon was voided.",
+    "COUPON_EXPIRED": "The coupon has expired.",
+    "COUPON_NOT_YET_VALID": "The coupon's validity has not started.",
+}
+
+ErrorCode = strawberry.enum(
+    enum.Enum("ErrorCode", {code: strawberry.enum_value(code, description=text) for code, text in _CODES.items()}),
+    name="ErrorCode",
+    description="Every stable error code: payload errors' `code` and top-level errors' `extensions.code`.",
+)
+
+
+def error_code(code: str) -> ErrorCode:
+    """The enum member of a code; an unlisted code is a bug logged once, sent as INVALID rather than a 500."""
+    try:
+        return ErrorCode(code)
+    except ValueError:
+        log.error("error code %r is not in ErrorCode (api/errors.py)", code)
+        return ErrorCode("INVALID")
 
 
 def api_error(message: str, code: str) -> GraphQLError:
@@ -62,7 +121,8 @@ def format_error(error: GraphQLError) -> dict:
             extensions["code"] = (original.extensions or {}).get("code", BAD_USER_INPUT)
         elif isinstance(original, (TypeError, ValueError)) and _is_input_coercion(error):
             extensions["code"] = BAD_USER_INPUT
-        elif isinstance(original, DBAPIError) and original.connection_invalidated or isinstance(original, OperationalError):
+        elif (isinstance(original, DBAPIError) and original.connection_invalidated
+              or isinstance(original, (OperationalError, PoolTimeout))):
             log.error("database error in resolver", exc_info=original)
             extensions["code"] = DATABASE_UNAVAILABLE
             formatted["message"] = "the database is unavailable or busy; retry shortly"

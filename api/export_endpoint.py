@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from api.auth import bearer_token, load_principal
 from api.context import RANK, Principal
-from api.endpoint import error_response
+from api.endpoint import UNAVAILABLE_ERRORS, database_unavailable, error_response
 from api.errors import FORBIDDEN, UNAUTHENTICATED
 from api.export_where import CustomerWhereParser, leaf_paths, parse_json
 from api.schema import SchemaCache
@@ -72,6 +72,13 @@ class ExportEndpoint:
         return await self._serve(request, "segment", request.path_params["name"])
 
     async def _serve(self, request: Request, kind: str, name: str) -> Response:
+        try:
+            return await self._answer(request, kind, name)
+        except UNAVAILABLE_ERRORS:  # before the first byte; a failure mid-stream cuts the download
+            log.exception("export failed: database error")
+            return database_unavailable()
+
+    async def _answer(self, request: Request, kind: str, name: str) -> Response:
         principal = await self._principal(request)
         if isinstance(principal, Response):
             return principal

@@ -14,13 +14,14 @@ from typing import Optional
 
 import strawberry
 
-from api.types import CUSTOMER_ORDER_FIELDS, CUSTOMER_WHERE_DESCRIPTION, CustomerOrderField, CustomerWhere, DateTimeFilter, Direction, StringFilter, TagsFilter
+from api.types import CustomerOrder, CustomerOrderField, CustomerWhere, DateTimeFilter, Direction, StringFilter, TagsFilter
 from engine.models import Customer
 from engine.services.customers import escape_like
 from engine.services.search import has_tag
 from engine.types import UtcDateTime
 
 MAX_NESTING = 5
+NET_SPENT = Customer.total_spent - Customer.refunded_amount  # what RFM and CLV score; the stored total is gross
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -78,8 +79,11 @@ def customer_condition(
         f: DateTimeFilter | None = getattr(where, name)
         if f is not None:
             parts.extend(compare_condition(getattr(Customer, name), f, _utc))
-    if where.total_spent is not None:
-        parts.extend(compare_condition(Customer.total_spent, where.total_spent))
+    for spent in (where.total_spent, where.gross_spent):
+        if spent is not None:
+            parts.extend(compare_condition(Customer.total_spent, spent))
+    if where.net_spent is not None:
+        parts.extend(compare_condition(NET_SPENT, where.net_spent))
     if where.purchase_count is not None:
         parts.extend(compare_condition(Customer.purchase_count, where.purchase_count))
     for plugin_filter in plugin_filters:
@@ -108,19 +112,20 @@ def extended_customer_inputs(plugin_filters, plugin_orders):
     where.__annotations__["or_"] = Optional[list[where]]
     where.and_ = strawberry.field(name="AND", default=None, description="Every one of these must hold.")
     where.or_ = strawberry.field(name="OR", default=None, description="At least one of these must hold.")
-    # Explicit: a subclass's docstring would be the dataclass's repr.
-    where = strawberry.input(where, name="CustomerWhere", description=CUSTOMER_WHERE_DESCRIPTION)
+    # The core input's own description (a dataclass's __doc__ is its signature).
+    where = strawberry.input(where, name="CustomerWhere", description=CustomerWhere.__strawberry_definition__.description)
 
-    members = {name: strawberry.enum_value(value, description=description)
-               for name, (value, description) in CUSTOMER_ORDER_FIELDS.items()}
-    members |= {o.name: strawberry.enum_value(o.name.lower(), description=o.description) for o in plugin_orders}
+    core = {v.name: strawberry.enum_value(v.value, description=v.description, deprecation_reason=v.deprecation_reason)
+            for v in CustomerOrderField.__strawberry_definition__.values}
+    members = core | {o.name: strawberry.enum_value(o.name.lower(), description=o.description) for o in plugin_orders}
     field_enum = strawberry.enum(enum.Enum("CustomerOrderField", members), name="CustomerOrderField",
                                  description=CustomerOrderField.__strawberry_definition__.description)
+    direction = CustomerOrder.__dataclass_fields__["direction"]  # same default and description as the core input
     order = strawberry.input(
         type("CustomerOrder", (), {
-            "__annotations__": {"field": field_enum, "direction": Direction},
+            "__annotations__": {"field": field_enum, "direction": Optional[Direction]},
             "field": strawberry.field(default=field_enum.CREATED_AT, description="The sort key (default CREATED_AT)."),
-            "direction": strawberry.field(default=Direction.DESC, description="The direction (default DESC)."),
+            "direction": strawberry.field(default=None, description=direction.description),
         }),
         name="CustomerOrder", description="How to sort customers.",
     )
@@ -147,8 +152,10 @@ def order_key(field, tenant_id: int | None = None, plugin_orders=()):
         return expr, lambda c: (c.last_purchase_at or EPOCH).isoformat(), datetime.fromisoformat
     if name == "CREATED_AT":
         return Customer.created_at, lambda c: c.created_at.isoformat(), datetime.fromisoformat
-    if name == "TOTAL_SPENT":
+    if name in ("TOTAL_SPENT", "GROSS_SPENT"):
         return Customer.total_spent, lambda c: str(c.total_spent), Decimal
+    if name == "NET_SPENT":
+        return NET_SPENT, lambda c: str(c.total_spent - c.refunded_amount), Decimal
     if name == "PURCHASE_COUNT":
         return Customer.purchase_count, lambda c: c.purchase_count, int
     plugin_order = next(o for o in plugin_orders if o.name == name)

@@ -9,18 +9,12 @@ processes serving requests."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
 from engine.worker import Worker, new_worker_id
 
 log = logging.getLogger("guanxi.worker")
 THREADS = 2  # runs at once per API process
-FALSE = {"0", "false", "no", "off"}
-
-
-def api_runs_jobs() -> bool:
-    return os.environ.get("GUANXI_API_RUNS_JOBS", "true").strip().lower() not in FALSE
 
 
 class ApiJobRunner:

@@ -14,12 +14,11 @@ import strawberry
 from sqlmodel import Session
 from strawberry.scalars import JSON
 
-from api.errors import api_error
 from api.ids import decode_id, to_global_id
 from api.inputs import RunScoringInput
 from api.mutations import guarded
-from api.pagination import Cursors, Page, make_page, page_size
-from api.types import ERRORS, INPUT, After, Error, First, Node, PageInfo
+from api.pagination import Cursors, Keyset, Page, Slice, fetch_page, page_slice, wants_total
+from api.types import ERRORS, INPUT, After, Before, Error, First, Last, Node, PageInfo
 from engine import job_runs
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
@@ -107,8 +106,8 @@ class JobRunEdge:
 @strawberry.type(description="A page of job runs, newest first.")
 class JobRunConnection:
     edges: list[JobRunEdge] = strawberry.field(description="The runs of this page.")
-    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next.")
-    total_count: int = strawberry.field(description="How many runs match, over all pages.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
+    total_count: int = strawberry.field(description="Runs matching the filter (counted only when selected).")
 
 
 @strawberry.type(description="A periodic job of one of the tenant's modules, and when it runs for this tenant.")
@@ -172,20 +171,14 @@ class JobSchedulePayload:
 # -- reads ------------------------------------------------------------------------------
 
 
-ORDER = "ID:DESC"
+RUNS = Keyset("ID:DESC", JobRunRow.id, True)
 
 
-def runs_page(session: Session, tenant_id: int, cursors: Cursors, first: int, after: str | None,
-              job: str | None, status: JobRunStatus | None) -> Page:
+def runs_page(session: Session, tenant_id: int, cursors: Cursors, page: Slice,
+              job: str | None, status: JobRunStatus | None, with_total: bool = True) -> Page:
     status_code = status.value if status is not None else None
-    total = job_runs.count_runs(session, tenant_id, job, status_code)
-    before = None
-    if after:
-        _, before = cursors.decode(after, ORDER)
-        if not isinstance(before, int):
-            raise api_error("the cursor is malformed", "BAD_CURSOR")
-    rows = job_runs.list_runs(session, tenant_id, job, status_code, first + 1, before)
-    return make_page(rows, first, total, lambda r: cursors.encode(ORDER, None, r.id))
+    count = (lambda: job_runs.count_runs(session, tenant_id, job, status_code)) if with_total else None
+    return fetch_page(session, job_runs.runs_query(tenant_id, job, status_code), RUNS, cursors, page, count)
 
 
 async def load_run(info: strawberry.Info, pk: int) -> JobRunRow | None:
@@ -199,14 +192,15 @@ async def load_run(info: strawberry.Info, pk: int) -> JobRunRow | None:
 class JobsQuery:
     @strawberry.field(description="This tenant's job runs, newest first (scheduled, manual and requested). Analysts and up.")
     async def job_runs(
-        self, info: strawberry.Info, first: First = 20, after: After = None,
+        self, info: strawberry.Info, first: First = None, after: After = None,
         job: Annotated[Optional[str], strawberry.argument(description="Only runs of this job, such as rfm.rescore.")] = None,
         status: Annotated[Optional[JobRunStatus], strawberry.argument(description="Only runs in this status.")] = None,
+        last: Last = None, before: Before = None,
     ) -> JobRunConnection:
         ctx = info.context
         ctx.require(Role.ANALYST, "reading job runs")
-        size = page_size(first)
-        return await ctx.read(lambda s: runs_page(s, ctx.tenant_id, ctx.cursors, size, after, job, status))
+        page, total = page_slice(first, after, last, before), wants_total(info)
+        return await ctx.read(lambda s: runs_page(s, ctx.tenant_id, ctx.cursors, page, job, status, total))
 
     @strawberry.field(description="One job run by id (null when it is not this tenant's). Analysts and up.")
     async def job_run(

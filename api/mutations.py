@@ -11,7 +11,7 @@ from api.errors import field_errors
 from api.ids import decode_id, to_global_id
 from api.inputs import CreateApiKeyInput, CustomerFields, IdInput, RecordInteractionsInput, customer_values, interaction_values
 from api.types import DuplicateItem, Error, ItemError
-from engine.errors import FieldError, GuanxiError, ValidationFailed
+from engine.errors import FieldError, GuanxiError, NotFound, ValidationFailed
 from engine.services import audit, customers, interactions, keys, modules
 from engine.services import merge as merge_service
 
@@ -40,6 +40,14 @@ def _customer_id(value: str) -> int:
     return pk
 
 
+def _live_customer_id(tc, value: str) -> int:
+    """The pk of a live customer of the tenant; NOT_FOUND names the id as the client sent it."""
+    pk = _customer_id(value)
+    if customers.get_customer_or_none(tc.session, tc.tenant_id, pk) is None:  # the service's own get then hits the session
+        raise NotFound([FieldError("id", f"no customer {value} in this tenant", "NOT_FOUND")])
+    return pk
+
+
 async def create_customer(ctx: RequestContext, data: CustomerFields) -> dict:
     def work(tc):
         return {"customer": customers.create_customer(tc, customer_values(data))}
@@ -49,13 +57,13 @@ async def create_customer(ctx: RequestContext, data: CustomerFields) -> dict:
 
 async def update_customer(ctx: RequestContext, data) -> dict:
     def work(tc):
-        return {"customer": customers.update_customer(tc, _customer_id(data.id), customer_values(data))}
+        return {"customer": customers.update_customer(tc, _live_customer_id(tc, data.id), customer_values(data))}
 
     return await guarded(ctx, work)
 
 
 async def erase_customer(ctx: RequestContext, data: IdInput) -> dict:
-    return await guarded(ctx, lambda tc: {"customer": customers.erase_customer(tc, _customer_id(data.id))})
+    return await guarded(ctx, lambda tc: {"customer": customers.erase_customer(tc, _live_customer_id(tc, data.id))})
 
 
 async def merge_customers(ctx: RequestContext, data) -> dict:
@@ -109,7 +117,8 @@ async def record_interactions(ctx: RequestContext, data: RecordInteractionsInput
             item_errors.extend(_item_errors(index, errs))
     item_errors.sort(key=lambda e: e.index)
     duplicates = [
-        {"index": d.index, "external_id": d.external_id, "existing_id": None if d.existing_id is None else to_global_id("Interaction", d.existing_id)}
+        {"index": d.index, "external_id": d.external_id, "existing_pk": d.existing_id,
+         "existing_id": None if d.existing_id is None else to_global_id("Interaction", d.existing_id)}
         for d in result.duplicates
     ]
     return {

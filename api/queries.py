@@ -1,6 +1,6 @@
 """Reads behind the connection fields: plain synchronous functions over a
 session, run in a worker thread by the resolvers. Each costs a fixed number
-of statements (the page and its count)."""
+of statements (the page, and its count when totalCount is selected)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from api.enums import code_of
 from api.errors import BAD_USER_INPUT, api_error
 from api.filters import compare_condition, customer_condition, order_key, string_condition
 from api.ids import decode_id
-from api.pagination import Cursors, Page, after_clause, make_page
-from api.types import CustomerOrder, InteractionWhere
+from api.pagination import Cursors, Keyset, Page, Slice, fetch_page, slice_page
+from api.types import CustomerOrder, InteractionWhere, order_direction
 from engine.enums import Channel, InteractionKind
 from engine.models import AuditEvent, Customer, Interaction
 from engine.services.search import SearchText, match_condition
@@ -26,14 +26,20 @@ def _count(session: Session, model, conditions) -> int:
     return session.execute(sa.select(sa.func.count()).select_from(model).where(*conditions)).scalar_one()
 
 
+def _counter(session: Session, model, conditions, with_total: bool):
+    """The count, for ``fetch_page`` to run only when totalCount is selected."""
+    return (lambda: _count(session, model, conditions)) if with_total else None
+
+
 def customers_page(
-    session: Session, tenant_id: int, cursors: Cursors, first: int, after: str | None,
+    session: Session, tenant_id: int, cursors: Cursors, page: Slice, with_total: bool = True,
     where=None, order: CustomerOrder | None = None, search: str | None = None, plugin_filters=(), plugin_orders=(),
 ) -> Page:
     order = order or CustomerOrder()
-    order_name = f"{order.field.name}:{order.direction.name}"
+    direction = order_direction(order)
+    order_name = f"{order.field.name}:{direction.name}"
     key, value_of, parse = order_key(order.field, tenant_id, plugin_orders)
-    descending = order.direction.name == "DESC"
+    keyset = Keyset(order_name, Customer.id, direction.name == "DESC", key, parse, value_of or (lambda c: None))
     conditions = [
         Customer.tenant_id == tenant_id,
         Customer.deleted_at.is_(None),
@@ -41,25 +47,17 @@ def customers_page(
     ]
     if search and search.strip():
         conditions.append(match_condition(tenant_id, SearchText.parse(search)))
-    total = _count(session, Customer, conditions)
+    total = _counter(session, Customer, conditions, with_total)
     query = sa.select(Customer).where(*conditions)
-    if after:
-        value, last_id = cursors.decode(after, order_name)
-        try:
-            value = parse(value)
-        except (TypeError, ValueError, ArithmeticError):
-            raise api_error("the cursor is malformed", "BAD_CURSOR") from None
-        query = query.where(after_clause(key, Customer.id, value, last_id, descending))
-    direction = (lambda c: c.desc()) if descending else (lambda c: c.asc())
-    query = query.order_by(direction(key), direction(Customer.id)).limit(first + 1)
     if value_of is not None:
-        rows = session.execute(query).scalars().all()
-        return make_page(rows, first, total, lambda c: cursors.encode(order_name, value_of(c), c.id))
+        return fetch_page(session, query, keyset, cursors, page, total)
     # A plugin's sort key is not on the customer row: select it alongside.
+    total = None if total is None else total()
+    query = query.where(*keyset.conditions(cursors, page)).order_by(*keyset.order_by(page.backwards)).limit(page.size + 1)
     pairs = session.execute(query.add_columns(key)).all()
     values = {customer.id: value for customer, value in pairs}
-    return make_page([customer for customer, _ in pairs], first, total,
-                     lambda c: cursors.encode(order_name, _cursor_text(values[c.id]), c.id))
+    return slice_page([customer for customer, _ in pairs], page,
+                      lambda c: cursors.encode(order_name, _cursor_text(values[c.id]), c.id), total)
 
 
 def _cursor_text(value):
@@ -95,49 +93,34 @@ def interaction_conditions(tenant_id: int, where: InteractionWhere | None) -> li
     return conditions
 
 
-ORDER_INTERACTIONS = "OCCURRED_AT:DESC"
-
-
-def _interaction_after(cursors: Cursors, after: str):
-    value, last_id = cursors.decode(after, ORDER_INTERACTIONS)
-    try:
-        value = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise api_error("the cursor is malformed", "BAD_CURSOR") from None
-    return after_clause(Interaction.occurred_at, Interaction.id, value, last_id, descending=True)
+INTERACTIONS = Keyset("OCCURRED_AT:DESC", Interaction.id, True, Interaction.occurred_at,
+                      datetime.fromisoformat, lambda row: row.occurred_at.isoformat())
 
 
 def interaction_cursor(cursors: Cursors, row: Interaction) -> str:
-    return cursors.encode(ORDER_INTERACTIONS, row.occurred_at.isoformat(), row.id)
+    return INTERACTIONS.cursor(cursors, row)
 
 
-def interactions_page(session: Session, tenant_id: int, cursors: Cursors, first: int, after: str | None, where=None) -> Page:
+def interactions_page(session: Session, tenant_id: int, cursors: Cursors, page: Slice, where=None, with_total: bool = True) -> Page:
     conditions = interaction_conditions(tenant_id, where)
-    total = _count(session, Interaction, conditions)
     query = sa.select(Interaction).where(*conditions)
-    if after:
-        query = query.where(_interaction_after(cursors, after))
-    query = query.order_by(Interaction.occurred_at.desc(), Interaction.id.desc()).limit(first + 1)
-    rows = session.execute(query).scalars().all()
-    return make_page(rows, first, total, lambda r: interaction_cursor(cursors, r))
+    return fetch_page(session, query, INTERACTIONS, cursors, page, _counter(session, Interaction, conditions, with_total))
 
 
 def interactions_of_customers(
-    session: Session, tenant_id: int, cursors: Cursors, customer_ids: list[int], first: int, after: str | None
+    session: Session, tenant_id: int, cursors: Cursors, customer_ids: list[int], page: Slice
 ) -> dict[int, list[Interaction]]:
-    """Up to first+1 newest interactions of each customer, in one statement (a window)."""
-    conditions = [Interaction.tenant_id == tenant_id, Interaction.customer_id.in_(customer_ids)]
-    if after:
-        conditions.append(_interaction_after(cursors, after))
-    rank = sa.func.row_number().over(
-        partition_by=Interaction.customer_id, order_by=(Interaction.occurred_at.desc(), Interaction.id.desc())
-    ).label("rank")
+    """Up to size+1 interactions of each customer in the slice's direction, in one statement (a window)."""
+    conditions = [Interaction.tenant_id == tenant_id, Interaction.customer_id.in_(customer_ids),
+                  *INTERACTIONS.conditions(cursors, page)]
+    order = INTERACTIONS.order_by(page.backwards)
+    rank = sa.func.row_number().over(partition_by=Interaction.customer_id, order_by=order).label("rank")
     inner = sa.select(Interaction.id.label("iid"), rank).where(*conditions).subquery()
     query = (
         sa.select(Interaction)
         .join(inner, inner.c.iid == Interaction.id)
-        .where(inner.c.rank <= first + 1)
-        .order_by(Interaction.customer_id, Interaction.occurred_at.desc(), Interaction.id.desc())
+        .where(inner.c.rank <= page.size + 1)
+        .order_by(Interaction.customer_id, *order)
     )
     out: dict[int, list[Interaction]] = {cid: [] for cid in customer_ids}
     for row in session.execute(query).scalars():
@@ -154,25 +137,27 @@ def interaction_counts(session: Session, tenant_id: int, customer_ids: list[int]
     return dict(rows)
 
 
-def audit_page(session: Session, tenant_id: int, cursors: Cursors, first: int, after: str | None, action: str | None = None) -> Page:
+AUDIT = Keyset("ID:DESC", AuditEvent.id, True)
+
+
+def audit_page(session: Session, tenant_id: int, cursors: Cursors, page: Slice, action: str | None = None,
+               with_total: bool = True) -> Page:
     conditions = [AuditEvent.tenant_id == tenant_id]
     if action:
         conditions.append(AuditEvent.action == action)
-    total = _count(session, AuditEvent, conditions)
     query = sa.select(AuditEvent).where(*conditions)
-    if after:
-        _, last_id = cursors.decode(after, "ID:DESC")
-        if not isinstance(last_id, int):
-            raise api_error("the cursor is malformed", "BAD_CURSOR")
-        query = query.where(AuditEvent.id < last_id)
-    rows = session.execute(query.order_by(AuditEvent.id.desc()).limit(first + 1)).scalars().all()
-    return make_page(rows, first, total, lambda r: cursors.encode("ID:DESC", None, r.id))
+    return fetch_page(session, query, AUDIT, cursors, page, _counter(session, AuditEvent, conditions, with_total))
 
 
 def customers_by_ids(session: Session, tenant_id: int, ids: list[int]) -> dict[int, Customer]:
     rows = session.execute(
         sa.select(Customer).where(Customer.tenant_id == tenant_id, Customer.id.in_(ids), Customer.deleted_at.is_(None))
     ).scalars()
+    return {row.id: row for row in rows}
+
+
+def interactions_by_ids(session: Session, tenant_id: int, ids: list[int]) -> dict[int, Interaction]:
+    rows = session.execute(sa.select(Interaction).where(Interaction.tenant_id == tenant_id, Interaction.id.in_(ids))).scalars()
     return {row.id: row for row in rows}
 
 
@@ -185,10 +170,10 @@ def _name_birthday(name_col, birthday_col):
     return name_col + "|" + sa.cast(birthday_col, sa.String)
 
 
-def duplicate_groups_page(session: Session, tenant_id: int, cursors: Cursors, first: int, after: str | None) -> Page:
+def duplicate_groups_page(session: Session, tenant_id: int, cursors: Cursors, page: Slice, with_total: bool = True) -> Page:
     """Groups of live customers sharing a phone (``duplicate_phone`` included),
     an email, or a name and birthday, ordered by reason then the shared value.
-    Each page costs three statements: the groups, their count, their members."""
+    Each page costs two statements (the groups, their members), three with totalCount."""
     live = (Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
     phones = sa.union_all(
         sa.select(Customer.phone.label("value"), Customer.id).where(*live, Customer.phone.is_not(None)),
@@ -204,15 +189,25 @@ def duplicate_groups_page(session: Session, tenant_id: int, cursors: Cursors, fi
         .where(*live, Customer.name.is_not(None), Customer.birthday.is_not(None))
         .group_by(Customer.name, Customer.birthday).having(sa.func.count() > 1),
     ).subquery()
-    total = session.execute(sa.select(sa.func.count()).select_from(groups)).scalar_one()
+    total = session.execute(sa.select(sa.func.count()).select_from(groups)).scalar_one() if with_total else None
     query = sa.select(groups.c.reason, groups.c.value)
-    if after:
-        (reason, value), _ = cursors.decode(after, DUPLICATE_ORDER)
-        query = query.where(sa.or_(groups.c.reason > reason, sa.and_(groups.c.reason == reason, groups.c.value > value)))
-    rows = session.execute(query.order_by(groups.c.reason, groups.c.value).limit(first + 1)).all()
-    members = _duplicate_members(session, live, rows[:first])
+    for cursor, beyond in ((page.after, _after_group), (page.before, _before_group)):
+        if cursor:
+            (reason, value), _ = cursors.decode(cursor, DUPLICATE_ORDER)
+            query = query.where(beyond(groups, reason, value))
+    order = (groups.c.reason.desc(), groups.c.value.desc()) if page.backwards else (groups.c.reason, groups.c.value)
+    rows = session.execute(query.order_by(*order).limit(page.size + 1)).all()
+    members = _duplicate_members(session, live, rows[:page.size])
     found = [DuplicateGroupRow(reason, value, members.get((reason, value), [])) for reason, value in rows]
-    return make_page(found, first, total, lambda g: cursors.encode(DUPLICATE_ORDER, [g.reason, g.value], 0))
+    return slice_page(found, page, lambda g: cursors.encode(DUPLICATE_ORDER, [g.reason, g.value], 0), total)
+
+
+def _after_group(groups, reason, value):
+    return sa.or_(groups.c.reason > reason, sa.and_(groups.c.reason == reason, groups.c.value > value))
+
+
+def _before_group(groups, reason, value):
+    return sa.or_(groups.c.reason < reason, sa.and_(groups.c.reason == reason, groups.c.value < value))
 
 
 @dataclass

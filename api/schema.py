@@ -26,6 +26,7 @@ from strawberry.types.field import StrawberryField
 from api.composition import CoreNames, PluginParts, check_keys, check_names
 from api.contrib import GraphQLContribution, as_list, normalise
 from api.fast_resolvers import install_direct_resolvers
+from api.references import CURRENT_CORE
 from engine.plugins.manager import PluginManager
 
 MAX_DEPTH = 10
@@ -139,11 +140,19 @@ def load_core_types(customer_mixins=(), query_mixins=(), mutation_mixins=(), cus
     return module
 
 
+_building = threading.Lock()
+
+
 def build_schema(plugins: PluginManager, modules: frozenset[str]) -> strawberry.Schema:
     customer_types, extra = contributions(plugins, modules)
-    core = load_core_types(customer_types, extra.query, extra.mutation, extra.customer_filters, extra.customer_orders,
-                           extra.nodes, extra.customer_batches)
-    schema = GuanxiSchema(query=core.Query, mutation=core.Mutation, types=core.TYPES + extra.types, extensions=limits())
+    with _building:
+        core = load_core_types(customer_types, extra.query, extra.mutation, extra.customer_filters, extra.customer_orders,
+                               extra.nodes, extra.customer_batches)
+        sys.modules[CURRENT_CORE] = core
+        try:
+            schema = GuanxiSchema(query=core.Query, mutation=core.Mutation, types=core.TYPES + extra.types, extensions=limits())
+        finally:
+            sys.modules.pop(CURRENT_CORE, None)
     install_direct_resolvers(schema)
     return schema
 

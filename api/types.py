@@ -11,7 +11,9 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.enums import ChannelCode, InteractionKindCode, Lang, LangArg, value_type  # noqa: F401  (Lang, LangArg: for plugins)
+from api.errors import ErrorCode, error_code
 from api.ids import to_global_id
+from api.references import CURRENT_CORE, load_interaction
 from engine.enums import Role
 from engine.models import ApiKey as ApiKeyRow
 from engine.models import AuditEvent as AuditEventRow
@@ -23,10 +25,13 @@ INPUT = strawberry.argument(description="The mutation's input.")
 # The ``errors`` field of every payload.
 ERRORS = "Expected failures, each naming the input field at fault; empty on success."
 
-# Pagination arguments of every connection field.
-First = Annotated[Optional[int], strawberry.argument(description="How many items to return: 0 to 100 (default 20).")]
-After = Annotated[Optional[str], strawberry.argument(
-    description="Return the items after this cursor: the `pageInfo.endCursor` of the previous page.")]
+# Pagination arguments of every connection field (api/pagination.py checks them).
+First = Annotated[Optional[int], strawberry.argument(
+    description="How many items to return from the start, or after `after`: 0 to 100 (default 20 unless `last` is given).")]
+After = Annotated[Optional[str], strawberry.argument(description="Only items after this cursor (a `pageInfo.endCursor`).")]
+Last = Annotated[Optional[int], strawberry.argument(
+    description="How many items to return from the end, or before `before`: 0 to 100; not together with `first`.")]
+Before = Annotated[Optional[str], strawberry.argument(description="Only items before this cursor (a `pageInfo.startCursor`).")]
 
 
 @strawberry.enum(description="Why customers are listed as possible duplicates.")
@@ -47,17 +52,27 @@ class Node:
     id: strawberry.ID = strawberry.field(description="The object's global id (an opaque string).")
 
 
-@strawberry.type(description="Where a page of a connection stands in the whole list.")
+@strawberry.type(description="Where a page of a connection lies in the whole list (Relay cursor connections).")
 class PageInfo:
-    has_next_page: bool = strawberry.field(description="True when more items follow this page.")
-    end_cursor: Optional[str] = strawberry.field(description="The cursor of the page's last item; pass it as `after` for the next page.")
+    has_next_page: bool = strawberry.field(description="More rows follow the page (paging with last/before: true when paging before a cursor).")
+    has_previous_page: bool = strawberry.field(
+        default=False, description="More rows precede the page (paging with first/after: true when paging after a cursor).")
+    start_cursor: Optional[str] = strawberry.field(default=None, description="The first edge's cursor; null on an empty page.")
+    end_cursor: Optional[str] = strawberry.field(default=None, description="The last edge's cursor; null on an empty page.")
+
+
+def _as_error_code(self) -> None:
+    if isinstance(self.code, str):
+        self.code = error_code(self.code)
 
 
 @strawberry.type(description="An expected failure: which input field, what is wrong, a stable code.")
 class Error:
     field: Optional[str] = strawberry.field(description="The input field at fault, in camelCase (module settings as `settings.<path>`); null for the request as a whole.")
     message: str = strawberry.field(description="What is wrong, for people (English).")
-    code: str = strawberry.field(description="A stable code for programs, such as NOT_FOUND, CONFLICT or INVALID.")
+    code: ErrorCode = strawberry.field(description="A stable code for programs.")
+
+    __post_init__ = _as_error_code
 
 
 @strawberry.type(description="A failure of one item of a bulk mutation; `index` is its position in the input.")
@@ -65,7 +80,9 @@ class ItemError:
     index: int = strawberry.field(description="The item's position in the input list, from 0.")
     field: Optional[str] = strawberry.field(description="The item's field at fault, in camelCase; null for the item as a whole.")
     message: str = strawberry.field(description="What is wrong, for people (English).")
-    code: str = strawberry.field(description="A stable code for programs, such as NOT_FOUND or INVALID.")
+    code: ErrorCode = strawberry.field(description="A stable code for programs.")
+
+    __post_init__ = _as_error_code
 
 
 @strawberry.type(description="A business served by this installation: customers, keys and modules belong to one tenant.")
@@ -82,6 +99,10 @@ class Tenant:
     created_at: datetime = strawberry.field(description="When the tenant was created (UTC).")
 
 
+# Audit targets stored by primary key: sent as global ids (Module, Job and Export targets are names).
+ID_TARGETS = frozenset({"Customer", "Interaction", "JobRun", "ApiKey", "Tenant", "Complaint", "LoyaltyLedgerEntry", "LoyaltyCoupon"})
+
+
 @strawberry.type(description="One change made through the API or the CLI: who, what, to which object, when.")
 class AuditEvent(Node):
     @strawberry.field(description="The event's global id.")
@@ -91,7 +112,14 @@ class AuditEvent(Node):
     actor: str = strawberry.field(description="Who made the change: `api-key:<key database id>` for an API key, `cli` for the command line.")
     action: str = strawberry.field(description="What was done, such as `customer.create` or `module.configure`.")
     target_type: Optional[str] = strawberry.field(description="The type of the object changed, such as Customer; null for tenant-wide actions.")
-    target_id: Optional[str] = strawberry.field(description="The database id of the object changed, as text.")
+
+    @strawberry.field(description="The target's global id (as its `id` field gives it); a module or job target by name.")
+    def target_id(self: AuditEventRow) -> Optional[strawberry.ID]:
+        value = self.target_id
+        if value is not None and self.target_type in ID_TARGETS and value.isascii() and value.isdigit():
+            return strawberry.ID(to_global_id(self.target_type, value))
+        return value
+
     changes: JSON = strawberry.field(description="What changed, as recorded with the action (for example the fields sent).")
     at: datetime = strawberry.field(description="When it happened (UTC).")
 
@@ -109,8 +137,8 @@ class AuditEventEdge:
 @strawberry.type(description="A page of audit events, newest first.")
 class AuditEventConnection:
     edges: list[AuditEventEdge] = strawberry.field(description="The events of this page.")
-    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next.")
-    total_count: int = strawberry.field(description="How many events match, over all pages.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
+    total_count: int = strawberry.field(description="Events matching the filter (counted only when selected).")
 
 
 @strawberry.type(description="An API key; the secret itself is shown only by createApiKey.")
@@ -177,11 +205,8 @@ class TagsFilter:
     has_all: Optional[list[str]] = strawberry.field(default=None, description="Has every one of these tags.")
 
 
-CUSTOMER_WHERE_DESCRIPTION = ("Conditions on customers: all the fields given must hold; `AND` and `OR` combine "
+@strawberry.input(description="Conditions on customers: all the fields given must hold; `AND` and `OR` combine "
                               "lists of further conditions (modules add their own fields, such as `rfm`).")
-
-
-@strawberry.input(description=CUSTOMER_WHERE_DESCRIPTION)
 class CustomerWhere:
     name: Optional[StringFilter] = strawberry.field(default=None, description="The customer's name.")
     phone: Optional[StringFilter] = strawberry.field(default=None, description="The phone number, in E.164 (+8613800138000).")
@@ -191,35 +216,40 @@ class CustomerWhere:
     owner: Optional[StringFilter] = strawberry.field(default=None, description="The staff member who owns the relationship.")
     tags: Optional[TagsFilter] = strawberry.field(default=None, description="The customer's tags.")
     created_at: Optional[DateTimeFilter] = strawberry.field(default=None, description="When the customer was created.")
-    total_spent: Optional[DecimalFilter] = strawberry.field(default=None, description="Gross purchases (the `totalSpent` field).")
+    total_spent: Optional[DecimalFilter] = strawberry.field(default=None, description="Purchases before refunds (as grossSpent).",
+                                                            deprecation_reason="Use grossSpent (the same value) or netSpent.")
+    gross_spent: Optional[DecimalFilter] = strawberry.field(default=None, description="Purchases before refunds.")
+    net_spent: Optional[DecimalFilter] = strawberry.field(default=None, description="Purchases minus refunds.")
     purchase_count: Optional[IntFilter] = strawberry.field(default=None, description="How many purchases.")
     last_purchase_at: Optional[DateTimeFilter] = strawberry.field(default=None, description="When the latest purchase was.")
     and_: Optional[list[CustomerWhere]] = strawberry.field(name="AND", default=None, description="Every one of these must hold.")
     or_: Optional[list[CustomerWhere]] = strawberry.field(name="OR", default=None, description="At least one of these must hold.")
 
 
-CUSTOMER_ORDER_FIELDS = {
-    "CREATED_AT": ("created_at", "When the customer was created (the default)."),
-    "TOTAL_SPENT": ("total_spent", "Gross purchases (`totalSpent`)."),
-    "PURCHASE_COUNT": ("purchase_count", "How many purchases."),
-    "LAST_PURCHASE_AT": ("last_purchase_at", "The latest purchase; customers who never bought sort as the oldest."),
-    "NAME": ("name", "The name; customers without one sort as an empty name."),
-}
-
-
 @strawberry.enum(description="What to sort customers by (modules add their own keys).")
 class CustomerOrderField(enum.Enum):
-    CREATED_AT = strawberry.enum_value("created_at", description=CUSTOMER_ORDER_FIELDS["CREATED_AT"][1])
-    TOTAL_SPENT = strawberry.enum_value("total_spent", description=CUSTOMER_ORDER_FIELDS["TOTAL_SPENT"][1])
-    PURCHASE_COUNT = strawberry.enum_value("purchase_count", description=CUSTOMER_ORDER_FIELDS["PURCHASE_COUNT"][1])
-    LAST_PURCHASE_AT = strawberry.enum_value("last_purchase_at", description=CUSTOMER_ORDER_FIELDS["LAST_PURCHASE_AT"][1])
-    NAME = strawberry.enum_value("name", description=CUSTOMER_ORDER_FIELDS["NAME"][1])
+    CREATED_AT = strawberry.enum_value("created_at", description="When the customer was created (the default).")
+    TOTAL_SPENT = strawberry.enum_value("total_spent", description="Purchases before refunds (as GROSS_SPENT).",
+                                        deprecation_reason="Use GROSS_SPENT (the same order) or NET_SPENT.")
+    GROSS_SPENT = strawberry.enum_value("gross_spent", description="Purchases before refunds.")
+    NET_SPENT = strawberry.enum_value("net_spent", description="Purchases minus refunds.")
+    PURCHASE_COUNT = strawberry.enum_value("purchase_count", description="How many purchases.")
+    LAST_PURCHASE_AT = strawberry.enum_value("last_purchase_at", description="The latest purchase; customers who never bought sort as the oldest.")
+    NAME = strawberry.enum_value("name", description="The name; customers without one sort as an empty name.")
 
 
 @strawberry.input(description="How to sort customers.")
 class CustomerOrder:
     field: CustomerOrderField = strawberry.field(default=CustomerOrderField.CREATED_AT, description="The sort key (default CREATED_AT).")
-    direction: Direction = strawberry.field(default=Direction.DESC, description="The direction (default DESC).")
+    direction: Optional[Direction] = strawberry.field(
+        default=None, description="Left out: A→Z for NAME, largest or newest first for the others.")
+
+
+def order_direction(order) -> Direction:
+    """The direction given, else the natural one of the field (names A→Z, amounts and dates high to low)."""
+    if order.direction is not None:
+        return order.direction
+    return Direction.ASC if order.field.name == "NAME" else Direction.DESC
 
 
 @strawberry.input(description="Conditions on interactions; all the fields given must hold.")
@@ -235,4 +265,9 @@ class InteractionWhere:
 class DuplicateItem:
     index: int = strawberry.field(description="The item's position in the input list, from 0.")
     external_id: str = strawberry.field(description="The externalId already recorded.")
-    existing_id: Optional[strawberry.ID] = strawberry.field(description="The Interaction recorded with it; null when it was repeated in the batch and not yet stored.")
+    existing_id: Optional[strawberry.ID] = strawberry.field(description="The Interaction recorded with it; null when it was repeated in the batch.")
+    existing_pk: strawberry.Private[Optional[int]] = None
+
+    @strawberry.field(description="The interaction already recorded with this externalId; null for a repeat within the batch.")
+    async def existing(self, info: strawberry.Info) -> Optional[Annotated["Interaction", strawberry.lazy(CURRENT_CORE)]]:
+        return await load_interaction(info, self.existing_pk)

@@ -44,10 +44,10 @@ from engine.enums import Role
 from engine.runtime import Guanxi
 
 # What a customer list shows; with the plugin fields about 30 per customer.
-LIST_FIELDS = "id code name phone email store tags totalSpent purchaseCount lastPurchaseAt"
+LIST_FIELDS = "id code name phone email store tags grossSpent purchaseCount lastPurchaseAt"
 CORE_FIELDS = """id code name birthday phone email wechatId region city occupation incomeBand skinType
   preferences owner store tags attributes consent createdAt updatedAt erasedAt firstPurchaseAt lastPurchaseAt
-  purchaseCount purchaseDays totalSpent refundedAmount gender { code label } acquisitionChannel { code label }
+  purchaseCount purchaseDays grossSpent netSpent refundedAmount gender { code label } acquisitionChannel { code label }
   preferredChannel { code label } priceSensitivity { code label } role { code label } lifecycleStage { code label }"""
 
 

@@ -129,10 +129,10 @@ class Client:
         roll = rnd.random()
         customer = rnd.choice(self.targets.customers)
         if roll < 0.40:
-            await self.call("page", "query($n: Int) { customers(first: $n, orderBy: {field: TOTAL_SPENT, direction: DESC}) "
-                            "{ edges { node { id name totalSpent purchaseCount lastPurchaseAt } } } }", {"n": 50})
+            await self.call("page", "query($n: Int) { customers(first: $n, orderBy: {field: GROSS_SPENT, direction: DESC}) "
+                            "{ edges { node { id name grossSpent purchaseCount lastPurchaseAt } } } }", {"n": 50})
         elif roll < 0.67:
-            await self.call("lookup", "query($id: ID!) { node(id: $id) { ... on Customer { name phone totalSpent "
+            await self.call("lookup", "query($id: ID!) { node(id: $id) { ... on Customer { name phone grossSpent "
                             "interactions(first: 5) { edges { node { kind { code } occurredAt amount } } } } } }", {"id": customer})
         elif roll < 0.77:
             await self.call("search", "query($s: String) { customers(first: 10, search: $s) { totalCount } }", {"s": rnd.choice("王李张陈")})

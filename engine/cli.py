@@ -306,9 +306,9 @@ def demo(
 
 EXAMPLE_QUERY = """{
   me { tenant { name } role { code } enabledModules }
-  customers(first: 5, orderBy: {field: TOTAL_SPENT, direction: DESC}) {
+  customers(first: 5, orderBy: {field: GROSS_SPENT, direction: DESC}) {
     totalCount
-    edges { node { id name totalSpent purchaseCount lastPurchaseAt } }
+    edges { node { id name grossSpent purchaseCount lastPurchaseAt } }
   }
 }"""
 
@@ -327,7 +327,7 @@ def serve(
     workers: int = typer.Option(1, help="Worker processes"),
 ) -> None:
     """Serve the GraphQL API (uvicorn --factory api.app:create_app)."""
-    open_engine()  # refuse a database behind the code before starting workers
+    open_engine(for_api=True)  # refuse a database behind the code, or bad settings, before starting workers
     _serve(host, port, workers)
 
 

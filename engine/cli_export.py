@@ -76,7 +76,7 @@ def _paths(where_json: dict) -> list[str]:
 def export_customers(
     tenant: str = typer.Option(..., "--tenant"),
     where: Optional[str] = typer.Option(None, "--where", help='CustomerWhere as JSON, as in the GraphQL customers query: '
-                                                              '\'{"totalSpent": {"gte": "1000"}, "rfm": {"segment": {"eq": "CHAMPIONS"}}}\''),
+                                                              '\'{"grossSpent": {"gte": "1000"}, "rfm": {"segment": {"eq": "CHAMPIONS"}}}\''),
     fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write (default: customers-TENANT.csv)"),
 ) -> None:

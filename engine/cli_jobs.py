@@ -213,8 +213,8 @@ def worker(
     from engine.job_models import FAILED
     from engine.worker import Worker
 
-    configure_logging(os.environ.get("GUANXI_LOG_LEVEL", "INFO"))
     gx = open_engine()
+    configure_logging(gx.settings.log_level)
     try:
         the_worker = Worker(gx, concurrency=concurrency, poll_seconds=poll_seconds, lease_seconds=lease_seconds,
                             tenants=tenant or None, keep_days=keep_days)

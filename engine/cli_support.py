@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from engine.errors import GuanxiError
@@ -15,13 +16,22 @@ console = Console()
 err = Console(stderr=True)
 
 
-def open_engine(check_schema: bool = True):
+def open_engine(check_schema: bool = True, for_api: bool = False):
     """The engine on GUANXI_DATABASE_URL; exits with a message naming what
-    is missing when the database is behind the installed code."""
+    is missing when the database is behind the installed code, or a setting
+    is invalid (``for_api``: including what only the API needs)."""
+    from engine.config import Settings, SettingsError
     from engine.migrations import SchemaNotCurrent
     from engine.runtime import Guanxi
 
-    gx = Guanxi()
+    try:
+        settings = Settings.from_env()
+        if for_api:
+            settings.cursor_key()
+    except SettingsError as error:
+        err.print(f"[red]error[/red] {escape(str(error))}", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=1) from None
+    gx = Guanxi(settings=settings)
     if check_schema:
         try:
             gx.check_schema()

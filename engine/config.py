@@ -1,42 +1,207 @@
-"""Settings read from the environment (12-factor: no config files to ship)."""
+"""Settings read from the environment (12-factor: no config files to ship).
+
+Every ``GUANXI_*`` variable the API, workers and commands read is a field of
+``Settings``, with its type, default and description, and is read here and
+nowhere else. ``python -m engine.settings_doc`` renders the fields as the
+table in docs/operations.md. A bad value stops the process at start with
+``SettingsError`` naming the variable and the problem.
+
+Plugin settings are per tenant, in the database (``guanxi module``): not here.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+import logging
+from typing import Annotated, Literal
 
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "GUANXI_"
 DEFAULT_DATABASE_URL = "sqlite:///./guanxi.db"
+SECRET_KEY_MIN_LENGTH = 32
+GENERATE_SECRET_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+log = logging.getLogger("guanxi.settings")
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
-def _csv_env(name: str) -> frozenset[str]:
-    raw = os.environ.get(name, "")
-    return frozenset(part.strip() for part in raw.split(",") if part.strip())
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names each variable and the problem."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
-    # Plugin names never loaded in this process, whatever tenants enable.
-    disabled_plugins: frozenset[str] = field(default_factory=frozenset)
-    sqlite_busy_timeout_ms: int = 30_000
-    # Connections kept open per process. Requests run their database work in
-    # worker threads, one connection each; a pool smaller than the number of
-    # concurrent requests opens and closes a connection per request beyond it
-    # (a PostgreSQL backend start, or SQLite re-reading the schema).
-    db_pool_size: int = 20
-    # PostgreSQL: schema changes run as the tables' owner (this URL, default
-    # database_url's user); the application's sessions run as db_app_role,
-    # which owns nothing, so row-level security applies to it.
-    migrate_database_url: str | None = None
-    db_app_role: str = "guanxi_app"
+def _comma_separated(value):
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="ignore", validate_by_name=True, validate_by_alias=True,
+        validate_default=True, env_ignore_empty=True,  # VAR= means unset, as it did before
+    )
+
+    # -- the database ------------------------------------------------------------------
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL, min_length=1,
+        description="The database the API, workers and commands use: `sqlite:///path.db` (the embedded default) "
+                    "or `postgresql+psycopg://user:password@host/db`.")
+    migrate_database_url: str | None = Field(
+        None,
+        description="PostgreSQL: the tables' owner, used by `guanxi db` only (unset: `GUANXI_DATABASE_URL`).")
+    db_app_role: str = Field(
+        "guanxi_app", min_length=1, max_length=63,
+        description="PostgreSQL: the role the application acts as; it owns no table, so row-level security applies.")
+    db_pool_size: int = Field(
+        20, ge=1, le=1000,
+        description="Database connections kept open per process; as many again may open under bursts.")
+    # Requests run their database work in worker threads, one connection each;
+    # a pool smaller than the concurrent requests opens and closes connections.
+    db_pool_timeout_s: float = Field(
+        10.0, gt=0, le=300,
+        description="How long a request waits for a free connection of the pool before it fails "
+                    "(DATABASE_UNAVAILABLE, 503).")
+    db_connect_timeout_s: int = Field(
+        5, ge=2, le=300,
+        description="PostgreSQL: how long opening a connection may take (whole seconds, at least 2: libpq's "
+                    "`connect_timeout`).")
+    statement_timeout_ms: int = Field(
+        15_000, ge=0, le=86_400_000,
+        description="PostgreSQL: the `statement_timeout` of the application's connections; the server cancels "
+                    "a statement running longer (0: no limit). Not applied to `guanxi db`.")
+    db_response_timeout_s: float | None = Field(
+        None, gt=0, le=86_400,
+        description="PostgreSQL: how long a connection waits for any answer from the server before it is closed "
+                    "as dead (a partition, a frozen server). Unset: `GUANXI_STATEMENT_TIMEOUT_MS` plus 2 s, or "
+                    "no limit when that is 0. Must exceed the statement timeout.")
+    readiness_timeout_s: float = Field(
+        2.0, gt=0, le=60,
+        description="How long `/readyz` waits for the database before it answers 503 not ready.")
+    sqlite_busy_timeout_ms: int = Field(
+        30_000, ge=0, le=3_600_000,
+        description="SQLite: how long a writer waits for the write lock.")
+
+    # -- the API -----------------------------------------------------------------------
+    secret_key: SecretStr | None = Field(
+        None,
+        description=f"Signs pagination cursors; the same on every worker, at least {SECRET_KEY_MIN_LENGTH} "
+                    f"characters (`{GENERATE_SECRET_KEY}`). Required on PostgreSQL; on SQLite, unset means "
+                    "a key derived from the database URL, with a warning.")
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Comma-separated origins allowed to call the API from a browser "
+                    "(`https://app.example.com,https://admin.example.com`); empty: none.")
+    api_runs_jobs: bool = Field(
+        True,
+        description="`true`: the API process runs requested jobs (`runScoring`) itself in a background thread; "
+                    "`false`: they wait for a `guanxi worker`.")
+    log_level: LogLevel = Field(
+        "INFO",
+        description="The least severe log lines written (JSON, one per line).")
+
+    # -- plugins -----------------------------------------------------------------------
+    disabled_plugins: Annotated[frozenset[str], NoDecode] = Field(
+        frozenset(), validation_alias="GUANXI_DISABLE_PLUGINS",
+        description="Comma-separated plugin names never loaded in this process, whatever tenants enable.")
+
+    def __init__(self, **values):
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise SettingsError(describe(error)) from None
 
     @classmethod
     def from_env(cls) -> "Settings":
-        return cls(
-            database_url=os.environ.get("GUANXI_DATABASE_URL", DEFAULT_DATABASE_URL),
-            disabled_plugins=_csv_env("GUANXI_DISABLE_PLUGINS"),
-            sqlite_busy_timeout_ms=int(os.environ.get("GUANXI_SQLITE_BUSY_TIMEOUT_MS", "30000")),
-            db_pool_size=int(os.environ.get("GUANXI_DB_POOL_SIZE", "20")),
-            migrate_database_url=os.environ.get("GUANXI_MIGRATE_DATABASE_URL") or None,
-            db_app_role=os.environ.get("GUANXI_DB_APP_ROLE", "guanxi_app"),
-        )
+        """The settings from the environment (``GUANXI_*``)."""
+        return cls()
+
+    @field_validator("cors_origins", "disabled_plugins", mode="before")
+    @classmethod
+    def _split(cls, value):
+        return _comma_separated(value)
+
+    @field_validator("database_url", "migrate_database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from sqlalchemy.engine import make_url  # here: importing the settings stays cheap
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL: sqlite:///path.db or postgresql+psycopg://user@host/db") from None
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(f"Guanxi runs on SQLite or PostgreSQL, not {backend}")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value):
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < SECRET_KEY_MIN_LENGTH:
+            raise ValueError(f"must be at least {SECRET_KEY_MIN_LENGTH} characters (got "
+                             f"{len(value.get_secret_value())}); generate one with {GENERATE_SECRET_KEY}")
+        return value
+
+    @model_validator(mode="after")
+    def _response_outlasts_statements(self) -> "Settings":
+        configured = self.db_response_timeout_s
+        if configured is not None and self.statement_timeout_ms and configured * 1000 <= self.statement_timeout_ms:
+            raise ValueError(f"GUANXI_DB_RESPONSE_TIMEOUT_S ({configured:g} s) must exceed GUANXI_STATEMENT_TIMEOUT_MS "
+                             f"({self.statement_timeout_ms} ms), or the client gives up on statements the server "
+                             "is still allowed to run")
+        return self
+
+    @property
+    def response_timeout_s(self) -> float | None:
+        """How long to wait for the server's answer (None: for ever)."""
+        if self.db_response_timeout_s is not None:
+            return self.db_response_timeout_s
+        return self.statement_timeout_ms / 1000 + 2.0 if self.statement_timeout_ms else None
+
+    def cursor_key(self) -> str:
+        """What pagination cursors are signed with: GUANXI_SECRET_KEY. The
+        embedded SQLite demo may run without one (the database URL stands in,
+        which whoever knows the URL could forge cursors with: a warning says
+        so); on PostgreSQL a missing key is a SettingsError."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if not self.is_sqlite:
+            raise SettingsError(f"GUANXI_SECRET_KEY is required on PostgreSQL: it signs pagination cursors and must "
+                                f"be the same on every worker. Generate one with {GENERATE_SECRET_KEY}")
+        log.warning("GUANXI_SECRET_KEY is not set: cursors are signed with a key derived from the database URL; "
+                    "set one for anything but a demo (%s)", GENERATE_SECRET_KEY)
+        return self.database_url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a field of ``Settings``."""
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else ENV_PREFIX + field.upper()
+
+
+def describe(error: ValidationError) -> str:
+    """One line per problem, naming the variable (never echoing a secret)."""
+    lines = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        if not item["loc"]:  # a rule between fields: the message names them
+            lines.append(message)
+            continue
+        field = str(item["loc"][0])
+        name = env_name(field) if field in Settings.model_fields else field
+        shown = "" if field == "secret_key" else f" (got {item.get('input')!r})"
+        lines.append(f"{name}: {message}{shown}")
+    return "invalid settings: " + "; ".join(lines)

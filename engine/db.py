@@ -4,7 +4,8 @@ SQLite is the embedded default: WAL so readers never wait for the writer, a
 busy timeout so writers queue instead of failing, foreign keys on, and every
 write transaction opened with ``BEGIN IMMEDIATE`` so two writers never both
 read-then-upgrade and deadlock into "database is locked". PostgreSQL goes
-through psycopg 3.
+through psycopg 3, every wait bounded (engine/pg_bounds.py): connects,
+pool checkouts, statements and answers from a server that went silent.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from engine.config import Settings
+from engine.pg_bounds import BoundedConnection, connect_args
 
 # SQLite stores Numeric(14, 2) as REAL; amounts are rounded back to cents on
 # read, so the driver's warning about Decimal is noise here.
@@ -39,10 +41,14 @@ def make_engine(settings: Settings | None = None, url: str | None = None, app_ro
     table, so that row-level security applies to everything it runs."""
     settings = settings or Settings.from_env()
     url = normalise_url(url or settings.database_url)
-    pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size}
+    pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size,
+            "pool_timeout": settings.db_pool_timeout_s}
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, settings.sqlite_busy_timeout_ms, pool)
-    engine = create_engine(url, pool_pre_ping=True, **pool)
+    response_timeout = settings.response_timeout_s
+    engine = create_engine(url, pool_pre_ping=True, **pool,
+                           connect_args=connect_args(make_url(url).query, settings.db_connect_timeout_s, response_timeout))
+    _bound_answers(engine, response_timeout, settings.statement_timeout_ms)
     if app_role:
         _act_as(engine, app_role)
     return engine
@@ -56,7 +62,26 @@ def make_migration_engine(settings: Settings | None = None) -> Engine:
     url = normalise_url(settings.migrate_database_url or settings.database_url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, settings.sqlite_busy_timeout_ms, {"poolclass": NullPool}, foreign_keys=False)
-    return create_engine(url, poolclass=NullPool)
+    # Connects bounded; statements not (a migration may rewrite a large table).
+    return create_engine(url, poolclass=NullPool, connect_args=connect_args(make_url(url).query, settings.db_connect_timeout_s, None))
+
+
+def _bound_answers(engine: Engine, response_timeout: float | None, statement_timeout_ms: int) -> None:
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        connection = BoundedConnection.connect(*cargs, **cparams)
+        connection.response_timeout = response_timeout
+        return connection
+
+    @event.listens_for(engine, "connect")
+    def _statement_timeout(dbapi_connection, _record):
+        # Outside any transaction, so it holds for the connection's life.
+        dbapi_connection.autocommit = True
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+        finally:
+            dbapi_connection.autocommit = False
 
 
 def _act_as(engine: Engine, role: str) -> None:

@@ -146,12 +146,17 @@ def _filters(tenant_id: int, job: str | None, status: str | None) -> list:
 def list_runs(session: Session, tenant_id: int, job: str | None = None, status: str | None = None,
               limit: int = 20, before_id: int | None = None) -> list[JobRun]:
     """The tenant's runs, newest first (``before_id``: those older than that run)."""
-    if status is not None and status not in STATUSES:
-        raise ValueError(f"unknown status {status!r}")
-    query = sa.select(JobRun).where(*_filters(tenant_id, job, status))
+    query = runs_query(tenant_id, job, status)
     if before_id is not None:
         query = query.where(JobRun.id < before_id)
     return list(session.execute(query.order_by(JobRun.id.desc()).limit(limit)).scalars())
+
+
+def runs_query(tenant_id: int, job: str | None = None, status: str | None = None) -> sa.Select:
+    """The tenant's runs (of one job, in one status), unordered."""
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    return sa.select(JobRun).where(*_filters(tenant_id, job, status))
 
 
 def count_runs(session: Session, tenant_id: int, job: str | None = None, status: str | None = None) -> int:

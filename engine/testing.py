@@ -25,6 +25,9 @@ when ``GUANXI_TEST_DATABASE_URL`` is set):
   polls ``jobRun(id:)`` as a front-end would, until SUCCEEDED or FAILED.
 
 Tests isolate themselves the way the product does: each makes its own tenants.
+The kit sets ``GUANXI_SECRET_KEY`` (a fixed test key) unless the environment
+has one, since the API refuses to start on PostgreSQL without it; servers a
+test spawns inherit it.
 """
 
 from __future__ import annotations
@@ -51,7 +54,12 @@ from engine.plugins.manager import PluginManager, get_plugin_manager
 from engine.runtime import Guanxi
 
 TEST_DATABASE_ENV = "GUANXI_TEST_DATABASE_URL"
+TEST_SECRET_KEY = "guanxi-test-key-not-for-production-0123456789"
 _counter = itertools.count(1)
+
+
+def pytest_configure(config) -> None:
+    os.environ.setdefault("GUANXI_SECRET_KEY", TEST_SECRET_KEY)
 
 
 def backends() -> list[str]:

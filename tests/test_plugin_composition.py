@@ -132,7 +132,7 @@ def test_two_plugins_with_distinct_names_compose_and_a_tenant_sees_both():
     assert {"npsScore", "surveyCount", "rfm"} <= names_in(both, "Customer")
     assert {"npsSurveys", "surveyTemplates", "rfmSegments", "customers"} <= names_in(both, "Query")
     assert {"recordNpsAnswer", "createCustomer"} <= names_in(both, "Mutation")
-    assert {"npsScore", "surveyCount", "rfm", "totalSpent"} <= names_in(both, "CustomerWhere", "inputFields")
+    assert {"npsScore", "surveyCount", "rfm", "grossSpent"} <= names_in(both, "CustomerWhere", "inputFields")
     assert {"NPS_SCORE", "SURVEY_COUNT", "RFM_RECENCY", "NAME"} <= names_in(both, "CustomerOrderField", "enumValues")
     result = both.execute_sync("{ npsSurveys { question } surveyTemplates }")
     assert result.data == {"npsSurveys": [{"question": "Would you recommend us?"}], "surveyTemplates": ["satisfaction"]}

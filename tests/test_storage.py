@@ -74,14 +74,14 @@ def test_the_default_customer_list_walks_an_index_instead_of_sorting_the_tenant(
     from sqlalchemy import event
 
     from api import queries
-    from api.pagination import Cursors
+    from api.pagination import FORWARD, Cursors
 
     statements = []
     capture = lambda conn, cursor, sql, params, *rest: statements.append((sql, params))  # noqa: E731
     with gx.tenant(tenant, write=False) as ctx:
         event.listen(gx.engine, "before_cursor_execute", capture)
         try:
-            queries.customers_page(ctx.session, ctx.tenant_id, Cursors(b"k" * 32), 20, None, None, None, None)
+            queries.customers_page(ctx.session, ctx.tenant_id, Cursors(b"k" * 32), FORWARD)
         finally:
             event.remove(gx.engine, "before_cursor_execute", capture)
         plans = [

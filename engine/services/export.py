@@ -238,10 +238,13 @@ class Export:
 
 def _read_connection(session) -> sa.Connection:
     """The tenant session's connection, with dates and times written as ISO
-    text whatever the server's DateStyle (for this transaction only)."""
+    text whatever the server's DateStyle (for this transaction only), and no
+    statement timeout: the COPY lasts as long as the download (a silent
+    server is still noticed: engine/pg_bounds.py)."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("SET LOCAL datestyle = 'ISO, YMD'")
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
     return connection
 
 

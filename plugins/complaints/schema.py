@@ -1,4 +1,4 @@
-"""The complaints module's GraphQL: the queue, one case with its timeline,
+"""The complaints module's GraphQL: the queue, one case with its timeline (``events``),
 ``Customer.complaints``, a mutation per workflow step and ``complaintStats``.
 
 Mutations take one ``input`` and return ``{complaint, errors}``: expected
@@ -23,9 +23,10 @@ from strawberry.scalars import JSON
 from api.errors import api_error
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
-from api.pagination import make_page, page_size
 from api.enums import ChannelCode, code_of, coded_enum, value_type
-from api.types import ERRORS, INPUT, After, Error, First, Lang, LangArg, Node, PageInfo
+from api.pagination import Keyset, Slice, page_slice, slice_page, wants_total
+from api.references import CURRENT_CORE, load_customer
+from api.types import ERRORS, INPUT, After, Before, Error, First, Lang, LangArg, Last, Node, PageInfo
 from engine.enums import Channel, Role
 from engine.errors import FieldError, ValidationFailed
 from plugins.complaints import service
@@ -97,13 +98,23 @@ class ComplaintEventType:
     def note(self) -> Optional[str]:
         return self.row.note
 
-    @strawberry.field(description="The facts recorded with it (JSON), such as the resolution or the satisfaction.")
+    @strawberry.field(description="Details of the entry (keys as stored, snake_case); the ids in it (interaction_id, parent_id) are global ids.")
     def data(self) -> JSON:
-        return self.row.data or {}
+        return _global_ids(self.row.data or {})
 
     @strawberry.field(description="When (UTC).")
     def at(self) -> datetime:
         return self.row.at
+
+
+# Timeline data keys holding a pk, and the type their global id names.
+_DATA_IDS = {"interaction_id": "Interaction", "parent_id": "Complaint"}
+
+
+def _global_ids(data: dict) -> dict:
+    """The entry's data with raw pks made global ids that node(id:) resolves (stored data keeps pks)."""
+    return {key: (to_global_id(_DATA_IDS[key], value) if key in _DATA_IDS and isinstance(value, int) else value)
+            for key, value in data.items()}
 
 
 def _timelines(session, tenant_id: int, ids: list[int]) -> dict[int, list[ComplaintEventType]]:
@@ -114,6 +125,48 @@ def _timelines(session, tenant_id: int, ids: list[int]) -> dict[int, list[Compla
     for row in rows:
         out[row.case_id].append(ComplaintEventType(row=row))
     return out
+
+
+EVENTS = Keyset("COMPLAINT_EVENT:ID:ASC", ComplaintEvent.id, False)
+
+
+def _events_of_cases(session, tenant_id: int, cursors, case_ids: list[int], page: Slice) -> dict[int, list[ComplaintEvent]]:
+    """Up to size+1 entries of each case in the slice's direction, in one statement (a window per case)."""
+    order = EVENTS.order_by(page.backwards)
+    number = func.row_number().over(partition_by=ComplaintEvent.case_id, order_by=order).label("n")
+    inner = (select(ComplaintEvent.id, number)
+             .where(ComplaintEvent.tenant_id == tenant_id, ComplaintEvent.case_id.in_(case_ids), *EVENTS.conditions(cursors, page))
+             .subquery())
+    query = (select(ComplaintEvent).join(inner, inner.c.id == ComplaintEvent.id)
+             .where(inner.c.n <= page.size + 1).order_by(ComplaintEvent.case_id, *order))
+    out: dict[int, list[ComplaintEvent]] = {cid: [] for cid in case_ids}
+    for row in session.execute(query).scalars():
+        out[row.case_id].append(row)
+    return out
+
+
+def _event_counts(session, tenant_id: int, case_ids: list[int]) -> dict[int, int]:
+    return dict(session.execute(
+        select(ComplaintEvent.case_id, func.count())
+        .where(ComplaintEvent.tenant_id == tenant_id, ComplaintEvent.case_id.in_(case_ids))
+        .group_by(ComplaintEvent.case_id)).all())
+
+
+@strawberry.type(name="ComplaintEventEdge", description="A timeline entry in a page, with its cursor.")
+class ComplaintEventEdge:
+    cursor: str = strawberry.field(description="The position of this entry, for `after` and `before`.")
+    node: ComplaintEventType = strawberry.field(description="The entry.")
+
+
+@strawberry.type(name="ComplaintEventConnection", description="A page of a case's timeline, oldest entry first.")
+class ComplaintEventConnection:
+    edges: list[ComplaintEventEdge] = strawberry.field(description="The entries of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
+    count: strawberry.Private[Any]
+
+    @strawberry.field(description="The case's entries (counted only when selected).")
+    async def total_count(self) -> int:
+        return await self.count()
 
 
 @strawberry.type(name="Complaint", description="A complaint case (投诉) and where it stands in the six-step workflow.")
@@ -128,7 +181,15 @@ class ComplaintType(Node):
     def customer_id(self) -> strawberry.ID:
         return _gid("Customer", self.row.customer_id)
 
-    @strawberry.field(description="The parent case (the same problem), when linked; null otherwise.")
+    @strawberry.field(description="The customer who complained; null once the customer is deleted (merged or erased).")
+    async def customer(self, info: strawberry.Info) -> Optional[Annotated["Customer", strawberry.lazy(CURRENT_CORE)]]:
+        return await load_customer(info, self.row.customer_id)
+
+    @strawberry.field(description="The case this one is linked under (a duplicate or follow-up); null when none.")
+    async def parent(self, info: strawberry.Info) -> Optional[ComplaintType]:
+        return None if self.row.parent_id is None else await load_complaint(info, self.row.parent_id)
+
+    @strawberry.field(description="The id of `parent` (a Complaint id); null when none.")
     def parent_id(self) -> Optional[strawberry.ID]:
         return _gid("Complaint", self.row.parent_id)
 
@@ -240,11 +301,29 @@ class ComplaintType(Node):
     def escalation_level(self) -> int:
         return self.row.escalation_level
 
-    @strawberry.field(description="Every transition, update, escalation and note, oldest first.")
+    @strawberry.field(description="Every transition, update, escalation and note, oldest first.",
+                      deprecation_reason="Use events, the same entries as a connection.")
     async def timeline(self, info: strawberry.Info) -> list[ComplaintEventType]:
         ctx = info.context
         tenant_id = ctx.tenant_id
         return await ctx.loader("complaints.timeline", lambda s, ids: _timelines(s, tenant_id, ids)).load(self.row.id)
+
+    @strawberry.field(description="The case's timeline: every transition, update, escalation and note, oldest first.")
+    async def events(self, info: strawberry.Info, first: First = None, after: After = None,
+                     last: Last = None, before: Before = None) -> ComplaintEventConnection:
+        ctx = info.context
+        page = page_slice(first, after, last, before)
+        tenant_id, cursors, case_id = ctx.tenant_id, ctx.cursors, self.row.id
+        rows = await ctx.loader(("complaints.events", page.key),
+                                lambda s, ids: _events_of_cases(s, tenant_id, cursors, ids, page)).load(case_id)
+        counts = ctx.loader(("complaints.events.count",), lambda s, ids: _event_counts(s, tenant_id, ids))
+
+        async def total() -> int:
+            return (await counts.load(case_id)) or 0
+
+        found = slice_page(rows or [], page, lambda r: EVENTS.cursor(cursors, r), total)
+        return ComplaintEventConnection(edges=[ComplaintEventEdge(cursor=e.cursor, node=ComplaintEventType(row=e.node))
+                                               for e in found.edges], page_info=found.page_info, count=total)
 
 
 async def load_complaint(info: strawberry.Info, pk: int) -> Optional[ComplaintType]:
@@ -263,8 +342,8 @@ class ComplaintEdge:
 @strawberry.type(name="ComplaintConnection", description="A page of complaint cases, newest first.")
 class ComplaintConnection:
     edges: list[ComplaintEdge] = strawberry.field(description="The cases of this page.")
-    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next.")
-    total_count: int = strawberry.field(description="How many cases match, over all pages.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
+    total_count: int = strawberry.field(description="Cases matching the filter (counted only when selected).")
 
 
 @strawberry.input(name="ComplaintWhere", description="Queue filters; all given conditions must hold.")
@@ -310,74 +389,67 @@ def _conditions(tenant_id: int, where: Optional[ComplaintWhere]) -> list:
     return conditions
 
 
-def _after_id(cursors, after: Optional[str]) -> Optional[int]:
-    if not after:
-        return None
-    _, last_id = cursors.decode(after, "COMPLAINT:ID:DESC")
-    if not isinstance(last_id, int):
-        raise api_error("the cursor is malformed", "BAD_CURSOR")
-    return last_id
+CASES = Keyset("COMPLAINT:ID:DESC", ComplaintCase.id, True)
 
 
-def _page(rows: list, size: int, total: int, cursors) -> ComplaintConnection:
-    page = make_page(rows, size, total, lambda r: cursors.encode("COMPLAINT:ID:DESC", None, r.id))
+def _page(rows: list, page: Slice, total, cursors) -> ComplaintConnection:
+    found = slice_page(rows, page, lambda r: CASES.cursor(cursors, r), total)
     return ComplaintConnection(
-        edges=[ComplaintEdge(cursor=e.cursor, node=ComplaintType(row=e.node)) for e in page.edges],
-        page_info=PageInfo(has_next_page=page.page_info.has_next_page, end_cursor=page.page_info.end_cursor),
-        total_count=page.total_count,
+        edges=[ComplaintEdge(cursor=e.cursor, node=ComplaintType(row=e.node)) for e in found.edges],
+        page_info=found.page_info, total_count=found.total_count,
     )
 
 
-def queue_page(session, tenant_id: int, cursors, size: int, after: Optional[str], where: Optional[ComplaintWhere]) -> ComplaintConnection:
+def queue_page(session, tenant_id: int, cursors, page: Slice, where: Optional[ComplaintWhere],
+               with_total: bool = True) -> ComplaintConnection:
     conditions = _conditions(tenant_id, where)
-    total = session.execute(select(func.count()).select_from(ComplaintCase).where(*conditions)).scalar_one()
-    last_id = _after_id(cursors, after)
-    query = select(ComplaintCase).where(*conditions)
-    if last_id is not None:
-        query = query.where(ComplaintCase.id < last_id)
-    rows = session.execute(query.order_by(ComplaintCase.id.desc()).limit(size + 1)).scalars().all()
-    return _page(rows, size, total, cursors)
+    total = session.execute(select(func.count()).select_from(ComplaintCase).where(*conditions)).scalar_one() if with_total else None
+    query = select(ComplaintCase).where(*conditions, *CASES.conditions(cursors, page))
+    rows = session.execute(query.order_by(*CASES.order_by(page.backwards)).limit(page.size + 1)).scalars().all()
+    return _page(rows, page, total, cursors)
 
 
-def _customer_pages(session, tenant_id: int, cursors, size: int, after, where, customer_ids: list[int]) -> dict[int, ComplaintConnection]:
+def _customer_pages(session, tenant_id: int, cursors, page: Slice, where, customer_ids: list[int],
+                    with_total: bool = True) -> dict[int, ComplaintConnection]:
     """Each customer's page and case count in one statement (window functions per customer);
-    after a cursor the page is narrower than the count, which then takes a second statement."""
+    within cursors the page is narrower than the count, which then takes a second statement
+    (only when totalCount is selected)."""
     conditions = [*_conditions(tenant_id, where), ComplaintCase.customer_id.in_(customer_ids)]
-    last_id = _after_id(cursors, after)
-    if last_id is not None:
-        conditions.append(ComplaintCase.id < last_id)
+    narrowed = CASES.conditions(cursors, page)
     per_customer = {"partition_by": ComplaintCase.customer_id}
-    number = func.row_number().over(**per_customer, order_by=ComplaintCase.id.desc()).label("n")
+    order = CASES.order_by(page.backwards)
+    number = func.row_number().over(**per_customer, order_by=order).label("n")
     count = func.count().over(**per_customer).label("total")
-    inner = select(ComplaintCase.id, number, count).where(*conditions).subquery()
+    inner = select(ComplaintCase.id, number, count).where(*conditions, *narrowed).subquery()
     ranked = (select(ComplaintCase, inner.c.total).join(inner, inner.c.id == ComplaintCase.id)
-              .where(inner.c.n <= size + 1).order_by(ComplaintCase.id.desc()))
+              .where(inner.c.n <= page.size + 1).order_by(*order))
     by_customer: dict[int, list] = {cid: [] for cid in customer_ids}
     totals: dict[int, int] = {}
     for row, total in session.execute(ranked):
         by_customer[row.customer_id].append(row)
         totals[row.customer_id] = total
-    if last_id is not None:
+    if narrowed and with_total:
         totals = dict(session.execute(
-            select(ComplaintCase.customer_id, func.count()).where(*_conditions(tenant_id, where), ComplaintCase.customer_id.in_(customer_ids))
-            .group_by(ComplaintCase.customer_id)
+            select(ComplaintCase.customer_id, func.count()).where(*conditions).group_by(ComplaintCase.customer_id)
         ).all())
-    none = _page([], size, 0, cursors)  # most customers have no case: one shared empty connection
-    return {cid: _page(rows, size, totals[cid], cursors) if cid in totals else none for cid, rows in by_customer.items()}
+    elif narrowed:
+        totals = dict.fromkeys(totals)  # the window counted the narrowed range: not a total, and not asked for
+    none = _page([], page, 0, cursors)  # most customers have no case: one shared empty connection
+    return {cid: _page(rows, page, totals[cid], cursors) if cid in totals else none for cid, rows in by_customer.items()}
 
 
 DEFAULT_CASES = 20
 
 
-def _cases_batch(ctx, size, after, where):
+def _cases_batch(ctx, page: Slice, where, with_total: bool = True):
     tenant_id, cursors = ctx.tenant_id, ctx.cursors
-    key = ("complaints.customer", size, after, repr(where))
-    return key, lambda s, ids: _customer_pages(s, tenant_id, cursors, size, after, where, ids)
+    key = ("complaints.customer", page.key, repr(where), with_total)
+    return key, lambda s, ids: _customer_pages(s, tenant_id, cursors, page, where, ids, with_total)
 
 
 def complaints_batch(ctx):
     """Customer.complaints with the default arguments, for many customers at once (api/prefetch.py)."""
-    return _cases_batch(ctx, DEFAULT_CASES, None, None)
+    return _cases_batch(ctx, Slice(DEFAULT_CASES), None)
 
 
 WhereArg = Annotated[Optional[ComplaintWhere], strawberry.argument(description="Conditions the cases must meet.")]
@@ -386,12 +458,13 @@ WhereArg = Annotated[Optional[ComplaintWhere], strawberry.argument(description="
 @strawberry.type(description="The complaints module's Customer fields.")
 class ComplaintCustomerFields:
     @strawberry.field(description="The customer's complaint cases, newest first (first ≤ 100).")
-    def complaints(self, info: strawberry.Info, first: First = DEFAULT_CASES, after: After = None,
-                   where: WhereArg = None) -> ComplaintConnection:
+    def complaints(self, info: strawberry.Info, first: First = None, after: After = None,
+                   where: WhereArg = None, last: Last = None, before: Before = None) -> ComplaintConnection:
         ctx = info.context
-        if first == DEFAULT_CASES and after is None and where is None:
+        page = page_slice(first, after, last, before)
+        if page == Slice(DEFAULT_CASES) and where is None:
             return ctx.customer_value(complaints_batch, self.id)
-        return ctx.loader(*_cases_batch(ctx, page_size(first), after, where)).load(self.id)
+        return ctx.loader(*_cases_batch(ctx, page, where, wants_total(info))).load(self.id)
 
 
 # -- stats ---------------------------------------------------------------------------
@@ -468,11 +541,11 @@ def _counts(mapping, coded: bool = False) -> list[ComplaintCount]:
 @strawberry.type(description="The complaints module's queries.")
 class ComplaintsQuery:
     @strawberry.field(description="The tenant's complaint queue, newest first, with filters (first ≤ 100).")
-    async def complaints(self, info: strawberry.Info, first: First = 20, after: After = None,
-                         where: WhereArg = None) -> ComplaintConnection:
+    async def complaints(self, info: strawberry.Info, first: First = None, after: After = None,
+                         where: WhereArg = None, last: Last = None, before: Before = None) -> ComplaintConnection:
         ctx = info.context
-        size = page_size(first)
-        return await ctx.read(lambda s: queue_page(s, ctx.tenant_id, ctx.cursors, size, after, where))
+        page, total = page_slice(first, after, last, before), wants_total(info)
+        return await ctx.read(lambda s: queue_page(s, ctx.tenant_id, ctx.cursors, page, where, total))
 
     @strawberry.field(description="One complaint (with its timeline); null when not in this tenant.")
     async def complaint(

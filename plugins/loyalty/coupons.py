@@ -111,15 +111,19 @@ def _of_member(ctx: TenantContext, member_id: int, statuses: Sequence[str], at: 
 
 
 def list_coupons(ctx: TenantContext, member_id: int, statuses: Iterable[str] | None = None, first: int = 20,
-                 after: int | None = None, at: datetime | None = None) -> list[Coupon]:
+                 after: int | None = None, at: datetime | None = None, before: int | None = None,
+                 oldest_first: bool = False) -> list[Coupon]:
     """The member's coupons, newest first, with status among ``statuses`` (all when empty) at ``at``.
-    Keyset: ``after`` is the id of the last coupon of the previous page."""
+    Keyset: ``after`` is the id of the last coupon of the previous page (older ones follow);
+    ``before`` keeps newer ones; ``oldest_first`` reads from the other end (a page backwards)."""
     at = at or utcnow()
     where = _of_member(ctx, member_id, _statuses(statuses), at)
     if after is not None:
         where.append(C.c.id < after)
+    if before is not None:
+        where.append(C.c.id > before)
     stmt = (sa.select(*_COLUMNS).select_from(C.join(R, R.c.id == C.c.reward_id)).where(*where)
-            .order_by(C.c.id.desc()).limit(first))
+            .order_by(C.c.id.asc() if oldest_first else C.c.id.desc()).limit(first))
     return [_view(row, at) for row in ctx.session.execute(stmt)]
 
 

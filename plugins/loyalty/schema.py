@@ -23,14 +23,25 @@ from api.context import RequestContext
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
 from api.enums import coded_enum
-from api.types import ERRORS, INPUT, Error, Lang, LangArg, Node, PageInfo
+from api.pagination import Keyset, page_slice, slice_page, wants_total
+from api.references import CURRENT_CORE, load_interaction
+from api.types import ERRORS, INPUT, After, Before, Error, First, Lang, LangArg, Last, Node, PageInfo
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from plugins.loyalty import coupons, service
 from plugins.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember, LoyaltyReward
 from plugins.loyalty.settings import LoyaltySettings, Tier
 
-MAX_FIRST = 100
+# Ledger entries and coupons are listed newest first, by id; cursors are signed (api/pagination.py).
+LEDGER = Keyset("LEDGER:ID:DESC", None, True)
+COUPONS = Keyset("COUPON:ID:DESC", None, True)
+
+
+def _id_bounds(cursors, keyset: Keyset, page) -> tuple[Optional[int], Optional[int]]:
+    """(older than, newer than): the ids the page's after/before cursors name."""
+    older = keyset.position(cursors, page.after)[1] if page.after else None
+    newer = keyset.position(cursors, page.before)[1] if page.before else None
+    return older, newer
 
 LoyaltyMemberStatus = coded_enum("LoyaltyMemberStatus", "Where a membership stands.", {
     "ACTIVE": "A member who earns and redeems points.",
@@ -54,9 +65,7 @@ LoyaltyRewardKind = coded_enum("LoyaltyRewardKind", "What a catalogue reward giv
     "GIFT": "A gift.",
     "ORDER_DISCOUNT": "A discount of `value` on an order.",
 })
-PAGE_FIRST = Annotated[int, strawberry.argument(description="How many items to return: at most 100 (default 20).")]
-PAGE_AFTER = Annotated[Optional[str], strawberry.argument(
-    description="Return the items after this cursor: the `pageInfo.endCursor` of the previous page.")]
+
 
 
 @strawberry.type(name="LoyaltyTierBenefits", description="What a tier gives its members.")
@@ -112,7 +121,12 @@ class LoyaltyLedgerEntryType(Node):
     reason: str = strawberry.field(description="Why, for people.")
     actor: str = strawberry.field(description="Who made it (an actor, as in audit events).")
     at: datetime = strawberry.field(description="When (UTC).")
-    interaction_id: Optional[strawberry.ID] = strawberry.field(description="The Interaction that caused it (a purchase, a refund), if any.")
+    interaction_id: Optional[strawberry.ID] = strawberry.field(description="The id of `interaction` (an Interaction id), if any.")
+    interaction_pk: strawberry.Private[Optional[int]] = None
+
+    @strawberry.field(description="The purchase or refund that earned or took back the points; null for other entries.")
+    async def interaction(self, info: strawberry.Info) -> Optional[Annotated["Interaction", strawberry.lazy(CURRENT_CORE)]]:
+        return None if self.interaction_pk is None else await load_interaction(info, self.interaction_pk)
 
 
 @strawberry.type(name="LoyaltyLedgerEdge", description="A ledger entry in a page, with its cursor.")
@@ -124,7 +138,8 @@ class LoyaltyLedgerEdge:
 @strawberry.type(name="LoyaltyLedgerConnection", description="A page of ledger entries, newest entry first.")
 class LoyaltyLedgerConnection:
     edges: list[LoyaltyLedgerEdge] = strawberry.field(description="The entries of this page.")
-    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
+    total_count: int = strawberry.field(default=0, description="The member's entries (counted only when selected).")
 
 
 @strawberry.type(name="LoyaltyTierChange", description="A change of the member's tier.")
@@ -143,7 +158,7 @@ def _tier(settings: LoyaltySettings, code: str) -> LoyaltyTier:
 def _entry(row) -> LoyaltyLedgerEntryType:
     return LoyaltyLedgerEntryType(
         id=strawberry.ID(to_global_id("LoyaltyLedgerEntry", row.id)), kind=row.kind, rule=row.rule, points=row.points,
-        reason=row.reason, actor=row.actor, at=row.at,
+        reason=row.reason, actor=row.actor, at=row.at, interaction_pk=row.interaction_id,
         interaction_id=None if row.interaction_id is None else strawberry.ID(to_global_id("Interaction", row.interaction_id)))
 
 
@@ -225,7 +240,7 @@ class LoyaltyCouponEdge:
 @strawberry.type(name="LoyaltyCouponConnection", description="A page of coupons, newest coupon first.")
 class LoyaltyCouponConnection:
     edges: list[LoyaltyCouponEdge] = strawberry.field(description="The coupons of this page.")
-    page_info: PageInfo = strawberry.field(description="Whether more pages follow, and the cursor to get the next.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
     count: strawberry.Private[Any]
 
     @strawberry.field(description="Coupons matching the status filter (one more statement, only when asked for).")
@@ -288,38 +303,45 @@ class CustomerLoyalty:
         found = await ctx.read(lambda s: service.next_tier(gx.context(s, tenant_id), row))
         return None if found is None else LoyaltyNextTier(code=found[0], remaining_to_qualify=found[1])
 
-    @strawberry.field(description="Ledger entries, newest first (keyset cursor).")
-    async def ledger(self, info: strawberry.Info, first: PAGE_FIRST = 20, after: PAGE_AFTER = None) -> LoyaltyLedgerConnection:
+    @strawberry.field(description="Ledger entries, newest first (Relay cursors).")
+    async def ledger(self, info: strawberry.Info, first: First = None, after: After = None,
+                     last: Last = None, before: Before = None) -> LoyaltyLedgerConnection:
         ctx: RequestContext = info.context
-        first = max(0, min(first, MAX_FIRST))
-        before_id = int(after) if after and after.isascii() and after.isdigit() and len(after) < 19 else None
+        page, with_total = page_slice(first, after, last, before), wants_total(info)
+        older, newer = _id_bounds(ctx.cursors, LEDGER, page)
         gx, tenant_id, member_id = ctx.gx, ctx.tenant_id, self.row.id
-        rows = await ctx.read(lambda s: service.ledger(gx.context(s, tenant_id), member_id, first + 1, before_id))
-        page = rows[:first]
-        edges = [LoyaltyLedgerEdge(cursor=str(r.id), node=_entry(r)) for r in page]
-        return LoyaltyLedgerConnection(edges=edges, page_info=PageInfo(has_next_page=len(rows) > first,
-                                                                       end_cursor=edges[-1].cursor if edges else None))
+
+        def read(s):
+            tc = gx.context(s, tenant_id)
+            total = service.count_ledger(tc, member_id) if with_total else None
+            return service.ledger(tc, member_id, page.size + 1, older, newer, page.backwards), total
+
+        rows, total = await ctx.read(read)
+        found = slice_page(rows, page, lambda r: LEDGER.cursor(ctx.cursors, r), total)
+        return LoyaltyLedgerConnection(edges=[LoyaltyLedgerEdge(cursor=e.cursor, node=_entry(e.node)) for e in found.edges],
+                                       page_info=found.page_info, total_count=total)
 
     @strawberry.field(description="The member's coupons, newest first, with their status now; "
                                   "`status` keeps those in any of the given statuses.")
     async def coupons(
-        self, info: strawberry.Info, first: PAGE_FIRST = 20, after: PAGE_AFTER = None,
+        self, info: strawberry.Info, first: First = None, after: After = None,
         status: Annotated[Optional[list[LoyaltyCouponStatus]], strawberry.argument(
             description="Only coupons in any of these statuses (default: all).")] = None,
+        last: Last = None, before: Before = None,
     ) -> LoyaltyCouponConnection:
         ctx: RequestContext = info.context
-        first = max(0, min(first, MAX_FIRST))
-        before_id = int(after) if after and after.isascii() and after.isdigit() and len(after) < 19 else None
+        page = page_slice(first, after, last, before)
+        older, newer = _id_bounds(ctx.cursors, COUPONS, page)
         gx, tenant_id, member_id, statuses = ctx.gx, ctx.tenant_id, self.row.id, _statuses(status)
         rows = await ctx.read(lambda s: coupons.list_coupons(gx.context(s, tenant_id), member_id, statuses,
-                                                             first + 1, before_id))
-        edges = [LoyaltyCouponEdge(cursor=str(c.id), node=LoyaltyCouponType(coupon=c)) for c in rows[:first]]
+                                                             page.size + 1, older, before=newer, oldest_first=page.backwards))
+        found = slice_page(rows, page, lambda c: COUPONS.cursor(ctx.cursors, c))
+        edges = [LoyaltyCouponEdge(cursor=e.cursor, node=LoyaltyCouponType(coupon=e.node)) for e in found.edges]
 
         async def count() -> int:
             return await ctx.read(lambda s: coupons.count_coupons(gx.context(s, tenant_id), member_id, statuses))
 
-        return LoyaltyCouponConnection(edges=edges, count=count, page_info=PageInfo(
-            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None))
+        return LoyaltyCouponConnection(edges=edges, count=count, page_info=found.page_info)
 
     @strawberry.field(description="The member's tier changes, oldest first.")
     async def tier_history(self, info: strawberry.Info) -> list[LoyaltyTierChange]:
@@ -504,6 +526,11 @@ class LoyaltyRedemption:
     value: Decimal = strawberry.field(description="Money the points paid for.")
     coupon_code: Optional[str] = strawberry.field(description="The coupon issued, for a reward; null otherwise.")
     replayed: bool = strawberry.field(description="The idempotency key had been used: nothing was applied again.")
+    entry_pk: strawberry.Private[int] = 0
+
+    @strawberry.field(description="The ledger entry written (the first one, for a replayed request).")
+    async def entry(self, info: strawberry.Info) -> Optional[LoyaltyLedgerEntryType]:
+        return await load_ledger_entry(info, self.entry_pk)
 
 
 @strawberry.type(name="EnrollMemberPayload", description="The result of enrollMember.")
@@ -534,7 +561,7 @@ def _customer(value: Any, field: str = "customer_id") -> int:
 def _redemption(r: service.Redemption) -> dict:
     return {"redemption": LoyaltyRedemption(
         entry_id=strawberry.ID(to_global_id("LoyaltyLedgerEntry", r.entry_id)), points=r.points, balance=r.balance,
-        value=r.value, coupon_code=r.coupon_code, replayed=r.replayed)}
+        value=r.value, coupon_code=r.coupon_code, replayed=r.replayed, entry_pk=r.entry_id)}
 
 
 @strawberry.type(description="The loyalty module's mutations.")

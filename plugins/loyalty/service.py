@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from api.ids import to_global_id  # reasons name the purchase as clients can look it up (node(id:))
 from engine.bulk import COPY_FROM_ROWS, RawCursor, allocate_ids, copy_into, sqlite_time
 from engine.context import TenantContext
 from engine.errors import FieldError, ValidationFailed, invalid, not_found
@@ -769,7 +770,7 @@ def _reverse_refunds(ctx: TenantContext, s: LoyaltySettings, writer: Writer, mem
         lots[member.id] = [x for x in rows if x["remaining"] > 0 and x["id"] is not None]
         taken = points - result.forgiven
         writer.entry(member, "REVERSE", -taken, f"reverse:{r.id}", r.occurred_at, rule="REFUND", interaction_id=r.id,
-                     reason=f"refund of {r.amount} on purchase {r.reverses_id}",
+                     reason=f"refund of {r.amount} on purchase {to_global_id('Interaction', r.reverses_id)}",
                      details={"purchase_id": r.reverses_id, "lots": takes, "forgiven": result.forgiven,
                               "debt": result.debt})
     if lot_changes:
@@ -1046,11 +1047,21 @@ def next_tier(ctx: TenantContext, member: LoyaltyMember, now: datetime | None = 
     return tier.code, max(Decimal(0), tier.threshold - metric.get(member.customer_id, Decimal(0)))
 
 
-def ledger(ctx: TenantContext, member_id: int, first: int = 20, after: int | None = None) -> list:
+def ledger(ctx: TenantContext, member_id: int, first: int = 20, after: int | None = None,
+           before: int | None = None, oldest_first: bool = False) -> list:
+    """The member's entries, newest first: ``after`` an id, those older; ``before`` an id,
+    those newer; ``oldest_first`` reads from the other end (a page backwards)."""
     stmt = sa.select(E).where(E.c.tenant_id == ctx.tenant_id, E.c.member_id == member_id)
     if after is not None:
         stmt = stmt.where(E.c.id < after)
-    return list(ctx.session.execute(stmt.order_by(E.c.id.desc()).limit(first)))
+    if before is not None:
+        stmt = stmt.where(E.c.id > before)
+    return list(ctx.session.execute(stmt.order_by(E.c.id.asc() if oldest_first else E.c.id.desc()).limit(first)))
+
+
+def count_ledger(ctx: TenantContext, member_id: int) -> int:
+    return int(ctx.session.execute(sa.select(sa.func.count()).select_from(E)
+                                   .where(E.c.tenant_id == ctx.tenant_id, E.c.member_id == member_id)).scalar_one())
 
 
 def tier_history(ctx: TenantContext, member_id: int) -> list:

@@ -75,9 +75,12 @@ async def test_cors_preflight(gx, monkeypatch):
     import httpx
 
     from api.app import create_app
+    from engine.config import Settings
+    from engine.runtime import Guanxi
 
     monkeypatch.setenv("GUANXI_CORS_ORIGINS", "https://app.example.com")
-    app = create_app(gx)
+    settings = Settings(database_url=gx.settings.database_url)  # GUANXI_CORS_ORIGINS read with the rest
+    app = create_app(Guanxi(settings=settings, plugins=gx.plugins, engine=gx.engine))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         response = await client.options("/graphql", headers={
             "origin": "https://app.example.com", "access-control-request-method": "POST",

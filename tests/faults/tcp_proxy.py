@@ -1,4 +1,7 @@
-"""A loopback TCP proxy the tests can cut and restore: the database 'goes away'."""
+"""A loopback TCP proxy the tests can cut and restore (the database 'goes
+away'), or freeze and thaw (the database stops answering: a partition, a
+stopped server; connections stay open and the kernel still accepts bytes,
+so nothing on the client's side notices but the silence)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,16 @@ class TcpProxy:
         self._server: socket.socket | None = None
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
+
+    def freeze(self) -> None:
+        """Stop forwarding, both ways, on open and new connections alike."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        """Forward again, what was held first."""
+        self._flowing.set()
 
     def start(self) -> "TcpProxy":
         server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -58,10 +71,10 @@ class TcpProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass

@@ -3,7 +3,8 @@
 - ``Customer.birthdayNext``: the coming birthday, in the tenant's time zone.
 - ``Customer.birthdayGreeting``: the greeting for the latest birthday greeted,
   through a per-request DataLoader (one statement for a page of customers).
-- ``birthdaysUpcoming(days)``: who has a birthday soon, and their greeting.
+- ``birthdaysUpcoming(days)``: who has a birthday soon, and their greeting
+  (a Relay connection like every list of the API).
 - ``markBirthdayGreetingSent(input)``: staff sent it; bad input comes back
   in the payload's ``errors``, naming the field.
 """
@@ -19,7 +20,9 @@ from api.errors import BAD_USER_INPUT, api_error
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
 from api.enums import ChannelCode, code_of, labeled_enum, value_type
-from api.types import ERRORS, INPUT, Error, Lang, LangArg
+from api.pagination import list_page, page_slice, wants_total
+from api.references import CURRENT_CORE, load_customer
+from api.types import ERRORS, INPUT, After, Before, Error, First, Lang, LangArg, Last, PageInfo
 from engine.enums import Channel, Role
 from engine.errors import not_found
 from guanxi_birthdays import service
@@ -43,6 +46,10 @@ class BirthdayGreetingType:
     @strawberry.field(description="The Customer greeted.")
     def customer_id(self) -> strawberry.ID:
         return strawberry.ID(to_global_id("Customer", self.row.customer_id))
+
+    @strawberry.field(description="The customer greeted; null once deleted.")
+    async def customer(self, info: strawberry.Info) -> Optional[Annotated["Customer", strawberry.lazy(CURRENT_CORE)]]:
+        return await load_customer(info, self.row.customer_id)
 
     @strawberry.field(description="The year of the birthday greeted.")
     def year(self) -> int:
@@ -110,6 +117,24 @@ class BirthdayUpcoming:
     birthday: date = strawberry.field(description="The coming birthday (this year's or next).")
     days_until: int = strawberry.field(description="0 on the day.")
     greeting: Optional[BirthdayGreetingType] = strawberry.field(description="The greeting for this birthday, once queued.")
+    customer_pk: strawberry.Private[int] = 0
+
+    @strawberry.field(description="The customer whose birthday it is.")
+    async def customer(self, info: strawberry.Info) -> Optional[Annotated["Customer", strawberry.lazy(CURRENT_CORE)]]:
+        return await load_customer(info, self.customer_pk)
+
+
+@strawberry.type(name="BirthdayUpcomingEdge", description="A coming birthday in a page, with its cursor.")
+class BirthdayUpcomingEdge:
+    cursor: str = strawberry.field(description="The position of this birthday, for `after` and `before`.")
+    node: BirthdayUpcoming = strawberry.field(description="The customer and the birthday.")
+
+
+@strawberry.type(name="BirthdayUpcomingConnection", description="A page of coming birthdays, soonest first.")
+class BirthdayUpcomingConnection:
+    edges: list[BirthdayUpcomingEdge] = strawberry.field(description="The birthdays of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
+    total_count: int = strawberry.field(default=0, description="Birthdays within the window.")
 
 
 @strawberry.type(description="The birthdays module's queries.")
@@ -117,23 +142,33 @@ class BirthdaysQuery:
     @strawberry.field(description="Customers whose birthday is within `days` (default: the days_ahead setting), soonest first.")
     async def birthdays_upcoming(
         self, info: strawberry.Info,
-        days: Annotated[Optional[int], strawberry.argument(description=f"The window in days, 0 to {MAX_DAYS}.")] = None,
-    ) -> list[BirthdayUpcoming]:
+        days: Annotated[Optional[int], strawberry.argument(
+            description=f"The window in days, 0 to {MAX_DAYS} (default: the days_ahead setting).")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> BirthdayUpcomingConnection:
         if days is not None and not 0 <= days <= MAX_DAYS:
             raise api_error(f"days: must be between 0 and {MAX_DAYS}, got {days}", BAD_USER_INPUT)
+        page, with_total = page_slice(first, after, last, before), wants_total(info)
         timezone = info.context.principal.tenant.timezone
-        gx, tenant_id = info.context.gx, info.context.tenant_id
+        gx, tenant_id, cursors = info.context.gx, info.context.tenant_id, info.context.cursors
 
         def work(session):
             window = days if days is not None else gx.context(session, tenant_id).module_settings(service.MODULE).days_ahead
             soon = service.upcoming(session, service.local_today(timezone), window)
             greetings = service.greetings_of_years(session, {person.birthday.year for person in soon})
-            return [BirthdayUpcoming(customer_id=strawberry.ID(to_global_id("Customer", person.customer_id)), name=person.name,
-                                     birthday=person.birthday, days_until=person.days_until,
-                                     greeting=_greeting(greetings.get((person.customer_id, person.birthday.year))))
-                    for person in soon]
+            found = list_page(sorted(soon, key=_upcoming_key), page, cursors, "BIRTHDAYS", _upcoming_key, with_total)
+            edges = [BirthdayUpcomingEdge(cursor=edge.cursor, node=BirthdayUpcoming(
+                customer_id=strawberry.ID(to_global_id("Customer", person.customer_id)), name=person.name,
+                birthday=person.birthday, days_until=person.days_until, customer_pk=person.customer_id,
+                greeting=_greeting(greetings.get((person.customer_id, person.birthday.year)))))
+                for edge in found.edges for person in (edge.node,)]
+            return BirthdayUpcomingConnection(edges=edges, page_info=found.page_info, total_count=found.total_count)
 
         return await info.context.read(work)
+
+
+def _upcoming_key(person) -> list:
+    return [person.days_until, person.customer_id]
 
 
 @strawberry.input(name="MarkBirthdayGreetingSentInput", description="A queued greeting that staff sent.")

@@ -26,7 +26,8 @@ CONFIGURE = """mutation($settings: JSON!) {
   configureModule(input: {name: "birthdays", settings: $settings}) { errors { field message } } }"""
 GREETING = "id channel { code } message status statusLabel(lang: ZH) birthday sentBy respondedAt"
 CUSTOMER = "query($id: ID!) { customer(id: $id) { birthdayNext birthdayGreeting { " + GREETING + " } } }"
-UPCOMING = "query($days: Int) { birthdaysUpcoming(days: $days) { name birthday daysUntil greeting { channel { code label(lang: EN) } status } } }"
+UPCOMING = """query($days: Int) { birthdaysUpcoming(days: $days) {
+  edges { node { name birthday daysUntil greeting { channel { code label(lang: EN) } status } } } } }"""
 MARK_SENT = """mutation($input: MarkBirthdayGreetingSentInput!) {
   markBirthdayGreetingSent(input: $input) { greeting { status statusLabel(lang: ZH) channel { code } sentAt sentBy }
                                             errors { field message code } } }"""
@@ -162,12 +163,19 @@ def test_birthdays_upcoming_lists_the_soonest_first_with_their_greeting(shop, gr
     create_customer(client, "昨天", born_in(-1))
     run_job(gx, shop)
 
-    default = data(client.execute(UPCOMING))["birthdaysUpcoming"]  # days_ahead: 7
+    default = [e["node"] for e in data(client.execute(UPCOMING))["birthdaysUpcoming"]["edges"]]  # days_ahead: 7
     assert [(u["name"], u["daysUntil"]) for u in default] == [("明天", 1), ("五天", 5)]
     assert [u["greeting"] for u in default] == [None, {"channel": {"code": "WECHAT", "label": "WeChat"}, "status": "QUEUED"}]
     assert default[0]["birthday"] == (today() + timedelta(days=1)).isoformat()
-    month = data(client.execute(UPCOMING, {"days": 30}))["birthdaysUpcoming"]
+    month = [e["node"] for e in data(client.execute(UPCOMING, {"days": 30}))["birthdaysUpcoming"]["edges"]]
     assert [u["name"] for u in month] == ["明天", "五天", "二十天"]
+    pages = """query($before: String) { birthdaysUpcoming(days: 30, last: 2, before: $before) {
+      edges { node { name customer { name } } } pageInfo { hasPreviousPage startCursor } } }"""
+    tail = data(client.execute(pages))["birthdaysUpcoming"]
+    assert [e["node"]["name"] for e in tail["edges"]] == ["五天", "二十天"] and tail["pageInfo"]["hasPreviousPage"]
+    assert [e["node"]["customer"]["name"] for e in tail["edges"]] == ["五天", "二十天"]
+    head = data(client.execute(pages, {"before": tail["pageInfo"]["startCursor"]}))["birthdaysUpcoming"]
+    assert [e["node"]["name"] for e in head["edges"]] == ["明天"] and not head["pageInfo"]["hasPreviousPage"]
     refused = client.execute(UPCOMING, {"days": 400})
     assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert refused["errors"][0]["message"].startswith("days: must be between 0 and 366")
@@ -313,7 +321,7 @@ def test_another_tenant_never_sees_or_touches_the_greetings(make_tenant, graphql
     assert run_job(gx, theirs) == "0 greetings queued"
     assert run_job(gx, mine) == "1 greetings queued"
     greeting_id = greeting(me, who)["id"]
-    assert data(them.execute(UPCOMING, {"days": 366}))["birthdaysUpcoming"] == []
+    assert data(them.execute(UPCOMING, {"days": 366}))["birthdaysUpcoming"]["edges"] == []
     assert [(e["field"], e["code"]) for e in mark_sent(them, greeting_id)["errors"]] == [("greetingId", "NOT_FOUND")]
     assert data(them.execute(CUSTOMER, {"id": who}))["customer"] is None
     assert greeting(me, who)["status"] == "QUEUED"
