@@ -65,6 +65,7 @@ bench: install
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.rfm
 	$(BIN)/python -m bench.clv
+	$(BIN)/python -m bench.cli
 
 clean:
 	rm -rf $(VENV) $(SCHEMA_LINT)/node_modules *.egg-info .pytest_cache guanxi.db guanxi.db-wal guanxi.db-shm
