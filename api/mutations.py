@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.exc import DataError, IntegrityError
 
 from api.context import RequestContext
+from api.enums import code_of
 from api.errors import expected_failure, field_errors
 from api.ids import decode_id, to_global_id
 from api.inputs import CreateApiKeyInput, CustomerFields, IdInput, RecordInteractionsInput, customer_values, interaction_values
@@ -152,7 +153,7 @@ async def configure_module(ctx: RequestContext, name: str, settings: Any, views)
 
 async def create_api_key(ctx: RequestContext, data: CreateApiKeyInput) -> dict:
     def work(tc):
-        new = keys.create_key(tc.session, tc.tenant, data.role, data.name, actor=tc.actor)
+        new = keys.create_key(tc.session, tc.tenant, code_of(data.role), data.name, actor=tc.actor)
         return {"api_key": new.record, "secret": new.secret}
 
     return await guarded(ctx, work)

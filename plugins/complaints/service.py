@@ -161,7 +161,7 @@ def _priority(value: Any, errors: list[FieldError], name: str = "priority") -> s
     try:
         return Priority(str(value).strip()).value
     except ValueError:
-        errors.append(FieldError(name, f"unknown priority {value!r}; known: {', '.join(p.value for p in Priority)}"))
+        errors.append(FieldError(name, f"unknown priority {value!r}; known: {', '.join(p.name for p in Priority)}"))
         return None
 
 
@@ -555,7 +555,7 @@ def add_update(ctx: TenantContext, case_id: int, note: str, promised_reply_at: A
     promised = _future_promise(promised_reply_at, errors, ZoneInfo(ctx.tenant.timezone), now)
     status = Status(case.status)
     if status not in OPEN_STATUSES:
-        errors.append(FieldError("status", f"a {status.value} complaint takes no progress updates; reopen it first", "ILLEGAL_TRANSITION"))
+        errors.append(FieldError("status", f"a {status.name} complaint takes no progress updates; reopen it first", "ILLEGAL_TRANSITION"))
     _raise(errors)
     settings = _settings(ctx)
     if status is Status.ROUTED:
