@@ -17,7 +17,13 @@ $(BIN)/.installed: pyproject.toml $(EXAMPLE)/pyproject.toml
 	$(BIN)/guanxi warm-up  # compile the numba kernels once, into their cache
 	touch $@
 
-install: $(BIN)/.installed
+# graphql-schema-linter, pinned by its lock file, for tests/api/test_schema_lint.py.
+SCHEMA_LINT := tools/schema-lint
+$(SCHEMA_LINT)/node_modules/.installed: $(SCHEMA_LINT)/package.json $(SCHEMA_LINT)/package-lock.json
+	npm ci --prefix $(SCHEMA_LINT) --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/.installed $(SCHEMA_LINT)/node_modules/.installed
 
 # The browser tests (tests/browser) drive the system's Chromium through
 # Playwright (not Playwright's own download, which needs internet). make test
@@ -59,6 +65,7 @@ bench: install
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.rfm
 	$(BIN)/python -m bench.clv
+	$(BIN)/python -m bench.cli
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache guanxi.db guanxi.db-wal guanxi.db-shm
+	rm -rf $(VENV) $(SCHEMA_LINT)/node_modules *.egg-info .pytest_cache guanxi.db guanxi.db-wal guanxi.db-shm

@@ -3,7 +3,9 @@
 Routes: /graphql (POST, GET, GraphiQL in a browser: api/graphiql.py, its
 files under /graphiql/), /healthz (process up),
 /readyz (database reachable), /export/... (streamed CSV/XLSX downloads,
-api/export_endpoint.py). Settings (engine/config.py): CORS origins come
+api/export_endpoint.py), /metrics (Prometheus, api/metrics.py; off with
+GUANXI_METRICS=false). Traces go out when OpenTelemetry's exporter variables
+are set (api/tracing.py). Settings (engine/config.py): CORS origins come
 from GUANXI_CORS_ORIGINS (unset means no cross-origin access); requested
 jobs (runScoring) run in a background thread of the process unless
 GUANXI_API_RUNS_JOBS=false (api/job_runner.py); cursors are signed with
@@ -31,9 +33,11 @@ from api.export_endpoint import ExportEndpoint
 from api.graphiql import graphiql as graphiql_ide
 from api.job_runner import ApiJobRunner
 from api.logs import RequestIdMiddleware, configure_logging
+from api.metrics import RequestMetrics, metrics_route, observe_pool, process_exiting
 from api.pagination import Cursors, cursor_secret
 from api.rate_limits import RateLimits
 from api.schema import SchemaCache
+from api.tracing import Tracing, trace_engine, tracing_from_env
 from engine.config import Settings
 from engine.runtime import Guanxi
 
@@ -79,12 +83,18 @@ class ReadinessProbe:
         return outcome[0] if outcome else "Timeout"
 
 
-def create_app(gx: Guanxi | None = None) -> Starlette:
-    """Build the app around ``gx`` (default: the process-wide engine from the environment)."""
+def create_app(gx: Guanxi | None = None, tracing: Tracing | None = None) -> Starlette:
+    """Build the app around ``gx`` (default: the process-wide engine from the
+    environment); ``tracing`` defaults to what OTEL_* variables configure."""
     settings = gx.settings if gx is not None else Settings.from_env()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     cursors = Cursors(cursor_secret(settings))  # before anything else: refused without a key on PostgreSQL
     gx = gx or Guanxi(settings=settings)
+    tracing = tracing or tracing_from_env()
+    metrics = RequestMetrics() if settings.metrics else None
+    if metrics is not None:
+        observe_pool(gx.engine)
+    trace_engine(gx.engine, tracing)
     schemas = SchemaCache(gx.plugins)
     job_runner = ApiJobRunner(gx) if settings.api_runs_jobs else None
     rate_limits = RateLimits.from_settings(gx.settings, gx)
@@ -116,9 +126,12 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
         if job_runner is not None:
             await anyio.to_thread.run_sync(job_runner.close)
         rate_limits.close()
+        process_exiting()
+        if tracing is not None:
+            tracing.shutdown()
 
     middleware = [
-        Middleware(RequestIdMiddleware),
+        Middleware(RequestIdMiddleware, observers=(metrics, tracing)),
         Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "OPTIONS"],
                    allow_headers=["authorization", "content-type", "x-request-id"], expose_headers=["x-request-id"], max_age=600),
     ]
@@ -127,7 +140,7 @@ def create_app(gx: Guanxi | None = None) -> Starlette:
             Route("/graphql", graphql.__call__, methods=["GET", "POST"]), Route("/healthz", healthz), Route("/readyz", readyz),
             Route("/export/segments/{name}", export.segment), Route("/export/{name}", export.named),
             *graphiql_ide.routes(),
-        ],
+        ] + ([metrics_route(settings.metrics_token)] if metrics is not None else []),
         middleware=middleware,
         lifespan=lifespan,
     )

@@ -27,6 +27,8 @@ class CustomerFilter:
     name: str
     input_type: type
     condition: Callable[[Any, int], Any]
+    # What front-end developers read in GraphiQL for ``where: {<name>: ...}``.
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class CustomerOrder:
     expression: Callable[[int], Any]
     floor: Any = 0
     parse: Callable[[str], Any] = float
+    # What front-end developers read in GraphiQL for the CustomerOrderField value.
+    description: str | None = None
 
 
 @dataclass

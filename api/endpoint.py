@@ -11,7 +11,7 @@ import json
 import logging
 
 import orjson
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from starlette.requests import Request
@@ -21,8 +21,12 @@ from api import statement_budget
 from api.auth import bearer_token, load_principal
 from api.context import Principal, RequestContext
 from api.cost import DEFAULT_BUDGETS
-from api.errors import BAD_REQUEST, DATABASE_UNAVAILABLE, RATE_LIMITED, UNAUTHENTICATED, format_error
+from api.errors import BAD_REQUEST, BAD_USER_INPUT, DATABASE_UNAVAILABLE, RATE_LIMITED, UNAUTHENTICATED, format_error
 from api.graphiql import graphiql, wants_graphiql
+from api.logs import set_tenant
+from api.metrics import note_graphql
+from api.operations import ambiguous_operations
+from api.request_inputs import request_input_problem
 from api.pagination import Cursors
 from api.platform import platform_schema
 from api.rate_limits import Decision, RateLimits
@@ -109,7 +113,7 @@ class GraphQLEndpoint:
             return error_response(message, UNAUTHENTICATED, 401, {"WWW-Authenticate": "Bearer"})
         if decision is not None and not decision.allowed:
             return rate_limited(decision, "this API key")
-        request.state.tenant = principal.tenant.slug if principal.tenant else "-"
+        set_tenant(request.state, principal.tenant.slug if principal.tenant else "-")
         schema = platform_schema() if principal.tenant is None else self.schemas.for_modules(principal.modules)
         context = RequestContext(self.gx, principal, self.cursors, request_id=getattr(request.state, "request_id", ""),
                                  jobs=self.jobs, cost_budget=self.cost_budgets.get(principal.role))
@@ -122,6 +126,9 @@ class GraphQLEndpoint:
                 )
         except InvalidOperationTypeError:
             return error_response("mutations must be sent with POST", BAD_REQUEST, 405, {"Allow": "POST"})
+        except CannotGetOperationTypeError:
+            message = f"operationName {body['operationName']!r} names no operation in the query"
+            return error_response(message, BAD_REQUEST, 400)
         payload: dict = {"data": result.data}
         status = 200
         if result.errors:
@@ -130,6 +137,7 @@ class GraphQLEndpoint:
                 status = 400  # parse, validation or variable errors: the request itself is bad, nothing ran
         if result.extensions:
             payload["extensions"] = result.extensions  # the query's cost and its budget
+        note_graphql(request.state, body, payload.get("errors"))
         return GraphQLResponse(payload, status_code=status, headers=decision.headers() if decision else None)
 
     async def _payload(self, request: Request) -> dict | Response:
@@ -155,6 +163,11 @@ class GraphQLEndpoint:
             return error_response("'variables' must be a JSON object", BAD_REQUEST, 400)
         if body.get("operationName") is not None and not isinstance(body["operationName"], str):
             return error_response("'operationName' must be a string", BAD_REQUEST, 400)
+        if body.get("operationName") is None and ambiguous_operations(body["query"]):
+            return error_response("the query holds several operations: say which to run with 'operationName'", BAD_REQUEST, 400)
+        problem = request_input_problem(body["query"], body.get("variables"), body.get("operationName"))
+        if problem:
+            return error_response(problem, BAD_USER_INPUT, 400)
         return body
 
 

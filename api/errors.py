@@ -12,7 +12,9 @@ import strawberry
 from graphql import GraphQLError
 from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
 
+from engine import integrity
 from engine.errors import FieldError as EngineFieldError
+from engine.errors import Forbidden, GuanxiError, NotFound
 
 log = logging.getLogger("guanxi.api")
 
@@ -135,6 +137,9 @@ def format_error(error: GraphQLError) -> dict:
             extensions["code"] = QUERY_TIMEOUT
             formatted["message"] = ("the query ran past the request's time budget and was stopped: "
                                     "ask for less (smaller pages, fewer nested lists, narrower filters)")
+        elif isinstance(original, GuanxiError):  # an expected failure raised by a query's resolver
+            extensions["code"] = _CODE_OF_FAILURE.get(type(original), BAD_USER_INPUT)
+            formatted["message"] = "; ".join(str(e if not e.field else f"{camel(e.field)}: {e.message}") for e in original.errors)
         elif (isinstance(original, DBAPIError) and original.connection_invalidated
               or isinstance(original, (OperationalError, PoolTimeout))):
             log.error("database error in resolver", exc_info=original)
@@ -158,6 +163,9 @@ def is_query_timeout(error: BaseException | None) -> bool:
     return isinstance(error.orig, sqlite3.OperationalError) and str(error.orig) == "interrupted"
 
 
+_CODE_OF_FAILURE = {NotFound: NOT_FOUND, Forbidden: FORBIDDEN}
+
+
 def _is_input_coercion(error: GraphQLError) -> bool:
     return error.message.startswith("Variable ") or "Expected type" in error.message
 
@@ -165,3 +173,17 @@ def _is_input_coercion(error: GraphQLError) -> bool:
 def field_errors(errors: list[EngineFieldError], index: int | None = None) -> list[dict]:
     """Engine FieldErrors as payload error objects (field names in camelCase)."""
     return [{"field": camel(e.field) or None, "message": e.message, "code": e.code, "index": index} for e in errors]
+
+
+def expected_failure(error: Exception) -> GuanxiError:
+    """A mutation's failure as the payload error it is, or the error re-raised (a bug).
+
+    ``GuanxiError``: a service's own refusal. A statement the database refused
+    (a unique value a concurrent request took first, a total past its column)
+    is mapped centrally from its constraint to the field (engine/integrity.py)."""
+    if isinstance(error, GuanxiError):
+        return error
+    expected = integrity.mapped(error)
+    if expected is None:
+        raise error
+    return expected

@@ -105,27 +105,29 @@ def extended_customer_inputs(plugin_filters, plugin_orders):
     ``CustomerWhere`` / ``CustomerOrderField`` so clients see one vocabulary.
     """
     annotations = {f.name: Optional[f.input_type] for f in plugin_filters}
-    where = type("CustomerWhere", (CustomerWhere,), {"__annotations__": annotations, **{f.name: None for f in plugin_filters}})
+    fields = {f.name: strawberry.field(default=None, description=f.description) for f in plugin_filters}
+    where = type("CustomerWhere", (CustomerWhere,), {"__annotations__": annotations, **fields})
     # AND / OR take the extended type too.
     where.__annotations__["and_"] = Optional[list[where]]
     where.__annotations__["or_"] = Optional[list[where]]
-    where.and_ = strawberry.field(name="AND", default=None)
-    where.or_ = strawberry.field(name="OR", default=None)
+    where.and_ = strawberry.field(name="AND", default=None, description="Every one of these must hold.")
+    where.or_ = strawberry.field(name="OR", default=None, description="At least one of these must hold.")
     # The core input's own description (a dataclass's __doc__ is its signature).
     where = strawberry.input(where, name="CustomerWhere", description=CustomerWhere.__strawberry_definition__.description)
 
     core = {v.name: strawberry.enum_value(v.value, description=v.description, deprecation_reason=v.deprecation_reason)
             for v in CustomerOrderField.__strawberry_definition__.values}
-    members = core | {o.name: o.name.lower() for o in plugin_orders}
-    field_enum = strawberry.enum(enum.Enum("CustomerOrderField", members), name="CustomerOrderField")
+    members = core | {o.name: strawberry.enum_value(o.name.lower(), description=o.description) for o in plugin_orders}
+    field_enum = strawberry.enum(enum.Enum("CustomerOrderField", members), name="CustomerOrderField",
+                                 description=CustomerOrderField.__strawberry_definition__.description)
     direction = CustomerOrder.__dataclass_fields__["direction"]  # same default and description as the core input
     order = strawberry.input(
         type("CustomerOrder", (), {
             "__annotations__": {"field": field_enum, "direction": Optional[Direction]},
-            "field": field_enum.CREATED_AT,
+            "field": strawberry.field(default=field_enum.CREATED_AT, description="The sort key (default CREATED_AT)."),
             "direction": strawberry.field(default=None, description=direction.description),
         }),
-        name="CustomerOrder",
+        name="CustomerOrder", description="How to sort customers.",
     )
     return where, order
 

@@ -70,8 +70,8 @@ DEFAULT_QUERY = """\
 # then run this query (Ctrl-Enter, or the play button).
 
 { me { tenant { name } role { code label(lang: EN) } enabledModules }
-  customers(first: 5, orderBy: {field: TOTAL_SPENT, direction: DESC}) {
-    totalCount edges { node { name totalSpent purchaseCount lastPurchaseAt store } } } }
+  customers(first: 5, orderBy: {field: GROSS_SPENT, direction: DESC}) {
+    totalCount edges { node { name grossSpent purchaseCount lastPurchaseAt store } } } }
 """
 DEFAULT_HEADERS = '{"Authorization": "Bearer "}'
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from typing import Annotated, Optional
 from zoneinfo import ZoneInfo
 
 import strawberry
@@ -18,8 +18,9 @@ from api.ids import decode_id, to_global_id
 from api.inputs import RunScoringInput
 from api.mutations import guarded
 from api.pagination import Cursors, Keyset, Page, Slice, fetch_page, page_slice, wants_total
-from api.types import Error, Node, PageInfo
+from api.types import ERRORS, INPUT, After, Before, Error, First, Last, Node, PageInfo
 from engine import job_runs
+from engine import input_bounds
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from engine.job_models import API, JobRun as JobRunRow
@@ -35,46 +36,46 @@ EARLIEST_AS_OF = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 @strawberry.enum(description="Where a run is: QUEUED (waiting for a worker), RUNNING, SUCCEEDED or FAILED (see error).")
 class JobRunStatus(enum.Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
+    QUEUED = strawberry.enum_value("QUEUED", description="Waiting for a worker.")
+    RUNNING = strawberry.enum_value("RUNNING", description="A worker is running it.")
+    SUCCEEDED = strawberry.enum_value("SUCCEEDED", description="Done: its result (and reports) are readable.")
+    FAILED = strawberry.enum_value("FAILED", description="It failed: `error` says why.")
 
 
 @strawberry.enum(description="What started a run: the worker's SCHEDULE, a MANUAL `guanxi jobs run`, or an API request.")
 class JobTrigger(enum.Enum):
-    SCHEDULE = "SCHEDULE"
-    MANUAL = "MANUAL"
-    API = "API"
+    SCHEDULE = strawberry.enum_value("SCHEDULE", description="The worker ran it on the job's schedule.")
+    MANUAL = strawberry.enum_value("MANUAL", description="Someone ran it with `guanxi jobs run`.")
+    API = strawberry.enum_value("API", description="An API request (runScoring) asked for it.")
 
 
-@strawberry.type
+@strawberry.type(description="What one module's scoring did in a run.")
 class ScoreReport:
-    module: str
+    module: str = strawberry.field(description="The module scored, such as rfm.")
     scored: int = strawberry.field(description="Customers given a score.")
     unscored: int = strawberry.field(description="Customers the module did not score (RFM: no purchase in the window): no score, not zeros.")
-    details: JSON
-    warnings: list[str]
+    details: JSON = strawberry.field(description="The module's own figures for the run (JSON), such as the CLV model's fit.")
+    warnings: list[str] = strawberry.field(description="What the module noticed and scored anyway, for people (English).")
 
 
 @strawberry.type(description="One run of a job for this tenant: scheduled, run by hand, or requested (runScoring).")
 class JobRun(Node):
-    @strawberry.field
+    @strawberry.field(description="The run's global id.")
     def id(self: JobRunRow) -> strawberry.ID:
         return strawberry.ID(to_global_id("JobRun", self.id))
 
-    job: str
-    requested_by: Optional[str]
-    params: JSON
-    created_at: datetime
-    started_at: Optional[datetime]
-    finished_at: Optional[datetime]
+    job: str = strawberry.field(description="The job run, such as rfm.rescore or scoring.")
+    requested_by: Optional[str] = strawberry.field(description="Who asked for it (an actor, as in audit events); null for scheduled runs.")
+    params: JSON = strawberry.field(description="The run's parameters (JSON), such as the modules and asOf of a scoring run.")
+    created_at: datetime = strawberry.field(description="When the run was queued (UTC).")
+    started_at: Optional[datetime] = strawberry.field(description="When a worker started it; null while QUEUED.")
+    finished_at: Optional[datetime] = strawberry.field(description="When it SUCCEEDED or FAILED; null before.")
 
-    @strawberry.field
+    @strawberry.field(description="Where the run is.")
     def status(self: JobRunRow) -> JobRunStatus:
         return JobRunStatus(self.status)
 
-    @strawberry.field
+    @strawberry.field(description="What started it.")
     def trigger(self: JobRunRow) -> JobTrigger:
         return JobTrigger(self.trigger)
 
@@ -97,26 +98,26 @@ class JobRun(Node):
         return isinstance(obj, JobRunRow)
 
 
-@strawberry.type
+@strawberry.type(description="A job run in a page, with its cursor.")
 class JobRunEdge:
-    cursor: str
-    node: JobRun
+    cursor: str = strawberry.field(description="The position of this run, for `after`.")
+    node: JobRun = strawberry.field(description="The run.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of job runs, newest first.")
 class JobRunConnection:
-    edges: list[JobRunEdge]
-    page_info: PageInfo
+    edges: list[JobRunEdge] = strawberry.field(description="The runs of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
     total_count: int = strawberry.field(description="Runs matching the filter (counted only when selected).")
 
 
 @strawberry.type(description="A periodic job of one of the tenant's modules, and when it runs for this tenant.")
 class Job:
-    @strawberry.field
+    @strawberry.field(description="The job's name, such as rfm.rescore.")
     def name(self: JobView) -> str:
         return self.name
 
-    @strawberry.field
+    @strawberry.field(description="The module that declares it.")
     def module(self: JobView) -> str:
         return self.job.module
 
@@ -132,7 +133,7 @@ class Job:
     def override_every_minutes(self: JobView) -> Optional[int]:
         return self.override_minutes
 
-    @strawberry.field
+    @strawberry.field(description="Paused for this tenant: the worker does not run it.")
     def paused(self: JobView) -> bool:
         return self.paused
 
@@ -144,28 +145,28 @@ class Job:
     def running(self: JobView) -> bool:
         return self.running
 
-    @strawberry.field
+    @strawberry.field(description="Its latest run for this tenant; null before the first.")
     def last_run(self: JobView) -> Optional[JobRun]:
         return self.last_run
 
 
 @strawberry.input(description="A job's schedule for this tenant, as a whole: everyMinutes null (or left out) is the job's default interval.")
 class SetJobScheduleInput:
-    job: str
-    every_minutes: Optional[int] = None
-    paused: bool = False
+    job: str = strawberry.field(description="The job's name, such as rfm.rescore (see `jobs`).")
+    every_minutes: Optional[int] = strawberry.field(default=None, description="The interval in minutes, positive; null or left out: the job's default.")
+    paused: bool = strawberry.field(default=False, description="Pause the job for this tenant (default false).")
 
 
-@strawberry.type
+@strawberry.type(description="The result of runScoring.")
 class RunScoringPayload:
     job: Optional[JobRun] = strawberry.field(default=None, description="The queued run: poll jobRun(id:) or node(id:) until SUCCEEDED or FAILED.")
-    errors: list[Error] = strawberry.field(default_factory=list)
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type
+@strawberry.type(description="The result of setJobSchedule.")
 class JobSchedulePayload:
-    job: Optional[Job] = None
-    errors: list[Error] = strawberry.field(default_factory=list)
+    job: Optional[Job] = strawberry.field(default=None, description="The job with its new schedule.")
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
 # -- reads ------------------------------------------------------------------------------
@@ -191,16 +192,21 @@ async def load_run(info: strawberry.Info, pk: int) -> JobRunRow | None:
 @strawberry.type
 class JobsQuery:
     @strawberry.field(description="This tenant's job runs, newest first (scheduled, manual and requested). Analysts and up.")
-    async def job_runs(self, info: strawberry.Info, first: Optional[int] = None, after: Optional[str] = None,
-                       job: Optional[str] = None, status: Optional[JobRunStatus] = None,
-                       last: Optional[int] = None, before: Optional[str] = None) -> JobRunConnection:
+    async def job_runs(
+        self, info: strawberry.Info, first: First = None, after: After = None,
+        job: Annotated[Optional[str], strawberry.argument(description="Only runs of this job, such as rfm.rescore.")] = None,
+        status: Annotated[Optional[JobRunStatus], strawberry.argument(description="Only runs in this status.")] = None,
+        last: Last = None, before: Before = None,
+    ) -> JobRunConnection:
         ctx = info.context
         ctx.require(Role.ANALYST, "reading job runs")
         page, total = page_slice(first, after, last, before), wants_total(info)
         return await ctx.read(lambda s: runs_page(s, ctx.tenant_id, ctx.cursors, page, job, status, total))
 
     @strawberry.field(description="One job run by id (null when it is not this tenant's). Analysts and up.")
-    async def job_run(self, info: strawberry.Info, id: strawberry.ID) -> Optional[JobRun]:
+    async def job_run(
+        self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The run's global id.")]
+    ) -> Optional[JobRun]:
         pk = decode_id(id, "JobRun")
         if pk is None:
             info.context.require(Role.ANALYST, "reading job runs")
@@ -222,9 +228,7 @@ def _as_of(value: datetime | None, tenant_zone: str) -> datetime | None:
     """``asOf`` checked: aware (the tenant's local time when it has no offset), not in the future, not before 1970."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(tenant_zone))
-    value = value.astimezone(timezone.utc)
+    value = input_bounds.bounded_time("as_of", value, tenant_zone)  # 0001-01-01 and 9999-12-31T23:59:59-12:00 included
     now = datetime.now(timezone.utc)
     if value > now + AS_OF_SKEW:
         raise ValidationFailed([FieldError("as_of", f"{value.isoformat()} is in the future (now is {now.isoformat(timespec='seconds')}); "
@@ -238,7 +242,7 @@ def _as_of(value: datetime | None, tenant_zone: str) -> datetime | None:
 class JobsMutation:
     @strawberry.mutation(description="Request batch scoring: checks the input at once, then queues a run and returns it. "
                                      "Poll jobRun(id:) until SUCCEEDED (reports) or FAILED (error); each module's results are replaced atomically.")
-    async def run_scoring(self, info: strawberry.Info, input: RunScoringInput) -> RunScoringPayload:
+    async def run_scoring(self, info: strawberry.Info, input: Annotated[RunScoringInput, INPUT]) -> RunScoringPayload:
         ctx = info.context
         ctx.require(Role.ANALYST, "running scoring")
         names = list(dict.fromkeys(name.strip().lower() for name in input.modules)) if input.modules else None
@@ -262,7 +266,7 @@ class JobsMutation:
         return RunScoringPayload(**result)
 
     @strawberry.mutation(description="Set a job's schedule for this tenant: its interval (null: the job's default) and whether it is paused. Admins only.")
-    async def set_job_schedule(self, info: strawberry.Info, input: SetJobScheduleInput) -> JobSchedulePayload:
+    async def set_job_schedule(self, info: strawberry.Info, input: Annotated[SetJobScheduleInput, INPUT]) -> JobSchedulePayload:
         ctx = info.context
         ctx.require(Role.ADMIN, "scheduling jobs")
 

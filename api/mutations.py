@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import DataError, IntegrityError
+
 from api.context import RequestContext
-from api.errors import field_errors
+from api.enums import code_of
+from api.errors import expected_failure, field_errors
 from api.ids import decode_id, to_global_id
 from api.inputs import CreateApiKeyInput, CustomerFields, IdInput, RecordInteractionsInput, customer_values, interaction_values
 from api.types import DuplicateItem, Error, ItemError
@@ -28,8 +31,8 @@ async def guarded(ctx: RequestContext, work) -> dict[str, Any]:
     comes back as ``{"errors": [Error...]}``. Plugins' mutations use it too."""
     try:
         return await ctx.write(work)
-    except GuanxiError as error:
-        return {"errors": errors_of(error)}
+    except (GuanxiError, IntegrityError, DataError) as error:  # refused by a service, or by the database (a race)
+        return {"errors": errors_of(expected_failure(error))}
 
 
 def _customer_id(value: str) -> int:
@@ -109,8 +112,8 @@ async def record_interactions(ctx: RequestContext, data: RecordInteractionsInput
 
     try:
         result = await ctx.write(work)
-    except GuanxiError as error:
-        return {"errors": errors_of(error)}
+    except (GuanxiError, IntegrityError, DataError) as error:
+        return {"errors": errors_of(expected_failure(error))}
     for index, errs in sorted(result.errors.items()):
         if index not in bad:
             item_errors.extend(_item_errors(index, errs))
@@ -150,7 +153,7 @@ async def configure_module(ctx: RequestContext, name: str, settings: Any, views)
 
 async def create_api_key(ctx: RequestContext, data: CreateApiKeyInput) -> dict:
     def work(tc):
-        new = keys.create_key(tc.session, tc.tenant, data.role, data.name, actor=tc.actor)
+        new = keys.create_key(tc.session, tc.tenant, code_of(data.role), data.name, actor=tc.actor)
         return {"api_key": new.record, "secret": new.secret}
 
     return await guarded(ctx, work)

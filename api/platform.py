@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 import functools
-from typing import Optional
+from typing import Annotated, Optional
 
 import strawberry
+from sqlalchemy.exc import DataError, IntegrityError
 
-from api.errors import forbidden
-from api.types import Error, Tenant
+from api.errors import expected_failure, forbidden
+from api.types import ERRORS, INPUT, Error, Tenant
 from engine.enums import Role
 from engine.errors import GuanxiError
 from engine.services import keys, tenants
 
 
-@strawberry.input
+@strawberry.input(description="A new tenant: a business served by this installation.")
 class CreateTenantInput:
-    slug: str
-    name: str
-    currency: str = "CNY"
-    timezone: str = "Asia/Shanghai"
-    locale: str = "zh-CN"
+    slug: str = strawberry.field(description="A short unique name: 2 to 63 lower-case letters, digits or hyphens (the CLI's `--tenant`).")
+    name: str = strawberry.field(description="The business's display name.")
+    currency: str = strawberry.field(default="CNY", description="ISO 4217 code of the currency amounts are in (default CNY).")
+    timezone: str = strawberry.field(default="Asia/Shanghai", description="IANA time zone of the business (default Asia/Shanghai).")
+    locale: str = strawberry.field(default="zh-CN", description="BCP 47 locale (default zh-CN).")
     with_admin_key: bool = strawberry.field(default=True, description="Also create an ADMIN key for the tenant.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of createTenant.")
 class TenantPayload:
-    tenant: Optional[Tenant] = None
+    tenant: Optional[Tenant] = strawberry.field(default=None, description="The tenant created; null on failure.")
     admin_key: Optional[str] = strawberry.field(default=None, description="The new tenant's admin key, shown once.")
-    errors: list[Error] = strawberry.field(default_factory=list)
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
 def _platform_only(info: strawberry.Info) -> None:
@@ -36,9 +37,9 @@ def _platform_only(info: strawberry.Info) -> None:
         raise forbidden("only platform keys manage tenants")
 
 
-@strawberry.type
+@strawberry.type(name="PlatformQuery", description="What a platform key can read: the tenants.")
 class PlatformQuery:
-    @strawberry.field
+    @strawberry.field(description="Every tenant, oldest first.")
     async def tenants(self, info: strawberry.Info) -> list[Tenant]:
         _platform_only(info)
         gx = info.context.gx
@@ -50,10 +51,10 @@ class PlatformQuery:
         return await info.context.run(work)
 
 
-@strawberry.type
+@strawberry.type(name="PlatformMutation", description="What a platform key can change: creating tenants.")
 class PlatformMutation:
-    @strawberry.mutation
-    async def create_tenant(self, info: strawberry.Info, input: CreateTenantInput) -> TenantPayload:
+    @strawberry.mutation(description="Create a tenant, and by default its first ADMIN key.")
+    async def create_tenant(self, info: strawberry.Info, input: Annotated[CreateTenantInput, INPUT]) -> TenantPayload:
         from api.mutations import errors_of
 
         _platform_only(info)
@@ -69,8 +70,8 @@ class PlatformMutation:
 
         try:
             return await ctx.run(work)
-        except GuanxiError as error:
-            return TenantPayload(errors=errors_of(error))
+        except (GuanxiError, IntegrityError, DataError) as error:  # two requests creating one slug: a CONFLICT
+            return TenantPayload(errors=errors_of(expected_failure(error)))
 
 
 @functools.cache

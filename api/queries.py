@@ -11,6 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from api.enums import code_of
 from api.errors import BAD_USER_INPUT, api_error
 from api.filters import compare_condition, customer_condition, order_key, string_condition
 from api.ids import decode_id
@@ -69,7 +70,7 @@ def _cursor_text(value):
 
 def _codes(enum_type, values: list[str], field: str) -> list[str]:
     try:
-        return [enum_type.parse(v).code for v in values]
+        return [enum_type.parse(code_of(v)).code for v in values]
     except ValueError as error:
         raise api_error(f"{field}: {error}", BAD_USER_INPUT) from None
 

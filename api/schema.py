@@ -13,6 +13,7 @@ import importlib.util
 import itertools
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import strawberry
@@ -26,6 +27,7 @@ from api.cost import QueryCost
 from api.query_limits import alias_limit_rule, depth_limit_rule
 from api.fast_resolvers import install_direct_resolvers
 from api.references import CURRENT_CORE
+from api.scalars import bounded_datetime
 from engine.plugins.manager import PluginManager
 
 MAX_DEPTH = 10
@@ -39,6 +41,11 @@ _copies = itertools.count(1)
 
 
 class GuanxiSchema(strawberry.Schema):
+    def __init__(self, *args, **kwargs):
+        # DateTime inputs within the documented range (docs/api.md, "Input bounds")
+        kwargs.setdefault("scalar_overrides", {datetime: bounded_datetime()})
+        super().__init__(*args, **kwargs)
+
     def process_errors(self, errors, execution_context=None) -> None:
         # Expected errors are the client's business; api.errors.format_error
         # logs the unexpected ones once, with their traceback.

@@ -23,6 +23,8 @@ GUANXI_REDIS_URL) against counting off, minus 1, interleaved the same way.
 ``scoping_overhead`` is the list page's p50 with tenant scoping on (the
 tenant-bound sessions; on PostgreSQL row-level security too) against the
 same run with it off, minus 1, from interleaved rounds (goal: at most 0.10).
+``metrics_overhead`` is the same comparison for Prometheus metrics (on by
+default) against an app built with ``GUANXI_METRICS=false``.
 """
 
 from __future__ import annotations
@@ -151,75 +153,77 @@ async def run(gx: Guanxi, key: str, requests: int, seconds: float) -> dict:
             out[label] = shape
         else:
             out.update(shape)
-    out.update(await scoping_overhead(gx, key, "{ customers(first: 100) { totalCount edges { cursor node { %s } } } }"
-                                      % customer_fields(schema, LIST_FIELDS)))
-    out.update(await rate_limit_overhead(gx, key, "{ customers(first: 100) { totalCount edges { cursor node { %s } } } }"
-                                         % customer_fields(schema, LIST_FIELDS)))
+    list_page = "{ customers(first: 100) { totalCount edges { cursor node { %s } } } }" % customer_fields(schema, LIST_FIELDS)
+    out.update(await scoping_overhead(gx, key, list_page))
+    out.update(await metrics_overhead(gx, key, list_page))
+    out.update(await rate_limit_overhead(gx, key, list_page))
     out["database"] = gx.engine.dialect.name
     return out
 
 
-async def rate_limit_overhead(gx: Guanxi, key: str, query: str, rounds: int = 9, per_round: int = 30) -> dict:
-    """The list page's p50 with every request counted against the key's rate
-    limit (the run's store: the database, or Redis with GUANXI_REDIS_URL)
-    against the same engine with counting off, interleaved rounds, minus 1."""
+async def rate_limit_overhead(gx: Guanxi, key: str, query: str) -> dict:
+    """The p50 of the list page with every request counted against the key's
+    rate limit (the run's store: the database, or Redis with GUANXI_REDIS_URL)
+    against an app with counting off, interleaved, minus 1."""
     counted = Guanxi(settings=gx.settings.model_copy(update={"rate_limits": COUNTED_NEVER_REFUSED}), plugins=gx.plugins)
     uncounted = Guanxi(settings=gx.settings.model_copy(update={"rate_limits": "admin=0"}), plugins=gx.plugins)
-    apps = {True: create_app(counted), False: create_app(uncounted)}
-    p50s: dict[bool, list[float]] = {True: [], False: []}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[True]), base_url="http://bench") as on, \
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[False]), base_url="http://bench") as off:
-        clients = {True: on, False: off}
-
-        def request(limited: bool):
-            async def call():
-                response = await clients[limited].post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {key}"})
-                assert response.status_code == 200 and "errors" not in response.json(), response.text[:500]
-            return call
-
-        for limited in (True, False):
-            await timed(request(limited), 5)  # warm-up
-        for round_ in range(rounds):
-            for limited in ((True, False) if round_ % 2 == 0 else (False, True)):
-                p50s[limited].append(statistics.median(await timed(request(limited), per_round)))
-    for engine, app in ((counted, apps[True]), (uncounted, apps[False])):
-        app.state.rate_limits.close()
-        engine.engine.dispose()
-    return {
-        "rate_limit_overhead": round(statistics.median(p50s[True]) / statistics.median(p50s[False]) - 1, 3),
-        "rate_limit_p50_ms": {"counted": round(statistics.median(p50s[True]), 2), "off": round(statistics.median(p50s[False]), 2)},
-        "rate_limit_store": "redis" if gx.settings.redis_url else "database",
-    }
+    apps = (create_app(counted), create_app(uncounted))
+    try:
+        out = await interleaved_overhead("rate_limit", *apps, key, query)
+    finally:
+        for engine, app in zip((counted, uncounted), apps):
+            app.state.rate_limits.close()
+            engine.engine.dispose()
+    return {**out, "rate_limit_store": "redis" if gx.settings.redis_url else "database"}
 
 
-async def scoping_overhead(gx: Guanxi, key: str, query: str, rounds: int = 9, per_round: int = 30) -> dict:
+async def scoping_overhead(gx: Guanxi, key: str, query: str) -> dict:
     """The p50 of the list page with tenant scoping on against the same engine
     with it off (plain sessions; on PostgreSQL the login role, so no
     row-level security), in interleaved rounds, minus 1."""
     unscoped = Guanxi(settings=gx.settings, plugins=gx.plugins, tenant_scoping=False)
-    apps = {True: create_app(gx), False: create_app(unscoped)}
+    try:
+        return await interleaved_overhead("scoping", create_app(gx), create_app(unscoped), key, query)
+    finally:
+        unscoped.engine.dispose()
+
+
+async def metrics_overhead(gx: Guanxi, key: str, query: str) -> dict:
+    """The p50 of the list page with Prometheus metrics on (the default)
+    against an app whose settings turn them off (GUANXI_METRICS=false),
+    interleaved, minus 1."""
+    without = Guanxi(settings=gx.settings.model_copy(update={"metrics": False}), plugins=gx.plugins)
+    try:
+        return await interleaved_overhead("metrics", create_app(gx), create_app(without), key, query)
+    finally:
+        without.engine.dispose()
+
+
+async def interleaved_overhead(name: str, on_app, off_app, key: str, query: str, rounds: int = 9, per_round: int = 30) -> dict:
+    """``{name}_overhead``: the median p50 of ``on_app`` over ``off_app``'s,
+    minus 1, from rounds that alternate which goes first; its spread over the rounds."""
+    apps = {True: on_app, False: off_app}
     p50s: dict[bool, list[float]] = {True: [], False: []}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[True]), base_url="http://bench") as on, \
             httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[False]), base_url="http://bench") as off:
         clients = {True: on, False: off}
 
-        def request(scoped: bool):
+        def request(which: bool):
             async def call():
-                response = await clients[scoped].post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {key}"})
+                response = await clients[which].post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {key}"})
                 assert response.status_code == 200 and "errors" not in response.json(), response.text[:500]
             return call
 
-        for scoped in (True, False):
-            await timed(request(scoped), 5)  # warm-up
+        for which in (True, False):
+            await timed(request(which), 5)  # warm-up
         for round_ in range(rounds):
-            for scoped in ((True, False) if round_ % 2 == 0 else (False, True)):
-                p50s[scoped].append(statistics.median(await timed(request(scoped), per_round)))
-    unscoped.engine.dispose()
+            for which in ((True, False) if round_ % 2 == 0 else (False, True)):
+                p50s[which].append(statistics.median(await timed(request(which), per_round)))
     per_round_overhead = sorted(on / off - 1 for on, off in zip(p50s[True], p50s[False]))
     return {
-        "scoping_overhead": round(statistics.median(p50s[True]) / statistics.median(p50s[False]) - 1, 3),
-        "scoping_overhead_spread": [round(per_round_overhead[0], 3), round(per_round_overhead[-1], 3)],
-        "scoping_p50_ms": {"on": round(statistics.median(p50s[True]), 2), "off": round(statistics.median(p50s[False]), 2)},
+        f"{name}_overhead": round(statistics.median(p50s[True]) / statistics.median(p50s[False]) - 1, 3),
+        f"{name}_overhead_spread": [round(per_round_overhead[0], 3), round(per_round_overhead[-1], 3)],
+        f"{name}_p50_ms": {"on": round(statistics.median(p50s[True]), 2), "off": round(statistics.median(p50s[False]), 2)},
     }
 
 

@@ -8,7 +8,11 @@ generated queries and mutations with hostile arguments through the real app
 (httpx ASGI transport) with keys of every role, and prints one JSON line:
 ``{"examples", "failures", "seconds", "healthz", "database", "first_failures"}``.
 A failure is a 5xx, an INTERNAL_SERVER_ERROR, an error without a code, or an
-ERROR line in the app's logs; /healthz must still answer at the end.
+ERROR line in the app's logs; /healthz must still answer at the end. The
+inputs that once failed the server (tests/security/edge_cases.py: NUL and
+lone surrogates, calendar-edge dates, amounts and points past their columns,
+a 70,000-value IN list, operationName edge cases) are sent first and counted
+in ``edge_cases`` and ``edge_failures``.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ def main(argv: list[str] | None = None) -> dict:
     from engine.db import make_engine
     from engine.plugins.manager import get_plugin_manager
     from engine.runtime import Guanxi
-    from tests.security import fuzzing, gqlgen
+    from tests.security import edge_cases, fuzzing, gqlgen
     from tests.security.conftest import ROLES, LogCapture, SyncClient, harvest_tenant, introspect
     from tests.security.conftest import seed as seed_tenant
 
@@ -69,6 +73,16 @@ def main(argv: list[str] | None = None) -> dict:
         values = gqlgen.Values(ids={t: sorted(p)[:3] for t, p in ids.items()}, cursors=sorted(cursors)[:5],
                                strings=tenant.values(), module_names=sorted(gx.plugins.modules))
 
+        edge = edge_cases.cases(tenant.customer_ids[0], tenant.marker)
+        for case in edge:
+            before = len(capture.errors())
+            response = client.post(tenant.keys[case.role], case.query, case.variables, **case.extra)
+            found = fuzzing.problems(response.status_code, response.text, capture.errors()[before:])
+            if found:
+                failures.append({"op": f"edge: {case.name}", "role": case.role, "problems": found,
+                                 "query": case.query[:300], "response": response.text[:300]})
+        edge_failures = len(failures)
+
         @settings(max_examples=args.examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         @given(op=fuzzing.requests(schema, values), role=st.sampled_from(ROLES))
         def run(op, role):
@@ -89,6 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "examples": count["n"],
         "failures": len(failures),
+        "edge_cases": len(edge),
+        "edge_failures": edge_failures,
         "seconds": round(time.perf_counter() - started, 1),
         "healthz": healthz,
         "database": gx.engine.dialect.name,

@@ -38,6 +38,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from api.metrics import prepare_multiprocess_dir
 from bench.ingest import drop_postgres, postgres_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,6 +199,7 @@ def main() -> None:
     server = None
     try:
         key = prepare(url, args.customers)
+        prepare_multiprocess_dir(2)  # the workers' metrics as `guanxi serve --workers 2` keeps them (files they share)
         # Protection on (cost rule, statement budget, rate limits counted in the
         # database), but one admin key stands for every client here: its rate is
         # set past what the bench sends, so requests are counted, never refused.

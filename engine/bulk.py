@@ -179,9 +179,21 @@ class RawCursor:
     the way the column types would store them."""
 
     def __init__(self, session: Session):
-        self.postgres = session.get_bind().dialect.name == "postgresql"
+        dialect = session.get_bind().dialect
+        self.postgres = dialect.name == "postgresql"
         self.mark = "%s" if self.postgres else "?"
         self._connection = session.connection().connection
+        self._driver_error = dialect.loaded_dbapi.Error
+
+    @contextlib.contextmanager
+    def _translated(self, sql: str):
+        """The driver's errors as SQLAlchemy's (a unique violation is an IntegrityError), as a
+        statement run through the session raises them: callers' retries and the API's mapping
+        of refused statements (engine/integrity.py) see one kind. Bound values are left out."""
+        try:
+            yield
+        except self._driver_error as error:
+            raise sa.exc.DBAPIError.instance(sql, None, error, self._driver_error, hide_parameters=True) from error
 
     def time(self, value):
         """Aware datetime → what UtcDateTime stores (naive UTC text on SQLite)."""
@@ -215,7 +227,7 @@ class RawCursor:
         if not self.postgres or len(rows) < COPY_FROM_ROWS:
             self.executemany(f"INSERT INTO {table} ({names}) VALUES ({self.placeholders(len(columns))})", rows)
             return
-        with copy_into(self._connection, table, names) as copy:
+        with self._translated(f"COPY {table}"), copy_into(self._connection, table, names) as copy:
             for row in rows:
                 copy.write_row(row)
 
@@ -235,7 +247,7 @@ class RawCursor:
             return
         prefix = "".join(_copy_text([v])[0] + "\t" for v in constants.values())
         texts = [_copy_text(values) for values in columns.values()]
-        with copy_into(self._connection, table, ", ".join(names)) as copy:
+        with self._translated(f"COPY {table}"), copy_into(self._connection, table, ", ".join(names)) as copy:
             for start in range(0, count, COPY_CHUNK):
                 part = zip(*(text[start : start + COPY_CHUNK] for text in texts))
                 copy.write("".join([prefix + "\t".join(fields) + "\n" for fields in part]))
@@ -276,7 +288,8 @@ class RawCursor:
         if rows:
             cursor = self._connection.cursor()
             try:
-                cursor.executemany(sql, rows)
+                with self._translated(sql):
+                    cursor.executemany(sql, rows)
             finally:
                 cursor.close()
 
@@ -289,13 +302,14 @@ class RawCursor:
     def _run(self, sql: str, params: Sequence, fetch: bool) -> list[tuple] | None:
         cursor = self._connection.cursor()
         try:
-            if self.postgres:
-                # Lookups vary in length and run while tables grow fast: a
-                # prepared generic plan chosen on an empty table would keep
-                # seq-scanning it. Plan each one with the current sizes.
-                cursor.execute(sql, tuple(params), prepare=False)
-            else:
-                cursor.execute(sql, tuple(params))
-            return cursor.fetchall() if fetch else None
+            with self._translated(sql):
+                if self.postgres:
+                    # Lookups vary in length and run while tables grow fast: a
+                    # prepared generic plan chosen on an empty table would keep
+                    # seq-scanning it. Plan each one with the current sizes.
+                    cursor.execute(sql, tuple(params), prepare=False)
+                else:
+                    cursor.execute(sql, tuple(params))
+                return cursor.fetchall() if fetch else None
         finally:
             cursor.close()

@@ -1,28 +1,36 @@
-"""The ``guanxi`` command: operator entry points (typer + rich)."""
+"""The ``guanxi`` command: operator entry points (typer).
+
+Importing this module must stay cheap: it runs for ``guanxi --help`` and
+again in every ``guanxi serve`` worker (uvicorn spawns its workers, and a
+spawned process re-imports the main module). Command modules import
+typer and engine.cli_support only; each command imports the engine, the
+plugins and the API inside its function. Plugins' command groups are found
+by name (engine/cli_discovery.py) and imported when listed or called.
+"""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.table import Table
 
+from engine.cli_admin import customer_app, key_app, module_app, tenant_app
 from engine.cli_db import db_app
+from engine.cli_discovery import GuanxiGroup
 from engine.cli_export import export_app
+from engine.cli_import import import_app
 from engine.cli_jobs import jobs_app, worker
 from engine.cli_plugin import plugin_app
-from engine.cli_support import console, err, fail, open_engine, progress_bar
-from engine.errors import GuanxiError
-from engine.plugins import get_plugin_manager
+from engine.cli_support import CommandGroup, console, fail, open_engine, print_json, progress_bar, say
 
-app = typer.Typer(help="Guanxi (关系): a plugin-based CRM engine.", no_args_is_help=True, add_completion=False)
-tenant_app = typer.Typer(help="Manage tenants (the businesses served).", no_args_is_help=True)
-key_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
-module_app = typer.Typer(help="Enable, disable and list modules per tenant.", no_args_is_help=True)
-import_app = typer.Typer(help="Import CSV or XLSX files (resumable; rejected rows go to <name>.rejects.csv).", no_args_is_help=True)
-customer_app = typer.Typer(help="Work on customer records (merge duplicates).", no_args_is_help=True)
+app = CommandGroup(
+    cls=GuanxiGroup,
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, as every group's (engine.cli_support.new_app)
+    add_completion=False,
+    # A crash prints no local variables: they may hold customers' personal data or keys.
+    pretty_exceptions_show_locals=False,
+)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(key_app, name="key")
 app.add_typer(module_app, name="module")
@@ -31,13 +39,35 @@ app.add_typer(customer_app, name="customer")
 app.add_typer(export_app, name="export")
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
-app.command("worker")(worker)
 app.add_typer(plugin_app, name="plugin")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"guanxi {version('guanxi')}")
+        except PackageNotFoundError:  # a source checkout that was never installed
+            print("guanxi (not installed: no version)")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the installed version and exit"),
+) -> None:
+    """Guanxi (关系): a plugin-based CRM engine.
+
+    Results go to stdout, progress and messages to stderr. Exit status: 0 ok,
+    1 refused (unknown tenant, invalid value, ...), 2 a usage error, 3 an import with rejected rows.
+    """
 
 
 @app.command()
 def init() -> None:
-    """Create or upgrade the database (the same as ``guanxi db upgrade``; safe to run again)."""
+    """Create or upgrade the database (the same as guanxi db upgrade; safe to run again)."""
     from engine.cli_db import upgrade_database
 
     upgrade_database()
@@ -46,49 +76,24 @@ def init() -> None:
 @app.command("warm-up")
 def warm_up() -> None:
     """Compile the plugins' numba kernels into numba's cache (make install runs this)."""
+    import time
+
+    from engine.plugins import get_plugin_manager
+
     started = time.perf_counter()
     get_plugin_manager().hook.guanxi_warm_up()
-    console.print(f"Kernels ready in {time.perf_counter() - started:.1f} s")
-
-
-@customer_app.command("merge")
-def customer_merge(
-    keep: str = typer.Argument(..., help="The customer kept (its code; its id with --by-id)"),
-    merge: str = typer.Argument(..., help="The customer folded into KEEP and deleted"),
-    tenant: str = typer.Option(..., "--tenant"),
-    by_id: bool = typer.Option(False, "--by-id", help="KEEP and MERGE are customer ids, not codes"),
-) -> None:
-    """Merge two records of one person (rules in docs/customers.md)."""
-    from engine.errors import FieldError, NotFound
-    from engine.services.customers import find_by_code
-    from engine.services.merge import merge_customers
-
-    def customer_id(ctx, field: str, value: str) -> int:
-        if by_id:
-            if not value.isdigit():
-                raise NotFound([FieldError(field.upper(), f"{value!r} is not a customer id", "NOT_FOUND")])
-            return int(value)
-        found = find_by_code(ctx.session, ctx.tenant_id, value)
-        if found is None:
-            raise NotFound([FieldError(field.upper(), f"no live customer with code {value!r} in this tenant", "NOT_FOUND")])
-        return found.id
-
-    gx = open_engine()
-    try:
-        with gx.tenant(tenant, actor="cli") as ctx:
-            kept = merge_customers(ctx, customer_id(ctx, "keep", keep), customer_id(ctx, "merge", merge))
-            label = kept.code or kept.id
-    except GuanxiError as error:
-        fail(error)
-    console.print(f"Merged {merge} into {keep} (customer {label}).")
+    say(f"Kernels ready in {time.perf_counter() - started:.1f} s")
 
 
 @app.command()
 def score(
-    tenant: str = typer.Option(..., "--tenant"),
-    module: Optional[list[str]] = typer.Option(None, "--module", help="Module to score (repeatable); default all enabled"),
+    tenant: str = typer.Option(..., "--tenant", metavar="SLUG", help="The tenant's slug (guanxi tenant list)"),
+    module: Optional[list[str]] = typer.Option(None, "--module", metavar="MODULE",
+                                               help="Module to score (repeatable); default all enabled"),
+    as_json: bool = typer.Option(False, "--json", help="Print the scoring reports as JSON on stdout"),
 ) -> None:
     """Run batch scoring for a tenant; replaces its previous results atomically."""
+    from engine.errors import GuanxiError
     from engine.scoring import run_scoring
 
     gx = open_engine()
@@ -106,6 +111,10 @@ def score(
         except GuanxiError as error:
             progress.stop()
             fail(error)
+    if as_json:
+        print_json([{"module": r.module, "scored": r.scored, "unscored": r.unscored, "details": r.details,
+                     "warnings": list(r.warnings)} for r in reports])
+        return
     for report in reports:
         console.print(f"[bold]{report.module}[/bold]: {report.scored} customers scored, "
                       f"{report.unscored} without purchases (no score)")
@@ -115,170 +124,19 @@ def score(
             console.print(f"  [yellow]warning[/yellow] {warning}")
 
 
-@tenant_app.command("create")
-def tenant_create(
-    slug: str = typer.Argument(..., help="Short id, e.g. acme-beauty"),
-    name: str = typer.Option(..., "--name", help="Display name"),
-    currency: str = typer.Option("CNY", help="ISO 4217 currency"),
-    timezone: str = typer.Option("Asia/Shanghai", help="IANA time zone"),
-    locale: str = typer.Option("zh-CN", help="zh-CN or en"),
-) -> None:
-    """Create a tenant."""
-    from engine.services.tenants import create_tenant
-
-    gx = open_engine()
-    try:
-        with gx.system() as session:
-            tenant = create_tenant(session, slug, name, currency, timezone, locale, actor="cli")
-    except GuanxiError as error:
-        fail(error)
-    console.print(f"Tenant [bold]{tenant.slug}[/bold] created (id {tenant.id}).")
-
-
-@tenant_app.command("list")
-def tenant_list() -> None:
-    """List tenants."""
-    from engine.services.tenants import list_tenants
-
-    gx = open_engine()
-    table = Table("id", "slug", "name", "currency", "timezone", "locale")
-    with gx.system(write=False) as session:
-        for t in list_tenants(session):
-            table.add_row(str(t.id), t.slug, t.name, t.currency, t.timezone, t.locale)
-    console.print(table)
-
-
-@key_app.command("create")
-def key_create(
-    tenant: Optional[str] = typer.Option(None, "--tenant", help="Tenant slug; omit for a platform key"),
-    role: str = typer.Option(..., "--role", help="admin, agent, analyst, viewer (or platform without --tenant)"),
-    name: str = typer.Option("", "--name", help="What the key is for"),
-) -> None:
-    """Create an API key and print it once."""
-    from engine.services.keys import create_key
-    from engine.services.tenants import get_tenant
-
-    gx = open_engine()
-    try:
-        with gx.system() as session:
-            new = create_key(session, get_tenant(session, tenant) if tenant else None, role, name, actor="cli")
-    except GuanxiError as error:
-        fail(error)
-    console.print(f"{new.record.role} key for {tenant or 'the platform'} (shown once, store it now):")
-    print(new.secret)
-
-
-@module_app.command("list")
-def module_list(tenant: str = typer.Option(..., "--tenant")) -> None:
-    """Installed modules and whether the tenant has them on."""
-    from engine.services.modules import enabled_modules
-
-    gx = open_engine()
-    try:
-        with gx.tenant(tenant, write=False) as ctx:
-            enabled = enabled_modules(ctx.session, ctx.tenant_id)
-    except GuanxiError as error:
-        fail(error)
-    table = Table("module", "标题", "title", "enabled")
-    for name, info in gx.plugins.modules.items():
-        table.add_row(name, info.title_zh, info.title_en, "yes" if name in enabled else "no")
-    console.print(table)
-
-
-def _set_module(tenant: str, names: list[str], enabled: bool) -> None:
-    from engine.services.modules import set_enabled
-
-    gx = open_engine()
-    try:
-        with gx.tenant(tenant, actor="cli") as ctx:
-            for name in names:
-                set_enabled(ctx.session, gx.plugins, ctx.tenant_id, name, enabled, actor="cli")
-    except GuanxiError as error:
-        fail(error)
-    console.print(f"{'Enabled' if enabled else 'Disabled'} {', '.join(names)} for {tenant}.")
-
-
-@module_app.command("enable")
-def module_enable(names: list[str] = typer.Argument(...), tenant: str = typer.Option(..., "--tenant")) -> None:
-    """Enable modules for a tenant."""
-    _set_module(tenant, names, True)
-
-
-@module_app.command("disable")
-def module_disable(names: list[str] = typer.Argument(...), tenant: str = typer.Option(..., "--tenant")) -> None:
-    """Disable modules for a tenant."""
-    _set_module(tenant, names, False)
-
-
-IMPORT_SHOWN = 100  # rejected rows printed; the reject file has them all
-EXIT_REJECTED, EXIT_NOT_IMPORTED = 3, 1
-
-
-def _import(kind: str, file: Path, tenant: str, chunk_size: int, mode: str | None = None) -> None:
-    """Exit status: 0 every row stored (or a duplicate, or updated), 3 some rows
-    rejected (listed, and in the reject file), 1 the file could not be imported."""
-    from engine.services.importer import import_file
-
-    gx = open_engine()
-    with progress_bar() as progress:
-        task = progress.add_task(f"import {kind}", total=None)
-
-        def on_progress(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
-        try:
-            report = import_file(gx, tenant, kind, file, chunk_size=chunk_size, on_progress=on_progress, mode=mode)
-        except GuanxiError as error:
-            progress.stop()
-            for item in error.errors:
-                err.print(f"[red]error[/red] {item}", soft_wrap=True)
-            raise typer.Exit(code=EXIT_NOT_IMPORTED) from None
-        except Exception as error:  # no traceback: its locals and messages may hold the file's personal data
-            progress.stop()
-            err.print(f"[red]error[/red] {file.name} could not be imported ({type(error).__name__}); "
-                      "rows up to the last committed chunk are stored, run the command again to resume", soft_wrap=True)
-            raise typer.Exit(code=EXIT_NOT_IMPORTED) from None
-    if report.already_done:
-        console.print(f"{file} was already imported; nothing to do.")
-    elif report.resumed_from:
-        console.print(f"Resumed after row {report.resumed_from}.")
-    updated = f"updated {report.rows_updated}, " if kind == "customers" else ""
-    console.print(f"stored {report.rows_stored}, {updated}duplicates {report.rows_duplicate}, rejected {report.rows_invalid}")
-    if not report.rows_invalid:
-        return
-    for line, errors in report.invalid[:IMPORT_SHOWN]:
-        err.print(f"  line {line}: " + "; ".join(str(e) for e in errors), soft_wrap=True, markup=False, highlight=False)
-    if report.rows_invalid > IMPORT_SHOWN:
-        err.print(f"  ... and {report.rows_invalid - IMPORT_SHOWN} more")
-    if report.reject_file is not None:
-        err.print(f"All {report.rows_invalid} rejected rows, with their line and reason: {report.reject_file} "
-                  "(fix them there and import that file)", soft_wrap=True, markup=False, highlight=False)
-    raise typer.Exit(code=EXIT_REJECTED)
-
-
-MODE_HELP = "upsert: a code already stored has its changed fields updated; insert: it is counted a duplicate"
-
-
-@import_app.command("customers")
-def import_customers(file: Path, tenant: str = typer.Option(..., "--tenant"), chunk_size: int = typer.Option(5000),
-                     mode: str = typer.Option("upsert", "--mode", help=MODE_HELP)) -> None:
-    """Import customers from CSV or XLSX (columns: the customer fields; tags and consent separated by '|')."""
-    _import("customers", file, tenant, chunk_size, mode)
-
-
-@import_app.command("interactions")
-def import_interactions(file: Path, tenant: str = typer.Option(..., "--tenant"), chunk_size: int = typer.Option(5000)) -> None:
-    """Import interactions from CSV or XLSX (customer_code or customer_id, kind, occurred_at, amount, ...)."""
-    _import("interactions", file, tenant, chunk_size)
+HOST_HELP = "Interface to bind (0.0.0.0 for all)"
+PORT_HELP = "TCP port"
 
 
 @app.command()
 def demo(
     generate_only: bool = typer.Option(False, "--generate-only", help="Build the demo tenant and stop"),
-    customers: int = typer.Option(20_000, help="Number of demo customers"),
-    seed: int = typer.Option(7, help="Random seed"),
+    customers: int = typer.Option(20_000, "--customers", metavar="N", min=1, help="Number of demo customers"),
+    seed: int = typer.Option(7, "--seed", metavar="N", help="Random seed"),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help=HOST_HELP),
+    port: int = typer.Option(8000, "--port", metavar="PORT", min=1, max=65535, help=PORT_HELP),
 ) -> None:
-    """Upgrade the database, fill it with a realistic demo tenant and print an admin key."""
+    """Upgrade the database, fill it with a realistic demo tenant, print an admin key and serve the API."""
     from engine.demo import DEMO_SLUG, generate_demo
 
     gx = open_engine(check_schema=False)
@@ -291,17 +149,17 @@ def demo(
 
         result = generate_demo(gx, customers=customers, seed=seed, on_progress=on_progress)
     if result.created:
-        console.print(f"Demo tenant [bold]{DEMO_SLUG}[/bold]: {result.customers} customers, {result.interactions} interactions.")
+        say(f"Demo tenant [bold]{DEMO_SLUG}[/bold]: {result.customers} customers, {result.interactions} interactions.")
         for note in result.notes:
-            console.print(f"  {note}")
+            say(f"  {note}")
     else:
-        console.print(f"Demo tenant [bold]{DEMO_SLUG}[/bold] already exists.")
-    console.print("Admin key (shown once):")
-    print(result.admin_key)
+        say(f"Demo tenant [bold]{DEMO_SLUG}[/bold] already exists.")
+    say("Admin key (shown once, on stdout):")
+    print(result.admin_key, flush=True)
     if not generate_only:
-        console.print("Example query (GraphiQL: add the header Authorization: Bearer <key>):")
-        print(EXAMPLE_QUERY)
-        _serve("127.0.0.1", 8000, 1)
+        say("Example query (GraphiQL: add the header Authorization: Bearer <key>):")
+        say(EXAMPLE_QUERY)
+        _serve(host, port, 1)
 
 
 EXAMPLE_QUERY = """{
@@ -312,33 +170,47 @@ EXAMPLE_QUERY = """{
   }
 }"""
 
+# Seconds a worker may take to answer uvicorn's health check (uvicorn's
+# default is 5). A worker answers once its interpreter is up and api.asgi
+# imported, before the app is built; on a saturated host that alone can pass
+# 5 s, and a worker killed for it is replaced by one that starts just as slowly.
+WORKER_HEALTHCHECK_SECONDS = 60
 
-def _serve(host: str, port: int, workers: int) -> None:
+
+def _serve(host: str, port: int, workers: int, healthcheck_seconds: int = WORKER_HEALTHCHECK_SECONDS) -> None:
     import uvicorn
 
-    console.print(f"GraphQL API and GraphiQL on http://{host}:{port}/graphql")
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    from api.logs import log_format, uvicorn_log_config
+    from api.metrics import prepare_multiprocess_dir
+    from engine.config import Settings
+
+    settings = Settings.from_env()
+    if log_format(settings.log_format) == "text":  # JSON logs: stderr carries log lines only (uvicorn names the address)
+        say(f"GraphQL API and GraphiQL on http://{host}:{port}/graphql")
+    prepare_multiprocess_dir(workers)  # every worker's metrics in one directory, counted together at /metrics
+    # An import string, not the app: each worker imports api.asgi and builds
+    # the app itself; nothing of this CLI has to be pickled or rebuilt there.
+    uvicorn.run("api.asgi:create_app", factory=True, host=host, port=port, workers=workers, log_level="info",
+                log_config=uvicorn_log_config(settings.log_level, settings.log_format),
+                timeout_worker_healthcheck=healthcheck_seconds)
 
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0 for all)"),
-    port: int = typer.Option(8000, help="TCP port"),
-    workers: int = typer.Option(1, help="Worker processes"),
+    host: str = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help=HOST_HELP),
+    port: int = typer.Option(8000, "--port", metavar="PORT", min=0, max=65535, help=PORT_HELP),
+    workers: int = typer.Option(1, "--workers", metavar="N", min=1, help="Worker processes"),
+    healthcheck_seconds: int = typer.Option(
+        WORKER_HEALTHCHECK_SECONDS, "--worker-healthcheck-timeout", metavar="SECONDS", min=1,
+        help="How long a worker may take to answer uvicorn's health check before it is replaced"),
 ) -> None:
-    """Serve the GraphQL API (uvicorn --factory api.app:create_app)."""
+    """Serve the GraphQL API (uvicorn --factory api.asgi:create_app)."""
     open_engine(for_api=True)  # refuse a database behind the code, or bad settings, before starting workers
-    _serve(host, port, workers)
+    _serve(host, port, workers, healthcheck_seconds)
 
 
-def _mount_plugin_commands() -> None:
-    """Sub-commands contributed by plugins through ``guanxi_cli_commands``."""
-    for group in get_plugin_manager().hook.guanxi_cli_commands():
-        for name, sub_app in group or []:
-            app.add_typer(sub_app, name=name)
+app.command("worker")(worker)
 
-
-_mount_plugin_commands()
 
 if __name__ == "__main__":
     app()

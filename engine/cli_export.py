@@ -12,10 +12,9 @@ from typing import Optional
 
 import typer
 
-from engine.cli_support import console, fail, open_engine
-from engine.errors import GuanxiError
+from engine.cli_support import console, fail, new_app, open_engine, tenant_option
 
-export_app = typer.Typer(help="Export customers, an RFM segment or interactions to CSV or XLSX.", no_args_is_help=True)
+export_app = new_app("Export customers, an RFM segment or interactions to CSV or XLSX.")
 
 FORMAT_HELP = "csv or xlsx (default: the output's extension, else csv)"
 
@@ -42,12 +41,13 @@ def _write(gx, tenant_id: int, export, fmt: str, output: Optional[Path], default
     finally:
         partial.unlink(missing_ok=True)
         record_export(gx, tenant_id, "cli", export, fmt, complete)
-    console.print(f"{export.rows} {export.kind} written to {output}")
+    console.print(f"{export.rows} {export.kind} written to {output}", highlight=False)
 
 
 def _customers(tenant: str, where: Optional[str], segment: Optional[str], fmt: Optional[str], output: Optional[Path],
                default_name: str) -> None:
     from api.export_where import CustomerWhereParser, parse_json
+    from engine.errors import GuanxiError
     from engine.services.export import customer_export
 
     gx = open_engine()
@@ -74,11 +74,11 @@ def _paths(where_json: dict) -> list[str]:
 
 @export_app.command("customers")
 def export_customers(
-    tenant: str = typer.Option(..., "--tenant"),
-    where: Optional[str] = typer.Option(None, "--where", help='CustomerWhere as JSON, as in the GraphQL customers query: '
+    tenant: str = tenant_option(),
+    where: Optional[str] = typer.Option(None, "--where", metavar="JSON", help='CustomerWhere as JSON, as in the GraphQL customers query: '
                                                               '\'{"grossSpent": {"gte": "1000"}, "rfm": {"segment": {"eq": "CHAMPIONS"}}}\''),
-    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write (default: customers-TENANT.csv)"),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="csv|xlsx", help=FORMAT_HELP),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="file to write (default: customers-TENANT.csv)"),
 ) -> None:
     """Customers (their fields, statistics and the enabled modules' columns), filtered like the API's customers query."""
     _customers(tenant, where, None, fmt, output, f"customers-{tenant}")
@@ -86,11 +86,11 @@ def export_customers(
 
 @export_app.command("segment")
 def export_segment(
-    code: str = typer.Argument(..., help="RFM segment code, e.g. CHAMPIONS"),
-    tenant: str = typer.Option(..., "--tenant"),
-    where: Optional[str] = typer.Option(None, "--where", help="a further CustomerWhere filter (JSON)"),
-    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write (default: segment-CODE-TENANT.csv)"),
+    code: str = typer.Argument(..., metavar="SEGMENT", help="RFM segment code, e.g. CHAMPIONS"),
+    tenant: str = tenant_option(),
+    where: Optional[str] = typer.Option(None, "--where", metavar="JSON", help="a further CustomerWhere filter (JSON)"),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="csv|xlsx", help=FORMAT_HELP),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="file to write (default: segment-CODE-TENANT.csv)"),
 ) -> None:
     """The customers of an RFM segment (by code), with the same columns as ``export customers``."""
     _customers(tenant, where, code, fmt, output, f"segment-{code.upper()}-{tenant}")
@@ -98,15 +98,16 @@ def export_segment(
 
 @export_app.command("interactions")
 def export_interactions(
-    tenant: str = typer.Option(..., "--tenant"),
-    since: Optional[str] = typer.Option(None, "--since", help="from this date or time (included; local time without an offset)"),
-    until: Optional[str] = typer.Option(None, "--until", help="to this date (included) or time (excluded)"),
-    kind: Optional[list[str]] = typer.Option(None, "--kind", help="PURCHASE, REFUND, VISIT, ... (repeatable)"),
-    customer: Optional[str] = typer.Option(None, "--customer", help="one customer, by code or id"),
-    fmt: Optional[str] = typer.Option(None, "--format", help=FORMAT_HELP),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="file to write (default: interactions-TENANT.csv)"),
+    tenant: str = tenant_option(),
+    since: Optional[str] = typer.Option(None, "--since", metavar="WHEN", help="from this date or time (included; local time without an offset)"),
+    until: Optional[str] = typer.Option(None, "--until", metavar="WHEN", help="to this date (included) or time (excluded)"),
+    kind: Optional[list[str]] = typer.Option(None, "--kind", metavar="KIND", help="PURCHASE, REFUND, VISIT, ... (repeatable)"),
+    customer: Optional[str] = typer.Option(None, "--customer", metavar="CODE|ID", help="one customer, by code or id"),
+    fmt: Optional[str] = typer.Option(None, "--format", metavar="csv|xlsx", help=FORMAT_HELP),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", metavar="FILE", help="file to write (default: interactions-TENANT.csv)"),
 ) -> None:
     """Interactions by date range, kind and customer, in the order they were recorded."""
+    from engine.errors import GuanxiError
     from engine.services.export import interaction_export, interaction_filter
 
     gx = open_engine()

@@ -11,13 +11,14 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
-from engine.cli_support import console, err, fail, open_engine
+from engine.cli_support import (
+    bad_value, console, err, fail, json_option, new_app, open_engine, print_json, say, table, tenant_option,
+    usage_error,
+)
 from engine.errors import GuanxiError
 
-jobs_app = typer.Typer(help="The modules' periodic jobs: list, run now, schedule per tenant, past runs.",
-                       no_args_is_help=True)
+jobs_app = new_app("The modules' periodic jobs: list, run now, schedule per tenant, past runs.")
 
 
 def _when(value: datetime | None, zone: ZoneInfo) -> str:
@@ -36,44 +37,62 @@ def _tenant(gx, slug: str):
 
 
 @jobs_app.command("list")
-def jobs_list(tenant: Optional[str] = typer.Option(None, "--tenant", help="Show this tenant's jobs and schedule")) -> None:
+def jobs_list(
+    tenant: Optional[str] = typer.Option(None, "--tenant", metavar="SLUG", help="Show this tenant's jobs and schedule"),
+    as_json: bool = json_option(),
+) -> None:
     """The jobs and their intervals: every installed job, or a tenant's with its overrides, next due and last run."""
     from engine.job_schedule import tenant_jobs
     from engine.jobs import installed_jobs
 
     gx = open_engine()
     if tenant is None:
-        table = Table("job", "module", "every (min)")
-        for job in sorted(installed_jobs(gx.plugins).values(), key=lambda j: j.name):
-            table.add_row(job.name, job.module, str(job.every_minutes))
-        console.print(table)
+        jobs = sorted(installed_jobs(gx.plugins).values(), key=lambda j: j.name)
+        if as_json:
+            print_json([{"job": job.name, "module": job.module, "every_minutes": job.every_minutes} for job in jobs])
+            return
+        shown = table("job", "module", "every (min)")
+        for job in jobs:
+            shown.add_row(job.name, job.module, str(job.every_minutes))
+        console.print(shown)
         return
     row, enabled = _tenant(gx, tenant)
     zone = ZoneInfo(row.timezone)
     with gx.tenant_session(row.id) as session:
         views = tenant_jobs(session, gx.plugins, row.id, enabled)
-    table = Table("job", "every (min)", "override", "next due", "last run", title=f"{row.slug} (times in {row.timezone})")
+    if as_json:
+        print_json([{
+            "job": view.name, "every_minutes": view.every_minutes, "override_minutes": view.override_minutes,
+            "default_minutes": view.job.every_minutes, "paused": view.paused, "running": view.running,
+            "next_due_at": view.next_due_at,
+            "last_run": None if view.last_run is None else {
+                "id": view.last_run.id, "status": view.last_run.status,
+                "started_at": view.last_run.started_at or view.last_run.created_at},
+        } for view in views])
+        return
+    shown = table("job", "every (min)", "override", "next due", "last run", title=f"{row.slug} (times in {row.timezone})")
     for view in views:
         override = [f"{view.override_minutes} (default {view.job.every_minutes})"] if view.override_minutes is not None else []
         override += ["paused"] if view.paused else []
         last = view.last_run
-        table.add_row(
+        shown.add_row(
             view.name, str(view.every_minutes), ", ".join(override) or "-",
             "running now" if view.running else _when(view.next_due_at, zone),
             f"{last.status} {_when(last.started_at or last.created_at, zone)}" if last else "never",
         )
-    console.print(table)
+    console.print(shown)
     if not views:
-        console.print(f"{tenant} has no jobs: none of its enabled modules ({', '.join(sorted(enabled)) or 'none'}) has any.")
+        say(f"{tenant} has no jobs: none of its enabled modules ({', '.join(sorted(enabled)) or 'none'}) has any.")
 
 
 @jobs_app.command("run")
 def jobs_run(
-    tenant: str = typer.Option(..., "--tenant"),
-    job: Optional[list[str]] = typer.Option(None, "--job", help="Run only this job (repeatable); default all the tenant's jobs"),
+    tenant: str = tenant_option(),
+    job: Optional[list[str]] = typer.Option(None, "--job", metavar="JOB",
+                                            help="Run only this job (repeatable); default all the tenant's jobs"),
 ) -> None:
     """Run the tenant's jobs now, each recorded as a MANUAL run; a failure does
-    not stop the others. Exit status 1 when any failed, 2 for an unknown job."""
+    not stop the others. Exit status 1 when any failed or a job is unknown."""
     from engine.job_models import FAILED
     from engine.worker import run_now
 
@@ -92,7 +111,7 @@ def jobs_run(
     except GuanxiError as error:
         fail(_as_options(error))
     if not outcomes:
-        console.print(f"{tenant} has no jobs: none of its enabled modules has any (guanxi module list --tenant {tenant}).")
+        say(f"{tenant} has no jobs: none of its enabled modules has any (guanxi module list --tenant {tenant}).")
     if any(o.status == FAILED for o in outcomes):
         raise typer.Exit(code=1)
 
@@ -119,26 +138,23 @@ def _text(value) -> str:
 
 @jobs_app.command("schedule")
 def jobs_schedule(
-    tenant: str = typer.Option(..., "--tenant"),
-    job: str = typer.Option(..., "--job", help="The job, e.g. rfm.rescore (guanxi jobs list --tenant T)"),
-    every: Optional[int] = typer.Option(None, "--every", help="Run it every MINUTES for this tenant"),
+    tenant: str = tenant_option(),
+    job: str = typer.Option(..., "--job", metavar="JOB", help="The job, e.g. rfm.rescore (guanxi jobs list --tenant T)"),
+    every: Optional[int] = typer.Option(None, "--every", metavar="MINUTES", help="Run it every MINUTES for this tenant"),
     paused: bool = typer.Option(False, "--paused", help="Stop running it for this tenant"),
     resume: bool = typer.Option(False, "--resume", help="Run it again after --paused"),
     default: bool = typer.Option(False, "--default", help="Back to the job's own interval, not paused"),
 ) -> None:
     """Override a job's interval for one tenant, pause or resume it, or go back to its default."""
-    from engine.errors import FieldError, ValidationFailed
     from engine.job_schedule import KEEP, set_schedule
 
-    problems = []
+    # Contradicting or missing flags: usage errors (status 2), before any database work.
     if not (every is not None or paused or resume or default):
-        problems.append(FieldError("--every", "say what to change: --every MINUTES, --paused, --resume or --default"))
+        usage_error("--every", "say what to change: --every MINUTES, --paused, --resume or --default")
     if paused and resume:
-        problems.append(FieldError("--paused", "--paused and --resume contradict each other"))
+        usage_error("--paused", "--paused and --resume contradict each other")
     if default and (every is not None or paused or resume):
-        problems.append(FieldError("--default", "--default resets everything; give it alone"))
-    if problems:
-        fail(ValidationFailed(problems))
+        usage_error("--default", "--default resets everything; give it alone")
     gx = open_engine()
     row, enabled = _tenant(gx, tenant)
     try:
@@ -154,40 +170,43 @@ def jobs_schedule(
         source = "the job's default interval"
     else:
         source = f"overridden for this tenant; the job's default is {view.job.every_minutes} min"
-    console.print(f"{view.name} for {row.slug}: {state} ({source})")
+    say(f"{view.name} for {row.slug}: {state} ({source})")
 
 
 @jobs_app.command("runs")
 def jobs_runs(
-    tenant: str = typer.Option(..., "--tenant"),
-    job: Optional[str] = typer.Option(None, "--job", help="Only this job's runs"),
-    status: Optional[str] = typer.Option(None, "--status", help="QUEUED, RUNNING, SUCCEEDED or FAILED"),
-    limit: int = typer.Option(20, "--limit", min=1, max=1000, help="How many, newest first"),
+    tenant: str = tenant_option(),
+    job: Optional[str] = typer.Option(None, "--job", metavar="JOB", help="Only this job's runs"),
+    status: Optional[str] = typer.Option(None, "--status", metavar="STATUS", help="QUEUED, RUNNING, SUCCEEDED or FAILED"),
+    limit: int = typer.Option(20, "--limit", metavar="N", min=1, max=1000, help="How many, newest first (1-1000)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Full results, errors and tracebacks"),
+    as_json: bool = json_option(),
 ) -> None:
     """The tenant's recorded job runs, newest first."""
-    from engine.errors import FieldError, ValidationFailed
     from engine.job_models import STATUSES
     from engine.job_runs import list_runs, summary
 
     if status is not None and status.upper() not in STATUSES:
-        fail(ValidationFailed([FieldError("--status", f"{status!r} is not one of {', '.join(STATUSES)}")]))
+        bad_value("--status", f"{status!r} is not one of {', '.join(STATUSES)}")
     gx = open_engine()
     row, _ = _tenant(gx, tenant)
     zone = ZoneInfo(row.timezone)
     with gx.tenant_session(row.id) as session:
         runs = list_runs(session, row.id, job, status.upper() if status else None, limit)
+    if as_json:
+        print_json([_run_json(run, verbose) for run in runs])
+        return
     if not runs:
-        console.print(f"No runs for {row.slug}" + (f" of {job}" if job else "") + ".")
+        say(f"No runs for {row.slug}" + (f" of {job}" if job else "") + ".")
         return
     columns = ["run", "job", "trigger", "status", "started", "took", "result / error"]
-    table = Table(*columns, *(["requested by", "worker"] if verbose else []), title=f"{row.slug} (times in {row.timezone})")
+    shown = table(*columns, *(["requested by", "worker"] if verbose else []), title=f"{row.slug} (times in {row.timezone})")
     for run in runs:
         took = f"{(run.finished_at - run.started_at).total_seconds():.1f} s" if run.finished_at and run.started_at else "-"
         cells = [str(run.id), run.job, run.trigger, run.status, _when(run.started_at or run.created_at, zone), took,
                  summary(run, 400 if verbose else 80)]
-        table.add_row(*cells, *([run.requested_by or "-", run.worker_id or "-"] if verbose else []))
-    console.print(table)
+        shown.add_row(*cells, *([run.requested_by or "-", run.worker_id or "-"] if verbose else []))
+    console.print(shown)
     if verbose:
         for run in runs:
             if run.traceback:
@@ -195,14 +214,57 @@ def jobs_runs(
                 err.print(run.traceback, highlight=False, markup=False)
 
 
+def _run_json(run, with_traceback: bool = True) -> dict:
+    return {
+        "id": run.id, "job": run.job, "trigger": run.trigger, "status": run.status, "created_at": run.created_at,
+        "started_at": run.started_at, "finished_at": run.finished_at, "requested_by": run.requested_by,
+        "worker": run.worker_id, "params": run.params, "result": run.result, "error": run.error,
+        **({"traceback": run.traceback} if with_traceback else {}),
+    }
+
+
+@jobs_app.command("show")
+def jobs_show(
+    run_id: int = typer.Argument(..., metavar="RUN", help="The run's id (guanxi jobs runs)"),
+    tenant: str = tenant_option(),
+    as_json: bool = json_option(),
+) -> None:
+    """One recorded run in full: times, who asked, its result or error and traceback."""
+    from engine.errors import not_found
+    from engine.job_runs import get_run
+
+    gx = open_engine()
+    row, _ = _tenant(gx, tenant)
+    with gx.tenant_session(row.id) as session:
+        run = get_run(session, row.id, run_id)
+    if run is None:
+        fail(not_found("run", f"no job run {run_id} for {row.slug}"))
+    if as_json:
+        print_json(_run_json(run))
+        return
+    zone = ZoneInfo(row.timezone)
+    took = f"{(run.finished_at - run.started_at).total_seconds():.1f} s" if run.finished_at and run.started_at else "-"
+    for label, value in (("run", run.id), ("job", run.job), ("trigger", run.trigger), ("status", run.status),
+                         (f"created ({row.timezone})", _when(run.created_at, zone)),
+                         ("started", _when(run.started_at, zone)), ("finished", _when(run.finished_at, zone)),
+                         ("took", took), ("requested by", run.requested_by or "-"), ("worker", run.worker_id or "-"),
+                         ("result", "-" if run.result is None else _text(run.result)), ("error", run.error or "-")):
+        console.print(f"{label}: {value}", highlight=False, markup=False, soft_wrap=True)
+    if run.traceback:
+        console.print(run.traceback, highlight=False, markup=False, soft_wrap=True)
+
+
 def worker(
     once: bool = typer.Option(False, "--once", help="Run what is due and what is queued, then exit (cron)"),
-    poll_seconds: float = typer.Option(30.0, "--poll-seconds", min=0.1, help="How often to look for due jobs"),
-    concurrency: int = typer.Option(2, "--concurrency", min=1, max=64, help="Jobs run at once, each in a thread"),
-    lease_seconds: float = typer.Option(300.0, "--lease-seconds", min=5,
-                                        help="How long a crashed worker's jobs stay claimed (renewed every third of it)"),
-    tenant: Optional[list[str]] = typer.Option(None, "--tenant", help="Only these tenants (repeatable); default all"),
-    keep_days: int = typer.Option(30, "--keep-days", min=1, help="Delete finished runs older than this (each job's last run is kept)"),
+    poll_seconds: float = typer.Option(30.0, "--poll-seconds", metavar="SECONDS", min=0.1,
+                                       help="How often to look for due jobs (at least 0.1)"),
+    concurrency: int = typer.Option(2, "--concurrency", metavar="N", min=1, max=64,
+                                    help="Jobs run at once, each in a thread (1-64)"),
+    lease_seconds: float = typer.Option(300.0, "--lease-seconds", metavar="SECONDS", min=5,
+                                        help="How long a crashed worker's jobs stay claimed (renewed every third of it; at least 5)"),
+    tenant: Optional[list[str]] = typer.Option(None, "--tenant", metavar="SLUG", help="Only these tenants (repeatable); default all"),
+    keep_days: int = typer.Option(30, "--keep-days", metavar="DAYS", min=1,
+                                  help="Delete finished runs older than this (each job's last run is kept)"),
 ) -> None:
     """Run every tenant's jobs at their intervals, and the runs requested through the API.
 
@@ -214,7 +276,7 @@ def worker(
     from engine.worker import Worker
 
     gx = open_engine()
-    configure_logging(gx.settings.log_level)
+    configure_logging(gx.settings.log_level, gx.settings.log_format)
     try:
         the_worker = Worker(gx, concurrency=concurrency, poll_seconds=poll_seconds, lease_seconds=lease_seconds,
                             tenants=tenant or None, keep_days=keep_days)

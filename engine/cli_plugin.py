@@ -8,34 +8,43 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.markup import escape
 
-from engine.cli_support import err
+from engine.cli_support import EXIT_DOMAIN, EXIT_USAGE, err, new_app
 
-plugin_app = typer.Typer(help="Write your own plugins.", no_args_is_help=True)
+plugin_app = new_app("Write your own plugins.")
 
 
 @plugin_app.command("new")
 def new(
-    name: str = typer.Argument(..., help="The module's name: lowercase letters, digits and underscores (e.g. nps, visit_notes)"),
-    path: Path = typer.Option(Path("."), "--path", help="Folder to create guanxi-NAME/ in"),
-    title_zh: Optional[str] = typer.Option(None, "--title-zh", help="Chinese title admins see (default: the English one)"),
-    title_en: Optional[str] = typer.Option(None, "--title-en", help="English title (default: from NAME)"),
+    name: str = typer.Argument(..., metavar="NAME", help="The module's name: lowercase letters, digits and underscores (e.g. nps, visit_notes)"),
+    path: Path = typer.Option(Path("."), "--path", metavar="DIR", help="Folder to create guanxi-NAME/ in"),
+    title_zh: Optional[str] = typer.Option(None, "--title-zh", metavar="TITLE", help="Chinese title admins see (default: the English one)"),
+    title_en: Optional[str] = typer.Option(None, "--title-en", metavar="TITLE", help="English title (default: from NAME)"),
 ) -> None:
     """Write a new plugin package, guanxi-NAME/, ready to install and test."""
     from engine.plugins import get_plugin_manager
     from engine.scaffold import PluginNames, ScaffoldError, check_name, check_title, new_plugin
 
-    try:
+    from rich.markup import escape
+
+    def refuse(error: ScaffoldError, code: int) -> None:
+        err.print(f"[red]error[/red] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(code=code) from None
+
+    try:  # what the command line says: a usage error (2)
         check_name(name)  # the shape first: a bad name needs no plugin loading
-        check_name(name, set(get_plugin_manager().modules))
         english = check_title("--title-en", title_en if title_en is not None else name.replace("_", " ").capitalize())
         chinese = check_title("--title-zh", title_zh if title_zh is not None else english)
+    except ScaffoldError as error:
+        refuse(error, EXIT_USAGE)
+    try:  # a well-formed request this installation refuses: a domain error (1)
+        check_name(name, set(get_plugin_manager().modules))
         target = new_plugin(PluginNames(name, chinese, english), path)
     except ScaffoldError as error:
-        err.print(f"[red]error[/red] {escape(str(error))}", soft_wrap=True)
-        raise typer.Exit(code=2) from None
-    say = typer.echo  # plain text: paths and commands, never wrapped
+        refuse(error, EXIT_DOMAIN)
+    def say(text: str) -> None:  # plain text on stderr: paths and commands, never wrapped
+        typer.echo(text, err=True)
+
     say(f"Wrote {target}")
     if title_zh is None:
         say(f"The Chinese title is the English one for now: set title_zh in {target / ('guanxi_' + name) / 'plugin.py'}")

@@ -25,6 +25,7 @@ GENERATE_SECRET_KEY = "python -c 'import secrets; print(secrets.token_urlsafe(32
 log = logging.getLogger("guanxi.settings")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["json", "text", "auto"]
 
 
 class SettingsError(ValueError):
@@ -100,7 +101,18 @@ class Settings(BaseSettings):
                     "`false`: they wait for a `guanxi worker`.")
     log_level: LogLevel = Field(
         "INFO",
-        description="The least severe log lines written (JSON, one per line).")
+        description="The least severe log lines written (Guanxi's and uvicorn's; other libraries' from WARNING).")
+    log_format: LogFormat = Field(
+        "auto",
+        description="`json` (one JSON object per line), `text` (one readable line), or `auto`: text when stderr "
+                    "is a terminal, JSON otherwise.")
+    metrics: bool = Field(
+        True,
+        description="`true`: Prometheus metrics at `/metrics`; `false`: no route, nothing counted.")
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="When set, `/metrics` answers only a scraper sending `Authorization: Bearer <token>`; "
+                    "unset: anyone who reaches the port.")
 
     # -- the API's protection (docs/api.md, Limits) --------------------------------------
     query_cost_budgets: str | None = Field(
@@ -176,6 +188,11 @@ class Settings(BaseSettings):
     def _upper(cls, value):
         return value.strip().upper() if isinstance(value, str) else value
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value):
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("secret_key")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
@@ -235,6 +252,6 @@ def describe(error: ValidationError) -> str:
             continue
         field = str(item["loc"][0])
         name = env_name(field) if field in Settings.model_fields else field
-        shown = "" if field == "secret_key" else f" (got {item.get('input')!r})"
+        shown = "" if field in ("secret_key", "metrics_token") else f" (got {item.get('input')!r})"
         lines.append(f"{name}: {message}{shown}")
     return "invalid settings: " + "; ".join(lines)

@@ -6,6 +6,10 @@ write transaction opened with ``BEGIN IMMEDIATE`` so two writers never both
 read-then-upgrade and deadlock into "database is locked". PostgreSQL goes
 through psycopg 3, every wait bounded (engine/pg_bounds.py): connects,
 pool checkouts, statements and answers from a server that went silent.
+
+Engines hide statement parameters from their exceptions (``hide_parameters``):
+an error's text, which reaches logs, would otherwise quote the names, phones
+and emails being written.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ def make_engine(settings: Settings | None = None, url: str | None = None, app_ro
     """The application's engine. On PostgreSQL its connections act as
     ``app_role`` (``SET ROLE``, unless they log in as it), a role that owns no
     table, so that row-level security applies to everything it runs."""
+    from engine import input_bounds
+
+    input_bounds.install()  # every ORM row checked against its columns before a flush (engine/input_bounds.py)
     settings = settings or Settings.from_env()
     url = normalise_url(url or settings.database_url)
     pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_pool_size,
@@ -46,7 +53,7 @@ def make_engine(settings: Settings | None = None, url: str | None = None, app_ro
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, settings.sqlite_busy_timeout_ms, pool)
     response_timeout = settings.response_timeout_s
-    engine = create_engine(url, pool_pre_ping=True, **pool,
+    engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, **pool,
                            connect_args=connect_args(make_url(url).query, settings.db_connect_timeout_s, response_timeout))
     _bound_answers(engine, response_timeout, settings.statement_timeout_ms)
     if app_role:
@@ -63,7 +70,7 @@ def make_migration_engine(settings: Settings | None = None) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, settings.sqlite_busy_timeout_ms, {"poolclass": NullPool}, foreign_keys=False)
     # Connects bounded; statements not (a migration may rewrite a large table).
-    return create_engine(url, poolclass=NullPool, connect_args=connect_args(make_url(url).query, settings.db_connect_timeout_s, None))
+    return create_engine(url, poolclass=NullPool, hide_parameters=True, connect_args=connect_args(make_url(url).query, settings.db_connect_timeout_s, None))
 
 
 def _bound_answers(engine: Engine, response_timeout: float | None, statement_timeout_ms: int) -> None:
@@ -103,6 +110,7 @@ def _sqlite_engine(url: str, busy_timeout_ms: int, pool: dict, foreign_keys: boo
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        hide_parameters=True,
         **({} if in_memory else pool),
     )
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from engine.bulk import RawCursor, refresh_stale_statistics
 from engine.context import TenantContext
 from engine.errors import FieldError, GuanxiError, ValidationFailed
+from engine.metrics import scoring_timer
 from engine.types import utcnow
 
 FETCH_CHUNK = 200_000
@@ -328,7 +329,8 @@ def run_scoring(
         # One module per call, so that progress follows the modules; the
         # batch keeps what it has read for the next one.
         batch.modules = frozenset([module])
-        reports += [r for r in ctx.hooks.guanxi_score(ctx=ctx, batch=batch) if r is not None]
+        with scoring_timer(module):
+            reports += [r for r in ctx.hooks.guanxi_score(ctx=ctx, batch=batch) if r is not None]
     return reports
 
 

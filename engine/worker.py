@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine import job_leases, job_runs
+from engine import job_leases, job_runs, metrics
 from engine.errors import FieldError, ValidationFailed
 from engine.job_leases import Claim
 from engine.job_models import FAILED, MANUAL, SUCCEEDED
@@ -318,6 +318,7 @@ class Worker:
 
     def _finish(self, outcome: Outcome, started: float) -> Outcome:
         outcome.seconds = time.perf_counter() - started
+        metrics.job_ended(outcome.job, outcome.status, outcome.seconds)
         level = logging.INFO if outcome.status == SUCCEEDED else logging.WARNING
         log.log(level, "job run ended", extra={"fields": {
             "run_id": outcome.run_id, "tenant_id": outcome.tenant_id, "job": outcome.job, "status": outcome.status,

@@ -90,18 +90,18 @@ def test_titles_with_quotes_stay_valid_python(tmp_path):
     assert titles == {"title_zh": '净推荐值 "NPS"', "title_en": "Net \\ promoter"}
 
 
-@pytest.mark.parametrize("name, problem", [
-    ("Nps", "lowercase letters"),
-    ("nps-score", "lowercase letters"),
-    ("1nps", "starting with a letter"),
-    ("nps__score", "single underscores"),
-    ("n" * 25, "at most 24"),
-    ("rfm", "already installed"),
-    ("core", "reserved"),
+@pytest.mark.parametrize("name, problem, status", [
+    ("Nps", "lowercase letters", 2),  # a malformed argument: a usage error
+    ("nps-score", "lowercase letters", 2),
+    ("1nps", "starting with a letter", 2),
+    ("nps__score", "single underscores", 2),
+    ("n" * 25, "at most 24", 2),
+    ("core", "reserved", 2),
+    ("rfm", "already installed", 1),  # well formed, refused by this installation: a domain error
 ])
-def test_a_bad_name_is_refused_naming_the_argument(tmp_path, name, problem):
+def test_a_bad_name_is_refused_naming_the_argument(tmp_path, name, problem, status):
     result = plugin_new(name, "--path", str(tmp_path))
-    assert result.exit_code == 2
+    assert result.exit_code == status
     assert "NAME:" in result.output and problem in result.output
     assert list(tmp_path.iterdir()) == []
 
@@ -111,7 +111,7 @@ def test_an_existing_folder_is_refused_and_left_alone(tmp_path):
     existing.mkdir()
     (existing / "keep.txt").write_text("mine", encoding="utf-8")
     result = plugin_new(NAME, "--path", str(tmp_path))
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "--path:" in result.output and "already exists" in result.output
     assert [p.name for p in existing.iterdir()] == ["keep.txt"]
 

@@ -173,5 +173,9 @@ def guanxi_export_columns(ctx):
 def guanxi_cli_commands():
     """Return ``typer.Typer`` apps to mount as ``guanxi <name> ...`` sub-commands:
     a list of ``(name, typer_app)`` pairs (e.g. ``("loyalty", loyalty_app)``).
-    Called on every plugin at start; commands take ``--tenant`` themselves.
+    Commands take ``--tenant`` themselves. The CLI starts without loading
+    plugins, so declare each group as a ``guanxi.cli`` entry point too
+    (``nps = "guanxi_nps.cli:nps_app"``) to have it listed by ``guanxi --help``;
+    this hook is called, after loading every plugin, only for a group nobody
+    declared (engine/cli_discovery.py).
     """

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from engine import input_bounds
 from engine.bulk import RawCursor, allocate_ids, probe_sql, refresh_stale_statistics
 from engine.context import TenantContext
 from engine.enums import Channel, InteractionKind
@@ -31,7 +32,7 @@ from engine.types import CENT, utcnow
 
 CHUNK_SIZE = 5_000
 BULK_STATISTICS_CHECK = 1_000  # items in a call that has the planner's row counts checked first
-MAX_AMOUNT = Decimal("1000000000000")
+MAX_AMOUNT = input_bounds.MAX_AMOUNT
 MAX_FUTURE = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ALLOWED_KEYS = frozenset(
@@ -82,7 +83,7 @@ class BulkResult:
 # -- validation ---------------------------------------------------------------
 
 
-EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)  # before this a date is a typo or a placeholder (0001-01-01)
+EARLIEST = input_bounds.EARLIEST  # before this a date is a typo or a placeholder (0001-01-01)
 
 
 def parse_time(value: Any, tz: ZoneInfo) -> datetime:
@@ -104,6 +105,9 @@ def parse_time(value: Any, tz: ZoneInfo) -> datetime:
         raise ValueError(f"{value.isoformat()} is out of range") from None
     if value < EARLIEST:
         raise ValueError(f"{value.isoformat()} is before {EARLIEST.year}")
+    problem = input_bounds.time_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -121,7 +125,7 @@ def _parse_amount(value: Any) -> Decimal:
     if amount < 0:
         raise ValueError("must not be negative")
     if amount >= MAX_AMOUNT:
-        raise ValueError("is too large")
+        raise ValueError(f"is too large: at most {MAX_AMOUNT - CENT:,}")
     return amount.quantize(CENT)
 
 
@@ -212,8 +216,9 @@ def _validate(raw: Any, tz: ZoneInfo, now: datetime) -> tuple[dict | None, list[
             continue
         parser = _PARSERS.get(key)
         try:
-            if _has_nul(value):  # PostgreSQL stores no NUL in text or JSON
-                raise ValueError("holds a NUL character")
+            problem = input_bounds.json_problem(value)  # PostgreSQL stores no NUL in text or JSON; surrogates are not text
+            if problem:
+                raise ValueError(problem)
             if parser is not None:
                 item[key] = parser(value)
             elif key == "occurred_at":
@@ -253,16 +258,6 @@ def _validate(raw: Any, tz: ZoneInfo, now: datetime) -> tuple[dict | None, list[
         errors.append(FieldError("reverses_id", "only a refund reverses a purchase"))
     item.setdefault("payload", {})
     return (None, errors) if errors else (item, [])
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
 
 
 def _local_day(occurred_at: datetime, tz: ZoneInfo) -> int:
@@ -648,6 +643,24 @@ def update_stats(ctx: TenantContext, recorded: Sequence[RecordedInteraction]) ->
         aggregate = f"({_BATCH_AGGREGATE.format(batch_rows=batch_rows)}) AS v"
         raw.execute(_FOLD_STATS.format(mark="?", plain="+", aggregate=aggregate),
                     [ctx.tenant_id, *(bound for run in part for bound in run), ctx.tenant_id])
+    _check_totals_fit(raw, ctx.tenant_id, sorted({i.customer_id for i in new}))
+
+
+MAX_TOTAL = Decimal("1000000000000")  # customers.total_spent and refunded_amount: NUMERIC(14, 2)
+
+
+def _check_totals_fit(raw: RawCursor, tenant_id: int, customer_ids: list[int]) -> None:
+    """SQLite stores a total past NUMERIC(14, 2) (as REAL) where PostgreSQL
+    refuses the UPDATE (engine/integrity.py names ``amount``): refuse it here
+    too, in the same words, so both databases keep the same totals."""
+    for start in range(0, len(customer_ids), 900):
+        part = customer_ids[start : start + 900]
+        over = raw.fetchall(f"SELECT 1 FROM customers WHERE tenant_id = ? AND id IN ({raw.placeholders(len(part))}) "
+                            "AND (total_spent >= ? OR refunded_amount >= ?) LIMIT 1",
+                            [tenant_id, *part, float(MAX_TOTAL), float(MAX_TOTAL)])
+        if over:
+            raise ValidationFailed([FieldError("amount", f"would take a stored total past what it can hold "
+                                                         f"({MAX_TOTAL - CENT:,})")])
 
 
 def _runs(ids: list[int]) -> list[tuple[int, int]]:

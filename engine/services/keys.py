@@ -104,3 +104,60 @@ def revoke_key(session: Session, tenant_id: int | None, key_id: int, actor: str 
 
 def list_keys(session: Session, tenant_id: int | None) -> list[ApiKey]:
     return list(session.exec(select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.id)).all())
+
+
+def key_view(record: ApiKey, tenant_slug: str | None) -> dict:
+    """What an operator may see of a key: everything but its hash (and the secret, never stored)."""
+    return {
+        "id": record.id, "prefix": record.prefix, "name": record.name, "role": record.role, "tenant": tenant_slug,
+        "created_at": record.created_at, "created_by": record.created_by,
+        "last_used_at": record.last_used_at, "revoked_at": record.revoked_at,
+    }
+
+
+def key_views(session: Session, tenant: str | None = None, platform_only: bool = False,
+              active_only: bool = False) -> list[dict]:
+    """Keys across tenants (or one tenant's, or the platform's), oldest first, as ``key_view``."""
+    from engine.services.tenants import get_tenant
+
+    query = select(ApiKey, Tenant.slug).join(Tenant, Tenant.id == ApiKey.tenant_id, isouter=True).order_by(ApiKey.id)
+    if tenant is not None:
+        query = query.where(ApiKey.tenant_id == get_tenant(session, tenant).id)
+    elif platform_only:
+        query = query.where(ApiKey.tenant_id.is_(None))
+    if active_only:
+        query = query.where(ApiKey.revoked_at.is_(None))
+    return [key_view(record, slug) for record, slug in session.exec(query).all()]
+
+
+MIN_PREFIX = 5  # "gx_" and two characters: fewer would name many keys
+
+
+def find_key_reference(session: Session, reference: str) -> ApiKey:
+    """The key an operator names by its id, its prefix (as listed) or the whole key."""
+    reference = reference.strip()
+    if reference.isdigit():
+        record = session.get(ApiKey, int(reference))
+        if record is None:
+            raise not_found("key", f"no API key with id {reference}")
+        return record
+    if not reference.startswith(KEY_PREFIX):
+        raise ValidationFailed([FieldError("key", f"give the key's id, its prefix ({KEY_PREFIX}...) or the key itself")])
+    if len(reference) > len(KEY_PREFIX) + 32:  # the whole secret: look it up by its hash
+        record = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(reference))).first()
+        if record is None:
+            raise not_found("key", "no API key matches the key given")
+        return record
+    if len(reference) < MIN_PREFIX:
+        raise ValidationFailed([FieldError("key", f"a prefix needs at least {MIN_PREFIX} characters")])
+    # autoescape: keys contain "_", a LIKE wildcard. The rest of a reference
+    # longer than the stored prefix is the key's own text: it must start with the prefix.
+    candidates = session.exec(select(ApiKey).where(ApiKey.prefix.startswith(reference[:MIN_PREFIX], autoescape=True))).all()
+    matches = [record for record in candidates if record.prefix.startswith(reference) or reference.startswith(record.prefix)]
+    if not matches:
+        raise not_found("key", f"no API key with prefix {reference!r}")
+    if len(matches) > 1:
+        ids = ", ".join(str(record.id) for record in matches)
+        raise ValidationFailed([FieldError("key", f"prefix {reference!r} matches keys {ids}; give more of it or the id",
+                                           "CONFLICT")])
+    return matches[0]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from engine.cli_support import console, err, fail, open_engine
+from engine.cli_support import (
+    EXIT_DOMAIN, console, err, fail, json_option, new_app, open_engine, print_json, table, tenant_option,
+)
 from engine.errors import GuanxiError
 
-clv_app = typer.Typer(help="Customer lifetime value: the fitted model and its validation report.", no_args_is_help=True)
+clv_app = new_app("Customer lifetime value: the fitted model and its validation report.")
 
 
 def _load_run(gx, tenant: str, rescore: bool):
@@ -29,15 +30,24 @@ def _load_run(gx, tenant: str, rescore: bool):
         fail(error)
     if run is None:
         err.print(f"No CLV run for {tenant} yet: run `guanxi score --tenant {tenant} --module clv` (or add --rescore).")
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EXIT_DOMAIN)
     return run
 
 
-def _parameters_table(title: str, parameters: dict) -> Table:
-    table = Table("parameter", "value", "std. error", title=title)
+def _parameters_table(title: str, parameters: dict):
+    shown = table("parameter", "value", "std. error", title=title)
     for name, p in parameters.items():
-        table.add_row(name, f"{p['value']:.4f}", f"{p['std_error']:.4f}")
-    return table
+        shown.add_row(name, f"{p['value']:.4f}", f"{p['std_error']:.4f}")
+    return shown
+
+
+MODEL_FIELDS = ("id", "kind", "unit", "fitted_at", "as_of", "customers", "unique_rows", "log_likelihood", "parameters",
+                "spend_model", "spend_customers", "spend_parameters", "spend_log_likelihood", "spend_mean", "settings",
+                "warnings", "scored", "unscored", "duration_s")
+
+
+def model_json(run) -> dict:
+    return {name: getattr(run, name) for name in MODEL_FIELDS}
 
 
 def print_model(run) -> None:
@@ -61,13 +71,13 @@ def print_validation(report: dict) -> None:
         f"Calibration to {report['calibration_end'][:10]}, holdout {report['holdout_days']} days "
         f"to {report['observation_end'][:10]} ({report['customers']} customers, {report['model']})"
     )
-    table = Table("repeat purchases in calibration", "customers", "mean actual (holdout)", "mean predicted",
-                  title="Holdout purchases by calibration frequency")
+    by_frequency = table("repeat purchases in calibration", "customers", "mean actual (holdout)", "mean predicted",
+                         title="Holdout purchases by calibration frequency")
     for group in report["by_frequency"]:
-        table.add_row(group["frequency"], str(group["customers"]), f"{group['mean_actual']:.3f}",
-                      f"{group['mean_predicted']:.3f}")
-    console.print(table)
-    totals = Table("measure", "value", title="Totals")
+        by_frequency.add_row(group["frequency"], str(group["customers"]), f"{group['mean_actual']:.3f}",
+                             f"{group['mean_predicted']:.3f}")
+    console.print(by_frequency)
+    totals = table("measure", "value", title="Totals")
     actual, predicted = report["total_actual"], report["total_predicted"]
     totals.add_row("holdout purchases, actual", f"{actual:.0f}")
     totals.add_row("holdout purchases, predicted", f"{predicted:.1f}")
@@ -79,16 +89,25 @@ def print_validation(report: dict) -> None:
     console.print(totals)
 
 
+RESCORE_HELP = "Re-score first (fits again with the current settings)"
+
+
 @clv_app.command("show")
-def show(tenant: str = typer.Option(..., "--tenant"), rescore: bool = typer.Option(False, "--rescore")) -> None:
+def show(tenant: str = tenant_option(), rescore: bool = typer.Option(False, "--rescore", help=RESCORE_HELP),
+         as_json: bool = json_option()) -> None:
     """The tenant's fitted model: parameters, standard errors, data size, warnings."""
-    print_model(_load_run(open_engine(), tenant, rescore))
+    run = _load_run(open_engine(), tenant, rescore)
+    if as_json:
+        print_json(model_json(run))
+    else:
+        print_model(run)
 
 
 @clv_app.command("validate")
 def validate(
-    tenant: str = typer.Option(..., "--tenant"),
-    rescore: bool = typer.Option(False, "--rescore", help="Re-score first (fits again with the current settings)"),
+    tenant: str = tenant_option(),
+    rescore: bool = typer.Option(False, "--rescore", help=RESCORE_HELP),
+    as_json: bool = json_option(),
 ) -> None:
     """The calibration/holdout report of the latest run: does the model fit this tenant's data?"""
     run = _load_run(open_engine(), tenant, rescore)
@@ -96,5 +115,8 @@ def validate(
         reasons = [w for w in run.warnings if w.startswith("validation")] or ["no validation stored with this run"]
         for reason in reasons:
             err.print(f"[yellow]{reason}[/yellow]")
-        raise typer.Exit(code=1)
-    print_validation(run.validation)
+        raise typer.Exit(code=EXIT_DOMAIN)
+    if as_json:
+        print_json(run.validation)
+    else:
+        print_validation(run.validation)

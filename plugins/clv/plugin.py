@@ -46,11 +46,16 @@ def guanxi_score(ctx, batch: PurchaseBatch):
     return score_tenant(ctx, batch)
 
 
-@hookimpl
-def guanxi_jobs():
+def _rescore_if_due(ctx) -> str:
+    # scipy loads when the job runs, not when the plugin does (every CLI command loads the plugins).
     from plugins.clv.service import rescore_if_due
 
-    return [Job(name="clv.rescore", module="clv", every_minutes=RESCORE_CHECK_MINUTES, run=rescore_if_due)]
+    return rescore_if_due(ctx)
+
+
+@hookimpl
+def guanxi_jobs():
+    return [Job(name="clv.rescore", module="clv", every_minutes=RESCORE_CHECK_MINUTES, run=_rescore_if_due)]
 
 
 @hookimpl

@@ -9,9 +9,10 @@ parameters and the customer's stored frequency, recency and T.
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import Optional
+from typing import Annotated, Optional
 
 import sqlalchemy as sa
 import strawberry
@@ -36,11 +37,31 @@ def _scores_by_customer(session, tenant_id: int, ids: list[int]) -> dict:
     return {row.customer_id: ClvCustomerValue(row=row, run=run) for row in rows}
 
 
+@strawberry.enum(name="ClvModelKind", description="The purchase model fitted.")
+class ClvModelKind(enum.Enum):
+    BG_NBD = strawberry.enum_value("BG_NBD", description="BG/NBD (beta-geometric / negative binomial).")
+    MBG_NBD = strawberry.enum_value("MBG_NBD", description="Modified BG/NBD (MBG/NBD).")
+    PARETO_NBD = strawberry.enum_value("PARETO_NBD", description="Pareto/NBD.")
+
+
+@strawberry.enum(name="ClvTimeUnit", description="The time unit of a model's parameters.")
+class ClvTimeUnit(enum.Enum):
+    DAY = strawberry.enum_value("DAY", description="Days.")
+    WEEK = strawberry.enum_value("WEEK", description="Weeks.")
+    MONTH = strawberry.enum_value("MONTH", description="Months.")
+
+
+@strawberry.enum(name="ClvSpendModel", description="How the spend per purchase is predicted.")
+class ClvSpendModel(enum.Enum):
+    GAMMA_GAMMA = strawberry.enum_value("GAMMA_GAMMA", description="The Gamma-Gamma model, fitted on repeat customers' spend.")
+    MEAN_SPEND = strawberry.enum_value("MEAN_SPEND", description="The mean spend per purchase, when Gamma-Gamma could not be fitted.")
+
+
 @strawberry.type(name="ClvParameter", description="A fitted model parameter and its standard error.")
 class ClvParameter:
-    name: str
-    value: float
-    std_error: float
+    name: str = strawberry.field(description="The parameter's name in the model's literature, such as r, alpha, a, b.")
+    value: float = strawberry.field(description="The fitted value.")
+    std_error: float = strawberry.field(description="Its standard error.")
 
 
 def _parameters(stored: dict) -> list[ClvParameter]:
@@ -50,22 +71,22 @@ def _parameters(stored: dict) -> list[ClvParameter]:
 @strawberry.type(name="ClvFrequencyGroup", description="Holdout purchases of the customers with one calibration frequency.")
 class ClvFrequencyGroup:
     frequency: str = strawberry.field(description='Repeat purchases in the calibration period: "0", "1", ..., "7+".')
-    customers: int
-    mean_actual: float
-    mean_predicted: float
+    customers: int = strawberry.field(description="How many customers had that frequency.")
+    mean_actual: float = strawberry.field(description="Their mean purchases in the holdout period, as they happened.")
+    mean_predicted: float = strawberry.field(description="Their mean purchases in the holdout period, as predicted.")
 
 
 @strawberry.type(name="ClvValidation", description="Calibration/holdout check: fit before calibrationEnd, predict after.")
 class ClvValidation:
-    holdout_days: int
-    calibration_end: datetime
-    observation_end: datetime
-    customers: int
-    total_actual: float
-    total_predicted: float
-    mean_absolute_error: float
-    correlation: Optional[float]
-    by_frequency: list[ClvFrequencyGroup]
+    holdout_days: int = strawberry.field(description="Length of the holdout period, in days.")
+    calibration_end: datetime = strawberry.field(description="End of the calibration period: the model was fitted on purchases before it.")
+    observation_end: datetime = strawberry.field(description="End of the holdout period.")
+    customers: int = strawberry.field(description="Customers in the check.")
+    total_actual: float = strawberry.field(description="Their purchases in the holdout period, as they happened.")
+    total_predicted: float = strawberry.field(description="Their purchases in the holdout period, as predicted.")
+    mean_absolute_error: float = strawberry.field(description="Mean absolute error per customer, in purchases.")
+    correlation: Optional[float] = strawberry.field(description="Correlation of predicted and actual purchases per customer; null when undefined.")
+    by_frequency: list[ClvFrequencyGroup] = strawberry.field(description="Actual and predicted, by calibration frequency.")
 
 
 def _validation(report: dict | None) -> Optional[ClvValidation]:
@@ -86,18 +107,18 @@ def _validation(report: dict | None) -> Optional[ClvValidation]:
 
 @strawberry.type(name="ClvModel", description="The tenant's latest fitted CLV model.")
 class ClvModel:
-    kind: str = strawberry.field(description="BG_NBD, MBG_NBD or PARETO_NBD.")
-    unit: str = strawberry.field(description="Time unit of the parameters: DAY, WEEK or MONTH.")
-    parameters: list[ClvParameter]
-    log_likelihood: float
+    kind: ClvModelKind = strawberry.field(description="The purchase model fitted.")
+    unit: ClvTimeUnit = strawberry.field(description="Time unit of the parameters.")
+    parameters: list[ClvParameter] = strawberry.field(description="The purchase model's fitted parameters.")
+    log_likelihood: float = strawberry.field(description="The fit's log-likelihood.")
     customers: int = strawberry.field(description="Customers the model was fitted on.")
     unique_rows: int = strawberry.field(description="Distinct (frequency, recency, T) rows among them.")
-    spend_model: str = strawberry.field(description="GAMMA_GAMMA, or MEAN_SPEND when it could not be fitted.")
-    spend_parameters: list[ClvParameter]
-    fitted_at: datetime
-    as_of: datetime
-    warnings: list[str]
-    validation: Optional[ClvValidation]
+    spend_model: ClvSpendModel = strawberry.field(description="How spend per purchase is predicted.")
+    spend_parameters: list[ClvParameter] = strawberry.field(description="The spend model's fitted parameters (empty for MEAN_SPEND).")
+    fitted_at: datetime = strawberry.field(description="When the model was fitted (UTC).")
+    as_of: datetime = strawberry.field(description="The time the run fitted as of: purchases up to it count.")
+    warnings: list[str] = strawberry.field(description="What the fit noticed and went on with, for people (English).")
+    validation: Optional[ClvValidation] = strawberry.field(description="The calibration/holdout check, when the run made one.")
 
 
 @strawberry.type(name="ClvCustomerValue", description="A customer's predicted value from the latest CLV run.")
@@ -110,7 +131,9 @@ class ClvCustomerValue:
         return self.row.probability_alive
 
     @strawberry.field(description="Expected purchase days in the next `days` days (default 90).")
-    def expected_purchases(self, days: int = 90) -> Optional[float]:
+    def expected_purchases(
+        self, days: Annotated[int, strawberry.argument(description="The horizon in days, 0 to 36,500 (default 90).")] = 90,
+    ) -> Optional[float]:
         if days in STORED_HORIZONS:
             return getattr(self.row, STORED_HORIZONS[days])
         if not 0 <= days <= MAX_DAYS or self.run is None:
@@ -139,7 +162,7 @@ class ClvCustomerValue:
     def value_decile(self) -> int:
         return self.row.value_decile
 
-    @strawberry.field
+    @strawberry.field(description="When the run that scored the customer finished (UTC).")
     def computed_at(self) -> datetime:
         return self.row.computed_at
 
@@ -150,14 +173,14 @@ def clv_batch(ctx):
     return "clv.scores", lambda session, ids: _scores_by_customer(session, tenant_id, ids)
 
 
-@strawberry.type
+@strawberry.type(description="The clv module's Customer fields.")
 class ClvCustomerFields:
     @strawberry.field(description="Predicted lifetime value; null until the customer has a purchase and a CLV run.")
     def clv(self, info: strawberry.Info) -> Optional[ClvCustomerValue]:
         return info.context.customer_value(clv_batch, self.id)
 
 
-@strawberry.type
+@strawberry.type(description="The clv module's queries.")
 class ClvQuery:
     @strawberry.field(description="The tenant's latest fitted CLV model; null before the first run.")
     async def clv_model(self, info: strawberry.Info) -> Optional[ClvModel]:
@@ -167,8 +190,9 @@ class ClvQuery:
         if run is None:
             return None
         return ClvModel(
-            kind=run.kind, unit=run.unit, parameters=_parameters(run.parameters), log_likelihood=run.log_likelihood,
-            customers=run.customers, unique_rows=run.unique_rows, spend_model=run.spend_model,
+            kind=ClvModelKind[run.kind], unit=ClvTimeUnit[run.unit], parameters=_parameters(run.parameters),
+            log_likelihood=run.log_likelihood, customers=run.customers, unique_rows=run.unique_rows,
+            spend_model=ClvSpendModel[run.spend_model],
             spend_parameters=_parameters(run.spend_parameters), fitted_at=run.fitted_at, as_of=run.as_of,
             warnings=list(run.warnings), validation=_validation(run.validation),
         )
@@ -182,19 +206,19 @@ from api.types import DecimalFilter, IntFilter  # noqa: E402
 from engine.models import Customer  # noqa: E402
 
 
-@strawberry.input(name="ClvFloatFilter")
+@strawberry.input(name="ClvFloatFilter", description="Comparison of a fraction; conditions given together must all hold.")
 class ClvFloatFilter:
-    gt: Optional[float] = None
-    gte: Optional[float] = None
-    lt: Optional[float] = None
-    lte: Optional[float] = None
+    gt: Optional[float] = strawberry.field(default=None, description="Greater than.")
+    gte: Optional[float] = strawberry.field(default=None, description="Greater than or equal to.")
+    lt: Optional[float] = strawberry.field(default=None, description="Less than.")
+    lte: Optional[float] = strawberry.field(default=None, description="Less than or equal to.")
 
 
 @strawberry.input(name="ClvWhere", description="Customers by their latest CLV scores; customers without a score never match.")
 class ClvWhere:
-    probability_alive: Optional[ClvFloatFilter] = None
-    predicted_value: Optional[DecimalFilter] = None
-    value_decile: Optional[IntFilter] = None
+    probability_alive: Optional[ClvFloatFilter] = strawberry.field(default=None, description="Probability the customer is still active, 0 to 1.")
+    predicted_value: Optional[DecimalFilter] = strawberry.field(default=None, description="The predicted value (money).")
+    value_decile: Optional[IntFilter] = strawberry.field(default=None, description="The value decile, 1 to 10.")
 
 
 def _clv_condition(where: ClvWhere, tenant_id: int):
@@ -218,9 +242,11 @@ def _score_of(column):
     return expression
 
 
-CUSTOMER_FILTERS = [CustomerFilter("clv", ClvWhere, _clv_condition)]
+CUSTOMER_FILTERS = [CustomerFilter("clv", ClvWhere, _clv_condition, "The latest CLV scores (clv module).")]
 # Customers without a score sort below every scored one.
 CUSTOMER_ORDERS = [
-    CustomerOrder("CLV_PREDICTED_VALUE", _score_of(sa.cast(ClvScore.predicted_value, sa.Float)), floor=-1e18, parse=float),
-    CustomerOrder("CLV_PROBABILITY_ALIVE", _score_of(ClvScore.probability_alive), floor=-1.0, parse=float),
+    CustomerOrder("CLV_PREDICTED_VALUE", _score_of(sa.cast(ClvScore.predicted_value, sa.Float)), floor=-1e18, parse=float,
+                  description="The predicted lifetime value; customers without a CLV score as the lowest."),
+    CustomerOrder("CLV_PROBABILITY_ALIVE", _score_of(ClvScore.probability_alive), floor=-1.0, parse=float,
+                  description="The probability of being still active; customers without a CLV score as the lowest."),
 ]

@@ -7,10 +7,10 @@ from typing import Optional
 
 import typer
 
-from engine.cli_support import console, fail, open_engine, progress_bar
+from engine.cli_support import bad_value, console, fail, new_app, open_engine, print_json, progress_bar, tenant_option
 from engine.errors import GuanxiError
 
-complaints_app = typer.Typer(help="Complaints: SLA sweep and report.", no_args_is_help=True)
+complaints_app = new_app("Complaints: SLA sweep and report.")
 
 
 def _require_module(ctx) -> None:
@@ -19,7 +19,7 @@ def _require_module(ctx) -> None:
 
 
 @complaints_app.command("sweep")
-def sweep(tenant: str = typer.Option(..., "--tenant")) -> None:
+def sweep(tenant: str = tenant_option()) -> None:
     """Check every open case against its SLA now: breaches, escalations, broken promises. Safe to repeat."""
     from plugins.complaints.jobs import sweep_tenant
 
@@ -40,30 +40,38 @@ def sweep(tenant: str = typer.Option(..., "--tenant")) -> None:
     console.print(str(report))
 
 
-def _day(value: Optional[str], default: datetime) -> datetime:
+def _day(option: str, value: Optional[str], default: datetime) -> datetime:
     if not value:
         return default
-    moment = datetime.fromisoformat(value)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        bad_value(option, f"{value!r} is not an ISO date or time (e.g. 2026-05-01 or 2026-05-01T09:00)")
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @complaints_app.command("stats")
 def stats(
-    tenant: str = typer.Option(..., "--tenant"),
-    since: Optional[str] = typer.Option(None, "--from", help="ISO date/time (default: 30 days ago)"),
-    until: Optional[str] = typer.Option(None, "--to", help="ISO date/time (default: now)"),
+    tenant: str = tenant_option(),
+    since: Optional[str] = typer.Option(None, "--from", metavar="WHEN", help="ISO date/time (default: 30 days ago)"),
+    until: Optional[str] = typer.Option(None, "--to", metavar="WHEN", help="ISO date/time (default: now)"),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one line of JSON (default: indented JSON)"),
 ) -> None:
     """The complaint report over cases opened in [from, to)."""
     import json
 
     from plugins.complaints.stats import complaint_stats
 
-    gx = open_engine()
     now = datetime.now(timezone.utc)
+    start, end = _day("--from", since, now - timedelta(days=30)), _day("--to", until, now)
+    gx = open_engine()
     try:
         with gx.tenant(tenant, write=False) as ctx:
             _require_module(ctx)
-            result = complaint_stats(ctx, _day(since, now - timedelta(days=30)), _day(until, now))
+            result = complaint_stats(ctx, start, end)
     except GuanxiError as error:
         fail(error)
-    console.print_json(json.dumps(result.as_dict(), default=str))
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        console.print_json(json.dumps(result.as_dict(), default=str))

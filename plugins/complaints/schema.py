@@ -23,26 +23,51 @@ from strawberry.scalars import JSON
 from api.errors import api_error
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
+from api.enums import ChannelCode, code_of, coded_enum, value_type
 from api.pagination import Keyset, Slice, page_slice, slice_page, wants_total
 from api.references import CURRENT_CORE, load_customer
-from api.types import Error, Node, PageInfo
-from engine.enums import Role
+from api.types import ERRORS, INPUT, After, Before, Error, First, Lang, LangArg, Last, Node, PageInfo
+from engine.enums import Channel, Role
 from engine.errors import FieldError, ValidationFailed
 from plugins.complaints import service
 from plugins.complaints.models import ComplaintCase, ComplaintEvent
 from plugins.complaints.stats import complaint_stats
 from plugins.complaints.workflow import Priority, Status
 
-ComplaintStatus = strawberry.enum(enum.Enum("ComplaintStatus", {s.name: s.value for s in Status}), name="ComplaintStatus")
-ComplaintPriority = strawberry.enum(enum.Enum("ComplaintPriority", {p.name: p.value for p in Priority}), name="ComplaintPriority")
+def _labelled(source, name: str, description: str):
+    # Python values stay the stored lower-case codes; GraphQL shows the names.
+    members = {m.name: strawberry.enum_value(m.value, description=f"{m.en} ({m.zh}).") for m in source}
+    return strawberry.enum(enum.Enum(name, members), name=name, description=description)
 
 
-@strawberry.enum(name="ComplaintStatsGroupBy")
+ComplaintStatus = _labelled(Status, "ComplaintStatus", "Where a case stands in the workflow (the steps are in docs/complaints.md).")
+ComplaintPriority = _labelled(Priority, "ComplaintPriority", "How urgent a case is; the SLA policy can depend on it.")
+
+
+@strawberry.enum(name="ComplaintStatsGroupBy", description="What complaintStats groups cases by.")
 class ComplaintStatsGroupBy(enum.Enum):
-    CATEGORY = "category"
-    STATUS = "status"
-    STORE = "store"
-    PRIORITY = "priority"
+    CATEGORY = strawberry.enum_value("category", description="The category code.")
+    STATUS = strawberry.enum_value("status", description="The status now (keys are ComplaintStatus codes).")
+    STORE = strawberry.enum_value("store", description="The store.")
+    PRIORITY = strawberry.enum_value("priority", description="The priority (keys are ComplaintPriority codes).")
+
+
+ComplaintEventKind = coded_enum("ComplaintEventKind", "What a timeline entry records.", {
+    "TRANSITION": "A change of status.",
+    "UPDATE": "A progress update to the customer.",
+    "ESCALATION": "The case was escalated.",
+    "NOTE": "A note.",
+})
+
+
+def _code(value: Optional[str]) -> Optional[str]:
+    """A stored status or priority (lower-case) as its API code; other keys unchanged."""
+    for source in (Status, Priority):
+        try:
+            return source(value).name
+        except ValueError:
+            continue
+    return value
 
 
 def _gid(type_name: str, pk: int | None) -> Optional[strawberry.ID]:
@@ -53,23 +78,23 @@ def _gid(type_name: str, pk: int | None) -> Optional[strawberry.ID]:
 class ComplaintEventType:
     row: strawberry.Private[ComplaintEvent]
 
-    @strawberry.field(description="TRANSITION, UPDATE, ESCALATION or NOTE.")
-    def kind(self) -> str:
-        return self.row.kind
+    @strawberry.field(description="What the entry records.")
+    def kind(self) -> ComplaintEventKind:
+        return ComplaintEventKind[self.row.kind]
 
-    @strawberry.field
+    @strawberry.field(description="For a transition: the status before; null at opening.")
     def from_status(self) -> Optional[ComplaintStatus]:
         return None if self.row.from_status is None else ComplaintStatus(self.row.from_status)
 
-    @strawberry.field
+    @strawberry.field(description="For a transition: the status after.")
     def to_status(self) -> Optional[ComplaintStatus]:
         return None if self.row.to_status is None else ComplaintStatus(self.row.to_status)
 
-    @strawberry.field
+    @strawberry.field(description="Who made it (an actor, as in audit events).")
     def actor(self) -> str:
         return self.row.actor
 
-    @strawberry.field
+    @strawberry.field(description="The note given with it; null after the customer was erased.")
     def note(self) -> Optional[str]:
         return self.row.note
 
@@ -77,7 +102,7 @@ class ComplaintEventType:
     def data(self) -> JSON:
         return _global_ids(self.row.data or {})
 
-    @strawberry.field
+    @strawberry.field(description="When (UTC).")
     def at(self) -> datetime:
         return self.row.at
 
@@ -127,16 +152,16 @@ def _event_counts(session, tenant_id: int, case_ids: list[int]) -> dict[int, int
         .group_by(ComplaintEvent.case_id)).all())
 
 
-@strawberry.type(name="ComplaintEventEdge")
+@strawberry.type(name="ComplaintEventEdge", description="A timeline entry in a page, with its cursor.")
 class ComplaintEventEdge:
-    cursor: str
-    node: ComplaintEventType
+    cursor: str = strawberry.field(description="The position of this entry, for `after` and `before`.")
+    node: ComplaintEventType = strawberry.field(description="The entry.")
 
 
-@strawberry.type(name="ComplaintEventConnection", description="Oldest entry first.")
+@strawberry.type(name="ComplaintEventConnection", description="A page of a case's timeline, oldest entry first.")
 class ComplaintEventConnection:
-    edges: list[ComplaintEventEdge]
-    page_info: PageInfo
+    edges: list[ComplaintEventEdge] = strawberry.field(description="The entries of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
     count: strawberry.Private[Any]
 
     @strawberry.field(description="The case's entries (counted only when selected).")
@@ -148,11 +173,11 @@ class ComplaintEventConnection:
 class ComplaintType(Node):
     row: strawberry.Private[ComplaintCase]
 
-    @strawberry.field
+    @strawberry.field(description="The case's global id.")
     def id(self) -> strawberry.ID:
         return _gid("Complaint", self.row.id)
 
-    @strawberry.field
+    @strawberry.field(description="The Customer who complained.")
     def customer_id(self) -> strawberry.ID:
         return _gid("Customer", self.row.customer_id)
 
@@ -164,7 +189,7 @@ class ComplaintType(Node):
     async def parent(self, info: strawberry.Info) -> Optional[ComplaintType]:
         return None if self.row.parent_id is None else await load_complaint(info, self.row.parent_id)
 
-    @strawberry.field
+    @strawberry.field(description="The id of `parent` (a Complaint id); null when none.")
     def parent_id(self) -> Optional[strawberry.ID]:
         return _gid("Complaint", self.row.parent_id)
 
@@ -172,31 +197,39 @@ class ComplaintType(Node):
     def category(self) -> str:
         return self.row.category
 
-    @strawberry.field
+    @strawberry.field(description="How urgent the case is.")
     def priority(self) -> ComplaintPriority:
         return ComplaintPriority(self.row.priority)
 
-    @strawberry.field
+    @strawberry.field(description="The priority's label for people.")
+    def priority_label(self, lang: LangArg = Lang.ZH) -> str:
+        return Priority(self.row.priority).label(lang.value)
+
+    @strawberry.field(description="Where the case stands in the workflow.")
     def status(self) -> ComplaintStatus:
         return ComplaintStatus(self.row.status)
 
-    @strawberry.field
-    def channel(self) -> Optional[str]:
-        return self.row.channel
+    @strawberry.field(description="The status's label for people.")
+    def status_label(self, lang: LangArg = Lang.ZH) -> str:
+        return Status(self.row.status).label(lang.value)
 
-    @strawberry.field
+    @strawberry.field(description="Where the complaint came in.")
+    def channel(self) -> Optional[value_type(Channel)]:
+        return None if self.row.channel is None else Channel.parse(self.row.channel)
+
+    @strawberry.field(description="The store it concerns.")
     def store(self) -> Optional[str]:
         return self.row.store
 
-    @strawberry.field
+    @strawberry.field(description="What the customer said; null after the customer was erased.")
     def description(self) -> Optional[str]:
         return self.row.description
 
-    @strawberry.field
+    @strawberry.field(description="The department handling it.")
     def department(self) -> Optional[str]:
         return self.row.department
 
-    @strawberry.field
+    @strawberry.field(description="The agent handling it.")
     def assignee(self) -> Optional[str]:
         return self.row.assignee
 
@@ -208,11 +241,11 @@ class ComplaintType(Node):
     def promise_kept(self) -> Optional[bool]:
         return self.row.promise_kept
 
-    @strawberry.field
+    @strawberry.field(description="How it was resolved; null before, and after the customer was erased.")
     def resolution(self) -> Optional[str]:
         return self.row.resolution
 
-    @strawberry.field
+    @strawberry.field(description="The root cause found at resolution.")
     def root_cause(self) -> Optional[str]:
         return self.row.root_cause
 
@@ -220,23 +253,23 @@ class ComplaintType(Node):
     def satisfaction(self) -> Optional[int]:
         return self.row.satisfaction
 
-    @strawberry.field
+    @strawberry.field(description="How many times the case was reopened.")
     def reopen_count(self) -> int:
         return self.row.reopen_count
 
-    @strawberry.field
+    @strawberry.field(description="When the complaint was received (UTC).")
     def opened_at(self) -> datetime:
         return self.row.opened_at
 
-    @strawberry.field
+    @strawberry.field(description="When the customer first heard back; null before.")
     def first_response_at(self) -> Optional[datetime]:
         return self.row.first_response_at
 
-    @strawberry.field
+    @strawberry.field(description="When it was (last) resolved; null before.")
     def resolved_at(self) -> Optional[datetime]:
         return self.row.resolved_at
 
-    @strawberry.field
+    @strawberry.field(description="When it was closed; null before.")
     def closed_at(self) -> Optional[datetime]:
         return self.row.closed_at
 
@@ -248,7 +281,7 @@ class ComplaintType(Node):
     def sla_policy(self) -> Optional[str]:
         return self.row.sla_policy
 
-    @strawberry.field
+    @strawberry.field(description="When the first response is due under the SLA; null without a policy.")
     def first_response_due(self) -> Optional[datetime]:
         return self.row.first_response_due
 
@@ -256,11 +289,11 @@ class ComplaintType(Node):
     def resolution_due(self) -> Optional[datetime]:
         return self.row.resolution_due
 
-    @strawberry.field
+    @strawberry.field(description="The first response came (or is) later than due.")
     def first_response_breached(self) -> bool:
         return bool(self.row.first_response_breached)
 
-    @strawberry.field
+    @strawberry.field(description="The resolution came (or is) later than due.")
     def resolution_breached(self) -> bool:
         return bool(self.row.resolution_breached)
 
@@ -276,8 +309,8 @@ class ComplaintType(Node):
         return await ctx.loader("complaints.timeline", lambda s, ids: _timelines(s, tenant_id, ids)).load(self.row.id)
 
     @strawberry.field(description="The case's timeline: every transition, update, escalation and note, oldest first.")
-    async def events(self, info: strawberry.Info, first: Optional[int] = None, after: Optional[str] = None,
-                     last: Optional[int] = None, before: Optional[str] = None) -> ComplaintEventConnection:
+    async def events(self, info: strawberry.Info, first: First = None, after: After = None,
+                     last: Last = None, before: Before = None) -> ComplaintEventConnection:
         ctx = info.context
         page = page_slice(first, after, last, before)
         tenant_id, cursors, case_id = ctx.tenant_id, ctx.cursors, self.row.id
@@ -300,31 +333,32 @@ async def load_complaint(info: strawberry.Info, pk: int) -> Optional[ComplaintTy
     return ComplaintType(row=row) if row is not None and row.tenant_id == ctx.tenant_id else None
 
 
-@strawberry.type(name="ComplaintEdge")
+@strawberry.type(name="ComplaintEdge", description="A case in a page, with its cursor.")
 class ComplaintEdge:
-    cursor: str
-    node: ComplaintType
+    cursor: str = strawberry.field(description="The position of this case, for `after`.")
+    node: ComplaintType = strawberry.field(description="The case.")
 
 
-@strawberry.type(name="ComplaintConnection")
+@strawberry.type(name="ComplaintConnection", description="A page of complaint cases, newest first.")
 class ComplaintConnection:
-    edges: list[ComplaintEdge]
-    page_info: PageInfo
+    edges: list[ComplaintEdge] = strawberry.field(description="The cases of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
     total_count: int = strawberry.field(description="Cases matching the filter (counted only when selected).")
 
 
 @strawberry.input(name="ComplaintWhere", description="Queue filters; all given conditions must hold.")
 class ComplaintWhere:
-    status: Optional[list[ComplaintStatus]] = None
-    open: Optional[bool] = strawberry.field(default=None, description="true: received/routed/in progress/waiting only.")
-    category: Optional[list[str]] = None
-    priority: Optional[list[ComplaintPriority]] = None
-    breached: Optional[bool] = None
-    escalation_level_gte: Optional[int] = None
-    assignee: Optional[str] = None
-    department: Optional[str] = None
-    store: Optional[str] = None
-    customer_id: Optional[strawberry.ID] = None
+    status: Optional[list[ComplaintStatus]] = strawberry.field(default=None, description="In any of these statuses.")
+    open: Optional[bool] = strawberry.field(default=None, description="true: RECEIVED, ROUTED, IN_PROGRESS or WAITING_ON_CUSTOMER only; "
+                                                                      "false: the others.")
+    category: Optional[list[str]] = strawberry.field(default=None, description="In any of these category codes.")
+    priority: Optional[list[ComplaintPriority]] = strawberry.field(default=None, description="Of any of these priorities.")
+    breached: Optional[bool] = strawberry.field(default=None, description="true: a response or resolution SLA was breached; false: none was.")
+    escalation_level_gte: Optional[int] = strawberry.field(default=None, description="Escalated to at least this level (0–2).")
+    assignee: Optional[str] = strawberry.field(default=None, description="Handled by this agent.")
+    department: Optional[str] = strawberry.field(default=None, description="Handled by this department.")
+    store: Optional[str] = strawberry.field(default=None, description="Concerning this store.")
+    customer_id: Optional[strawberry.ID] = strawberry.field(default=None, description="Of this Customer.")
 
 
 def _conditions(tenant_id: int, where: Optional[ComplaintWhere]) -> list:
@@ -418,12 +452,14 @@ def complaints_batch(ctx):
     return _cases_batch(ctx, Slice(DEFAULT_CASES), None)
 
 
-@strawberry.type
+WhereArg = Annotated[Optional[ComplaintWhere], strawberry.argument(description="Conditions the cases must meet.")]
+
+
+@strawberry.type(description="The complaints module's Customer fields.")
 class ComplaintCustomerFields:
     @strawberry.field(description="The customer's complaint cases, newest first (first ≤ 100).")
-    def complaints(self, info: strawberry.Info, first: Optional[int] = None, after: Optional[str] = None,
-                   where: Optional[ComplaintWhere] = None, last: Optional[int] = None,
-                   before: Optional[str] = None) -> ComplaintConnection:
+    def complaints(self, info: strawberry.Info, first: First = None, after: After = None,
+                   where: WhereArg = None, last: Last = None, before: Before = None) -> ComplaintConnection:
         ctx = info.context
         page = page_slice(first, after, last, before)
         if page == Slice(DEFAULT_CASES) and where is None:
@@ -436,52 +472,55 @@ class ComplaintCustomerFields:
 
 @strawberry.type(name="ComplaintDuration", description="Business minutes, to the minute (nearest-rank percentiles).")
 class ComplaintDuration:
-    count: int
-    median_minutes: Optional[float]
-    p90_minutes: Optional[float]
+    count: int = strawberry.field(description="Cases measured.")
+    median_minutes: Optional[float] = strawberry.field(description="The median, in business minutes; null without cases.")
+    p90_minutes: Optional[float] = strawberry.field(description="The 90th percentile, in business minutes; null without cases.")
 
 
-@strawberry.type(name="ComplaintCount")
+@strawberry.type(name="ComplaintCount", description="How many cases have a value.")
 class ComplaintCount:
-    key: Optional[str]
-    count: int
+    key: Optional[str] = strawberry.field(description="The value: a category, a ComplaintStatus code, a store, a root cause or a "
+                                                      "satisfaction score; null for cases without one.")
+    count: int = strawberry.field(description="How many cases.")
 
 
 @strawberry.type(name="ComplaintStatsGroup", description="The report for all cases in range (key null) or one group.")
 class ComplaintStatsGroup:
-    key: Optional[str]
-    count: int
-    first_response: ComplaintDuration
-    resolution: ComplaintDuration
-    sla_met: int
-    sla_breached: int
-    sla_compliance: Optional[float]
-    promises_made: int
-    promises_kept: int
-    promises_broken: int
-    promises_kept_rate: Optional[float]
-    satisfaction_count: int
-    satisfaction_average: Optional[float]
-    satisfaction_distribution: list[ComplaintCount]
-    resolved_ever: int
-    reopened: int
-    reopen_rate: Optional[float]
+    key: Optional[str] = strawberry.field(description="The group's value (ComplaintStatus and ComplaintPriority codes when grouped by "
+                                                      "them); null for the totals.")
+    count: int = strawberry.field(description="Cases opened in the range.")
+    first_response: ComplaintDuration = strawberry.field(description="Time to the first response.")
+    resolution: ComplaintDuration = strawberry.field(description="Time to resolution, pauses left out.")
+    sla_met: int = strawberry.field(description="Cases that met their SLA.")
+    sla_breached: int = strawberry.field(description="Cases that breached their SLA.")
+    sla_compliance: Optional[float] = strawberry.field(description="slaMet / (slaMet + slaBreached), 0 to 1; null without such cases.")
+    promises_made: int = strawberry.field(description="Cases with a promised reply time.")
+    promises_kept: int = strawberry.field(description="Promises kept.")
+    promises_broken: int = strawberry.field(description="Promises broken.")
+    promises_kept_rate: Optional[float] = strawberry.field(description="Kept / (kept + broken), 0 to 1; null without settled promises.")
+    satisfaction_count: int = strawberry.field(description="Cases with a follow-up satisfaction score.")
+    satisfaction_average: Optional[float] = strawberry.field(description="Mean satisfaction, 1 to 5; null without scores.")
+    satisfaction_distribution: list[ComplaintCount] = strawberry.field(description="Cases per satisfaction score.")
+    resolved_ever: int = strawberry.field(description="Cases resolved at least once.")
+    reopened: int = strawberry.field(description="Cases reopened at least once.")
+    reopen_rate: Optional[float] = strawberry.field(description="reopened / resolvedEver, 0 to 1; null when none was resolved.")
 
 
 @strawberry.type(name="ComplaintStats", description="The complaint report over cases opened in [from, to).")
 class ComplaintStatsType:
-    totals: ComplaintStatsGroup
-    by_category: list[ComplaintCount]
-    by_status: list[ComplaintCount]
-    by_store: list[ComplaintCount]
-    top_root_causes: list[ComplaintCount]
-    groups: list[ComplaintStatsGroup]
+    totals: ComplaintStatsGroup = strawberry.field(description="The report over every case in the range.")
+    by_category: list[ComplaintCount] = strawberry.field(description="Cases per category, most first.")
+    by_status: list[ComplaintCount] = strawberry.field(description="Cases per status now (ComplaintStatus codes), most first.")
+    by_store: list[ComplaintCount] = strawberry.field(description="Cases per store, most first.")
+    top_root_causes: list[ComplaintCount] = strawberry.field(description="The most frequent root causes, most first.")
+    groups: list[ComplaintStatsGroup] = strawberry.field(description="The report per group, when groupBy is given; empty otherwise.")
 
 
-def _group(g) -> ComplaintStatsGroup:
+def _group(g, coded: bool = False) -> ComplaintStatsGroup:
     duration = lambda t: ComplaintDuration(count=t.count, median_minutes=t.median_minutes, p90_minutes=t.p90_minutes)  # noqa: E731
+    key = None if g.key is None else str(g.key)
     return ComplaintStatsGroup(
-        key=None if g.key is None else str(g.key), count=g.count, first_response=duration(g.first_response),
+        key=_code(key) if coded else key, count=g.count, first_response=duration(g.first_response),
         resolution=duration(g.resolution), sla_met=g.sla_met, sla_breached=g.sla_breached, sla_compliance=g.sla_compliance,
         promises_made=g.promises_made, promises_kept=g.promises_kept, promises_broken=g.promises_broken,
         promises_kept_rate=g.promises_kept_rate, satisfaction_count=g.satisfaction_count,
@@ -491,28 +530,38 @@ def _group(g) -> ComplaintStatsGroup:
     )
 
 
-def _counts(mapping) -> list[ComplaintCount]:
-    return [ComplaintCount(key=None if k is None else str(k), count=int(v)) for k, v in (mapping.items() if isinstance(mapping, dict) else mapping)]
+def _counts(mapping, coded: bool = False) -> list[ComplaintCount]:
+    counts = []
+    for key, value in mapping.items() if isinstance(mapping, dict) else mapping:
+        key = None if key is None else str(key)
+        counts.append(ComplaintCount(key=_code(key) if coded else key, count=int(value)))
+    return counts
 
 
-@strawberry.type
+@strawberry.type(description="The complaints module's queries.")
 class ComplaintsQuery:
     @strawberry.field(description="The tenant's complaint queue, newest first, with filters (first ≤ 100).")
-    async def complaints(self, info: strawberry.Info, first: Optional[int] = None, after: Optional[str] = None,
-                         where: Optional[ComplaintWhere] = None, last: Optional[int] = None,
-                         before: Optional[str] = None) -> ComplaintConnection:
+    async def complaints(self, info: strawberry.Info, first: First = None, after: After = None,
+                         where: WhereArg = None, last: Last = None, before: Before = None) -> ComplaintConnection:
         ctx = info.context
         page, total = page_slice(first, after, last, before), wants_total(info)
         return await ctx.read(lambda s: queue_page(s, ctx.tenant_id, ctx.cursors, page, where, total))
 
     @strawberry.field(description="One complaint (with its timeline); null when not in this tenant.")
-    async def complaint(self, info: strawberry.Info, id: strawberry.ID) -> Optional[ComplaintType]:
+    async def complaint(
+        self, info: strawberry.Info, id: Annotated[strawberry.ID, strawberry.argument(description="The case's global id.")]
+    ) -> Optional[ComplaintType]:
         pk = decode_id(id, "Complaint")
         return None if pk is None else await load_complaint(info, pk)
 
     @strawberry.field(description="Counts, response and resolution times, SLA compliance, promises, satisfaction, reopen rate, root causes.")
-    async def complaint_stats(self, info: strawberry.Info, from_: Annotated[datetime, strawberry.argument(name="from")],
-                              to: datetime, group_by: Optional[ComplaintStatsGroupBy] = None) -> ComplaintStatsType:
+    async def complaint_stats(
+        self, info: strawberry.Info,
+        from_: Annotated[datetime, strawberry.argument(name="from", description="Cases opened at or after this time.")],
+        to: Annotated[datetime, strawberry.argument(description="Cases opened before this time.")],
+        group_by: Annotated[Optional[ComplaintStatsGroupBy], strawberry.argument(
+            description="Also report per group of cases (`groups`).")] = None,
+    ) -> ComplaintStatsType:
         ctx = info.context
         gx, tenant_id = ctx.gx, ctx.tenant_id
 
@@ -523,94 +572,100 @@ class ComplaintsQuery:
                 raise api_error(str(error), "INVALID") from None
 
         result = await ctx.read(work)
+        coded = group_by in (ComplaintStatsGroupBy.STATUS, ComplaintStatsGroupBy.PRIORITY)
         return ComplaintStatsType(
-            totals=_group(result.totals), by_category=_counts(result.by_category), by_status=_counts(result.by_status),
+            totals=_group(result.totals), by_category=_counts(result.by_category),
+            by_status=_counts(result.by_status, coded=True),
             by_store=_counts(result.by_store), top_root_causes=_counts(result.top_root_causes),
-            groups=[_group(g) for g in result.groups],
+            groups=[_group(g, coded) for g in result.groups],
         )
 
 
 # -- mutations ---------------------------------------------------------------------
 
 
-@strawberry.type(name="ComplaintPayload")
+@strawberry.type(name="ComplaintPayload", description="The result of a workflow step.")
 class ComplaintPayload:
-    complaint: Optional[ComplaintType] = None
-    errors: list[Error] = strawberry.field(default_factory=list)
+    complaint: Optional[ComplaintType] = strawberry.field(default=None, description="The case after the step; null on failure.")
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type(name="OpenComplaintPayload")
+@strawberry.type(name="OpenComplaintPayload", description="The result of openComplaint.")
 class OpenComplaintPayload:
-    complaint: Optional[ComplaintType] = None
+    complaint: Optional[ComplaintType] = strawberry.field(default=None, description="The new case; null on failure.")
     duplicates: list[ComplaintType] = strawberry.field(default_factory=list, description="Open cases it may duplicate: candidates for linkComplaint.")
-    errors: list[Error] = strawberry.field(default_factory=list)
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.input(name="OpenComplaintInput")
+CASE_ID = "The case (a Complaint id)."
+NOTE = "A note for the timeline."
+
+
+@strawberry.input(name="OpenComplaintInput", description="A complaint received (step 1).")
 class OpenComplaintInput:
-    customer_id: strawberry.ID
-    category: str
-    priority: Optional[ComplaintPriority] = None
-    channel: Optional[str] = None
-    store: Optional[str] = None
-    description: Optional[str] = None
-    department: Optional[str] = None
-    assignee: Optional[str] = None
-    promised_reply_at: Optional[datetime] = None
-    opened_at: Optional[datetime] = None
-    note: Optional[str] = None
+    customer_id: strawberry.ID = strawberry.field(description="The Customer who complains.")
+    category: str = strawberry.field(description="A category code of the tenant's settings (PRODUCT_QUALITY, SERVICE, ...).")
+    priority: Optional[ComplaintPriority] = strawberry.field(default=None, description="How urgent (default NORMAL).")
+    channel: Optional[ChannelCode] = strawberry.field(default=None, description="Where it came in.")
+    store: Optional[str] = strawberry.field(default=None, description="The store it concerns.")
+    description: Optional[str] = strawberry.field(default=None, description="What the customer said.")
+    department: Optional[str] = strawberry.field(default=None, description="The department to handle it.")
+    assignee: Optional[str] = strawberry.field(default=None, description="The agent to handle it.")
+    promised_reply_at: Optional[datetime] = strawberry.field(default=None, description="The reply time promised to the customer, in the future.")
+    opened_at: Optional[datetime] = strawberry.field(default=None, description="When it was received (default: now); not in the future.")
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
 
 
-@strawberry.input(name="RouteComplaintInput")
+@strawberry.input(name="RouteComplaintInput", description="Where to route a case (step 2).")
 class RouteComplaintInput:
-    id: strawberry.ID
-    department: Optional[str] = None
-    assignee: Optional[str] = None
-    note: Optional[str] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    department: Optional[str] = strawberry.field(default=None, description="The department to handle it.")
+    assignee: Optional[str] = strawberry.field(default=None, description="The agent to handle it.")
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
 
 
-@strawberry.input(name="AddComplaintUpdateInput")
+@strawberry.input(name="AddComplaintUpdateInput", description="A progress update to the customer (step 3).")
 class AddComplaintUpdateInput:
-    id: strawberry.ID
-    note: str
-    promised_reply_at: Optional[datetime] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    note: str = strawberry.field(description="What the customer was told; required.")
+    promised_reply_at: Optional[datetime] = strawberry.field(default=None, description="A new reply time promised, in the future.")
 
 
-@strawberry.input(name="ResolveComplaintInput")
+@strawberry.input(name="ResolveComplaintInput", description="How a case was resolved (step 4).")
 class ResolveComplaintInput:
-    id: strawberry.ID
-    resolution: str
-    root_cause: str
-    note: Optional[str] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    resolution: str = strawberry.field(description="How it was resolved; required.")
+    root_cause: str = strawberry.field(description="The root cause; required.")
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
 
 
-@strawberry.input(name="RecordFollowUpInput")
+@strawberry.input(name="RecordFollowUpInput", description="The follow-up with the customer (step 5).")
 class RecordFollowUpInput:
-    id: strawberry.ID
-    satisfaction: int
-    note: Optional[str] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    satisfaction: int = strawberry.field(description="The customer's satisfaction, 1 (very unsatisfied) to 5 (very satisfied).")
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
     reopen: Optional[bool] = strawberry.field(default=None, description="Default: reopen when satisfaction ≤ the tenant's reopen_at_or_below.")
 
 
-@strawberry.input(name="ComplaintStepInput")
+@strawberry.input(name="ComplaintStepInput", description="A case to move one step.")
 class ComplaintStepInput:
-    id: strawberry.ID
-    note: Optional[str] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
 
 
-@strawberry.input(name="ReopenComplaintInput")
+@strawberry.input(name="ReopenComplaintInput", description="A case in follow-up to reopen.")
 class ReopenComplaintInput:
-    id: strawberry.ID
-    note: Optional[str] = None
-    satisfaction: Optional[int] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
+    satisfaction: Optional[int] = strawberry.field(default=None, description="The customer's satisfaction, 1 to 5, if asked.")
 
 
-@strawberry.input(name="LinkComplaintInput")
+@strawberry.input(name="LinkComplaintInput", description="A case to link under a parent case about the same problem.")
 class LinkComplaintInput:
-    id: strawberry.ID
-    parent_id: strawberry.ID
-    cancel: bool = strawberry.field(default=False, description="Cancel this case as a duplicate of the parent.")
-    note: Optional[str] = None
+    id: strawberry.ID = strawberry.field(description=CASE_ID)
+    parent_id: strawberry.ID = strawberry.field(description="The parent case (a Complaint id).")
+    cancel: bool = strawberry.field(default=False, description="Cancel this case as a duplicate of the parent (default false).")
+    note: Optional[str] = strawberry.field(default=None, description=NOTE)
 
 
 def _pk(value: Any, field: str = "id", type_name: str = "Complaint") -> int:
@@ -627,15 +682,15 @@ async def _step(info: strawberry.Info, action: str, call) -> ComplaintPayload:
     return ComplaintPayload(**result)
 
 
-@strawberry.type
+@strawberry.type(description="The complaints module's mutations: one per workflow step.")
 class ComplaintsMutation:
     @strawberry.mutation(description="Step 1: receive a complaint; suggests open duplicates.")
-    async def open_complaint(self, info: strawberry.Info, input: OpenComplaintInput) -> OpenComplaintPayload:
+    async def open_complaint(self, info: strawberry.Info, input: Annotated[OpenComplaintInput, INPUT]) -> OpenComplaintPayload:
         ctx = info.context
         ctx.require(Role.AGENT, "opening complaints")
 
         def work(tc):
-            data = {k: getattr(input, k) for k in ("category", "channel", "store", "description", "department", "assignee",
+            data = {k: code_of(getattr(input, k)) for k in ("category", "channel", "store", "description", "department", "assignee",
                                                     "promised_reply_at", "opened_at", "note") if getattr(input, k) is not None}
             data["customer_id"] = _pk(input.customer_id, "customer_id", "Customer")
             if input.priority is not None:
@@ -646,41 +701,41 @@ class ComplaintsMutation:
         return OpenComplaintPayload(**await guarded(ctx, work))
 
     @strawberry.mutation(description="Step 2: route to a department and/or an agent.")
-    async def route_complaint(self, info: strawberry.Info, input: RouteComplaintInput) -> ComplaintPayload:
+    async def route_complaint(self, info: strawberry.Info, input: Annotated[RouteComplaintInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "routing complaints", lambda tc: service.route_case(tc, _pk(input.id), input.department, input.assignee, input.note))
 
     @strawberry.mutation(description="Step 3: a progress update to the customer (counts as the first response).")
-    async def add_complaint_update(self, info: strawberry.Info, input: AddComplaintUpdateInput) -> ComplaintPayload:
+    async def add_complaint_update(self, info: strawberry.Info, input: Annotated[AddComplaintUpdateInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "updating complaints", lambda tc: service.add_update(tc, _pk(input.id), input.note, input.promised_reply_at))
 
     @strawberry.mutation(description="Wait on the customer: the resolution clock pauses.")
-    async def wait_on_complaint_customer(self, info: strawberry.Info, input: ComplaintStepInput) -> ComplaintPayload:
+    async def wait_on_complaint_customer(self, info: strawberry.Info, input: Annotated[ComplaintStepInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "updating complaints", lambda tc: service.wait_on_customer(tc, _pk(input.id), input.note))
 
     @strawberry.mutation(description="The customer answered: the resolution clock runs again.")
-    async def resume_complaint(self, info: strawberry.Info, input: ComplaintStepInput) -> ComplaintPayload:
+    async def resume_complaint(self, info: strawberry.Info, input: Annotated[ComplaintStepInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "updating complaints", lambda tc: service.resume_case(tc, _pk(input.id), input.note))
 
     @strawberry.mutation(description="Step 4: resolve (resolution and root cause required); linked cases resolve with it.")
-    async def resolve_complaint(self, info: strawberry.Info, input: ResolveComplaintInput) -> ComplaintPayload:
+    async def resolve_complaint(self, info: strawberry.Info, input: Annotated[ResolveComplaintInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "resolving complaints",
                            lambda tc: service.resolve_case(tc, _pk(input.id), input.resolution, input.root_cause, input.note))
 
     @strawberry.mutation(description="Step 5: the follow-up visit; satisfaction 1–5, an unsatisfied customer reopens the case.")
-    async def record_follow_up(self, info: strawberry.Info, input: RecordFollowUpInput) -> ComplaintPayload:
+    async def record_follow_up(self, info: strawberry.Info, input: Annotated[RecordFollowUpInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "following up complaints",
                            lambda tc: service.record_follow_up(tc, _pk(input.id), input.satisfaction, input.note, input.reopen))
 
     @strawberry.mutation(description="Step 6: close (needs the follow-up result).")
-    async def close_complaint(self, info: strawberry.Info, input: ComplaintStepInput) -> ComplaintPayload:
+    async def close_complaint(self, info: strawberry.Info, input: Annotated[ComplaintStepInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "closing complaints", lambda tc: service.close_case(tc, _pk(input.id), input.note))
 
     @strawberry.mutation(description="Reopen a case in follow-up (the customer is not satisfied).")
-    async def reopen_complaint(self, info: strawberry.Info, input: ReopenComplaintInput) -> ComplaintPayload:
+    async def reopen_complaint(self, info: strawberry.Info, input: Annotated[ReopenComplaintInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "reopening complaints",
                            lambda tc: service.reopen_case(tc, _pk(input.id), input.note, input.satisfaction))
 
     @strawberry.mutation(description="Link a case under a parent (same problem); optionally cancel it as a duplicate.")
-    async def link_complaint(self, info: strawberry.Info, input: LinkComplaintInput) -> ComplaintPayload:
+    async def link_complaint(self, info: strawberry.Info, input: Annotated[LinkComplaintInput, INPUT]) -> ComplaintPayload:
         return await _step(info, "linking complaints",
                            lambda tc: service.link_case(tc, _pk(input.id), _pk(input.parent_id, "parent_id"), input.cancel, input.note))

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from sqlalchemy import or_, select
 
+from engine import input_bounds
 from engine.bulk import insert_rows
 from engine.context import TenantContext
 from engine.enums import Channel
@@ -106,6 +107,10 @@ def _text(value: Any, name: str, errors: list[FieldError], limit: int = SHORT_LI
     if len(text) > limit:
         errors.append(FieldError(name, f"must be at most {limit} characters"))
         return None
+    problem = input_bounds.text_problem(text)  # PostgreSQL stores no NUL: refused on both databases
+    if problem:
+        errors.append(FieldError(name, problem))
+        return None
     return text
 
 
@@ -123,6 +128,10 @@ def _time(value: Any, name: str, errors: list[FieldError], tz: ZoneInfo) -> date
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)  # no offset: the tenant's local time
+    problem = input_bounds.time_problem(value)  # 0001-01-01, or past the last instant in UTC
+    if problem:
+        errors.append(FieldError(name, problem))
+        return None
     return value.astimezone(timezone.utc)
 
 
@@ -152,7 +161,7 @@ def _priority(value: Any, errors: list[FieldError], name: str = "priority") -> s
     try:
         return Priority(str(value).strip()).value
     except ValueError:
-        errors.append(FieldError(name, f"unknown priority {value!r}; known: {', '.join(p.value for p in Priority)}"))
+        errors.append(FieldError(name, f"unknown priority {value!r}; known: {', '.join(p.name for p in Priority)}"))
         return None
 
 
@@ -546,7 +555,7 @@ def add_update(ctx: TenantContext, case_id: int, note: str, promised_reply_at: A
     promised = _future_promise(promised_reply_at, errors, ZoneInfo(ctx.tenant.timezone), now)
     status = Status(case.status)
     if status not in OPEN_STATUSES:
-        errors.append(FieldError("status", f"a {status.value} complaint takes no progress updates; reopen it first", "ILLEGAL_TRANSITION"))
+        errors.append(FieldError("status", f"a {status.name} complaint takes no progress updates; reopen it first", "ILLEGAL_TRANSITION"))
     _raise(errors)
     settings = _settings(ctx)
     if status is Status.ROUTED:

@@ -138,15 +138,16 @@ class IllegalTransition(ValueError):
         self.target = target
         self.allowed = TRANSITIONS[current]
         if self.allowed:
-            allowed = ", ".join(s.value for s in self.allowed)
+            # Statuses by their codes, as the API's ComplaintStatus enum spells them.
+            allowed = ", ".join(s.name for s in self.allowed)
             message = (
-                f"cannot move a complaint from {current.value} to {target.value}; "
-                f"allowed from {current.value}: {allowed}"
+                f"cannot move a complaint from {current.name} to {target.name}; "
+                f"allowed from {current.name}: {allowed}"
             )
         else:
             message = (
-                f"cannot move a complaint from {current.value} to {target.value}; "
-                f"{current.value} is final (no transitions allowed)"
+                f"cannot move a complaint from {current.name} to {target.name}; "
+                f"{current.name} is final (no transitions allowed)"
             )
         super().__init__(message)
 

@@ -20,11 +20,14 @@ from typing import Annotated, Any, Optional
 import strawberry
 
 from api.context import RequestContext
+from api.errors import BAD_USER_INPUT, api_error
+from api.scalars import BigInt
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
+from api.enums import coded_enum
 from api.pagination import Keyset, page_slice, slice_page, wants_total
 from api.references import CURRENT_CORE, load_interaction
-from api.types import Error, Lang, Node, PageInfo
+from api.types import ERRORS, INPUT, After, Before, Error, First, Lang, LangArg, Last, Node, PageInfo
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from plugins.loyalty import coupons, service
@@ -42,27 +45,51 @@ def _id_bounds(cursors, keyset: Keyset, page) -> tuple[Optional[int], Optional[i
     newer = keyset.position(cursors, page.before)[1] if page.before else None
     return older, newer
 
+LoyaltyMemberStatus = coded_enum("LoyaltyMemberStatus", "Where a membership stands.", {
+    "ACTIVE": "A member who earns and redeems points.",
+    "SUSPENDED": "Membership suspended.",
+    "CLOSED": "Membership ended.",
+})
+LoyaltyEnrolmentVia = coded_enum("LoyaltyEnrolmentVia", "How a customer became a member.", {
+    "APPLICATION": "The customer applied.",
+    "INVITATION": "Invited, by a referrer or staff.",
+    "PURCHASE": "Enrolled by a first purchase (the auto_enroll_on_first_purchase setting).",
+})
+LoyaltyEntryKind = coded_enum("LoyaltyEntryKind", "What a points ledger entry records.", {
+    "EARN": "Points earned (a purchase, a bonus rule).",
+    "REDEEM": "Points spent on an order or a reward.",
+    "EXPIRE": "Points expired.",
+    "REVERSE": "Points taken back after a refund.",
+    "ADJUST": "An admin's correction.",
+})
+LoyaltyRewardKind = coded_enum("LoyaltyRewardKind", "What a catalogue reward gives.", {
+    "COUPON": "A coupon worth `value` off a purchase.",
+    "GIFT": "A gift.",
+    "ORDER_DISCOUNT": "A discount of `value` on an order.",
+})
 
-@strawberry.type(name="LoyaltyTierBenefits")
+
+
+@strawberry.type(name="LoyaltyTierBenefits", description="What a tier gives its members.")
 class LoyaltyTierBenefits:
-    discount_percent: Decimal
-    free_shipping: bool
-    birthday_gift: bool
-    dedicated_service: bool
-    priority_purchase: bool
-    member_days: bool
+    discount_percent: Decimal = strawberry.field(description="Member discount, in percent (10 = 10 % off).")
+    free_shipping: bool = strawberry.field(description="Free shipping.")
+    birthday_gift: bool = strawberry.field(description="A birthday gift.")
+    dedicated_service: bool = strawberry.field(description="A dedicated service contact.")
+    priority_purchase: bool = strawberry.field(description="Priority on new and limited products.")
+    member_days: bool = strawberry.field(description="Member-day offers.")
 
 
 @strawberry.type(name="LoyaltyTier", description="A membership level of the tenant's programme.")
 class LoyaltyTier:
     tier: strawberry.Private[Tier]
 
-    @strawberry.field
+    @strawberry.field(description="The tier's code, as the tenant's settings name it (such as GOLD).")
     def code(self) -> str:
         return self.tier.code
 
-    @strawberry.field
-    def label(self, lang: Lang = Lang.ZH) -> str:
+    @strawberry.field(description="The tier's name for people, in Chinese (the default) or English.")
+    def label(self, lang: LangArg = Lang.ZH) -> str:
         return self.tier.name_zh if lang is Lang.ZH else self.tier.name_en
 
     @strawberry.field(description="Qualifying metric value (rolling 12 months) that reaches this tier.")
@@ -73,7 +100,7 @@ class LoyaltyTier:
     def multiplier(self) -> Decimal:
         return self.tier.multiplier
 
-    @strawberry.field
+    @strawberry.field(description="What the tier gives.")
     def benefits(self) -> LoyaltyTierBenefits:
         b = self.tier.benefits
         return LoyaltyTierBenefits(discount_percent=b.discount_percent, free_shipping=b.free_shipping,
@@ -81,22 +108,22 @@ class LoyaltyTier:
                                    priority_purchase=b.priority_purchase, member_days=b.member_days)
 
 
-@strawberry.type(name="LoyaltyNextTier")
+@strawberry.type(name="LoyaltyNextTier", description="The next tier up, and what is missing to reach it.")
 class LoyaltyNextTier:
-    code: str
+    code: str = strawberry.field(description="The next tier's code.")
     remaining_to_qualify: Decimal = strawberry.field(description="Qualifying metric still missing (rolling 12 months).")
 
 
 @strawberry.type(name="LoyaltyLedgerEntry", description="One append-only points entry; points are signed.")
 class LoyaltyLedgerEntryType(Node):
-    id: strawberry.ID
-    kind: str
-    rule: Optional[str]
-    points: int
-    reason: str
-    actor: str
-    at: datetime
-    interaction_id: Optional[strawberry.ID]
+    id: strawberry.ID = strawberry.field(description="The entry's global id.")
+    kind: LoyaltyEntryKind = strawberry.field(description="What the entry records.")
+    rule: Optional[str] = strawberry.field(description="The rule that gave or took the points, such as PURCHASE, EVENT or REFUND; null when none applies.")
+    points: int = strawberry.field(description="Points added (positive) or taken (negative).")
+    reason: str = strawberry.field(description="Why, for people.")
+    actor: str = strawberry.field(description="Who made it (an actor, as in audit events).")
+    at: datetime = strawberry.field(description="When (UTC).")
+    interaction_id: Optional[strawberry.ID] = strawberry.field(description="The id of `interaction` (an Interaction id), if any.")
     interaction_pk: strawberry.Private[Optional[int]] = None
 
     @strawberry.field(description="The purchase or refund that earned or took back the points; null for other entries.")
@@ -104,25 +131,25 @@ class LoyaltyLedgerEntryType(Node):
         return None if self.interaction_pk is None else await load_interaction(info, self.interaction_pk)
 
 
-@strawberry.type(name="LoyaltyLedgerEdge")
+@strawberry.type(name="LoyaltyLedgerEdge", description="A ledger entry in a page, with its cursor.")
 class LoyaltyLedgerEdge:
-    cursor: str
-    node: LoyaltyLedgerEntryType
+    cursor: str = strawberry.field(description="The position of this entry, for `after`.")
+    node: LoyaltyLedgerEntryType = strawberry.field(description="The entry.")
 
 
-@strawberry.type(name="LoyaltyLedgerConnection", description="Newest entry first.")
+@strawberry.type(name="LoyaltyLedgerConnection", description="A page of ledger entries, newest entry first.")
 class LoyaltyLedgerConnection:
-    edges: list[LoyaltyLedgerEdge]
-    page_info: PageInfo
+    edges: list[LoyaltyLedgerEdge] = strawberry.field(description="The entries of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
     total_count: int = strawberry.field(default=0, description="The member's entries (counted only when selected).")
 
 
-@strawberry.type(name="LoyaltyTierChange")
+@strawberry.type(name="LoyaltyTierChange", description="A change of the member's tier.")
 class LoyaltyTierChange:
-    from_tier: Optional[str]
-    to_tier: str
-    why: str
-    at: datetime
+    from_tier: Optional[str] = strawberry.field(description="The tier before; null on enrolment.")
+    to_tier: str = strawberry.field(description="The tier after.")
+    why: str = strawberry.field(description="Why it changed, for people.")
+    at: datetime = strawberry.field(description="When (UTC).")
 
 
 def _tier(settings: LoyaltySettings, code: str) -> LoyaltyTier:
@@ -147,21 +174,21 @@ async def load_ledger_entry(info: strawberry.Info, pk: int) -> Optional[LoyaltyL
 @strawberry.enum(name="LoyaltyCouponStatus",
                  description="Derived from the coupon and the time: USED, VOIDED, EXPIRED (past validUntil), else ISSUED.")
 class LoyaltyCouponStatus(enum.Enum):
-    ISSUED = "ISSUED"
-    USED = "USED"
-    EXPIRED = "EXPIRED"
-    VOIDED = "VOIDED"
+    ISSUED = strawberry.enum_value("ISSUED", description="Issued and usable (from validFrom).")
+    USED = strawberry.enum_value("USED", description="Used at checkout (useCoupon).")
+    EXPIRED = strawberry.enum_value("EXPIRED", description="Not used before validUntil.")
+    VOIDED = strawberry.enum_value("VOIDED", description="Withdrawn by an admin (voidCoupon).")
 
 
 @strawberry.type(name="LoyaltyCoupon", description="A coupon issued for a reward (redeemReward).")
 class LoyaltyCouponType:
     coupon: strawberry.Private[coupons.Coupon]
 
-    @strawberry.field
+    @strawberry.field(description="The coupon's code, as the customer shows it.")
     def code(self) -> str:
         return self.coupon.code
 
-    @strawberry.field
+    @strawberry.field(description="Where the coupon stands now.")
     def status(self) -> LoyaltyCouponStatus:
         return LoyaltyCouponStatus(self.coupon.status)
 
@@ -170,18 +197,18 @@ class LoyaltyCouponType:
         return self.coupon.reward_code
 
     @strawberry.field(description="The reward's name.")
-    def reward_name(self, lang: Lang = Lang.ZH) -> str:
+    def reward_name(self, lang: LangArg = Lang.ZH) -> str:
         return self.coupon.reward_name_zh if lang is Lang.ZH else self.coupon.reward_name_en
 
-    @strawberry.field(description="COUPON, GIFT or ORDER_DISCOUNT.")
-    def reward_kind(self) -> str:
-        return self.coupon.reward_kind
+    @strawberry.field(description="What the reward gives.")
+    def reward_kind(self) -> LoyaltyRewardKind:
+        return LoyaltyRewardKind[self.coupon.reward_kind]
 
     @strawberry.field(description="The reward's value (money); null for rewards without one.")
     def value(self) -> Optional[Decimal]:
         return self.coupon.value
 
-    @strawberry.field
+    @strawberry.field(description="Usable from this moment.")
     def valid_from(self) -> datetime:
         return self.coupon.valid_from
 
@@ -189,7 +216,7 @@ class LoyaltyCouponType:
     def valid_until(self) -> datetime:
         return self.coupon.valid_until
 
-    @strawberry.field
+    @strawberry.field(description="When it was used; null before.")
     def used_at(self) -> Optional[datetime]:
         return self.coupon.used_at
 
@@ -197,25 +224,25 @@ class LoyaltyCouponType:
     def order_ref(self) -> Optional[str]:
         return self.coupon.order_ref
 
-    @strawberry.field
+    @strawberry.field(description="When it was voided; null unless VOIDED.")
     def voided_at(self) -> Optional[datetime]:
         return self.coupon.voided_at
 
-    @strawberry.field
+    @strawberry.field(description="Why it was voided, as given to voidCoupon.")
     def void_reason(self) -> Optional[str]:
         return self.coupon.void_reason
 
 
-@strawberry.type(name="LoyaltyCouponEdge")
+@strawberry.type(name="LoyaltyCouponEdge", description="A coupon in a page, with its cursor.")
 class LoyaltyCouponEdge:
-    cursor: str
-    node: LoyaltyCouponType
+    cursor: str = strawberry.field(description="The position of this coupon, for `after`.")
+    node: LoyaltyCouponType = strawberry.field(description="The coupon.")
 
 
-@strawberry.type(name="LoyaltyCouponConnection", description="Newest coupon first.")
+@strawberry.type(name="LoyaltyCouponConnection", description="A page of coupons, newest coupon first.")
 class LoyaltyCouponConnection:
-    edges: list[LoyaltyCouponEdge]
-    page_info: PageInfo
+    edges: list[LoyaltyCouponEdge] = strawberry.field(description="The coupons of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
     count: strawberry.Private[Any]
 
     @strawberry.field(description="Coupons matching the status filter (one more statement, only when asked for).")
@@ -232,27 +259,27 @@ class CustomerLoyalty:
     row: strawberry.Private[LoyaltyMember]
     settings: strawberry.Private[LoyaltySettings]
 
-    @strawberry.field
+    @strawberry.field(description="The membership number.")
     def member_number(self) -> str:
         return self.row.number
 
-    @strawberry.field(description="ACTIVE, SUSPENDED or CLOSED.")
-    def status(self) -> str:
-        return self.row.status
+    @strawberry.field(description="Where the membership stands.")
+    def status(self) -> LoyaltyMemberStatus:
+        return LoyaltyMemberStatus[self.row.status]
 
-    @strawberry.field(description="APPLICATION, INVITATION or PURCHASE.")
-    def enrolled_via(self) -> str:
-        return self.row.enrolled_via
+    @strawberry.field(description="How the customer became a member.")
+    def enrolled_via(self) -> LoyaltyEnrolmentVia:
+        return LoyaltyEnrolmentVia[self.row.enrolled_via]
 
-    @strawberry.field
+    @strawberry.field(description="When the customer became a member (UTC).")
     def enrolled_at(self) -> datetime:
         return self.row.enrolled_at
 
-    @strawberry.field
+    @strawberry.field(description="The member's tier now.")
     def tier(self) -> LoyaltyTier:
         return _tier(self.settings, self.row.tier_code)
 
-    @strawberry.field
+    @strawberry.field(description="When the member reached the tier (UTC).")
     def tier_achieved_at(self) -> datetime:
         return self.row.tier_achieved_at
 
@@ -261,10 +288,14 @@ class CustomerLoyalty:
         return self.row.balance
 
     @strawberry.field(description="Points that expire within `days` days (default 30).")
-    async def points_expiring_soon(self, info: strawberry.Info, days: int = 30) -> int:
+    async def points_expiring_soon(
+        self, info: strawberry.Info,
+        days: Annotated[int, strawberry.argument(description="The window in days, 0 to 3650 (default 30).")] = 30,
+    ) -> Optional[int]:
+        # Optional: a refused `days` is an error on this field alone, not a null loyalty object.
         ctx: RequestContext = info.context
         if days < 0 or days > 3650:
-            raise ValidationFailed([FieldError("days", "must be between 0 and 3650")])
+            raise api_error(f"days: must be between 0 and 3650, got {days}", BAD_USER_INPUT)
         gx, tenant_id, member_id = ctx.gx, ctx.tenant_id, self.row.id
         return await ctx.read(lambda s: service.points_expiring(gx.context(s, tenant_id), member_id, days))
 
@@ -276,8 +307,8 @@ class CustomerLoyalty:
         return None if found is None else LoyaltyNextTier(code=found[0], remaining_to_qualify=found[1])
 
     @strawberry.field(description="Ledger entries, newest first (Relay cursors).")
-    async def ledger(self, info: strawberry.Info, first: Optional[int] = None, after: Optional[str] = None,
-                     last: Optional[int] = None, before: Optional[str] = None) -> LoyaltyLedgerConnection:
+    async def ledger(self, info: strawberry.Info, first: First = None, after: After = None,
+                     last: Last = None, before: Before = None) -> LoyaltyLedgerConnection:
         ctx: RequestContext = info.context
         page, with_total = page_slice(first, after, last, before), wants_total(info)
         older, newer = _id_bounds(ctx.cursors, LEDGER, page)
@@ -295,9 +326,12 @@ class CustomerLoyalty:
 
     @strawberry.field(description="The member's coupons, newest first, with their status now; "
                                   "`status` keeps those in any of the given statuses.")
-    async def coupons(self, info: strawberry.Info, first: Optional[int] = None, after: Optional[str] = None,
-                      status: Optional[list[LoyaltyCouponStatus]] = None, last: Optional[int] = None,
-                      before: Optional[str] = None) -> LoyaltyCouponConnection:
+    async def coupons(
+        self, info: strawberry.Info, first: First = None, after: After = None,
+        status: Annotated[Optional[list[LoyaltyCouponStatus]], strawberry.argument(
+            description="Only coupons in any of these statuses (default: all).")] = None,
+        last: Last = None, before: Before = None,
+    ) -> LoyaltyCouponConnection:
         ctx: RequestContext = info.context
         page = page_slice(first, after, last, before)
         older, newer = _id_bounds(ctx.cursors, COUPONS, page)
@@ -312,7 +346,7 @@ class CustomerLoyalty:
 
         return LoyaltyCouponConnection(edges=edges, count=count, page_info=found.page_info)
 
-    @strawberry.field
+    @strawberry.field(description="The member's tier changes, oldest first.")
     async def tier_history(self, info: strawberry.Info) -> list[LoyaltyTierChange]:
         ctx: RequestContext = info.context
         gx, tenant_id, member_id = ctx.gx, ctx.tenant_id, self.row.id
@@ -336,7 +370,7 @@ def loyalty_batch(ctx):
     return "loyalty.members", lambda session, ids: _members(gx, session, tenant, ids)
 
 
-@strawberry.type
+@strawberry.type(description="The loyalty module's Customer fields.")
 class LoyaltyCustomerFields:
     @strawberry.field(description="Loyalty membership; null when the customer is not a member.")
     def loyalty(self, info: strawberry.Info) -> Optional[CustomerLoyalty]:
@@ -346,40 +380,40 @@ class LoyaltyCustomerFields:
 # -- programme summary ----------------------------------------------------------------
 
 
-@strawberry.type(name="LoyaltyTierCount")
+@strawberry.type(name="LoyaltyTierCount", description="How many members a tier has.")
 class LoyaltyTierCount:
-    tier: LoyaltyTier
-    members: int
+    tier: LoyaltyTier = strawberry.field(description="The tier.")
+    members: int = strawberry.field(description="Its members.")
 
 
 @strawberry.type(name="LoyaltyProgram", description="The programme at a glance.")
 class LoyaltyProgram:
-    tiers: list[LoyaltyTier]
-    members_per_tier: list[LoyaltyTierCount]
-    points_outstanding: int = strawberry.field(description="Sum of positive balances.")
+    tiers: list[LoyaltyTier] = strawberry.field(description="The programme's tiers, lowest first.")
+    members_per_tier: list[LoyaltyTierCount] = strawberry.field(description="Members of each tier, lowest first.")
+    points_outstanding: BigInt = strawberry.field(description="Sum of positive balances (past 32 bits in a large programme).")
     liability: Decimal = strawberry.field(description="Outstanding points at the redemption rate (money).")
-    points_expiring_30_days: int = strawberry.field(name="pointsExpiring30Days")
+    points_expiring_30_days: BigInt = strawberry.field(name="pointsExpiring30Days", description="Points that expire within 30 days.")
     redemption_rate: float = strawberry.field(description="Points redeemed / points earned.")
 
 
-@strawberry.type(name="LoyaltyReward")
+@strawberry.type(name="LoyaltyReward", description="A reward of the catalogue, exchanged for points (redeemReward).")
 class LoyaltyRewardType:
-    code: str
-    name_zh: str
-    name_en: str
-    kind: str
-    points_price: int
-    stock: Optional[int] = strawberry.field(description="null: unlimited.")
-    value: Optional[Decimal]
-    valid_days: int
+    code: str = strawberry.field(description="The reward's code, as redeemReward takes it.")
+    name_zh: str = strawberry.field(description="The reward's name in Chinese.")
+    name_en: str = strawberry.field(description="The reward's name in English.")
+    kind: LoyaltyRewardKind = strawberry.field(description="What the reward gives.")
+    points_price: int = strawberry.field(description="Its price in points.")
+    stock: Optional[int] = strawberry.field(description="How many are left; null: unlimited.")
+    value: Optional[Decimal] = strawberry.field(description="What it is worth (money); null for rewards without one.")
+    valid_days: int = strawberry.field(description="Days a coupon issued for it stays usable.")
 
 
 def _reward(row: LoyaltyReward) -> LoyaltyRewardType:
-    return LoyaltyRewardType(code=row.code, name_zh=row.name_zh, name_en=row.name_en, kind=row.kind,
+    return LoyaltyRewardType(code=row.code, name_zh=row.name_zh, name_en=row.name_en, kind=LoyaltyRewardKind[row.kind],
                              points_price=row.points_price, stock=row.stock, value=row.value, valid_days=row.valid_days)
 
 
-@strawberry.type
+@strawberry.type(description="The loyalty module's queries.")
 class LoyaltyQuery:
     @strawberry.field(description="Members per tier, points outstanding, liability, points expiring in 30 days, redemption rate.")
     async def loyalty_program(self, info: strawberry.Info) -> LoyaltyProgram:
@@ -417,83 +451,83 @@ class LoyaltyQuery:
 # -- mutations --------------------------------------------------------------------------
 
 
-@strawberry.input(name="EnrollMemberInput")
+@strawberry.input(name="EnrollMemberInput", description="A customer to enrol in the loyalty programme.")
 class EnrollMemberInput:
-    customer_id: strawberry.ID
-    via: str = "APPLICATION"
-    referrer_id: Optional[strawberry.ID] = None
+    customer_id: strawberry.ID = strawberry.field(description="The Customer to enrol.")
+    via: LoyaltyEnrolmentVia = strawberry.field(default=LoyaltyEnrolmentVia.APPLICATION, description="How (default APPLICATION).")
+    referrer_id: Optional[strawberry.ID] = strawberry.field(default=None, description="The member (a Customer id) who invited them.")
 
 
-@strawberry.input(name="RedeemPointsInput")
+@strawberry.input(name="RedeemPointsInput", description="Points to pay part of an order with.")
 class RedeemPointsInput:
-    customer_id: strawberry.ID
-    points: int
-    order_amount: Decimal
-    order_ref: Optional[str] = None
+    customer_id: strawberry.ID = strawberry.field(description="The member (a Customer id).")
+    points: int = strawberry.field(description="Points to spend, positive.")
+    order_amount: Decimal = strawberry.field(description="The order's amount (money): points pay at most half of it.")
+    order_ref: Optional[str] = strawberry.field(default=None, description="Your reference of the order.")
     idempotency_key: Optional[str] = strawberry.field(default=None, description="Retries with the same key apply once.")
 
 
-@strawberry.input(name="RedeemRewardInput")
+@strawberry.input(name="RedeemRewardInput", description="A catalogue reward to exchange points for.")
 class RedeemRewardInput:
-    customer_id: strawberry.ID
-    reward_code: str
-    idempotency_key: Optional[str] = None
+    customer_id: strawberry.ID = strawberry.field(description="The member (a Customer id).")
+    reward_code: str = strawberry.field(description="The reward's code (see loyaltyRewards).")
+    idempotency_key: Optional[str] = strawberry.field(default=None, description="Retries with the same key apply once.")
 
 
-@strawberry.input(name="AdjustPointsInput")
+@strawberry.input(name="AdjustPointsInput", description="An admin's correction of a member's balance.")
 class AdjustPointsInput:
-    customer_id: strawberry.ID
+    customer_id: strawberry.ID = strawberry.field(description="The member (a Customer id).")
     points: int = strawberry.field(description="Positive adds a lot, negative spends (never below zero).")
-    reason: str
-    idempotency_key: Optional[str] = None
+    reason: str = strawberry.field(description="Why, required; kept in the ledger with the actor.")
+    idempotency_key: Optional[str] = strawberry.field(default=None, description="Retries with the same key apply once.")
 
 
-@strawberry.input(name="CreateRewardInput")
+@strawberry.input(name="CreateRewardInput", description="A new reward for the catalogue.")
 class CreateRewardInput:
-    code: str
-    name_zh: str
-    name_en: str
-    kind: str = strawberry.field(description="COUPON, GIFT or ORDER_DISCOUNT.")
-    points_price: int
-    stock: Optional[int] = None
-    value: Optional[Decimal] = None
-    valid_days: int = 90
+    code: str = strawberry.field(description="The reward's code, unique in the tenant.")
+    name_zh: str = strawberry.field(description="Its name in Chinese.")
+    name_en: str = strawberry.field(description="Its name in English.")
+    kind: LoyaltyRewardKind = strawberry.field(description="What it gives.")
+    points_price: int = strawberry.field(description="Its price in points, positive.")
+    stock: Optional[int] = strawberry.field(default=None, description="How many there are; null: unlimited.")
+    value: Optional[Decimal] = strawberry.field(default=None, description="What it is worth (money), for COUPON and ORDER_DISCOUNT.")
+    valid_days: int = strawberry.field(default=90, description="Days a coupon issued for it stays usable (default 90).")
 
 
-@strawberry.input(name="UseCouponInput")
+@strawberry.input(name="UseCouponInput", description="A coupon used at checkout.")
 class UseCouponInput:
-    code: str
+    code: str = strawberry.field(description="The coupon's code.")
     order_ref: Optional[str] = strawberry.field(
         default=None, description="The order it pays for; a retry with the same orderRef is replayed, not refused.")
 
 
-@strawberry.input(name="VoidCouponInput")
+@strawberry.input(name="VoidCouponInput", description="An unused coupon to withdraw.")
 class VoidCouponInput:
-    code: str
+    code: str = strawberry.field(description="The coupon's code.")
     reason: str = strawberry.field(description="Required; kept on the coupon.")
 
 
-@strawberry.type(name="UseCouponPayload")
+@strawberry.type(name="UseCouponPayload", description="The result of useCoupon.")
 class UseCouponPayload:
-    coupon: Optional[LoyaltyCouponType] = None
+    coupon: Optional[LoyaltyCouponType] = strawberry.field(default=None, description="The coupon, now USED.")
     replayed: bool = strawberry.field(default=False, description="The coupon was already used for this orderRef: "
                                                                  "nothing was applied again.")
-    errors: list[Error] = strawberry.field(default_factory=list)
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type(name="VoidCouponPayload")
+@strawberry.type(name="VoidCouponPayload", description="The result of voidCoupon.")
 class VoidCouponPayload:
-    coupon: Optional[LoyaltyCouponType] = None
-    errors: list[Error] = strawberry.field(default_factory=list)
+    coupon: Optional[LoyaltyCouponType] = strawberry.field(default=None, description="The coupon, now VOIDED.")
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type(name="LoyaltyRedemption")
+@strawberry.type(name="LoyaltyRedemption", description="What a redemption or adjustment did to the balance.")
 class LoyaltyRedemption:
-    entry_id: strawberry.ID
+    entry_id: strawberry.ID = strawberry.field(description="The ledger entry written (a LoyaltyLedgerEntry id).")
     points: int = strawberry.field(description="Points taken (negative: added).")
-    balance: int
+    balance: int = strawberry.field(description="The balance after it.")
     value: Decimal = strawberry.field(description="Money the points paid for.")
-    coupon_code: Optional[str]
+    coupon_code: Optional[str] = strawberry.field(description="The coupon issued, for a reward; null otherwise.")
     replayed: bool = strawberry.field(description="The idempotency key had been used: nothing was applied again.")
     entry_pk: strawberry.Private[int] = 0
 
@@ -502,22 +536,22 @@ class LoyaltyRedemption:
         return await load_ledger_entry(info, self.entry_pk)
 
 
-@strawberry.type(name="EnrollMemberPayload")
+@strawberry.type(name="EnrollMemberPayload", description="The result of enrollMember.")
 class EnrollMemberPayload:
-    loyalty: Optional[CustomerLoyalty] = None
-    errors: list[Error] = strawberry.field(default_factory=list)
+    loyalty: Optional[CustomerLoyalty] = strawberry.field(default=None, description="The new membership.")
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type(name="LoyaltyRedemptionPayload")
+@strawberry.type(name="LoyaltyRedemptionPayload", description="The result of a points mutation.")
 class LoyaltyRedemptionPayload:
-    redemption: Optional[LoyaltyRedemption] = None
-    errors: list[Error] = strawberry.field(default_factory=list)
+    redemption: Optional[LoyaltyRedemption] = strawberry.field(default=None, description="What was done.")
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
-@strawberry.type(name="CreateRewardPayload")
+@strawberry.type(name="CreateRewardPayload", description="The result of createReward.")
 class CreateRewardPayload:
-    reward: Optional[LoyaltyRewardType] = None
-    errors: list[Error] = strawberry.field(default_factory=list)
+    reward: Optional[LoyaltyRewardType] = strawberry.field(default=None, description="The reward created.")
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
 def _customer(value: Any, field: str = "customer_id") -> int:
@@ -533,30 +567,30 @@ def _redemption(r: service.Redemption) -> dict:
         value=r.value, coupon_code=r.coupon_code, replayed=r.replayed, entry_pk=r.entry_id)}
 
 
-@strawberry.type
+@strawberry.type(description="The loyalty module's mutations.")
 class LoyaltyMutation:
     @strawberry.mutation(description="Enrol a customer (APPLICATION or INVITATION, with the referrer).")
-    async def enroll_member(self, info: strawberry.Info, input: EnrollMemberInput) -> EnrollMemberPayload:
+    async def enroll_member(self, info: strawberry.Info, input: Annotated[EnrollMemberInput, INPUT]) -> EnrollMemberPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.AGENT, "enrolling members")
 
         def work(tc):
             cid = _customer(input.customer_id)
             referrer = _customer(input.referrer_id, "referrer_id") if input.referrer_id else None
-            row = service.enroll(tc, cid, input.via, referrer)
+            row = service.enroll(tc, cid, input.via.value, referrer)
             return {"loyalty": CustomerLoyalty(row=row, settings=service.settings_of(tc))}
 
         return EnrollMemberPayload(**await guarded(ctx, work))
 
     @strawberry.mutation(description="Pay part of an order with points (100 points = 1 unit, at most 50 % of it).")
-    async def redeem_points(self, info: strawberry.Info, input: RedeemPointsInput) -> LoyaltyRedemptionPayload:
+    async def redeem_points(self, info: strawberry.Info, input: Annotated[RedeemPointsInput, INPUT]) -> LoyaltyRedemptionPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.AGENT, "redeeming points")
         return LoyaltyRedemptionPayload(**await guarded(ctx, lambda tc: _redemption(service.redeem_points(
             tc, _customer(input.customer_id), input.points, input.order_amount, input.order_ref, input.idempotency_key))))
 
     @strawberry.mutation(description="Exchange points for a catalogue reward; issues a coupon code.")
-    async def redeem_reward(self, info: strawberry.Info, input: RedeemRewardInput) -> LoyaltyRedemptionPayload:
+    async def redeem_reward(self, info: strawberry.Info, input: Annotated[RedeemRewardInput, INPUT]) -> LoyaltyRedemptionPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.AGENT, "redeeming rewards")
         return LoyaltyRedemptionPayload(**await guarded(ctx, lambda tc: _redemption(service.redeem_reward(
@@ -564,7 +598,7 @@ class LoyaltyMutation:
 
     @strawberry.mutation(description="Use a coupon at checkout. Errors on `code`: NOT_FOUND, COUPON_USED, "
                                      "COUPON_VOIDED, COUPON_EXPIRED, COUPON_NOT_YET_VALID.")
-    async def use_coupon(self, info: strawberry.Info, input: UseCouponInput) -> UseCouponPayload:
+    async def use_coupon(self, info: strawberry.Info, input: Annotated[UseCouponInput, INPUT]) -> UseCouponPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.AGENT, "using coupons")
 
@@ -575,23 +609,23 @@ class LoyaltyMutation:
         return UseCouponPayload(**await guarded(ctx, work))
 
     @strawberry.mutation(description="Withdraw an unused coupon (reason required); the points are not given back.")
-    async def void_coupon(self, info: strawberry.Info, input: VoidCouponInput) -> VoidCouponPayload:
+    async def void_coupon(self, info: strawberry.Info, input: Annotated[VoidCouponInput, INPUT]) -> VoidCouponPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.ADMIN, "voiding coupons")
         return VoidCouponPayload(**await guarded(ctx, lambda tc: {"coupon": LoyaltyCouponType(
             coupon=coupons.void_coupon(tc, input.code, input.reason))}))
 
     @strawberry.mutation(description="Admin correction of a balance; a reason is required and logged with the actor.")
-    async def adjust_points(self, info: strawberry.Info, input: AdjustPointsInput) -> LoyaltyRedemptionPayload:
+    async def adjust_points(self, info: strawberry.Info, input: Annotated[AdjustPointsInput, INPUT]) -> LoyaltyRedemptionPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.ADMIN, "adjusting points")
         return LoyaltyRedemptionPayload(**await guarded(ctx, lambda tc: _redemption(service.adjust_points(
             tc, _customer(input.customer_id), input.points, input.reason, input.idempotency_key))))
 
     @strawberry.mutation(description="Add a reward to the catalogue.")
-    async def create_reward(self, info: strawberry.Info, input: CreateRewardInput) -> CreateRewardPayload:
+    async def create_reward(self, info: strawberry.Info, input: Annotated[CreateRewardInput, INPUT]) -> CreateRewardPayload:
         ctx: RequestContext = info.context
         ctx.require(Role.ADMIN, "creating rewards")
         return CreateRewardPayload(**await guarded(ctx, lambda tc: {"reward": _reward(service.create_reward(
-            tc, input.code, input.name_zh, input.name_en, input.kind, input.points_price, input.stock, input.value,
+            tc, input.code, input.name_zh, input.name_en, input.kind.value, input.points_price, input.stock, input.value,
             input.valid_days))}))

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from api.ids import to_global_id  # reasons name the purchase as clients can look it up (node(id:))
+from engine import input_bounds
 from engine.bulk import COPY_FROM_ROWS, RawCursor, allocate_ids, copy_into, sqlite_time
 from engine.context import TenantContext
 from engine.errors import FieldError, ValidationFailed, invalid, not_found
@@ -129,12 +130,15 @@ def parse_points(value: Any, field: str = "points", allow_negative: bool = False
         points = int(number)
     if points == 0:
         raise invalid(field, "must not be 0")
+    if abs(points) > input_bounds.MAX_POINTS:
+        raise invalid(field, f"{points} is out of range: at most {input_bounds.MAX_POINTS:,} points at a time")
     if points < 0 and not allow_negative:
         raise invalid(field, f"must be a positive number of points, got {points}")
     return points
 
 
-MAX_AMOUNT = Decimal("1000000000000")  # as for interaction amounts
+MAX_AMOUNT = input_bounds.MAX_AMOUNT  # as for interaction amounts
+MAX_VALID_DAYS = 3650  # a coupon valid for ten years; more overflows its dates (3,000,000 days is past year 9999)
 
 
 def parse_money(value: Any, field: str) -> Decimal:
@@ -145,7 +149,7 @@ def parse_money(value: Any, field: str) -> Decimal:
     if not amount.is_finite() or amount <= 0:
         raise invalid(field, "must be an amount greater than 0")
     if amount >= MAX_AMOUNT:
-        raise invalid(field, "is too large")
+        raise invalid(field, f"is too large: at most {MAX_AMOUNT - CENT:,}")
     if amount != amount.quantize(CENT):
         raise invalid(field, "has more than 2 decimal places")
     return amount
@@ -328,17 +332,32 @@ class Writer:
             "idempotency_key": key, "interaction_id": interaction_id, "lot_id": None, "actor": self.actor,
             "reason": reason[:500], "details": details or "{}", "at": at, "recorded_at": self.now,
         }
+        if member.balance + points > input_bounds.MAX_POINTS:  # checked before anything is written: the balance must stay readable
+            raise invalid("points", f"the balance would be {member.balance + points:,} points, past the most a balance "
+                                    f"holds ({input_bounds.MAX_POINTS:,})")
         self.entries.append(row)
         self.deltas[member.id] += points
         member.balance += points
         return row
 
-    def earn(self, member: MemberState, kind: str, points: int, key: str, at: datetime, **kw) -> dict:
-        """An earning: repays any debt first, the rest opens a lot expiring after points_expiry_days."""
+    def earn(self, member: MemberState, kind: str, points: int, key: str, at: datetime, **kw) -> dict | None:
+        """An earning: repays any debt first, the rest opens a lot expiring after points_expiry_days.
+
+        An earning by a rule (a purchase, an event) is capped at what the
+        balance can still hold (MAX_POINTS), the cap noted in the entry: the
+        purchase is a fact and is stored; None when nothing is left to earn.
+        A manual ADJUST past it is refused instead (``entry``)."""
+        room = input_bounds.MAX_POINTS - member.balance
+        capped = None
+        if kind == "EARN" and points > room:
+            if room <= 0:
+                return None
+            capped, points = points, room
         repay, into_lot = settle_debt(max(0, -member.balance), points)
         row = self.entry(member, kind, points, key, at, **kw)
-        if repay:
-            row["details"] = {"repaid_debt": repay}
+        if repay or capped:
+            row["details"] = {**({"repaid_debt": repay} if repay else {}),
+                              **({"capped_from": capped, "balance_limit": input_bounds.MAX_POINTS} if capped else {})}
         if into_lot:
             lot = {
                 "tenant_id": self.tenant_id, "member_id": member.id, "earned_at": at,
@@ -1009,10 +1028,10 @@ def create_reward(ctx: TenantContext, code: str, name_zh: str, name_en: str, kin
             money = parse_money(value, "value")
         except ValidationFailed as error:
             errors.extend(error.errors)
-    if isinstance(valid_days, bool) or not isinstance(valid_days, int) or valid_days <= 0:
-        errors.append(FieldError("valid_days", "must be a positive number of days"))
+    if isinstance(valid_days, bool) or not isinstance(valid_days, int) or not 0 < valid_days <= MAX_VALID_DAYS:
+        errors.append(FieldError("valid_days", f"must be a number of days from 1 to {MAX_VALID_DAYS:,}"))
     if not errors and ctx.session.execute(sa.select(R.c.id).where(R.c.tenant_id == ctx.tenant_id, R.c.code == code)).first():
-        errors.append(FieldError("code", f"a reward {code!r} already exists", "DUPLICATE"))
+        errors.append(FieldError("code", f"a reward {code!r} already exists", "CONFLICT"))
     if errors:
         raise ValidationFailed(errors)
     reward = LoyaltyReward(tenant_id=ctx.tenant_id, code=code, name_zh=name_zh.strip(), name_en=name_en.strip(),

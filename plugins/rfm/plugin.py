@@ -16,7 +16,6 @@ from engine.jobs import Job
 from engine.plugins import ModuleInfo
 from engine.scoring import PurchaseBatch, ScoreReport, replace_result_columns
 from engine.types import utcnow
-from plugins.rfm.kernels import RfmInputError, score_rfm_totals
 from plugins.rfm.models import RfmRun, RfmScore
 from plugins.rfm.settings import RfmSettings
 
@@ -101,6 +100,10 @@ def guanxi_score(ctx, batch: PurchaseBatch):
     totals = batch.customer_totals(window_start)
     if len(totals) == 0 and not batch.has_purchases():
         raise ValidationFailed([FieldError("as_of", "the tenant has no purchases up to this time; nothing to score")])
+    # The kernels (numba) load on the first scoring, not with the plugin: every
+    # CLI command loads the plugins, and numba costs it a second or more.
+    from plugins.rfm.kernels import RfmInputError, score_rfm_totals
+
     try:
         scores = score_rfm_totals(totals.last_purchase, totals.purchases, np.round(totals.spend - totals.refunded, 2),
                                   batch.as_of_epoch, settings)

@@ -67,9 +67,12 @@ async def test_tampered_cursor(admin):
 
 
 async def test_payload_errors_name_the_field(admin):
-    body = await admin.gql('mutation { createCustomer(input: {email: "nope", gender: "x"}) { customer { id } errors { field code } } }')
+    body = await admin.gql('mutation { createCustomer(input: {email: "nope", phone: "12"}) { customer { id } errors { field code } } }')
     fields = {e["field"] for e in body["data"]["createCustomer"]["errors"]}
-    assert fields == {"email", "gender"}
+    assert fields == {"email", "phone"}
+    # Coded values are enums: an unknown code is refused before anything runs, naming the enum.
+    refused = await admin.post('mutation { createCustomer(input: {gender: FEMALEISH}) { errors { field } } }')
+    assert refused.status_code == 400 and "Gender" in refused.json()["errors"][0]["message"]
     body = await admin.gql('mutation { configureModule(input: {name: "rfm", settings: {nope: 1}}) { errors { field code } } }')
     assert body["data"]["configureModule"]["errors"][0]["field"] == "settings.nope"
     # keys inside a JSON input are named as the client sent them (settings are snake_case)
@@ -87,13 +90,13 @@ async def test_bulk_per_item_errors_and_duplicates(admin):
         {"customerId": cid, "kind": "PURCHASE", "occurredAt": "2025-03-01T10:00:00Z", "amount": "10.50", "externalId": "o-1"},
         {"customerId": cid, "kind": "PURCHASE", "occurredAt": "2025-03-01T10:00:00Z", "amount": "10.50", "externalId": "o-1"},
         {"customerId": "bad-id", "kind": "VISIT", "occurredAt": "2025-03-01T10:00:00Z"},
-        {"customerId": cid, "kind": "NOPE", "occurredAt": "2025-03-01T10:00:00Z"},
+        {"customerId": cid, "kind": "PURCHASE", "occurredAt": "2025-03-01T10:00:00Z"},  # a purchase needs an amount
     ]
     q = "mutation($i: RecordInteractionsInput!) { recordInteractions(input: $i) { recordedCount duplicates { index externalId } itemErrors { index field code } errors { code } } }"
     body = await admin.gql(q, {"i": {"items": items}})
     result = body["data"]["recordInteractions"]
     assert result["recordedCount"] == 1 and result["duplicates"] == [{"index": 1, "externalId": "o-1"}]
-    assert [(e["index"], e["field"]) for e in result["itemErrors"]] == [(2, "customerId"), (3, "kind")]
+    assert [(e["index"], e["field"]) for e in result["itemErrors"]] == [(2, "customerId"), (3, "amount")]
     too_many = [{"customerId": cid, "kind": "VISIT", "occurredAt": "2025-03-01T10:00:00Z"}] * 1001
     body = await admin.gql(q, {"i": {"items": too_many}})
     assert body["data"]["recordInteractions"]["errors"] == [{"code": "TOO_MANY_ITEMS"}]

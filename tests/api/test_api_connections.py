@@ -262,13 +262,13 @@ async def test_objects_sit_next_to_the_ids_that_reference_them(gx, shop):
     slug, ids, admin = shop
     at = datetime(2025, 5, 1, tzinfo=timezone.utc)
     customer = to_global_id("Customer", ids[3])
-    body = await admin.gql("""mutation($c: ID!) { first: recordInteraction(input: {customerId: $c, kind: "PURCHASE", amount: "50",
+    body = await admin.gql("""mutation($c: ID!) { first: recordInteraction(input: {customerId: $c, kind: PURCHASE, amount: "50",
         occurredAt: "2025-05-01T00:00:00Z", externalId: "o-1"}) { interaction { id } } }""", {"c": customer})
     purchase = body["data"]["first"]["interaction"]["id"]
     body = await admin.gql("""mutation($c: ID!, $p: ID!) {
-      refund: recordInteraction(input: {customerId: $c, kind: "REFUND", amount: "20", occurredAt: "2025-05-02T00:00:00Z",
+      refund: recordInteraction(input: {customerId: $c, kind: REFUND, amount: "20", occurredAt: "2025-05-02T00:00:00Z",
                                         reversesId: $p}) { interaction { reversesId reverses { id amount } } errors { field message } }
-      again: recordInteractions(input: {items: [{customerId: $c, kind: "PURCHASE", amount: "50", occurredAt: "2025-05-01T00:00:00Z",
+      again: recordInteractions(input: {items: [{customerId: $c, kind: PURCHASE, amount: "50", occurredAt: "2025-05-01T00:00:00Z",
                                                   externalId: "o-1"}]}) { duplicates { existingId existing { id externalId } } } }""",
                            {"c": customer, "p": purchase})
     assert "errors" not in body, body
@@ -292,9 +292,9 @@ async def test_node_resolves_the_ids_inside_timelines_and_ledger_entries(gx, sho
         loyalty.enroll(ctx, ids[4])
     customer = to_global_id("Customer", ids[4])
     body = await admin.gql("""mutation($c: ID!) {
-      complaint: recordInteraction(input: {customerId: $c, kind: "COMPLAINT", occurredAt: "2025-06-01T08:00:00Z",
+      complaint: recordInteraction(input: {customerId: $c, kind: COMPLAINT, occurredAt: "2025-06-01T08:00:00Z",
                                           payload: {category: "SERVICE", description: "slow"}}) { interaction { id } }
-      purchase: recordInteraction(input: {customerId: $c, kind: "PURCHASE", amount: "100", occurredAt: "2025-06-01T09:00:00Z"}) {
+      purchase: recordInteraction(input: {customerId: $c, kind: PURCHASE, amount: "100", occurredAt: "2025-06-01T09:00:00Z"}) {
         interaction { id } } }""", {"c": customer})
     assert "errors" not in body, body
     complaint_interaction = body["data"]["complaint"]["interaction"]["id"]

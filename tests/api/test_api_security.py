@@ -20,8 +20,8 @@ async def test_missing_or_bad_key_is_401(client):
 
 async def test_revoked_key_is_401(api, tenant):
     admin, viewer = api(tenant), api(tenant, "VIEWER")
-    keys = (await admin.gql("{ apiKeys { id role } }"))["data"]["apiKeys"]
-    viewer_id = [k["id"] for k in keys if k["role"] == "VIEWER"][0]
+    keys = (await admin.gql("{ apiKeys { id role { code } } }"))["data"]["apiKeys"]
+    viewer_id = [k["id"] for k in keys if k["role"]["code"] == "VIEWER"][0]
     body = await admin.gql("mutation($id: ID!) { revokeApiKey(input: {id: $id}) { apiKey { revokedAt } errors { code } } }", {"id": viewer_id})
     assert body["data"]["revokeApiKey"]["apiKey"]["revokedAt"]
     assert (await viewer.post("{ me { role { code } } }")).status_code == 401
@@ -39,7 +39,7 @@ async def test_agent_writes_but_does_not_administer(api, tenant):
     agent = api(tenant, "AGENT")
     assert (await agent.gql(CREATE))["data"]["createCustomer"]["errors"] == []
     for query in ('mutation { enableModule(input: {name: "rfm"}) { errors { code } } }', "{ auditEvents { totalCount } }",
-                  '{ modules { name settings } }', 'mutation { createApiKey(input: {role: "ADMIN"}) { secret } }'):
+                  '{ modules { name settings } }', 'mutation { createApiKey(input: {role: ADMIN}) { secret } }'):
         body = await agent.gql(query)
         assert "FORBIDDEN" in codes(body), query
         assert "secret" not in str(body["data"] or {}).replace("'secret': None", "")
@@ -57,7 +57,7 @@ async def test_admin_of_a_cannot_touch_b(api, make_tenant):
         body = await admin_a.gql(f"mutation($id: ID!) {{ {mutation} {{ customer {{ name }} errors {{ code }} }} }}", {"id": b_id})
         payload = next(iter(body["data"].values()))
         assert payload["customer"] is None and payload["errors"][0]["code"] == "NOT_FOUND"
-    body = await admin_a.gql('mutation($id: ID!) { recordInteraction(input: {customerId: $id, kind: "VISIT", occurredAt: "2025-01-01T10:00:00Z"}) { interaction { id } errors { code } } }', {"id": b_id})
+    body = await admin_a.gql('mutation($id: ID!) { recordInteraction(input: {customerId: $id, kind: VISIT, occurredAt: "2025-01-01T10:00:00Z"}) { interaction { id } errors { code } } }', {"id": b_id})
     assert body["data"]["recordInteraction"]["errors"][0]["code"] == "NOT_FOUND"
     still = await admin_b.gql("query($id: ID!) { customer(id: $id) { name } }", {"id": b_id})
     assert still["data"]["customer"]["name"] == "B secret"

@@ -28,7 +28,7 @@ async def test_request_id_is_echoed(client):
 
 async def test_create_then_read_customer(api, tenant):
     admin = api(tenant)
-    body = await admin.gql(CREATE, {"input": {"name": "王芳", "tags": ["VIP"], "gender": "female", "email": "f@example.com"}})
+    body = await admin.gql(CREATE, {"input": {"name": "王芳", "tags": ["VIP"], "gender": "FEMALE", "email": "f@example.com"}})
     payload = body["data"]["createCustomer"]
     assert payload["errors"] == []
     customer = payload["customer"]

@@ -30,6 +30,13 @@ class Record:
         except ValueError:
             return {}
 
+    @property
+    def succeeded(self) -> bool:
+        """A mutation that wrote: its payload came back without errors."""
+        body = self.body
+        payload = (body.get("data") or {}).get(self.op.field)
+        return not body.get("errors") and isinstance(payload, dict) and not payload.get("errors")
+
 
 @dataclass
 class Attack:
@@ -47,10 +54,16 @@ class Attack:
 
     def leaks(self) -> list[tuple[str, str, list[str]]]:
         out = []
+        # B's strings that A itself stored by a mutation that succeeded (a reward
+        # named with them, say) are A's data from then on, not a leak.
+        written: set[str] = set()
         for r in self.records:
-            found = gqlgen.leaked(r.text, r.op.request_text(), self.markers, self.quoted)
+            markers = [m for m in self.markers if m not in written]
+            found = gqlgen.leaked(r.text, r.op.request_text(), markers, self.quoted)
             if found:
                 out.append((r.role, r.op.name, found))
+            if r.op.kind == "mutation" and r.succeeded:
+                written.update(m for m in self.markers if m in r.op.request_text())
         return out
 
 

@@ -45,9 +45,11 @@ class SyncClient:
     def request(self, method: str, url: str, **kw) -> httpx.Response:
         return self.portal.call(lambda: self.client.request(method, url, **kw))
 
-    def post(self, key: str | None, query: str, variables: dict | None = None) -> httpx.Response:
+    def post(self, key: str | None, query: str, variables: dict | None = None, **extra) -> httpx.Response:
+        """JSON with \\u escapes, as browsers send it: a lone surrogate travels too (httpx's UTF-8 cannot)."""
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return self.request("POST", "/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        content = json.dumps({"query": query, "variables": variables or {}, **extra}, ensure_ascii=True)
+        return self.request("POST", "/graphql", content=content, headers={**headers, "Content-Type": "application/json"})
 
     def gql(self, key: str, query: str, variables: dict | None = None) -> dict:
         response = self.post(key, query, variables)
@@ -65,7 +67,8 @@ class SyncClient:
                 async with limit:
                     started = time.perf_counter()
                     headers = {"Authorization": f"Bearer {key}"} if key else {}
-                    r = await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+                    content = json.dumps({"query": query, "variables": variables or {}}, ensure_ascii=True)
+                    r = await self.client.post("/graphql", content=content, headers={**headers, "Content-Type": "application/json"})
                     out[i] = (r.status_code, r.text, time.perf_counter() - started)
 
             async with anyio.create_task_group() as tg:

@@ -19,6 +19,8 @@ HOSTILE = [
     "\u0000", "a\u0000b", "\u202e\u202d", "😀👍🏽", "王小明", "ｆｕｌｌｗｉｄｔｈ", "\ufeff", "\r\n", "\t",
     "<script>alert(1)</script>", "../../etc/passwd", "${7*7}", "{{7*7}}", "$where", "SELECT 1", "--",
     "9" * 400, "a" * 10_000, "%" * 5_000, " ", "",
+    # issue #20: lone surrogates, one character past common column lengths, in CJK too
+    "\ud800", "a\udfffb", "\udbff\udc00\ud800", "x" * 65, "长" * 201, "y" * 2001, "z" * 129,
 ]
 BIG_INTS = [0, -1, 1, 2**31 - 1, -(2**31), 2**31, 2**53, 2**63, -(2**63) - 1, 10**30]
 
@@ -41,11 +43,14 @@ def scalar_strategy(name: str, values: gqlgen.Values) -> st.SearchStrategy:
                   for p in ("' OR 1=1 --", "-1", "0", "99999999999999999999", "1.5", "%")]
         return st.one_of(st.sampled_from(real_ids or ["eA"]), st.sampled_from(forged), hostile)
     if name == "Decimal":
-        return st.one_of(st.sampled_from(["12.50", "0", "-0", "1e309", "NaN", "sNaN", "Infinity", "-1", "1" * 60, "0.001", "1e-400"]),
+        return st.one_of(st.sampled_from(["12.50", "0", "-0", "1e309", "NaN", "sNaN", "Infinity", "-1", "1" * 60, "0.001", "1e-400",
+                                          "999999999999.99", "999999999.99", "1000000000", "99999999999999.99"]),
                          st.decimals(allow_nan=False, allow_infinity=False, places=2).map(str), hostile)
     if name in ("DateTime", "Date"):
         return st.one_of(st.datetimes(timezones=st.just(__import__("datetime").timezone.utc)).map(lambda d: d.isoformat()),
-                         st.sampled_from(["2025-01-01T00:00:00", "9999-12-31T23:59:59Z", "0001-01-01", "2025-02-30", "1990-05-17"]), hostile)
+                         st.sampled_from(["2025-01-01T00:00:00", "9999-12-31T23:59:59Z", "0001-01-01", "2025-02-30", "1990-05-17",
+                                          "0001-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00",
+                                          "9999-12-31T23:59:59", "1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z"]), hostile)
     if name == "JSON":
         leaf = st.one_of(st.none(), st.booleans(), st.integers(), hostile)
         return st.recursive(leaf, lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(hostile, c, max_size=3)), max_leaves=8)

@@ -129,6 +129,8 @@ def _default_scalar(scalar: str, path: tuple[str, ...], values: Values, forced_i
     name = path[-1].lower() if path else ""
     if scalar == "ID":
         return values.id_for(name, forced_id_type)
+    if scalar == "String" and path and path[-1].endswith("At"):  # a time taken as text, checked per item (bulk occurredAt)
+        return "2025-01-01T10:00:00+00:00"
     if scalar == "String":
         return values.string_for(path)
     if scalar == "Int":
@@ -149,6 +151,7 @@ def _default_scalar(scalar: str, path: tuple[str, ...], values: Values, forced_i
 
 
 ScalarFn = Callable[[str, tuple[str, ...]], Any]
+ENUM_PREFERENCES = {"kind": "VISIT", "role": "VIEWER"}
 
 
 class Filler:
@@ -166,7 +169,9 @@ class Filler:
         if isinstance(gtype, GraphQLList):
             return [self.value(gtype.of_type, path, everything, depth)]
         if isinstance(gtype, GraphQLEnumType):
-            return next(iter(gtype.values))
+            # The codes the string filler would pick (a visit needs no amount), when the enum has them.
+            preferred = ENUM_PREFERENCES.get(path[-1].lower() if path else "")
+            return preferred if preferred in gtype.values else next(iter(gtype.values))
         if isinstance(gtype, GraphQLScalarType):
             return self.scalar(gtype.name, path)
         if isinstance(gtype, GraphQLInputObjectType):

@@ -132,3 +132,15 @@ def test_a_non_ascii_content_length_is_not_a_server_error(target, sec_app, porta
 
     portal.call(call)
     assert sent[0]["type"] == "http.response.start" and sent[0]["status"] < 500
+
+
+def test_the_inputs_that_failed_the_server_are_answered(target, sync_client, captured_logs):
+    """Issue #20's catalogue (tests/security/edge_cases.py), on both databases."""
+    from tests.security import edge_cases
+
+    s, _, _ = target
+    for case in edge_cases.cases(s.customer_ids[0], s.marker):
+        before = len(captured_logs.errors())
+        response = sync_client.post(s.keys[case.role], case.query, case.variables, **case.extra)
+        found = fuzzing.problems(response.status_code, response.text, captured_logs.errors()[before:])
+        assert found == [], (case.name, response.text[:500])

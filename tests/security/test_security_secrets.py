@@ -18,7 +18,7 @@ from engine.services import keys as key_service
 from tests.security import gqlgen
 from tests.security.conftest import ROLES, harvest_tenant, introspect, new_key, new_tenant, seed, table_texts, tables_containing
 
-CREATE_KEY = 'mutation($r: String!) { createApiKey(input: {role: $r, name: "k"}) { apiKey { id prefix } secret errors { code } } }'
+CREATE_KEY = 'mutation($r: Role!) { createApiKey(input: {role: $r, name: "k"}) { apiKey { id prefix } secret errors { code } } }'
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_keys_are_random_shown_once_and_stored_hashed(gx, sync_client, admin):
     for type_name, gtype in schema.type_map.items():
         if isinstance(gtype, GraphQLObjectType) and not type_name.startswith("__") and type_name != "ApiKeyPayload":
             assert not [f for f in gtype.fields if re.search(r"secret|hash|token", f, re.I)], type_name
-    listed = sync_client.gql(key, "{ apiKeys { id name role prefix createdAt lastUsedAt revokedAt } }")
+    listed = sync_client.gql(key, "{ apiKeys { id name role { code } prefix createdAt lastUsedAt revokedAt } }")
     for secret in secrets_ + [key]:
         assert secret not in str(listed) and secret[12:] not in str(listed)
     # Stored as a SHA-256 hash only: no table holds the plain key anywhere.

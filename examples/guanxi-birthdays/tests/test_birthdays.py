@@ -24,12 +24,12 @@ CREATE_CUSTOMER = """mutation($input: CreateCustomerInput!) {
   createCustomer(input: $input) { customer { id } errors { field message } } }"""
 CONFIGURE = """mutation($settings: JSON!) {
   configureModule(input: {name: "birthdays", settings: $settings}) { errors { field message } } }"""
-GREETING = "id channel message status statusLabel(lang: ZH) birthday sentBy respondedAt"
+GREETING = "id channel { code } message status statusLabel(lang: ZH) birthday sentBy respondedAt"
 CUSTOMER = "query($id: ID!) { customer(id: $id) { birthdayNext birthdayGreeting { " + GREETING + " } } }"
 UPCOMING = """query($days: Int) { birthdaysUpcoming(days: $days) {
-  edges { node { name birthday daysUntil greeting { channel status } } } } }"""
+  edges { node { name birthday daysUntil greeting { channel { code label(lang: EN) } status } } } } }"""
 MARK_SENT = """mutation($input: MarkBirthdayGreetingSentInput!) {
-  markBirthdayGreetingSent(input: $input) { greeting { status statusLabel(lang: ZH) channel sentAt sentBy }
+  markBirthdayGreetingSent(input: $input) { greeting { status statusLabel(lang: ZH) channel { code } sentAt sentBy }
                                             errors { field message code } } }"""
 RECORD = """mutation($input: InteractionInput!) { recordInteraction(input: $input) { errors { field message } } }"""
 ERASE = """mutation($id: ID!) { eraseCustomer(input: {id: $id}) { errors { field message } } }"""
@@ -121,7 +121,7 @@ def test_the_daily_job_queues_one_greeting_per_birthday_on_the_first_consented_c
     assert run_job(gx, shop) == "3 greetings queued"
     assert run_job(gx, shop) == "0 greetings queued"  # safe to run twice
     queued = {who: greeting(client, who) for who in (wang, li, today_)}
-    assert {who: (g["channel"], g["status"], g["statusLabel"]) for who, g in queued.items()} == {
+    assert {who: (g["channel"]["code"], g["status"], g["statusLabel"]) for who, g in queued.items()} == {
         wang: ("WECHAT", "QUEUED", "待发送"), li: ("SMS", "QUEUED", "待发送"), today_: ("WECHAT", "QUEUED", "待发送")}
     assert queued[wang]["message"] == f"王芳，生日快乐！🎂 Tenant {shop} 为您准备了生日礼遇，生日当月到店即可领取。"
     assert queued[li]["message"] == f"【Tenant {shop}】李娜，祝您生日快乐！生日当月到店可领取专属礼遇。"
@@ -165,7 +165,7 @@ def test_birthdays_upcoming_lists_the_soonest_first_with_their_greeting(shop, gr
 
     default = [e["node"] for e in data(client.execute(UPCOMING))["birthdaysUpcoming"]["edges"]]  # days_ahead: 7
     assert [(u["name"], u["daysUntil"]) for u in default] == [("明天", 1), ("五天", 5)]
-    assert [u["greeting"] for u in default] == [None, {"channel": "WECHAT", "status": "QUEUED"}]
+    assert [u["greeting"] for u in default] == [None, {"channel": {"code": "WECHAT", "label": "WeChat"}, "status": "QUEUED"}]
     assert default[0]["birthday"] == (today() + timedelta(days=1)).isoformat()
     month = [e["node"] for e in data(client.execute(UPCOMING, {"days": 30}))["birthdaysUpcoming"]["edges"]]
     assert [u["name"] for u in month] == ["明天", "五天", "二十天"]
@@ -187,9 +187,9 @@ def test_marking_a_greeting_sent(shop, graphql, gx):
     run_job(gx, shop)
     queued = greeting(client, who)
 
-    sent = mark_sent(client, queued["id"], channel="sms")
+    sent = mark_sent(client, queued["id"], channel="SMS")
     assert sent["errors"] == []
-    assert (sent["greeting"]["status"], sent["greeting"]["statusLabel"], sent["greeting"]["channel"]) == ("SENT", "已发送", "SMS")
+    assert (sent["greeting"]["status"], sent["greeting"]["statusLabel"], sent["greeting"]["channel"]["code"]) == ("SENT", "已发送", "SMS")
     assert sent["greeting"]["sentBy"].startswith("api-key:")
     trail = data(graphql(shop).execute('{ auditEvents(action: "birthdays.mark_sent") { edges { node { actor } } } }'))
     assert [edge["node"]["actor"] for edge in trail["auditEvents"]["edges"]] == [sent["greeting"]["sentBy"]]  # who did it, not what was written
@@ -205,7 +205,6 @@ def test_bad_input_to_mark_sent_comes_back_in_errors_naming_the_field(shop, grap
     greeting_id = greeting(client, who)["id"]
     cases = [
         (who, {}, "greetingId", "NOT_FOUND"),  # a customer's id, not a greeting's
-        (greeting_id, {"channel": "FAX"}, "channel", "INVALID"),
         (greeting_id, {"channel": "SMS"}, "channel", "INVALID"),  # no consent to SMS
         (greeting_id, {"sentAt": iso(datetime.now(timezone.utc) + timedelta(days=1))}, "sentAt", "INVALID"),
     ]
@@ -213,6 +212,8 @@ def test_bad_input_to_mark_sent_comes_back_in_errors_naming_the_field(shop, grap
         result = mark_sent(client, target, **fields)
         assert [(e["field"], e["code"]) for e in result["errors"]] == [(field, code)], fields
     assert "not consented to SMS" in mark_sent(client, greeting_id, channel="SMS")["errors"][0]["message"]
+    unknown = graphql(shop).post(MARK_SENT, {"input": {"greetingId": greeting_id, "channel": "FAX"}})  # not a Channel code
+    assert unknown.status_code == 400 and "'FAX' does not exist in 'Channel' enum" in unknown.json()["errors"][0]["message"]
     assert greeting(client, who)["status"] == "QUEUED"  # nothing was written
 
 

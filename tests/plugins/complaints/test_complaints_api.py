@@ -73,7 +73,7 @@ async def test_a_complaint_walks_the_six_steps_through_the_api(gx, make_tenant, 
     # Illegal transition: refused in the payload, naming the allowed ones.
     refused = await step("closeComplaint", 'note: "x"')
     assert refused["complaint"] is None and refused["errors"][0]["field"] == "status"
-    assert "allowed from received: routed, resolved, cancelled" in refused["errors"][0]["message"]
+    assert "allowed from RECEIVED: ROUTED, RESOLVED, CANCELLED" in refused["errors"][0]["message"]
     promised = (datetime.now(timezone.utc) + timedelta(hours=4)).isoformat()
     assert (await step("routeComplaint", 'department: "门店运营", assignee: "agent-li"'))["complaint"]["status"] == "ROUTED"
     updated = await step("addComplaintUpdate", f'note: "已联系门店店长", promisedReplyAt: "{promised}"')
@@ -126,7 +126,8 @@ async def test_a_complaint_walks_the_six_steps_through_the_api(gx, make_tenant, 
         totals {{ count satisfactionAverage firstResponse {{ count }} }} byStatus {{ key count }}
         topRootCauses {{ key count }} groups {{ key count }} }} }}"""))["complaintStats"]
     assert stats["totals"]["count"] == 3 and stats["totals"]["satisfactionAverage"] == 4.0
-    assert {g["key"]: g["count"] for g in stats["byStatus"]} == {"closed": 1, "resolved": 2}
+    assert {g["key"]: g["count"] for g in stats["byStatus"]} == {"CLOSED": 1, "RESOLVED": 2}
+    assert {g["key"]: g["count"] for g in stats["groups"]} == {"CLOSED": 1, "RESOLVED": 2}  # codes, as ComplaintStatus spells them
     assert sorted((r["key"], r["count"]) for r in stats["topRootCauses"]) == [("STAFF_ATTITUDE", 1), ("X", 2)]
 
 

@@ -178,7 +178,7 @@ def test_bad_input_is_refused_naming_the_field_and_the_case_is_unchanged(gx, mak
 
     error = refused(lambda ctx: service.close_case(ctx, case_id))
     assert _fields(error) == ["status"] and error.errors[0].code == "ILLEGAL_TRANSITION"
-    assert "allowed from received: routed, resolved, cancelled" in str(error)
+    assert "allowed from RECEIVED: ROUTED, RESOLVED, CANCELLED" in str(error)
     assert _fields(refused(lambda ctx: service.resolve_case(ctx, case_id, "退款", None))) == ["root_cause"]
     assert _fields(refused(lambda ctx: service.resolve_case(ctx, case_id, "  ", "X"))) == ["resolution"]
     assert _fields(refused(lambda ctx: service.record_follow_up(ctx, case_id, 6))) == ["satisfaction"]

@@ -277,4 +277,4 @@ def test_cli_sweep_runs_for_a_tenant(gx, make_tenant, database_url, monkeypatch)
     stats = CliRunner().invoke(complaints_app, ["stats", "--tenant", slug])
     assert stats.exit_code == 0 and '"count": 1' in stats.output
     refused = CliRunner().invoke(complaints_app, ["sweep", "--tenant", make_tenant()])
-    assert refused.exit_code == 2 and "not enabled" in refused.output
+    assert refused.exit_code == 1 and "not enabled" in refused.output
