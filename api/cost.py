@@ -5,9 +5,10 @@ interactions -> customer -> interactions, ``first: 100`` each) that asks
 for about a million objects. The cost counts them: every object field costs
 one per parent; a list or connection multiplies what is under it by its
 ``first``/``last`` (variables resolved; the field's default, else the default
-page size, when absent); a plain list without a size counts as
-``LIST_SIZE``; a connection also costs one for its own query; scalars cost
-nothing. A query over its role's budget is refused with
+page size, when absent) when its rows (``edges``, ``nodes``) are selected;
+a plain list without a size counts as ``LIST_SIZE``; a connection also
+costs one for its own query (its ``totalCount`` alone costs just that);
+scalars cost nothing. A selection written twice counts twice. A query over its role's budget is refused with
 ``QUERY_TOO_COSTLY`` before any resolver runs, its cost and the budget in
 the error; an accepted one reports its cost in ``extensions.cost``.
 """
@@ -174,7 +175,8 @@ class _Walk:
         size = self.page_size(definition, node)
         if _is_connection(target):
             size = DEFAULT_PAGE_SIZE if size is None else size
-            return multiplier * (1 + size + self.connection(target, node.selection_set, size))
+            rows = size if self.reads_rows(target, node.selection_set) else 0  # totalCount alone reads none
+            return multiplier * (1 + rows + self.connection(target, node.selection_set, size))
         if _is_list(definition.type):
             rows = multiplier * (LIST_SIZE if size is None else size)
             return rows * (1 + self.unit(target, node.selection_set))
@@ -199,6 +201,19 @@ class _Walk:
             return total
 
         return self._once(("connection", getattr(connection, "name", None), id(selection_set), size), compute)
+
+    def reads_rows(self, connection, selection_set: SelectionSetNode | None) -> bool:
+        """Whether the connection's rows are asked for (``edges`` or ``nodes``), not only its count or pageInfo."""
+        def compute() -> int:
+            for owner, part in self._parts(connection, selection_set):
+                if isinstance(part, FieldNode):
+                    if part.name.value in ("edges", "nodes"):
+                        return 1
+                elif self.reads_rows(owner, part):
+                    return 1
+            return 0
+
+        return bool(self._once(("rows", getattr(connection, "name", None), id(selection_set)), compute))
 
     def edge(self, edge, selection_set: SelectionSetNode | None) -> int:
         """One edge: its ``node`` is the row itself (counted), what is selected in it is not."""

@@ -91,9 +91,19 @@ def portal():
         yield p
 
 
+# The generated queries select every field of every object down to their depth,
+# each list at its default page size: far past any role's cost budget, which
+# would refuse them before they test anything here. The cost rule still runs;
+# tests/api/test_cost.py tests its budgets.
+GENERATED_QUERY_BUDGETS = ",".join(f"{role}=1000000000" for role in ("viewer", "analyst", "agent", "admin", "platform"))
+
+
 @pytest.fixture(scope="session")
 def sec_app(gx):
-    return create_app(gx)
+    from engine.runtime import Guanxi
+
+    wide = gx.settings.model_copy(update={"query_cost_budgets": GENERATED_QUERY_BUDGETS})
+    return create_app(Guanxi(settings=wide, plugins=gx.plugins, engine=gx.engine))
 
 
 @pytest.fixture(scope="session")
