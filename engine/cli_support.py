@@ -84,9 +84,14 @@ class _LazyConsole:
 
     def real(self) -> Console:
         if self._console is None:
+            import sys
+
             from rich.console import Console
 
-            self._console = Console(stderr=self._stderr)
+            # Piped or captured output has no width of its own: rich would
+            # assume 80 columns and cut table cells short.
+            stream = sys.stderr if self._stderr else sys.stdout
+            self._console = Console(stderr=self._stderr, width=None if stream.isatty() else 200)
         return self._console
 
     def __getattr__(self, name: str) -> Any:
@@ -183,7 +188,10 @@ def progress_bar() -> Progress:
 
 
 def table(*columns: str, **options: Any):
-    """A rich Table (imported on use)."""
+    """A rich Table (imported on use) whose cells wrap rather than lose their end to an ellipsis."""
     from rich.table import Table
 
-    return Table(*columns, **options)
+    made = Table(*columns, **options)
+    for column in made.columns:
+        column.overflow = "fold"
+    return made

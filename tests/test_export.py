@@ -186,14 +186,14 @@ def test_cli_refuses_bad_options_naming_them_and_writes_nothing(make_tenant, cli
     slug = make_tenant(modules=("rfm",))
     out = tmp_path / "out.csv"
     result = cli("export", *args, "--tenant", slug, "-o", out)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 1, result.output  # refused values are domain errors (1); 2 is for usage errors
     assert field in " ".join(result.output.split())
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
 def test_segment_needs_the_rfm_module(make_tenant, cli, tmp_path):
     result = cli("export", "segment", "CHAMPIONS", "--tenant", make_tenant(), "-o", tmp_path / "x.csv")
-    assert result.exit_code == 2 and "rfm module is not enabled" in " ".join(result.output.split())
+    assert result.exit_code == 1 and "rfm module is not enabled" in " ".join(result.output.split())
 
 
 def test_xlsx_over_the_sheet_limit_fails_and_leaves_no_file(gx, make_tenant, cli, tmp_path, monkeypatch):
@@ -201,7 +201,7 @@ def test_xlsx_over_the_sheet_limit_fails_and_leaves_no_file(gx, make_tenant, cli
     monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 5)
     monkeypatch.setattr(exports, "PAGE_SIZE", 4)
     result = cli("export", "customers", "--tenant", shop["slug"], "-o", tmp_path / "big.xlsx")
-    assert result.exit_code == 2 and "export this many as CSV" in " ".join(result.output.split())
+    assert result.exit_code == 1 and "export this many as CSV" in " ".join(result.output.split())
     assert list(tmp_path.iterdir()) == []
 
 
