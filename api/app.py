@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.cost import parse_budgets
 from api.endpoint import GraphQLEndpoint
 from api.export_endpoint import ExportEndpoint
 from api.graphiql import graphiql as graphiql_ide
@@ -34,6 +35,7 @@ from api.job_runner import ApiJobRunner
 from api.logs import RequestIdMiddleware, configure_logging
 from api.metrics import RequestMetrics, metrics_route, observe_pool, process_exiting
 from api.pagination import Cursors, cursor_secret
+from api.rate_limits import RateLimits
 from api.schema import SchemaCache
 from api.tracing import Tracing, trace_engine, tracing_from_env
 from engine.config import Settings
@@ -95,7 +97,8 @@ def create_app(gx: Guanxi | None = None, tracing: Tracing | None = None) -> Star
     trace_engine(gx.engine, tracing)
     schemas = SchemaCache(gx.plugins)
     job_runner = ApiJobRunner(gx) if settings.api_runs_jobs else None
-    graphql = GraphQLEndpoint(gx, schemas, cursors, job_runner)
+    rate_limits = RateLimits.from_settings(gx.settings, gx)
+    graphql = GraphQLEndpoint(gx, schemas, cursors, job_runner, rate_limits, parse_budgets(gx.settings.query_cost_budgets))
     export = ExportEndpoint(gx, schemas)
 
     async def healthz(_request: Request) -> JSONResponse:
@@ -122,6 +125,7 @@ def create_app(gx: Guanxi | None = None, tracing: Tracing | None = None) -> Star
         yield
         if job_runner is not None:
             await anyio.to_thread.run_sync(job_runner.close)
+        rate_limits.close()
         process_exiting()
         if tracing is not None:
             tracing.shutdown()
@@ -144,4 +148,5 @@ def create_app(gx: Guanxi | None = None, tracing: Tracing | None = None) -> Star
     app.state.schemas = schemas
     app.state.cursors = cursors
     app.state.job_runner = job_runner
+    app.state.rate_limits = rate_limits  # tests move its clock
     return app

@@ -76,6 +76,7 @@ class RequestContext:
     cursors: Cursors
     request_id: str = ""
     jobs: Any = None  # the API's own job runner (api/job_runner.py), None when workers run the queue
+    cost_budget: int | None = None  # objects a query may ask for (api/cost.py); None: the role's default
     _loaders: dict[Any, DataLoader] = field(default_factory=dict)
     _batch_pairs: dict[Any, tuple] = field(default_factory=dict)  # batch spec -> (loader key, batch)
     _prefetched: dict[Any, dict] = field(default_factory=dict)  # loader key -> {customer id: value}

@@ -17,9 +17,11 @@ from sqlalchemy.exc import DBAPIError, TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from api import statement_budget
 from api.auth import bearer_token, load_principal
-from api.context import RequestContext
-from api.errors import BAD_REQUEST, BAD_USER_INPUT, DATABASE_UNAVAILABLE, UNAUTHENTICATED, format_error
+from api.context import Principal, RequestContext
+from api.cost import DEFAULT_BUDGETS
+from api.errors import BAD_REQUEST, BAD_USER_INPUT, DATABASE_UNAVAILABLE, RATE_LIMITED, UNAUTHENTICATED, format_error
 from api.graphiql import graphiql, wants_graphiql
 from api.logs import set_tenant
 from api.metrics import note_graphql
@@ -27,6 +29,7 @@ from api.operations import ambiguous_operations
 from api.request_inputs import request_input_problem
 from api.pagination import Cursors
 from api.platform import platform_schema
+from api.rate_limits import Decision, RateLimits
 from api.schema import SchemaCache
 from api.threads import run_db
 from engine.runtime import Guanxi
@@ -47,8 +50,15 @@ class GraphQLResponse(JSONResponse):
             return super().render(content)
 
 
-def error_response(message: str, code: str, status: int, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status, headers=headers)
+def error_response(message: str, code: str, status: int, headers: dict | None = None, **extensions) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code, **extensions}}]},
+                        status_code=status, headers=headers)
+
+
+def rate_limited(decision: Decision, who: str) -> JSONResponse:
+    return error_response(f"{who} is over its limit of {decision.limit} requests a minute; "
+                          f"retry in {decision.retry_after} s", RATE_LIMITED, 429, decision.headers(),
+                          limit=decision.limit, retryAfter=decision.retry_after)
 
 
 # Errors meaning the database cannot be reached now (PoolTimeout: no free
@@ -61,8 +71,25 @@ def database_unavailable() -> JSONResponse:
 
 
 class GraphQLEndpoint:
-    def __init__(self, gx: Guanxi, schemas: SchemaCache, cursors: Cursors, jobs=None):
+    def __init__(self, gx: Guanxi, schemas: SchemaCache, cursors: Cursors, jobs=None, rate_limits: RateLimits | None = None,
+                 cost_budgets: dict | None = None):
         self.gx, self.schemas, self.cursors, self.jobs = gx, schemas, cursors, jobs
+        self.rate_limits, self.cost_budgets = rate_limits, cost_budgets or DEFAULT_BUDGETS
+        self.statement_timeout_ms = gx.settings.statement_timeout_ms if statement_budget.install(gx.engine) else 0
+
+    def _authenticate(self, secret: str) -> tuple[Principal | None, Decision | None]:
+        """The key's principal and, with limits on, its count for this request (one worker thread, one hop)."""
+        principal = load_principal(self.gx, secret)
+        if principal is None or self.rate_limits is None:
+            return principal, None
+        tenant_id = principal.tenant.id if principal.tenant is not None else None
+        return principal, self.rate_limits.check_key(principal.key_id, principal.role, tenant_id)
+
+    def _refused_anonymous(self, request: Request) -> Response | None:
+        if self.rate_limits is None:
+            return None
+        decision = self.rate_limits.check_anonymous(request.client.host if request.client else "-")
+        return None if decision is None or decision.allowed else rate_limited(decision, "this address")
 
     async def __call__(self, request: Request) -> Response:
         if wants_graphiql(request):
@@ -71,24 +98,32 @@ class GraphQLEndpoint:
         if isinstance(body, Response):
             return body
         secret = bearer_token(request.headers.get("authorization"))
+        principal = decision = None
         try:
-            principal = await run_db(self.gx, load_principal, self.gx, secret) if secret else None
+            if secret:
+                principal, decision = await run_db(self.gx, self._authenticate, secret)
         except UNAVAILABLE_ERRORS:
             log.exception("authentication failed: database error")
             return database_unavailable()
         if principal is None:
+            refused = self._refused_anonymous(request)
+            if refused is not None:
+                return refused
             message = "missing API key: send Authorization: Bearer <key>" if not secret else "invalid or revoked API key"
             return error_response(message, UNAUTHENTICATED, 401, {"WWW-Authenticate": "Bearer"})
+        if decision is not None and not decision.allowed:
+            return rate_limited(decision, "this API key")
         set_tenant(request.state, principal.tenant.slug if principal.tenant else "-")
         schema = platform_schema() if principal.tenant is None else self.schemas.for_modules(principal.modules)
         context = RequestContext(self.gx, principal, self.cursors, request_id=getattr(request.state, "request_id", ""),
-                                 jobs=self.jobs)
+                                 jobs=self.jobs, cost_budget=self.cost_budgets.get(principal.role))
         allowed = (OperationType.QUERY,) if request.method == "GET" else (OperationType.QUERY, OperationType.MUTATION)
         try:
-            result = await schema.execute(
-                body["query"], variable_values=body.get("variables"), context_value=context,
-                operation_name=body.get("operationName"), allowed_operation_types=allowed,
-            )
+            with statement_budget.within(self.statement_timeout_ms):
+                result = await schema.execute(
+                    body["query"], variable_values=body.get("variables"), context_value=context,
+                    operation_name=body.get("operationName"), allowed_operation_types=allowed,
+                )
         except InvalidOperationTypeError:
             return error_response("mutations must be sent with POST", BAD_REQUEST, 405, {"Allow": "POST"})
         except CannotGetOperationTypeError:
@@ -100,8 +135,10 @@ class GraphQLEndpoint:
             payload["errors"] = [format_error(e) for e in result.errors]
             if result.data is None and not any("path" in e for e in payload["errors"]):
                 status = 400  # parse, validation or variable errors: the request itself is bad, nothing ran
+        if result.extensions:
+            payload["extensions"] = result.extensions  # the query's cost and its budget
         note_graphql(request.state, body, payload.get("errors"))
-        return GraphQLResponse(payload, status_code=status)
+        return GraphQLResponse(payload, status_code=status, headers=decision.headers() if decision else None)
 
     async def _payload(self, request: Request) -> dict | Response:
         if request.method == "GET":

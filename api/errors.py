@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+import sqlite3
 
 import strawberry
 from graphql import GraphQLError
@@ -28,6 +29,11 @@ PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
+QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"  # over the role's query cost budget (api/cost.py)
+RATE_LIMITED = "RATE_LIMITED"  # over the key's requests per minute (api/rate_limits.py), HTTP 429
+QUERY_TIMEOUT = "QUERY_TIMEOUT"  # the request's database work ran past its budget (api/statement_budget.py)
+# PostgreSQL's query_canceled: statement_timeout expired (or the query was cancelled).
+_QUERY_CANCELED = "57014"
 
 
 _CODES = {
@@ -44,6 +50,9 @@ _CODES = {
     INTERNAL: "A bug: reported without details (see the server log).",
     DATABASE_UNAVAILABLE: "The database did not answer in time; retry shortly.",
     "PAYLOAD_TOO_LARGE": "The request body is larger than the API accepts (HTTP 413).",
+    QUERY_TOO_COSTLY: "The query asks for more objects than the role's budget (extensions: cost, budget).",
+    RATE_LIMITED: "The key (or address) is over its requests per minute (HTTP 429, Retry-After).",
+    QUERY_TIMEOUT: "The request's database work ran past its time budget and was stopped.",
     # payload errors (errors { field message code })
     "INVALID": "The value of the named field is not acceptable.",
     "REQUIRED": "The named field must be given.",
@@ -123,6 +132,11 @@ def format_error(error: GraphQLError) -> dict:
             extensions["code"] = (original.extensions or {}).get("code", BAD_USER_INPUT)
         elif isinstance(original, (TypeError, ValueError)) and _is_input_coercion(error):
             extensions["code"] = BAD_USER_INPUT
+        elif is_query_timeout(original):
+            log.warning("query cancelled: the request's statement timeout expired")
+            extensions["code"] = QUERY_TIMEOUT
+            formatted["message"] = ("the query ran past the request's time budget and was stopped: "
+                                    "ask for less (smaller pages, fewer nested lists, narrower filters)")
         elif isinstance(original, GuanxiError):  # an expected failure raised by a query's resolver
             extensions["code"] = _CODE_OF_FAILURE.get(type(original), BAD_USER_INPUT)
             formatted["message"] = "; ".join(str(e if not e.field else f"{camel(e.field)}: {e.message}") for e in original.errors)
@@ -137,6 +151,16 @@ def format_error(error: GraphQLError) -> dict:
             formatted["message"] = "Internal server error"
     formatted["extensions"] = extensions
     return formatted
+
+
+def is_query_timeout(error: BaseException | None) -> bool:
+    """A statement stopped at the request's deadline: PostgreSQL's statement_timeout
+    (SQLSTATE 57014), or SQLite interrupted by api/statement_budget.py's progress handler."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if getattr(error.orig, "sqlstate", None) == _QUERY_CANCELED:
+        return True
+    return isinstance(error.orig, sqlite3.OperationalError) and str(error.orig) == "interrupted"
 
 
 _CODE_OF_FAILURE = {NotFound: NOT_FOUND, Forbidden: FORBIDDEN}

@@ -18,14 +18,13 @@ from pathlib import Path
 
 import strawberry
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ParserCache, ValidationCache
-from strawberry.extensions.max_aliases import create_validator as alias_limit_rule
-from strawberry.extensions.query_depth_limiter import IgnoreContext
-from strawberry.extensions.query_depth_limiter import create_validator as depth_limit_rule
 from strawberry.types.base import get_object_definition
 from strawberry.types.field import StrawberryField
 
 from api.composition import CoreNames, PluginParts, check_keys, check_names
 from api.contrib import GraphQLContribution, as_list, normalise
+from api.cost import QueryCost
+from api.query_limits import alias_limit_rule, depth_limit_rule
 from api.fast_resolvers import install_direct_resolvers
 from api.references import CURRENT_CORE
 from api.scalars import bounded_datetime
@@ -67,15 +66,12 @@ def limits() -> list:
         lambda: AddValidationRules(_LIMIT_RULES),
         lambda: ParserCache(maxsize=QUERY_CACHE_SIZE),
         lambda: ValidationCache(maxsize=QUERY_CACHE_SIZE),
+        QueryCost,  # after validation, before execution: the role's budget of objects (api/cost.py)
     ]
 
 
-def _ignore_introspection(context: IgnoreContext) -> bool:
-    # GraphiQL's introspection query is deep by nature; it is not tenant data.
-    return context.field_name.startswith("__")
-
-
-_LIMIT_RULES = [depth_limit_rule(MAX_DEPTH, _ignore_introspection), alias_limit_rule(MAX_ALIASES)]
+# Ours, not strawberry's: those walk a fragment again at each spread (api/query_limits.py).
+_LIMIT_RULES = [depth_limit_rule(MAX_DEPTH), alias_limit_rule(MAX_ALIASES)]
 
 
 def _as_type(item):

@@ -16,6 +16,10 @@ core and plugin field (``all_fields``). For each:
 - the floor: the same tenant schema executed on the same page of customers
   already held in memory (no HTTP, no database): requests/s with 16 clients.
 
+``rate_limit_overhead`` is the list page's p50 with each request counted
+against the key's rate limit (in the database, or Redis with
+GUANXI_REDIS_URL) against counting off, minus 1, interleaved the same way.
+
 ``scoping_overhead`` is the list page's p50 with tenant scoping on (the
 tenant-bound sessions; on PostgreSQL row-level security too) against the
 same run with it off, minus 1, from interleaved rounds (goal: at most 0.10).
@@ -152,8 +156,25 @@ async def run(gx: Guanxi, key: str, requests: int, seconds: float) -> dict:
     list_page = "{ customers(first: 100) { totalCount edges { cursor node { %s } } } }" % customer_fields(schema, LIST_FIELDS)
     out.update(await scoping_overhead(gx, key, list_page))
     out.update(await metrics_overhead(gx, key, list_page))
+    out.update(await rate_limit_overhead(gx, key, list_page))
     out["database"] = gx.engine.dialect.name
     return out
+
+
+async def rate_limit_overhead(gx: Guanxi, key: str, query: str) -> dict:
+    """The p50 of the list page with every request counted against the key's
+    rate limit (the run's store: the database, or Redis with GUANXI_REDIS_URL)
+    against an app with counting off, interleaved, minus 1."""
+    counted = Guanxi(settings=gx.settings.model_copy(update={"rate_limits": COUNTED_NEVER_REFUSED}), plugins=gx.plugins)
+    uncounted = Guanxi(settings=gx.settings.model_copy(update={"rate_limits": "admin=0"}), plugins=gx.plugins)
+    apps = (create_app(counted), create_app(uncounted))
+    try:
+        out = await interleaved_overhead("rate_limit", *apps, key, query)
+    finally:
+        for engine, app in zip((counted, uncounted), apps):
+            app.state.rate_limits.close()
+            engine.engine.dispose()
+    return {**out, "rate_limit_store": "redis" if gx.settings.redis_url else "database"}
 
 
 async def scoping_overhead(gx: Guanxi, key: str, query: str) -> dict:
@@ -246,6 +267,10 @@ async def measure(app, gx: Guanxi, schema, principal: Principal, key: str, selec
     }
 
 
+# One key drives the whole bench: counted like any key, with a rate it never reaches.
+COUNTED_NEVER_REFUSED = "admin=100000000"
+
+
 def build_demo(url: str, customers: int) -> str:
     """The demo tenant in ``url``; its admin key (runs in a child process)."""
     gx = Guanxi(settings=Settings(database_url=url))
@@ -258,14 +283,20 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=200, help="sequential requests for p50/p99")
     parser.add_argument("--seconds", type=float, default=15.0, help="duration of each throughput run (shorter runs vary by 20%%)")
+    parser.add_argument("--rate-limits", default=COUNTED_NEVER_REFUSED,
+                        help="GUANXI_RATE_LIMITS for the run: by default every request is counted (in the database, "
+                             "or Redis with GUANXI_REDIS_URL) but the bench's one key is never refused; admin=0 turns counting off")
     args = parser.parse_args()
     import os
 
     url = os.environ.get("GUANXI_DATABASE_URL") or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench-api.db'}"
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         key = pool.submit(build_demo, url, args.customers).result()
-    gx = Guanxi(settings=Settings(database_url=url))
-    print(json.dumps(asyncio.run(run(gx, key, args.requests, args.seconds))))
+    gx = Guanxi(settings=Settings(database_url=url, rate_limits=args.rate_limits,
+                                  redis_url=os.environ.get("GUANXI_REDIS_URL") or None))
+    out = asyncio.run(run(gx, key, args.requests, args.seconds))
+    out["rate_limits"] = args.rate_limits
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -47,11 +47,15 @@ def main(argv: list[str] | None = None) -> dict:
     from engine.plugins.manager import get_plugin_manager
     from engine.runtime import Guanxi
     from tests.security import edge_cases, fuzzing, gqlgen
-    from tests.security.conftest import ROLES, LogCapture, SyncClient, harvest_tenant, introspect
+    from tests.security.conftest import GENERATED_QUERY_BUDGETS, ROLES, LogCapture, SyncClient, harvest_tenant, introspect
     from tests.security.conftest import seed as seed_tenant
 
     url = os.environ.get("GUANXI_DATABASE_URL") or f"sqlite:///{tempfile.mkdtemp(prefix='guanxi-fuzz-')}/fuzz.db"
-    settings_ = Settings(database_url=url)
+    # Protection on; but a few keys send thousands of requests a minute of generated
+    # queries that select everything, and a refused request would test nothing:
+    # their rates are counted, never reached, and their costs reported, never refused.
+    settings_ = Settings(database_url=url, rate_limits=",".join(f"{role}=100000000" for role in ROLES),
+                         query_cost_budgets=GENERATED_QUERY_BUDGETS)
     gx = Guanxi(settings=settings_, plugins=get_plugin_manager(), engine=make_engine(settings_))
     gx.upgrade()
     app = create_app(gx)

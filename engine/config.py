@@ -71,7 +71,8 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(
         15_000, ge=0, le=86_400_000,
         description="PostgreSQL: the `statement_timeout` of the application's connections; the server cancels "
-                    "a statement running longer (0: no limit). Not applied to `guanxi db`.")
+                    "a statement running longer (0: no limit). Not applied to `guanxi db`. Also each API "
+                    "request's time budget for all its database work, on both databases (`QUERY_TIMEOUT`).")
     db_response_timeout_s: float | None = Field(
         None, gt=0, le=86_400,
         description="PostgreSQL: how long a connection waits for any answer from the server before it is closed "
@@ -113,6 +114,24 @@ class Settings(BaseSettings):
         description="When set, `/metrics` answers only a scraper sending `Authorization: Bearer <token>`; "
                     "unset: anyone who reaches the port.")
 
+    # -- the API's protection (docs/api.md, Limits) --------------------------------------
+    query_cost_budgets: str | None = Field(
+        None,
+        description="Objects one query may ask for, per role, over the defaults (`viewer=10000,agent=10000,"
+                    "analyst=20000,admin=20000,platform=5000`): `role=number,...`.")
+    rate_limits: str | None = Field(
+        None,
+        description="Requests per minute per API key, per role, over the defaults (`viewer=1200,analyst=1200,"
+                    "agent=3000,admin=3000,platform=600`): `role=number,...`; `0` is unlimited.")
+    rate_limit_anonymous: int = Field(
+        60, ge=0, le=1_000_000,
+        description="Requests per minute per client address without a valid key (`0`: unlimited). Behind a "
+                    "proxy, run uvicorn with `--proxy-headers` so the address is the client's.")
+    redis_url: str | None = Field(
+        None,
+        description="Where every worker counts rate limits (`redis://host:6379/0`); unset: the database's "
+                    "`rate_limit_buckets` table.")
+
     # -- plugins -----------------------------------------------------------------------
     disabled_plugins: Annotated[frozenset[str], NoDecode] = Field(
         frozenset(), validation_alias="GUANXI_DISABLE_PLUGINS",
@@ -148,6 +167,20 @@ class Settings(BaseSettings):
             raise ValueError("not a database URL: sqlite:///path.db or postgresql+psycopg://user@host/db") from None
         if backend not in ("sqlite", "postgresql", "postgres"):
             raise ValueError(f"Guanxi runs on SQLite or PostgreSQL, not {backend}")
+        return value
+
+    @field_validator("query_cost_budgets", "rate_limits")
+    @classmethod
+    def _role_numbers(cls, value: str | None) -> str | None:
+        from engine.enums import Role
+
+        for part in (value or "").split(","):
+            if not part.strip():
+                continue
+            role, sep, number = part.partition("=")
+            if not sep or not number.strip().isdigit():
+                raise ValueError(f"expected role=number, got {part.strip()!r}")
+            Role.parse(role)  # a ValueError naming the roles
         return value
 
     @field_validator("log_level", mode="before")

@@ -239,8 +239,10 @@ class ImportJob(SQLModel, table=True):
 
 # The core's tables, created by the core's migrations (engine/migrations/versions).
 from engine.job_models import JOB_MODELS  # noqa: E402  (they refer to tenants by name only)
+from engine.rate_limit_models import RateLimitBucket  # noqa: E402
 
-CORE_MODELS = (Tenant, ApiKey, TenantModule, Customer, CustomerTag, Interaction, AuditEvent, ImportJob, *JOB_MODELS)
+CORE_MODELS = (Tenant, ApiKey, TenantModule, Customer, CustomerTag, Interaction, AuditEvent, ImportJob, *JOB_MODELS,
+               RateLimitBucket)
 
 # Customers' search forms and tag rows follow every ORM write (its mapper events).
 import engine.services.search  # noqa: E402,F401

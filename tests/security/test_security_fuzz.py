@@ -103,7 +103,7 @@ def test_ids_out_of_range_or_not_ascii_are_not_found(target, sync_client, captur
     s, _, _ = target
     gid = fuzzing.gqlgen_id("Customer", pk)
     body = sync_client.gql(s.keys["ADMIN"], "query($id: ID!) { node(id: $id) { id } customer(id: $id) { id } }", {"id": gid})
-    assert body == {"data": {"node": None, "customer": None}}
+    assert body["data"] == {"node": None, "customer": None} and "errors" not in body
     body = sync_client.gql(s.keys["ADMIN"], "mutation($id: ID!) { eraseCustomer(input: {id: $id}) { errors { code } } }", {"id": gid})
     assert body["data"]["eraseCustomer"]["errors"][0]["code"] == "NOT_FOUND"
     assert captured_logs.errors() == []
