@@ -26,10 +26,10 @@ from api.graphiql import graphiql, wants_graphiql
 from api.logs import set_tenant
 from api.metrics import note_graphql
 from api.operations import ambiguous_operations
-from api.request_inputs import request_input_problem
 from api.pagination import Cursors
 from api.platform import platform_schema
 from api.rate_limits import Decision, RateLimits
+from api.request_inputs import request_input_problem
 from api.schema import SchemaCache
 from api.threads import run_db
 from engine.runtime import Guanxi

@@ -187,7 +187,13 @@ class ComplaintType(Node):
 
     @strawberry.field(description="The case this one is linked under (a duplicate or follow-up); null when none.")
     async def parent(self, info: strawberry.Info) -> Optional[ComplaintType]:
-        return None if self.row.parent_id is None else await load_complaint(info, self.row.parent_id)
+        if self.row.parent_id is None:
+            return None
+        # One statement for every parent on the page, not one per case.
+        ctx = info.context
+        loader = ctx.loader("complaint", lambda s, ids: _cases_by_ids(s, ctx.tenant_id, ids))
+        row = await loader.load(self.row.parent_id)
+        return None if row is None else ComplaintType(row=row)
 
     @strawberry.field(description="The id of `parent` (a Complaint id); null when none.")
     def parent_id(self) -> Optional[strawberry.ID]:
@@ -324,6 +330,11 @@ class ComplaintType(Node):
         found = slice_page(rows or [], page, lambda r: EVENTS.cursor(cursors, r), total)
         return ComplaintEventConnection(edges=[ComplaintEventEdge(cursor=e.cursor, node=ComplaintEventType(row=e.node))
                                                for e in found.edges], page_info=found.page_info, count=total)
+
+
+def _cases_by_ids(session, tenant_id: int, ids: list[int]) -> dict[int, ComplaintCase]:
+    rows = session.execute(select(ComplaintCase).where(ComplaintCase.tenant_id == tenant_id, ComplaintCase.id.in_(ids))).scalars()
+    return {row.id: row for row in rows}
 
 
 async def load_complaint(info: strawberry.Info, pk: int) -> Optional[ComplaintType]:

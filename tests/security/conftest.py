@@ -152,6 +152,10 @@ class Seeded:
         return {"phone": self.phones, "email": self.emails, "code": self.codes, "name": self.names,
                 "wechat": self.wechats, "store": self.stores, "search": self.phones + self.emails + self.codes + self.names}
 
+    def personal(self) -> list[str]:
+        """The personal data and secrets planted in this tenant: never to be logged."""
+        return self.names + self.phones + self.emails + self.wechats + list(self.keys.values())
+
     def markers(self) -> list[str]:
         """Strings only this tenant's data contains."""
         return [self.marker, self.slug] + self.names + self.phones + self.emails + self.wechats + self.stores + self.external_ids + self.notes
@@ -309,6 +313,12 @@ class LogCapture(logging.Handler):
 
     def errors(self) -> list[str]:
         return [line for line, r in zip(self.lines, self.records) if r.levelno >= logging.ERROR]
+
+    def leaked(self, planted) -> list[str]:
+        """The planted values (personal data, API keys) found in any captured line:
+        docs/operations.md promises logs never carry them."""
+        text = self.text
+        return sorted({value for value in planted if isinstance(value, str) and len(value) >= 6 and value in text})
 
 
 @pytest.fixture

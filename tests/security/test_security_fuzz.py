@@ -47,6 +47,7 @@ def test_fuzzed_requests_never_fail_the_server(target, sync_client, captured_log
 
     check()
     assert seen["n"] >= min(FUZZ_EXAMPLES, 50)
+    assert captured_logs.leaked(s.personal()) == []
     assert sync_client.request("GET", "/healthz").status_code == 200
     assert sync_client.post(s.keys["VIEWER"], "{ me { role { code } } }").status_code == 200
 

@@ -47,7 +47,17 @@ def race(client, key: str, query: str, variables: list[dict], field: str, captur
         assert "errors" not in body, body
         payloads.append(body["data"][field])
     assert captured_logs.errors() == []
+    assert captured_logs.leaked([key, *_strings(variables)]) == []
     return payloads
+
+
+def _strings(value) -> list[str]:
+    """Every string the requests sent (codes, names, phones): none may reach the logs."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [s for item in value for s in _strings(item)] if isinstance(value, list) else []
 
 
 def _codes(payloads: list[dict]) -> Counter:
