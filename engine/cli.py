@@ -93,6 +93,7 @@ def score(
     as_json: bool = typer.Option(False, "--json", help="Print the scoring reports as JSON on stdout"),
 ) -> None:
     """Run batch scoring for a tenant; replaces its previous results atomically."""
+    from engine.db import allow_batch_statements
     from engine.errors import GuanxiError
     from engine.scoring import run_scoring
 
@@ -105,6 +106,7 @@ def score(
 
         try:
             with gx.tenant(tenant, actor="cli") as ctx:
+                allow_batch_statements(ctx.session, gx.settings.job_statement_timeout_ms)
                 reports = run_scoring(ctx, module, on_progress=on_progress)
                 progress.update(task, description="saving results", advance=1)
             progress.update(task, description="done", advance=1)

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         description="PostgreSQL: the `statement_timeout` of the application's connections; the server cancels "
                     "a statement running longer (0: no limit). Not applied to `guanxi db`. Also each API "
                     "request's time budget for all its database work, on both databases (`QUERY_TIMEOUT`).")
+    job_statement_timeout_ms: int = Field(
+        1_800_000, ge=0, le=86_400_000,
+        description="PostgreSQL: the `statement_timeout` of batch work (jobs run by `guanxi worker` or the API, "
+                    "`guanxi score`), which reads and writes a whole tenant and outlasts a request's budget "
+                    "(0: no limit; default 30 minutes).")
     db_response_timeout_s: float | None = Field(
         None, gt=0, le=86_400,
         description="PostgreSQL: how long a connection waits for any answer from the server before it is closed "

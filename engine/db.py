@@ -80,6 +80,12 @@ def _bound_answers(engine: Engine, response_timeout: float | None, statement_tim
         connection.response_timeout = response_timeout
         return connection
 
+    @event.listens_for(engine, "checkin")
+    def _back_to_request_bounds(dbapi_connection, _record):
+        # A batch transaction may have lengthened the wait (allow_batch_statements).
+        if isinstance(dbapi_connection, BoundedConnection):
+            dbapi_connection.response_timeout = response_timeout
+
     @event.listens_for(engine, "connect")
     def _statement_timeout(dbapi_connection, _record):
         # Outside any transaction, so it holds for the connection's life.
@@ -89,6 +95,20 @@ def _bound_answers(engine: Engine, response_timeout: float | None, statement_tim
                 cursor.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
         finally:
             dbapi_connection.autocommit = False
+
+
+def allow_batch_statements(session, timeout_ms: int) -> None:
+    """Let this transaction's statements run up to ``timeout_ms`` (0: no
+    limit) rather than a request's bound: a job or ``guanxi score`` reads and
+    writes a whole tenant. PostgreSQL only (SQLite has no statement timeout);
+    the connection gets its request bounds back when it returns to the pool."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+    raw = connection.connection.dbapi_connection
+    if isinstance(raw, BoundedConnection) and raw.response_timeout is not None:
+        raw.response_timeout = timeout_ms / 1000 + 2.0 if timeout_ms else None
 
 
 def _act_as(engine: Engine, role: str) -> None:

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine import job_leases, job_runs, metrics
+from engine.db import allow_batch_statements
 from engine.errors import FieldError, ValidationFailed
 from engine.job_leases import Claim
 from engine.job_models import FAILED, MANUAL, SUCCEEDED
@@ -295,6 +296,7 @@ class Worker:
         try:
             runner = self._runner(claim)
             with self.gx.tenant(claim.tenant_id, actor=WORKER_ACTOR) as ctx:
+                allow_batch_statements(ctx.session, self.gx.settings.job_statement_timeout_ms)
                 outcome.value = runner(ctx, claim.params)
                 # In the job's own transaction: the run says SUCCEEDED exactly when its work is committed.
                 job_runs.mark_succeeded(ctx.session, claim.run_id, self.worker_id, job_runs.result_of(outcome.value),

@@ -367,3 +367,30 @@ def test_two_tenants_score_at_once_in_one_worker(gx, make_tenant):
             assert (report["module"], report["scored"]) == ("rfm", 3 + n)
     one, two = runs(gx, first)
     assert two.started_at >= one.finished_at
+
+
+def test_a_job_outlasts_a_requests_statement_timeout(gx):
+    """A request's statement timeout (300 ms here) does not cut batch work
+    short: a job runs under GUANXI_JOB_STATEMENT_TIMEOUT_MS, and its connection
+    gets the request's bound back when it returns to the pool."""
+    if gx.engine.dialect.name != "postgresql":
+        pytest.skip("statement timeouts are PostgreSQL's")
+    settings = gx.settings.model_copy(update={"statement_timeout_ms": 300, "job_statement_timeout_ms": 10_000})
+
+    def sleepy(ctx):
+        return ctx.session.execute(sa.text("SELECT 'rested' FROM pg_sleep(0.8)")).scalar_one()
+
+    plugins = PluginManager(settings=settings)
+    plugins.register_module(JobsPlugin([Job(name=f"{MODULE}.sleepy", module=MODULE, every_minutes=60, run=sleepy)]),
+                            name="tests.jobs_plugin.testjobs")
+    plugins.check()
+    tgx = Guanxi(settings=settings, plugins=plugins)
+    try:
+        tenant = new_tenant(tgx, (MODULE,))
+        [outcome] = Worker(tgx, clock=FakeClock(), tenants=[tenant]).run_once()
+        assert (outcome.status, outcome.value) == ("SUCCEEDED", "rested"), outcome.error
+        for _ in range(2):  # every pooled connection is back to a request's bound
+            with tgx.engine.connect() as connection, pytest.raises(sa.exc.OperationalError, match="statement timeout"):
+                connection.execute(sa.text("SELECT pg_sleep(2)"))
+    finally:
+        tgx.engine.dispose()
