@@ -113,7 +113,13 @@ class ComplaintStats:
     groups: list[StatsGroup] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The report as the CLI prints it: statuses by their codes, as the API names them."""
+        report = asdict(self)
+        report["by_status"] = {status.upper(): count for status, count in self.by_status.items()}
+        if self.group_by in ("status", "priority"):
+            for group in report["groups"]:
+                group["key"] = None if group.get("key") is None else str(group["key"]).upper()
+        return report
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:

@@ -3,6 +3,8 @@ on the real engine (SQLite, and PostgreSQL when configured)."""
 
 from __future__ import annotations
 
+import json
+
 from datetime import timedelta
 
 import pytest
@@ -276,5 +278,6 @@ def test_cli_sweep_runs_for_a_tenant(gx, make_tenant, database_url, monkeypatch)
     assert "0 escalated" in again.output
     stats = CliRunner().invoke(complaints_app, ["stats", "--tenant", slug])
     assert stats.exit_code == 0 and '"count": 1' in stats.output
+    assert json.loads(stats.output)["by_status"] == {"RECEIVED": 1}, stats.output  # codes, as the API names them
     refused = CliRunner().invoke(complaints_app, ["sweep", "--tenant", make_tenant()])
     assert refused.exit_code == 1 and "not enabled" in refused.output
