@@ -3,22 +3,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install schema-lint chromium vendor-graphiql demo demo-data test bench clean
+.PHONY: install lock schema-lint chromium vendor-graphiql demo demo-data test bench clean
 
 # The example plugin is installed the way integrators install theirs, so the
 # engine's own tests run with a third-party plugin installed.
 EXAMPLE := examples/guanxi-birthdays
 
-$(BIN)/.installed: pyproject.toml $(EXAMPLE)/pyproject.toml
+# Every install takes the versions pinned in constraints.txt (make lock).
+PIP_INSTALL := $(BIN)/pip install --quiet -c constraints.txt
+
+$(BIN)/.installed: pyproject.toml $(EXAMPLE)/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	$(BIN)/pip install --quiet -e $(EXAMPLE)
+	$(PIP_INSTALL) -e '.[test]'
+	$(PIP_INSTALL) -e $(EXAMPLE)
 	$(BIN)/guanxi warm-up  # compile the numba kernels once, into their cache
 	touch $@
 
 # graphql-schema-linter, pinned by its lock file, for tests/api/test_schema_lint.py.
-SCHEMA_LINT := tools/schema-lint
+SCHEMA_LINT := .ci/schema-lint
 $(SCHEMA_LINT)/node_modules/.installed: $(SCHEMA_LINT)/package.json $(SCHEMA_LINT)/package-lock.json
 	npm ci --prefix $(SCHEMA_LINT) --no-audit --no-fund --loglevel=error
 	touch $@
@@ -38,6 +41,16 @@ chromium:
 	    echo "tests/browser are skipped without /usr/bin/chromium: sudo apt-get install -y chromium"; \
 	  fi; \
 	fi
+
+# Re-resolve constraints.txt from scratch (the newest releases pyproject.toml
+# allows, the bench and otel extras included) in a throwaway environment;
+# then make clean test bench before committing it.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	.lock-venv/bin/pip install --quiet '.[test,bench,otel]' ./$(EXAMPLE)
+	{ sed -n '1,/^$$/p' constraints.txt; .lock-venv/bin/pip freeze --exclude guanxi --exclude guanxi-birthdays; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .lock-venv
 
 # Re-fetch GraphiQL's browser files from npm (versions in the script; api/static/graphiql/VENDOR.md).
 vendor-graphiql:
@@ -62,11 +75,11 @@ test: chromium install schema-lint
 	exit $$status
 
 bench: install
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(PIP_INSTALL) -e '.[test,bench]'
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.rfm
 	$(BIN)/python -m bench.clv
 	$(BIN)/python -m bench.cli
 
 clean:
-	rm -rf $(VENV) $(SCHEMA_LINT)/node_modules *.egg-info .pytest_cache guanxi.db guanxi.db-wal guanxi.db-shm
+	rm -rf $(VENV) .lock-venv $(SCHEMA_LINT)/node_modules *.egg-info .pytest_cache guanxi.db guanxi.db-wal guanxi.db-shm

@@ -1,5 +1,5 @@
 """The whole schema follows the schema conventions of docs/api.md, checked by
-graphql-schema-linter (tools/schema-lint, installed by ``make install``).
+graphql-schema-linter (.ci/schema-lint, installed by ``make test``).
 
 Every type, field, argument, input value and enum value has a description;
 enum values are upper-case, types PascalCase, fields camelCase; connections
@@ -29,7 +29,7 @@ from engine import hookimpl
 from engine.config import Settings
 from engine.plugins import ModuleInfo, PluginManager
 
-LINT_DIR = Path(__file__).resolve().parents[2] / "tools" / "schema-lint"
+LINT_DIR = Path(__file__).resolve().parents[2] / ".ci" / "schema-lint"
 LINTER = LINT_DIR / "node_modules" / ".bin" / "graphql-schema-linter"
 
 
@@ -41,7 +41,7 @@ PLATFORM_WITHOUT = {"relay-page-info-spec"}
 def lint(sdl: str, folder: Path, skip: frozenset[str] | set[str] = frozenset()) -> list[str]:
     """The linter's complaints about ``sdl``, as "rule: message" lines."""
     if not LINTER.exists():
-        pytest.fail(f"{LINTER} is missing: run `make install` (npm ci in tools/schema-lint)")
+        pytest.fail(f"{LINTER} is missing: run `make schema-lint` (npm ci in .ci/schema-lint)")
     if shutil.which("node") is None:
         pytest.fail("node is not installed; the schema linter needs it")
     path = folder / "schema.graphql"
