@@ -97,8 +97,8 @@ def create_app(gx: Guanxi | None = None, tracing: Tracing | None = None) -> Star
     trace_engine(gx.engine, tracing)
     schemas = SchemaCache(gx.plugins)
     job_runner = ApiJobRunner(gx) if settings.api_runs_jobs else None
-    rate_limits = RateLimits.from_settings(gx.settings, gx)
-    graphql = GraphQLEndpoint(gx, schemas, cursors, job_runner, rate_limits, parse_budgets(gx.settings.query_cost_budgets))
+    rate_limits = RateLimits.from_settings(settings, gx)
+    graphql = GraphQLEndpoint(gx, schemas, cursors, job_runner, rate_limits, parse_budgets(settings.query_cost_budgets))
     export = ExportEndpoint(gx, schemas)
 
     async def healthz(_request: Request) -> JSONResponse:

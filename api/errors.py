@@ -10,7 +10,7 @@ import sqlite3
 
 import strawberry
 from graphql import GraphQLError
-from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError as PoolTimeout
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, TimeoutError as PoolTimeout
 
 from engine import integrity
 from engine.errors import FieldError as EngineFieldError
@@ -173,6 +173,11 @@ def _is_input_coercion(error: GraphQLError) -> bool:
 def field_errors(errors: list[EngineFieldError], index: int | None = None) -> list[dict]:
     """Engine FieldErrors as payload error objects (field names in camelCase)."""
     return [{"field": camel(e.field) or None, "message": e.message, "code": e.code, "index": index} for e in errors]
+
+
+# What a mutation catches and hands to expected_failure: a service's refusal,
+# or a statement the database refused.
+EXPECTED_FAILURES = (GuanxiError, IntegrityError, DataError)
 
 
 def expected_failure(error: Exception) -> GuanxiError:

@@ -94,23 +94,9 @@ class InteractionInput:
 
 @strawberry.input(description="One item of a bulk: as InteractionInput, but `occurredAt` is checked per item, so an item "
                              "whose time is not a date (or out of range) is an item error and the others are stored.")
-class BulkInteractionInput:
-    kind: InteractionKindCode = strawberry.field(description="What happened.")
+class BulkInteractionInput(InteractionInput):
     occurred_at: str = strawberry.field(description="ISO 8601 date-time, from 1900 on and not more than a day in the "
                                                     "future; without an offset, the tenant's local time.")
-    customer_id: Optional[strawberry.ID] = strawberry.field(default=None, description="The Customer; give this or `customerCode`.")
-    customer_code: Optional[str] = strawberry.field(default=None, description="The customer's code; give this or `customerId`.")
-    channel: Optional[ChannelCode] = strawberry.field(default=None, description="Where it happened.")
-    store: Optional[str] = strawberry.field(default=None, description="The store it happened in.")
-    staff: Optional[str] = strawberry.field(default=None, description="The staff member involved.")
-    amount: Optional[Decimal] = strawberry.field(default=None, description="Money, for purchases and refunds (two decimals, positive).")
-    quantity: Optional[int] = strawberry.field(default=None, description="Number of items, for purchases and refunds.")
-    external_id: Optional[str] = strawberry.field(default=None, description="Your id for it (an order number): an id already recorded "
-                                                                           "is reported as a duplicate and not stored again.")
-    reverses_id: Optional[strawberry.ID] = strawberry.field(default=None, description="For a refund: the purchase it reverses (an Interaction id).")
-    reverses_external_id: Optional[str] = strawberry.field(default=None, description="For a refund: the externalId of the purchase it reverses.")
-    payload: Optional[JSON] = strawberry.field(default=None, description="Anything else to keep with it, a JSON object (modules read some keys, "
-                                                                        "such as the complaint category).")
 
 
 @strawberry.input(description="Interactions to record together.")
@@ -164,7 +150,7 @@ def customer_values(fields: CustomerFields) -> dict[str, Any]:
     return values
 
 
-def interaction_values(item: InteractionInput | BulkInteractionInput) -> dict[str, Any]:
+def interaction_values(item: InteractionInput) -> dict[str, Any]:
     """The service's dict for one item; bad ids become field errors of that item."""
     values = {k: v for k, v in provided(item).items() if v is not None}
     errors = []

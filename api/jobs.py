@@ -8,7 +8,6 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Optional
-from zoneinfo import ZoneInfo
 
 import strawberry
 from sqlmodel import Session

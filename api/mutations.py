@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import DataError, IntegrityError
-
 from api.context import RequestContext
 from api.enums import code_of
-from api.errors import expected_failure, field_errors
+from api.errors import EXPECTED_FAILURES, expected_failure, field_errors
 from api.ids import decode_id, to_global_id
 from api.inputs import CreateApiKeyInput, CustomerFields, IdInput, RecordInteractionsInput, customer_values, interaction_values
 from api.types import DuplicateItem, Error, ItemError
@@ -31,7 +29,7 @@ async def guarded(ctx: RequestContext, work) -> dict[str, Any]:
     comes back as ``{"errors": [Error...]}``. Plugins' mutations use it too."""
     try:
         return await ctx.write(work)
-    except (GuanxiError, IntegrityError, DataError) as error:  # refused by a service, or by the database (a race)
+    except EXPECTED_FAILURES as error:  # refused by a service, or by the database (a race)
         return {"errors": errors_of(expected_failure(error))}
 
 
@@ -112,7 +110,7 @@ async def record_interactions(ctx: RequestContext, data: RecordInteractionsInput
 
     try:
         result = await ctx.write(work)
-    except (GuanxiError, IntegrityError, DataError) as error:
+    except EXPECTED_FAILURES as error:
         return {"errors": errors_of(expected_failure(error))}
     for index, errs in sorted(result.errors.items()):
         if index not in bad:

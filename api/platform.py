@@ -6,12 +6,9 @@ import functools
 from typing import Annotated, Optional
 
 import strawberry
-from sqlalchemy.exc import DataError, IntegrityError
-
-from api.errors import expected_failure, forbidden
+from api.errors import EXPECTED_FAILURES, expected_failure, forbidden
 from api.types import ERRORS, INPUT, Error, Tenant
 from engine.enums import Role
-from engine.errors import GuanxiError
 from engine.services import keys, tenants
 
 
@@ -70,7 +67,7 @@ class PlatformMutation:
 
         try:
             return await ctx.run(work)
-        except (GuanxiError, IntegrityError, DataError) as error:  # two requests creating one slug: a CONFLICT
+        except EXPECTED_FAILURES as error:  # two requests creating one slug: a CONFLICT
             return TenantPayload(errors=errors_of(expected_failure(error)))
 
 

@@ -36,11 +36,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from bench.ingest import drop_postgres, open_engine, postgres_url
 from engine.bulk import insert_rows
-from engine.models import CUSTOMER_PERSONAL_FIELDS, Customer
+from engine.models import Customer
 from engine.scoring import replace_result_columns
 from engine.services import export as exports
 from engine.services.modules import set_enabled

@@ -267,7 +267,6 @@ async def test_gross_and_net_spend_are_named_as_such(gx, shop):
 
 async def test_objects_sit_next_to_the_ids_that_reference_them(gx, shop):
     slug, ids, admin = shop
-    at = datetime(2025, 5, 1, tzinfo=timezone.utc)
     customer = to_global_id("Customer", ids[3])
     body = await admin.gql("""mutation($c: ID!) { first: recordInteraction(input: {customerId: $c, kind: PURCHASE, amount: "50",
         occurredAt: "2025-05-01T00:00:00Z", externalId: "o-1"}) { interaction { id } } }""", {"c": customer})

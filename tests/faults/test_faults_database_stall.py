@@ -6,7 +6,6 @@ Also each bound on its own: statement, pool checkout."""
 from __future__ import annotations
 
 import importlib.util
-import threading
 import time
 from pathlib import Path
 
