@@ -99,6 +99,7 @@ def generate_demo(
         if on_progress:
             on_progress(done, total, "interactions")
     notes = _catch_up(gx, on_progress)
+    notes += _module_demo_data(gx, seed)
     _refresh_statistics(gx)
     return DemoResult(True, customers, total, admin_key, notes)
 
@@ -136,6 +137,40 @@ def _catch_up(gx: Guanxi, on_progress) -> list[str]:
             notes.append(f"{module}: not scored ({error})")
     if on_progress:
         on_progress(2, 2, "done")
+    return notes
+
+
+def dependency_order(modules: dict) -> list[str]:
+    """Module names with each after the modules it depends on (registration order otherwise)."""
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in ordered or name not in modules:
+            return
+        for dep in modules[name].depends_on:
+            visit(dep)
+        ordered.append(name)
+
+    for name in modules:
+        visit(name)
+    return ordered
+
+
+def _module_demo_data(gx: Guanxi, seed: int) -> list[str]:
+    """Each module adds its own share (guanxi_demo_data), after the modules it
+    builds on, in a transaction of its own; global plugins last."""
+    impls = {gx.plugins.plugin_label(impl.plugin): impl for impl in gx.plugins.hook.guanxi_demo_data.get_hookimpls()}
+    names = dependency_order(gx.plugins.modules) + sorted(set(impls) - set(gx.plugins.modules))
+    notes = []
+    for name in names:
+        impl = impls.get(name)
+        if impl is None:
+            continue
+        with gx.tenant(DEMO_SLUG, actor="demo") as ctx:
+            args = {"ctx": ctx, "seed": seed}
+            note = impl.function(*[args[arg] for arg in impl.argnames])
+        if note:
+            notes.append(f"{name}: {note}")
     return notes
 
 

@@ -179,3 +179,17 @@ def guanxi_cli_commands():
     this hook is called, after loading every plugin, only for a group nobody
     declared (engine/cli_discovery.py).
     """
+
+
+@hookspec
+def guanxi_demo_data(ctx, seed):
+    """Add the module's share of the demo tenant (``guanxi demo``, ``make demo``).
+
+    Called once per enabled module, in dependency order (a module after those
+    it depends on), after the demo's customers and two years of interactions
+    are recorded, the periodic jobs have caught up and RFM and CLV have scored.
+    ``ctx`` is the demo tenant's ``TenantContext`` (one transaction per
+    module); ``seed`` an int to seed random choices with, so two demos are
+    alike. Return a short note of what was added (a str, shown by the CLI)
+    or None.
+    """

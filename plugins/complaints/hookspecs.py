@@ -31,6 +31,21 @@ class ComplaintEscalation:
     at: datetime
 
 
+@dataclass(frozen=True)
+class ComplaintStatusChange:
+    """One case moving from one status to another (``workflow.Status`` values, e.g. "resolved")."""
+
+    case_id: int
+    customer_id: int
+    from_status: str
+    to_status: str
+    category: str
+    store: str | None
+    assignee: str | None
+    satisfaction: int | None  # the follow-up score, once recorded
+    at: datetime
+
+
 @hookspec
 def guanxi_complaint_escalated(ctx, escalation):
     """A complaint case was escalated by the SLA sweep (same transaction).
@@ -40,4 +55,17 @@ def guanxi_complaint_escalated(ctx, escalation):
     escalation, only on plugins enabled for the tenant (global plugins
     always). Notify here (mail, WeChat work, paging); raising aborts the
     sweep's transaction. Return value ignored.
+    """
+
+
+@hookspec
+def guanxi_complaint_status_changed(ctx, change):
+    """A complaint case changed status (routed, resolved, followed up, closed,
+    reopened, ...), inside the same transaction, after the change is written.
+
+    ``ctx`` is the tenant's ``TenantContext``; ``change`` a
+    ``plugins.complaints.hookspecs.ComplaintStatusChange``. Called once per
+    transition, only on plugins enabled for the tenant (global plugins
+    always). Write through ``ctx.session``; raising aborts the transition.
+    Return value ignored.
     """

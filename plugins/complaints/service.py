@@ -31,6 +31,7 @@ from engine.models import Customer
 from engine.types import utcnow
 from engine.services import audit
 from plugins.complaints.business_hours import add_business_minutes, business_minutes_between, business_table
+from plugins.complaints.hookspecs import ComplaintStatusChange
 from plugins.complaints.models import ComplaintCase, ComplaintEvent
 from plugins.complaints.settings import BusinessCalendar, ComplaintsSettings
 from plugins.complaints.workflow import (
@@ -229,6 +230,10 @@ def _move(ctx: TenantContext, case: ComplaintCase, target: Status, at: datetime,
     case.updated_at = at
     ctx.session.add(case)
     _event(ctx, case, "TRANSITION", at, note, previous, target.value, data)
+    ctx.hooks.guanxi_complaint_status_changed(ctx=ctx, change=ComplaintStatusChange(
+        case_id=case.id, customer_id=case.customer_id, from_status=previous, to_status=target.value,
+        category=case.category, store=case.store, assignee=case.assignee, satisfaction=case.satisfaction, at=at,
+    ))
 
 
 def _first_response(settings: ComplaintsSettings, case: ComplaintCase, at: datetime) -> None:

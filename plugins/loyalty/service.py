@@ -42,6 +42,7 @@ from engine.types import CENT, UtcDateTime, utcnow
 from engine.services import audit
 from engine.services.interactions import refunds_of
 from plugins.loyalty import kernels
+from plugins.loyalty.hookspecs import TierChange
 from plugins.loyalty.ledger_math import (
     InsufficientPoints,
     Lot,
@@ -320,6 +321,7 @@ class Writer:
         self.lots: list[dict] = []
         self.deltas: dict[int, int] = defaultdict(int)
         self.history: list[dict] = []
+        self.tier_changes: list[TierChange] = []
         self.now = utcnow()
         self.tenant_id = ctx.tenant_id
         self.actor = ctx.actor
@@ -372,6 +374,7 @@ class Writer:
             "tenant_id": self.ctx.tenant_id, "member_id": member.id, "from_tier": member.tier_code,
             "to_tier": new_code, "why": why[:300], "at": at, "actor": self.ctx.actor,
         })
+        self.tier_changes.append(TierChange(member.customer_id, member.id, member.tier_code, new_code, why[:300], at))
         member.tier_code = new_code
         member.tier_achieved_at = at
 
@@ -422,7 +425,9 @@ class Writer:
             )
         if self.history:
             session.execute(sa.insert(H), self.history)
-        self.entries, self.lots, self.deltas, self.history = [], [], defaultdict(int), []
+        if self.tier_changes:
+            self.ctx.hooks.guanxi_loyalty_tier_changed(ctx=self.ctx, changes=self.tier_changes)
+        self.entries, self.lots, self.deltas, self.history, self.tier_changes = [], [], defaultdict(int), [], []
 
 
 # -- enrolment ----------------------------------------------------------------------

@@ -45,6 +45,7 @@ class Listener:
 
     def __init__(self):
         self.heard = []
+        self.moves = []
 
     @hookimpl
     def guanxi_module(self):
@@ -53,6 +54,10 @@ class Listener:
     @hookimpl
     def guanxi_complaint_escalated(self, ctx, escalation):
         self.heard.append((ctx.tenant.slug, escalation.case_id, escalation.level, escalation.clock))
+
+    @hookimpl
+    def guanxi_complaint_status_changed(self, ctx, change):
+        self.moves.append((change.case_id, change.from_status, change.to_status, change.satisfaction))
 
 
 @pytest.fixture
@@ -281,3 +286,15 @@ def test_cli_sweep_runs_for_a_tenant(gx, make_tenant, database_url, monkeypatch)
     assert json.loads(stats.output)["by_status"] == {"RECEIVED": 1}, stats.output  # codes, as the API names them
     refused = CliRunner().invoke(complaints_app, ["sweep", "--tenant", make_tenant()])
     assert refused.exit_code == 1 and "not enabled" in refused.output
+
+
+def test_every_status_change_is_heard_with_the_follow_up_score(gx, make_tenant, listener):
+    slug = make_tenant(modules=("complaints",))
+    case_id, _ = _open(gx, slug, _customer(gx, slug))
+    with gx.tenant(slug, actor="agent") as ctx:
+        service.resolve_case(ctx, case_id, "换货", "PRODUCT")
+        service.record_follow_up(ctx, case_id, 2)
+    statuses = [(frm, to) for _, frm, to, _ in listener.moves]
+    assert statuses == [("received", "resolved"), ("resolved", "follow_up"), ("follow_up", "in_progress")]  # 2: reopened
+    assert all(case == case_id for case, *_ in listener.moves)
+    assert listener.moves[-1][3] == 2

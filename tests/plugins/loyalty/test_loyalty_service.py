@@ -9,8 +9,10 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from engine import hookimpl
 from engine.errors import NotFound, ValidationFailed
 from engine.jobs import run_jobs
+from engine.plugins import GlobalPlugin
 from engine.services.customers import create_customer, erase_customer
 from engine.services.interactions import record_interaction, record_interactions
 from engine.services.modules import configure, set_enabled
@@ -517,3 +519,35 @@ def test_an_integrators_earning_rule_applies_through_the_hook(gx, make_tenant):
         gx.plugins.unregister(plugin)
     assert _member(gx, tenant, small).balance == 100
     assert _member(gx, tenant, large).balance == 1800
+
+
+class TierListener:
+    """A global plugin hearing every tier change, as campaigns or an integrator would."""
+
+    def __init__(self):
+        self.heard = []
+
+    @hookimpl
+    def guanxi_module(self):
+        return GlobalPlugin(name="tier-listener")
+
+    @hookimpl
+    def guanxi_loyalty_tier_changed(self, ctx, changes):
+        self.heard.extend((ctx.tenant.slug, c.customer_id, c.from_tier, c.to_tier) for c in changes)
+
+
+def test_a_tier_upgrade_is_heard_by_other_plugins_once(gx, loyal):
+    listener = TierListener()
+    gx.plugins.register_module(listener, name=f"tier-listener-{id(listener)}")
+    gx.plugins.check()
+    try:
+        t0 = _now() - timedelta(days=10)
+        cid = _customer(gx, loyal)
+        _buy(gx, loyal, cid, "1000", t0)  # enrolled as MEMBER: not a change
+        assert listener.heard == []
+        _buy(gx, loyal, cid, "1500", t0 + timedelta(days=1))
+        assert listener.heard == [(loyal, cid, "MEMBER", "SILVER")]
+        _buy(gx, loyal, cid, "10", t0 + timedelta(days=2))
+        assert len(listener.heard) == 1
+    finally:
+        gx.plugins.unregister(listener)
