@@ -193,3 +193,17 @@ def guanxi_demo_data(ctx, seed):
     alike. Return a short note of what was added (a str, shown by the CLI)
     or None.
     """
+
+
+@hookspec
+def guanxi_domain_events(ctx, events):
+    """Domain events happened in the tenant (``engine.events.emit``), inside
+    the transaction that made the change.
+
+    ``events`` is a list of ``engine.events.DomainEvent`` (id, type,
+    customer_id, data, occurred_at). A plugin that delivers them elsewhere
+    stores them through ``ctx.session`` (an outbox), so an event exists
+    exactly when its change does; send nothing over the network here.
+    Called only on plugins enabled for the tenant (global plugins always).
+    Return value ignored.
+    """
