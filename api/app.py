@@ -39,6 +39,7 @@ from api.rate_limits import RateLimits
 from api.schema import SchemaCache
 from api.tracing import Tracing, trace_engine, tracing_from_env
 from engine.config import Settings
+from engine.plugins import PluginError
 from engine.runtime import Guanxi
 
 
@@ -81,6 +82,20 @@ class ReadinessProbe:
         with anyio.move_on_after(self.timeout):
             await anyio.to_thread.run_sync(ping, abandon_on_cancel=True)
         return outcome[0] if outcome else "Timeout"
+
+
+def plugin_routes(gx: Guanxi) -> list:
+    """The plugins' own routes (guanxi_http_routes), each under /<its module>/."""
+    routes = []
+    for impl in reversed(gx.plugins.hook.guanxi_http_routes.get_hookimpls()):
+        owner = gx.plugins.plugin_label(impl.plugin)
+        if owner not in gx.plugins.modules:
+            owner = gx.plugins.global_plugins[owner].name
+        for route in impl.function(*[gx for _ in impl.argnames]) or []:
+            if not route.path.startswith(f"/{owner}/"):
+                raise PluginError(f"plugin {owner!r} serves {route.path!r}: its routes must start with /{owner}/")
+            routes.append(route)
+    return routes
 
 
 def create_app(gx: Guanxi | None = None, tracing: Tracing | None = None) -> Starlette:
@@ -140,6 +155,7 @@ def create_app(gx: Guanxi | None = None, tracing: Tracing | None = None) -> Star
             Route("/graphql", graphql.__call__, methods=["GET", "POST"]), Route("/healthz", healthz), Route("/readyz", readyz),
             Route("/export/segments/{name}", export.segment), Route("/export/{name}", export.named),
             *graphiql_ide.routes(),
+            *plugin_routes(gx),
         ] + ([metrics_route(settings.metrics_token)] if metrics is not None else []),
         middleware=middleware,
         lifespan=lifespan,

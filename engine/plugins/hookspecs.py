@@ -207,3 +207,18 @@ def guanxi_domain_events(ctx, events):
     Called only on plugins enabled for the tenant (global plugins always).
     Return value ignored.
     """
+
+
+@hookspec
+def guanxi_http_routes(gx):
+    """Return starlette routes (``Route``, ``Mount``) the app serves beside
+    /graphql, for what GraphQL cannot carry: a public survey page answered
+    with a token, a provider's inbound webhook. ``gx`` is the process's
+    ``engine.runtime.Guanxi``.
+
+    Every path must start with ``/<module name>/`` (or the global plugin's
+    name); another path fails at start. Routes are not tenant-filtered: the
+    handler finds the tenant (from a token or a key), checks the module is
+    enabled for it and answers bad input with a 4xx JSON error, never a 500.
+    Rate-limit unauthenticated writes (``request.app.state.rate_limits``).
+    """
