@@ -217,7 +217,7 @@ def engine_end_to_end(n: int) -> dict:
     from engine.scoring import load_purchase_batch, run_scoring
     from engine.services.modules import configure, set_enabled
     from engine.services.tenants import create_tenant
-    from plugins.clv.service import fit_clv, refunds_up_to, utc_offset_seconds
+    from plugins.clv.service import LocalCalendar, fit_clv, refunds_up_to
 
     with tempfile.TemporaryDirectory() as tmp:
         url = os.environ.get("GUANXI_BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench-clv.db"
@@ -260,7 +260,7 @@ def engine_end_to_end(n: int) -> dict:
             read_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             fit_clv(batch.offsets, batch.times, batch.amounts, refunds_up_to(batch, batch.as_of_epoch),
-                    batch.as_of_epoch, ctx.module_settings("clv"), utc_offset_seconds("UTC", as_of))
+                    batch.as_of_epoch, ctx.module_settings("clv"), LocalCalendar(batch.local_days))
             fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         with gx.tenant(slug) as ctx:
