@@ -170,3 +170,20 @@ def test_a_fit_past_its_time_budget_is_refused_after_reporting_progress(gx, make
         configure(ctx.session, gx.plugins, ctx.tenant_id, "clv", {"fit_time_budget_s": 120})
     report = score(gx, tenant, as_of=as_of)
     assert report.details["fit_seconds"] > 0.25
+
+
+@pytest.mark.anyio
+async def test_the_refusal_reaches_graphql_and_the_model_stays(gx, kept_then_no_churn, api):
+    tenant, run, scores = kept_then_no_churn
+    analyst = api(tenant, "ANALYST")
+    body = await analyst.gql(
+        "mutation($at: DateTime) { runScoring(input: {modules: [\"clv\"], asOf: $at}) { job { id } errors { message } } }",
+        {"at": NO_CHURN_AS_OF.isoformat()})
+    assert body["data"]["runScoring"]["errors"] == []
+    job = await analyst.wait_for_job(body["data"]["runScoring"]["job"]["id"])
+    assert job["status"] == "FAILED"
+    assert "fit refused: r =" in job["error"] and "previous run is kept" in job["error"]
+    model = await analyst.gql("{ clvModel { parameters { name value stdError } fittedAt } }")
+    shown = {p["name"]: p["value"] for p in model["data"]["clvModel"]["parameters"]}
+    assert shown == {name: p["value"] for name, p in run.parameters.items()}
+    _unchanged(gx, tenant, run, scores)
