@@ -299,7 +299,7 @@ def fit_clv(offsets, times, amounts, refunds, as_of: int, settings: ClvSettings,
     except ClvFitTimeout as error:
         raise refuse("settings.fit_time_budget_s", f"{error}: {KEPT}; raise fit_time_budget_s or check the data") from None
     except ClvFitError as error:
-        raise refuse("settings.penalizer", str(error)) from None
+        raise refuse("settings.penalizer", f"{error}; {KEPT}") from None
     reason = refusal_reason(settings.model, unit, fitter.params_, fitter.standard_errors_)
     if reason is not None:
         raise refuse("purchases", f"{reason}; {KEPT}")
