@@ -226,6 +226,10 @@ def _validation(offsets, times, amounts, as_of: int, settings: ClvSettings, unit
     except (ClvInputError, ClvFitError) as error:
         warnings.append(f"validation not computed: the calibration-period fit failed: {error}")
         return None, actual, predicted
+    refused = refusal_reason(settings.model, unit, report.params, report.standard_errors or {})
+    if refused is not None:  # the same checks as the run's own fit
+        warnings.append(f"validation not computed: the calibration-period fit was refused: {refused}")
+        return None, actual, predicted
     if not (np.all(np.isfinite(report.predicted)) and math.isfinite(report.total_predicted)):
         warnings.append("validation not computed: non-finite holdout predictions")
         return None, actual, predicted

@@ -58,6 +58,7 @@ class HoldoutReport:
     mean_absolute_error: float
     correlation: float | None  # Pearson; None when either side is constant
     by_frequency: list[FrequencyGroup]
+    standard_errors: dict[str, float] | None = None  # of params
 
 
 def _frequency_groups(frequency, actual, predicted, top: int) -> list[FrequencyGroup]:
@@ -153,4 +154,5 @@ def calibration_holdout(
         mean_absolute_error=float(np.abs(actual - predicted).mean()),
         correlation=correlation,
         by_frequency=_frequency_groups(x, actual, predicted, top_frequency),
+        standard_errors=dict(fitter.standard_errors_),
     )

@@ -187,3 +187,31 @@ async def test_the_refusal_reaches_graphql_and_the_model_stays(gx, kept_then_no_
     shown = {p["name"]: p["value"] for p in model["data"]["clvModel"]["parameters"]}
     assert shown == {name: p["value"] for name, p in run.parameters.items()}
     _unchanged(gx, tenant, run, scores)
+
+
+def test_a_degenerate_calibration_fit_leaves_the_validation_out_with_the_reason(monkeypatch):
+    """The validation's own fit goes through the same checks: a run with a sound
+    model and a degenerate calibration-period fit is stored without validation."""
+    from dataclasses import replace
+
+    from plugins.clv import service
+    from plugins.clv.settings import ClvSettings
+
+    real = service.calibration_holdout
+
+    def degenerate(*args, **kwargs):
+        report = real(*args, **kwargs)
+        return replace(report, params={**report.params, "r": 5e6})
+
+    monkeypatch.setattr(service, "calibration_holdout", degenerate)
+    purchases = simulate(1000, seed=2, start=START)
+    codes = sorted({code for code, _, _ in purchases})
+    index = {code: i for i, code in enumerate(codes)}
+    rows = sorted((index[code], int(when.timestamp()), amount) for code, when, amount in purchases)
+    owner = np.array([r[0] for r in rows])
+    offsets = np.searchsorted(owner, np.arange(len(codes) + 1))
+    times = np.array([r[1] for r in rows])
+    fit = service.fit_clv(offsets, times, np.array([r[2] for r in rows]), np.zeros(len(codes)),
+                          int(START.timestamp()) + 365 * 86400, ClvSettings())
+    assert fit.validation is None
+    assert any("calibration-period fit was refused: BG_NBD fit refused: r = 5e+06" in w for w in fit.warnings)
