@@ -28,6 +28,24 @@ per row, expanded back to customers).
 Compilation (``compile_s``) is measured in a child process against an empty
 numba cache directory; ``cached_load_s`` is a second child loading that cache.
 
+Local days (``engine_100k.read_days_vs_anchor``): the batch read with each
+purchase's stored local day (a fourth column, what CLV groups days by) against
+the same read without it (the anchor, the read before local days), five
+rounds interleaved in one run; the median of the per-round ratios and their
+range.
+
+The old offset (``dst_offset_error``): CDNOW with its dates as local
+midnights, weekly BG/NBD, summarised with each purchase's local day (as the
+engine does now) and with the as-of date's UTC offset applied to the whole
+history (as it did before): how many customers' summaries differ, the
+parameters' relative differences and the largest difference in probability
+alive.
+
+No churn (``no_churn_20k``, ``--no-churn-customers``, 0 to skip): the issue's
+tenant where nobody stops buying (everyone a Poisson buyer at one rate, mean
+gap 30 days, two years), summarised and fitted the way a run does
+(``fit_clv``), per model: how long until the fit is refused, and why.
+
 End to end (``engine_100k``, ``--engine-customers``, 0 to skip): the
 100k-customer simulation loaded into a tenant of a fresh SQLite database
 (``GUANXI_BENCH_DATABASE_URL`` for another one, e.g. PostgreSQL), then
@@ -217,7 +235,7 @@ def engine_end_to_end(n: int) -> dict:
     from engine.scoring import load_purchase_batch, run_scoring
     from engine.services.modules import configure, set_enabled
     from engine.services.tenants import create_tenant
-    from plugins.clv.service import fit_clv, refunds_up_to, utc_offset_seconds
+    from plugins.clv.service import LocalCalendar, fit_clv, refunds_up_to
 
     with tempfile.TemporaryDirectory() as tmp:
         url = os.environ.get("GUANXI_BENCH_DATABASE_URL") or f"sqlite:///{tmp}/bench-clv.db"
@@ -260,8 +278,10 @@ def engine_end_to_end(n: int) -> dict:
             read_s = time.perf_counter() - t0
             t0 = time.perf_counter()
             fit_clv(batch.offsets, batch.times, batch.amounts, refunds_up_to(batch, batch.as_of_epoch),
-                    batch.as_of_epoch, ctx.module_settings("clv"), utc_offset_seconds("UTC", as_of))
+                    batch.as_of_epoch, ctx.module_settings("clv"), LocalCalendar(batch.local_days))
             fit_s = time.perf_counter() - t0
+        with gx.tenant(slug, write=False) as ctx:
+            read_days = read_with_days_against_anchor(ctx.session, tenant_id, as_of)
         t0 = time.perf_counter()
         with gx.tenant(slug) as ctx:
             [report] = run_scoring(ctx, ["clv"], as_of=as_of)
@@ -280,10 +300,99 @@ def engine_end_to_end(n: int) -> dict:
             "write_commit_s": round(total_s - read_s - fit_s, 3),
             "cli_s": round(cli_s, 2), "cli_ok": done.returncode == 0,
             "scored": report.scored, "params": report.details["parameters"],
+            "read_days_vs_anchor": read_days,
         }
         if done.returncode != 0:
             out["cli_error"] = (done.stderr or done.stdout)[-500:]
         return out
+
+
+def read_with_days_against_anchor(session, tenant_id: int, as_of, rounds: int = 5) -> dict:
+    """The purchases read with local days (4 columns) against without (3), interleaved."""
+    from engine.scoring import _fetch
+
+    with_days, anchor = [], []
+    for _ in range(rounds):
+        anchor.append(timed(lambda: _fetch(session, "PURCHASE", tenant_id, as_of))[1])
+        with_days.append(timed(lambda: _fetch(session, "PURCHASE", tenant_id, as_of, with_days=True))[1])
+    ratios = sorted(w / a for w, a in zip(with_days, anchor))
+    return {"rounds": rounds, "with_days_median_s": round(float(np.median(with_days)), 3),
+            "anchor_median_s": round(float(np.median(anchor)), 3),
+            "ratio_median": round(float(np.median(ratios)), 3),
+            "ratio_range": [round(ratios[0], 3), round(ratios[-1], 3)]}
+
+
+def dst_offset_error() -> dict:
+    """CDNOW in DST zones: local days against the as-of date's offset for the whole history."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    raw = np.loadtxt(CDNOW / "CDNOW_sample.txt", dtype=str)
+    ids, dates, amounts = raw[:, 1].astype(int), raw[:, 2], raw[:, 4].astype(float)
+    out = {}
+    for zone_name, as_of_day in (("Australia/Sydney", (1997, 9, 30)), ("America/New_York", (1998, 1, 1))):
+        zone = ZoneInfo(zone_name)
+        local = [datetime(int(d[:4]), int(d[4:6]), int(d[6:]), tzinfo=zone) for d in dates]
+        utc = np.array([int(t.timestamp()) for t in local])
+        days = np.array([t.date().toordinal() - 719163 for t in local])  # 719163: 1970-01-01
+        order = np.lexsort((utc, ids))
+        _, counts = np.unique(ids[order], return_counts=True)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        end = datetime(*as_of_day, tzinfo=zone)
+        as_of, offset = int(end.timestamp()), int(end.utcoffset().total_seconds())
+        times, spend = utc[order], amounts[order]
+        new = summarise(offsets, times, spend, as_of, unit="week", period="day", local_days=days[order],
+                        as_of_local=as_of + offset)
+        old = summarise(offsets, times, spend, as_of, unit="week", period="day",
+                        local_days=(times + offset) // DAY, as_of_local=as_of + offset)
+        rfm_new, rfm_old = (new.frequency, new.recency, new.T), (old.frequency, old.recency, old.T)
+        fit_new, fit_old = BetaGeoFitter().fit(*rfm_new), BetaGeoFitter().fit(*rfm_old)
+        alive_new = fit_new.conditional_probability_alive(*rfm_new)
+        alive_old = fit_old.conditional_probability_alive(*rfm_old)
+        out[f"{zone_name} {end.date()}"] = {
+            "customers_wrong": int(np.sum((new.recency != old.recency) | (new.T != old.T)
+                                          | (new.frequency != old.frequency))),
+            "customers": int(new.observed.sum()),
+            "param_rel_diff_pct": {k: round(100 * abs(fit_old.params_[k] / v - 1), 2) for k, v in fit_new.params_.items()},
+            "p_alive_max_rel_diff_pct": round(float(100 * np.max(np.abs(alive_old / alive_new - 1))), 1),
+            "p_alive_max_abs_diff": round(float(np.max(np.abs(alive_old - alive_new))), 4),
+        }
+    return out
+
+
+def no_churn_arrays(n: int, seed: int = 2, days: int = 730, mean_gap: float = 30.0):
+    """Columnar purchases of n customers who never stop buying (Poisson, one rate)."""
+    rng = np.random.default_rng(seed)
+    per_customer = []
+    for _ in range(n):
+        t = rng.uniform(0, 100)
+        seq = []
+        while t < days:
+            seq.append(t)
+            t += rng.exponential(mean_gap)
+        per_customer.append(seq)
+    times = START + np.floor(np.concatenate([np.asarray(c) for c in per_customer]) * DAY).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum([len(c) for c in per_customer])]).astype(np.int64)
+    return offsets, times, np.full(times.size, 25.0), START + days * DAY
+
+
+def no_churn_refusals(n: int) -> dict:
+    """Time until each model's fit on the no-churn tenant is refused, and the reason."""
+    from engine.errors import ValidationFailed
+    from plugins.clv.service import fit_clv
+    from plugins.clv.settings import ClvSettings
+
+    offsets, times, amounts, as_of = no_churn_arrays(n)
+    out = {"customers": n, "purchases": int(times.size)}
+    for model in ("BG_NBD", "MBG_NBD", "PARETO_NBD"):
+        t0 = time.perf_counter()
+        try:
+            fit = fit_clv(offsets, times, amounts, np.zeros(n), as_of, ClvSettings(model=model))
+            outcome = f"stored: {fit.parameters()}"
+        except ValidationFailed as error:
+            outcome = f"refused: {error.errors[0]}"
+        out[model] = {"seconds": round(time.perf_counter() - t0, 2), "outcome": outcome[:160]}
+    return out
 
 
 def main() -> None:
@@ -292,6 +401,8 @@ def main() -> None:
     parser.add_argument("--skip-compile", action="store_true")
     parser.add_argument("--engine-customers", type=int, default=100_000,
                         help="customers of the end-to-end `guanxi score --module clv` run; 0 skips it")
+    parser.add_argument("--no-churn-customers", type=int, default=20_000,
+                        help="customers of the no-churn tenant whose fits must be refused; 0 skips it")
     args = parser.parse_args()
 
     result: dict = {"bench": "clv", "threads": int(numba.get_num_threads())}
@@ -325,6 +436,9 @@ def main() -> None:
     predict_all(small, fitter)  # warm
     result["predict_s_1m"] = round(predict_all(big, fitter), 4)
     result["cdnow_fit_s"] = cdnow_fit_seconds()
+    result["dst_offset_error"] = dst_offset_error()
+    if args.no_churn_customers:
+        result["no_churn_20k"] = no_churn_refusals(args.no_churn_customers)
     if args.engine_customers:
         result["engine_100k"] = engine_end_to_end(args.engine_customers)
         result["score_clv_s_100k"] = result["engine_100k"]["score_total_s"]

@@ -36,8 +36,10 @@ class PurchaseArrays:
     """Every purchase and refund up to ``as_of``, grouped by customer.
 
     Customer ``i`` (database id ``customer_ids[i]``) has purchases at
-    ``offsets[i]:offsets[i + 1]`` of ``times`` (int64 epoch seconds, ascending)
-    and ``amounts`` (float64), and refunds likewise at
+    ``offsets[i]:offsets[i + 1]`` of ``times`` (int64 epoch seconds, ascending),
+    ``local_days`` (int64, each purchase's stored day number in the tenant's
+    time zone, as recorded: calendar-day models group by it, never by a UTC
+    offset applied afterwards) and ``amounts`` (float64), and refunds likewise at
     ``refund_offsets[i]:refund_offsets[i + 1]``. Only live (not soft-deleted)
     customers with at least one purchase or refund are present.
     """
@@ -45,6 +47,7 @@ class PurchaseArrays:
     customer_ids: np.ndarray
     offsets: np.ndarray
     times: np.ndarray
+    local_days: np.ndarray
     amounts: np.ndarray
     refund_offsets: np.ndarray
     refund_times: np.ndarray
@@ -85,6 +88,9 @@ class PurchaseBatch:
         self.as_of = as_of
         self.modules = frozenset(modules)
         self._totals: dict[int | None, CustomerTotals] = {}
+        # A module's news during a long step ("fitting: 120 evaluations, 3 s"): run_scoring
+        # passes it on to its on_progress; nobody listens by default.
+        self.progress: Callable[[str], None] = lambda text: None
 
     @property
     def as_of_epoch(self) -> int:
@@ -103,6 +109,7 @@ class PurchaseBatch:
     customer_ids = property(lambda self: self.arrays.customer_ids)
     offsets = property(lambda self: self.arrays.offsets)
     times = property(lambda self: self.arrays.times)
+    local_days = property(lambda self: self.arrays.local_days)
     amounts = property(lambda self: self.arrays.amounts)
     refund_offsets = property(lambda self: self.arrays.refund_offsets)
     refund_times = property(lambda self: self.arrays.refund_times)
@@ -204,16 +211,23 @@ def _source(session: Session, kind: str) -> str:
 _LIVE = "AND customer_id NOT IN (SELECT id FROM customers WHERE tenant_id = ? AND deleted_at IS NOT NULL) "
 
 
-def _fetch(session: Session, kind: str, tenant_id: int, as_of: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(customer id, epoch seconds, amount) of one kind, ordered by customer then time."""
+def _fetch(session: Session, kind: str, tenant_id: int, as_of: datetime,
+           with_days: bool = False) -> tuple[np.ndarray, ...]:
+    """(customer id, epoch seconds, amount) of one kind, ordered by customer
+    then time; with ``with_days`` also each row's stored local day."""
+    day = "local_day, " if with_days else ""
     sql = (
-        f"SELECT CAST(customer_id AS BIGINT), {_epoch_sql(session.get_bind().dialect.name, 'occurred_at')}, "
+        f"SELECT CAST(customer_id AS BIGINT), {_epoch_sql(session.get_bind().dialect.name, 'occurred_at')}, {day}"
         f"COALESCE(CAST(amount AS DOUBLE PRECISION), 0) "
         f"FROM {_source(session, kind)} WHERE tenant_id = ? AND kind = ? AND occurred_at <= ? {_LIVE}"
         "ORDER BY customer_id, occurred_at, id"
     )
-    table = _fetch_floats(session, sql, (tenant_id, kind, _time_param(session, as_of), tenant_id), 3)
-    return table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), table[:, 2]
+    width = 4 if with_days else 3
+    table = _fetch_floats(session, sql, (tenant_id, kind, _time_param(session, as_of), tenant_id), width)
+    columns = [table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)]
+    if with_days:
+        columns.append(table[:, 2].astype(np.int64))
+    return (*columns, table[:, -1])
 
 
 def _fetch_totals(session: Session, kind: str, tenant_id: int, as_of: datetime,
@@ -266,13 +280,14 @@ def _offsets(customer_of_row: np.ndarray, customer_ids: np.ndarray) -> np.ndarra
 
 
 def _read_arrays(session: Session, tenant_id: int, as_of: datetime) -> PurchaseArrays:
-    p_cust, p_time, p_amount = _fetch(session, "PURCHASE", tenant_id, as_of)
+    p_cust, p_time, p_day, p_amount = _fetch(session, "PURCHASE", tenant_id, as_of, with_days=True)
     r_cust, r_time, r_amount = _fetch(session, "REFUND", tenant_id, as_of)
     customer_ids = np.union1d(_distinct_sorted(p_cust), _distinct_sorted(r_cust)).astype(np.int64)
     return PurchaseArrays(
         customer_ids=customer_ids,
         offsets=_offsets(p_cust, customer_ids),
         times=p_time,
+        local_days=p_day,
         amounts=p_amount,
         refund_offsets=_offsets(r_cust, customer_ids),
         refund_times=r_time,
@@ -307,7 +322,8 @@ def run_scoring(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[ScoreReport]:
     """Score the tenant with the requested (default: all enabled) modules, in
-    ctx's transaction. ``on_progress(step, done, total)`` hears of each module."""
+    ctx's transaction. ``on_progress(step, done, total)`` hears of each module,
+    and of what a module reports during a long step (``batch.progress``)."""
     enabled = ctx.enabled_modules
     requested = list(dict.fromkeys(modules)) if modules else sorted(enabled)
     not_enabled = [name for name in requested if name not in enabled]
@@ -326,6 +342,8 @@ def run_scoring(
     for done, module in enumerate(requested):
         if on_progress:
             on_progress(f"scoring {module}", done, len(requested))
+            batch.progress = lambda text, module=module, done=done: on_progress(
+                f"scoring {module}: {text}", done, len(requested))
         # One module per call, so that progress follows the modules; the
         # batch keeps what it has read for the next one.
         batch.modules = frozenset([module])

@@ -17,6 +17,7 @@ converge raises ``ClvFitError``. Nothing returns NaN.
 from __future__ import annotations
 
 import math
+import time
 from typing import Callable
 
 import numpy as np
@@ -49,6 +50,13 @@ class ClvInputError(ValueError):
 
 class ClvFitError(RuntimeError):
     """The likelihood could not be maximised (no convergence, non-finite values)."""
+
+
+class ClvFitTimeout(ClvFitError):
+    """The fit ran past its deadline and was stopped (no estimate)."""
+
+
+PROGRESS_EVERY_S = 1.0  # how often a long fit reports (evaluations, elapsed seconds)
 
 
 # --- input checks ---------------------------------------------------------
@@ -170,15 +178,31 @@ def _maximise(
     penalizer: float,
     names: tuple[str, ...],
     model: str,
+    deadline: float | None = None,
+    on_progress: Callable[[int, float], None] | None = None,
 ) -> tuple[np.ndarray, float]:
     """Maximise loglik - n * penalizer * sum(theta^2) over theta = exp(log_theta).
 
     The objective is the mean negative log-likelihood plus the penalty, as in
     lifetimes. Several starting points are tried when one does not converge;
-    the best converged optimum wins.
+    the best converged optimum wins. ``deadline`` (a time.monotonic() value)
+    stops the search with ClvFitTimeout; ``on_progress(evaluations,
+    elapsed_s)`` hears of a long search about once a second.
     """
+    started = time.monotonic()
+    clock = {"evaluations": 0, "reported": started}
 
     def objective(log_theta):
+        clock["evaluations"] += 1
+        now = time.monotonic()
+        if deadline is not None and now > deadline:
+            raise ClvFitTimeout(
+                f"{model} fit stopped at its time budget after {clock['evaluations']} likelihood evaluations "
+                f"({now - started:.1f} s)"
+            )
+        if on_progress is not None and now - clock["reported"] >= PROGRESS_EVERY_S:
+            clock["reported"] = now
+            on_progress(clock["evaluations"], now - started)
         theta = np.exp(log_theta)
         ll, grad = loglik(theta)
         value = -ll / n_customers + penalizer * np.dot(theta, theta)
@@ -280,7 +304,7 @@ def _per_unique_row(kernel, x, t_x, age):
 
 
 
-def _fit_into(fitter, loglik, starts, initial_params, n_customers, pen):
+def _fit_into(fitter, loglik, starts, initial_params, n_customers, pen, deadline=None, on_progress=None):
     """Maximise ``loglik`` from ``starts`` (user's ``initial_params`` first) and
     store the estimates, standard errors and log-likelihood on ``fitter``."""
     names, model = fitter._param_names, fitter._model_name
@@ -290,7 +314,7 @@ def _fit_into(fitter, loglik, starts, initial_params, n_customers, pen):
             raise ClvInputError("initial_params: must all be > 0")
         starts = [init] + starts
     one_blas_thread()
-    theta, ll = _maximise(loglik, starts, n_customers, pen, names, model)
+    theta, ll = _maximise(loglik, starts, n_customers, pen, names, model, deadline, on_progress)
     se = _standard_errors(loglik, theta, n_customers, pen, names, model)
     fitter.penalizer_coef = pen
     fitter.params_ = dict(zip(names, theta.tolist()))
@@ -340,8 +364,12 @@ class _TransactionFitter:
     def _starts(self, x, t_x, T, w) -> list[np.ndarray]:
         raise NotImplementedError
 
-    def fit(self, frequency, recency, T, weights=None, penalizer_coef: float | None = None, initial_params=None):
-        """Maximum likelihood fit; returns self with params_, standard_errors_, log_likelihood_."""
+    def fit(self, frequency, recency, T, weights=None, penalizer_coef: float | None = None, initial_params=None,
+            deadline: float | None = None, on_progress=None):
+        """Maximum likelihood fit; returns self with params_, standard_errors_, log_likelihood_.
+
+        ``deadline`` (time.monotonic()) stops it with ClvFitTimeout;
+        ``on_progress(evaluations, elapsed_s)`` reports a long fit."""
         x, t_x, age = validate_rfm(frequency, recency, T)
         w = _validate_weights(weights, x.size)
         pen = self.penalizer_coef if penalizer_coef is None else _validate_penalizer(penalizer_coef)
@@ -357,7 +385,7 @@ class _TransactionFitter:
             return kernel(theta, x, t_x, age, w)
 
         starts = self._starts(x, t_x, age, w)
-        return _fit_into(self, loglik, starts, initial_params, n_customers, pen)
+        return _fit_into(self, loglik, starts, initial_params, n_customers, pen, deadline, on_progress)
 
     def _params_array(self) -> np.ndarray:
         if not self.params_:
@@ -544,8 +572,10 @@ class GammaGammaFitter:
             )
         return x, m
 
-    def fit(self, frequency, monetary_value, weights=None, penalizer_coef: float | None = None, initial_params=None):
-        """Maximum likelihood fit on the customers with frequency > 0; returns self."""
+    def fit(self, frequency, monetary_value, weights=None, penalizer_coef: float | None = None, initial_params=None,
+            deadline: float | None = None, on_progress=None):
+        """Maximum likelihood fit on the customers with frequency > 0; returns self (``deadline``,
+        ``on_progress`` as for the transaction models)."""
         x, m = self._validate(frequency, monetary_value)
         w = _validate_weights(weights, x.size)
         pen = self.penalizer_coef if penalizer_coef is None else _validate_penalizer(penalizer_coef)
@@ -559,7 +589,7 @@ class GammaGammaFitter:
 
         mean_spend = float(np.dot(w, m) / n_customers)
         starts = [np.array([1.0, 2.0, mean_spend]), np.array([1.1, 1.1, 1.1]), np.array([5.0, 5.0, 4.0 * mean_spend])]
-        return _fit_into(self, loglik, starts, initial_params, n_customers, pen)
+        return _fit_into(self, loglik, starts, initial_params, n_customers, pen, deadline, on_progress)
 
     def _params_array(self) -> np.ndarray:
         if not self.params_:

@@ -6,12 +6,20 @@ per-customer scores in the caller's transaction, replacing the previous run.
 
 Choices (docs/clv.md has the long form):
 - Purchases on the same calendar day in the tenant's time zone count as one
-  purchase (the CDNOW / lifetimes convention); the ``unit`` setting only sets
-  the scale of recency, T and the model's parameters.
+  purchase (the CDNOW / lifetimes convention): the day is the one stored with
+  each purchase when it was recorded (``local_day``), and T runs to the as-of
+  instant's local time, so daylight-saving changes move nobody's days. The
+  ``unit`` setting only sets the scale of recency, T and the model's parameters.
 - Refused (``ValidationFailed``, nothing written, the previous run stays):
   no purchases, too few customers for the model, nobody with a repeat
   purchase (no model of repeat buying can be fitted), a transaction-model fit
-  that does not converge, any non-finite prediction.
+  that does not converge, that converges on parameters the data does not
+  support (``fit_checks``: a parameter past its ceiling or a standard error
+  that is not finite, positive and within its limit), that runs past the
+  ``fit_time_budget_s`` setting, and any non-finite prediction.
+- The fits share one deadline (``fit_time_budget_s`` from the start of the
+  run) and report progress (likelihood evaluations, seconds) through the
+  batch's progress callback about once a second.
 - Gamma-Gamma falls back to the mean spend per purchase day, with a warning,
   when it cannot be fitted (fewer than 9 repeat customers with positive
   spend, no convergence, or q <= 1, i.e. infinite mean spend). Repeat
@@ -24,10 +32,11 @@ Choices (docs/clv.md has the long form):
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -37,9 +46,11 @@ from sqlmodel import select
 from engine.errors import FieldError, ValidationFailed
 from engine.scoring import PurchaseBatch, ScoreReport, replace_result_columns
 from engine.types import utcnow
+from plugins.clv.fit_checks import refusal_reason
 from plugins.clv.fitters import (
     BetaGeoFitter,
     ClvFitError,
+    ClvFitTimeout,
     ClvInputError,
     GammaGammaFitter,
     ModifiedBetaGeoFitter,
@@ -58,20 +69,43 @@ FITTERS = {"BG_NBD": BetaGeoFitter, "MBG_NBD": ModifiedBetaGeoFitter, "PARETO_NB
 VALIDATION_MODELS = {"BG_NBD": "bgnbd", "MBG_NBD": "mbgnbd", "PARETO_NBD": "paretonbd"}
 HORIZON_DAYS = (30, 90, 365)
 MIN_SPEND_CUSTOMERS = 9  # 3 per Gamma-Gamma parameter, as for the transaction models
+KEPT = "nothing stored, the previous run is kept"
+
+log = logging.getLogger("guanxi.clv")
 
 
 def refuse(field_name: str, message: str) -> ValidationFailed:
     return ValidationFailed([FieldError(field_name, message)])
 
 
-def utc_offset_seconds(tz_name: str, at: datetime) -> int:
-    """The tenant time zone's offset at ``at`` (calendar days are local days)."""
+def zone_of(tz_name: str):
     try:
-        zone = ZoneInfo(tz_name)
-    except Exception:  # an unknown zone name: fall back to UTC days
-        return 0
-    offset = at.astimezone(zone).utcoffset()
-    return int(offset.total_seconds()) if offset is not None else 0
+        return ZoneInfo(tz_name)
+    except Exception:  # an unknown zone name: UTC days
+        return timezone.utc
+
+
+def local_epoch(instant: datetime, zone) -> int:
+    """Whole local wall-clock seconds since 1970-01-01 00:00 local of ``instant`` in ``zone``."""
+    wall = instant.astimezone(zone).replace(tzinfo=None)
+    return int((wall - datetime(1970, 1, 1)).total_seconds() // 1)
+
+
+@dataclass(frozen=True)
+class LocalCalendar:
+    """The tenant's calendar for one run: each purchase's stored local day, the
+    as-of instant's local time, and the zone (for the validation's split)."""
+
+    local_days: np.ndarray | None = None  # per purchase; None: UTC days
+    zone: object = timezone.utc
+
+    def local(self, epoch: int) -> int:
+        return local_epoch(datetime.fromtimestamp(int(epoch), timezone.utc), self.zone)
+
+    def days_before(self, epoch: int, days: int) -> int:
+        """The instant ``days`` local calendar days before ``epoch`` at the same wall-clock time."""
+        wall = datetime.fromtimestamp(int(epoch), timezone.utc).astimezone(self.zone).replace(tzinfo=None)
+        return int((wall - timedelta(days=days)).replace(tzinfo=self.zone).timestamp() // 1)
 
 
 def value_deciles(values: np.ndarray) -> np.ndarray:
@@ -118,6 +152,7 @@ class ClvFit:
     spend_customers: int
     validation: dict | None
     warnings: list[str] = field(default_factory=list)
+    fit_seconds: float = 0.0  # fits, predictions and validation, against the fit_time_budget_s setting
 
     def parameters(self) -> dict:
         return _named(self.transaction.params_, self.transaction.standard_errors_)
@@ -126,7 +161,7 @@ class ClvFit:
         return _named(self.spend.params_, self.spend.standard_errors_) if self.spend else {}
 
 
-def _fit_spend(x: np.ndarray, m: np.ndarray, historical: np.ndarray, warnings: list[str]):
+def _fit_spend(x: np.ndarray, m: np.ndarray, historical: np.ndarray, warnings: list[str], deadline: float | None = None):
     """Gamma-Gamma on the repeat customers with positive spend, or the mean-spend fallback.
 
     Returns (spend model name, fitter or None, fallback mean or None, customers fitted, expected spend).
@@ -145,7 +180,7 @@ def _fit_spend(x: np.ndarray, m: np.ndarray, historical: np.ndarray, warnings: l
         reason = f"only {n_usable} repeat customers with positive spend (need {MIN_SPEND_CUSTOMERS})"
     else:
         try:
-            ggf = GammaGammaFitter().fit(x[usable], m[usable])
+            ggf = GammaGammaFitter().fit(x[usable], m[usable], deadline=deadline)
             spend = ggf.conditional_expected_average_profit(np.where(usable, x, 0.0), np.where(usable, m, 0.0))
             spend = np.where(free, 0.0, spend)
             if np.all(np.isfinite(spend)):
@@ -163,8 +198,8 @@ def _fit_spend(x: np.ndarray, m: np.ndarray, historical: np.ndarray, warnings: l
     return "MEAN_SPEND", None, mean, 0, np.where(free, 0.0, mean)
 
 
-def _validation(offsets, times, amounts, as_of: int, settings: ClvSettings, unit: str, utc_offset: int,
-                warnings: list[str]):
+def _validation(offsets, times, amounts, as_of: int, settings: ClvSettings, unit: str, calendar: LocalCalendar,
+                deadline: float, warnings: list[str]):
     """The calibration/holdout report as JSON, and per input customer (actual, predicted) or NaN."""
     n = offsets.size - 1
     actual = np.full(n, np.nan)
@@ -180,14 +215,20 @@ def _validation(offsets, times, amounts, as_of: int, settings: ClvSettings, unit
             f"validation not computed: {history_days:.0f} days of history cannot hold a {holdout_days}-day holdout"
         )
         return None, actual, predicted
-    calibration_end = as_of - holdout_days * SECONDS_PER_DAY
+    calibration_end = calendar.days_before(as_of, holdout_days)  # same local time, holdout_days local days before
     try:
         report = calibration_holdout(
             offsets, times, amounts, calibration_end, as_of, unit=unit, period=PERIOD,
-            model=VALIDATION_MODELS[settings.model], penalizer_coef=settings.penalizer, utc_offset_seconds=utc_offset,
+            model=VALIDATION_MODELS[settings.model], penalizer_coef=settings.penalizer,
+            local_days=calendar.local_days, calibration_end_local=calendar.local(calibration_end),
+            observation_end_local=calendar.local(as_of), deadline=deadline,
         )
     except (ClvInputError, ClvFitError) as error:
         warnings.append(f"validation not computed: the calibration-period fit failed: {error}")
+        return None, actual, predicted
+    refused = refusal_reason(settings.model, unit, report.params, report.standard_errors or {})
+    if refused is not None:  # the same checks as the run's own fit
+        warnings.append(f"validation not computed: the calibration-period fit was refused: {refused}")
         return None, actual, predicted
     if not (np.all(np.isfinite(report.predicted)) and math.isfinite(report.total_predicted)):
         warnings.append("validation not computed: non-finite holdout predictions")
@@ -217,17 +258,22 @@ def _validation(offsets, times, amounts, as_of: int, settings: ClvSettings, unit
     return payload, actual, predicted
 
 
-def fit_clv(offsets, times, amounts, refunds, as_of: int, settings: ClvSettings, utc_offset: int = 0) -> ClvFit:
+def fit_clv(offsets, times, amounts, refunds, as_of: int, settings: ClvSettings,
+            calendar: LocalCalendar = LocalCalendar(), on_progress=None) -> ClvFit:
     """Fit the tenant's model and Gamma-Gamma, predict for every customer with a purchase by as_of.
 
     ``refunds`` is the refunded amount per customer up to as_of (it reduces
-    historical value only). Raises ``ValidationFailed`` when the data cannot
-    support a fit.
+    historical value only); ``calendar`` gives the purchases' local days
+    (default UTC days); ``on_progress(text)`` hears of a long fit. Raises
+    ``ValidationFailed`` when the data cannot support a fit.
     """
+    started = time.monotonic()
+    deadline = started + settings.fit_time_budget_s
     unit = UNITS[settings.unit]
     warnings: list[str] = []
     try:
-        summary = summarise(offsets, times, amounts, as_of, unit=unit, period=PERIOD, utc_offset_seconds=utc_offset)
+        summary = summarise(offsets, times, amounts, as_of, unit=unit, period=PERIOD,
+                            local_days=calendar.local_days, as_of_local=calendar.local(as_of))
     except ValueError as error:
         raise refuse("purchases", str(error)) from None
     scored = np.flatnonzero(summary.observed)
@@ -241,12 +287,26 @@ def fit_clv(offsets, times, amounts, refunds, as_of: int, settings: ClvSettings,
 
     rows = collapse(x, t_x, age)
     fitter = FITTERS[settings.model](penalizer_coef=settings.penalizer)
+
+    def progress(evaluations: int, elapsed: float) -> None:
+        text = (f"fitting {settings.model}: {evaluations} likelihood evaluations, {elapsed:.0f} s "
+                f"of a {settings.fit_time_budget_s:g} s budget")
+        log.info(text)
+        if on_progress is not None:
+            on_progress(text)
+
     try:
-        fitter.fit(rows.frequency, rows.recency, rows.T, weights=rows.weights)
+        fitter.fit(rows.frequency, rows.recency, rows.T, weights=rows.weights, deadline=deadline,
+                   on_progress=progress)
     except ClvInputError as error:
         raise refuse("purchases", f"{settings.model} cannot be fitted: {error}") from None
+    except ClvFitTimeout as error:
+        raise refuse("settings.fit_time_budget_s", f"{error}: {KEPT}; raise fit_time_budget_s or check the data") from None
     except ClvFitError as error:
-        raise refuse("settings.penalizer", str(error)) from None
+        raise refuse("settings.penalizer", f"{error}; {KEPT}") from None
+    reason = refusal_reason(settings.model, unit, fitter.params_, fitter.standard_errors_)
+    if reason is not None:
+        raise refuse("purchases", f"{reason}; {KEPT}")
 
     inv = rows.inverse
     f, r, t = rows.frequency, rows.recency, rows.T
@@ -256,7 +316,8 @@ def fit_clv(offsets, times, amounts, refunds, as_of: int, settings: ClvSettings,
         days: fitter.conditional_expected_number_of_purchases_up_to_time(days / per_day, f, r, t)[inv]
         for days in HORIZON_DAYS
     }
-    spend_model, ggf, spend_mean, spend_customers, spend = _fit_spend(x, m, summary.historical_value[scored], warnings)
+    spend_model, ggf, spend_mean, spend_customers, spend = _fit_spend(
+        x, m, summary.historical_value[scored], warnings, deadline)
     discounted = fitter.customer_lifetime_value(
         f, r, t, np.ones(f.size), time=settings.horizon_months, discount_rate=settings.discount_rate_monthly,
         unit=unit, margin=1.0,
@@ -270,7 +331,7 @@ def fit_clv(offsets, times, amounts, refunds, as_of: int, settings: ClvSettings,
                      "nothing stored (a penalizer > 0 may help)")
 
     validation, holdout_actual, holdout_predicted = _validation(
-        offsets, times, amounts, as_of, settings, unit, utc_offset, warnings
+        offsets, times, amounts, as_of, settings, unit, calendar, deadline, warnings
     )
     return ClvFit(
         kind=settings.model, unit=settings.unit, scored=scored, frequency=x, recency=t_x, T=age,
@@ -279,7 +340,7 @@ def fit_clv(offsets, times, amounts, refunds, as_of: int, settings: ClvSettings,
         value_decile=value_deciles(value), holdout_actual=holdout_actual[scored],
         holdout_predicted=holdout_predicted[scored], transaction=fitter, unique_rows=int(rows.weights.size),
         spend_model=spend_model, spend=ggf, spend_mean=spend_mean, spend_customers=spend_customers,
-        validation=validation, warnings=warnings,
+        validation=validation, warnings=warnings, fit_seconds=time.monotonic() - started,
     )
 
 
@@ -310,8 +371,9 @@ def score_tenant(ctx, batch: PurchaseBatch) -> ScoreReport:
     if len(batch) == 0:
         raise refuse("as_of", "the tenant has no purchases up to this time; nothing to score")
     as_of = batch.as_of_epoch
-    offset = utc_offset_seconds(ctx.tenant.timezone, batch.as_of)
-    fit = fit_clv(batch.offsets, batch.times, batch.amounts, refunds_up_to(batch, as_of), as_of, settings, offset)
+    calendar = LocalCalendar(local_days=batch.local_days, zone=zone_of(ctx.tenant.timezone))
+    fit = fit_clv(batch.offsets, batch.times, batch.amounts, refunds_up_to(batch, as_of), as_of, settings, calendar,
+                  on_progress=batch.progress)
 
     session = ctx.session
     now = utcnow()
@@ -356,6 +418,7 @@ def score_tenant(ctx, batch: PurchaseBatch) -> ScoreReport:
         "customers": run.customers,
         "unique_rows": run.unique_rows,
         "spend_model": fit.spend_model,
+        "fit_seconds": round(fit.fit_seconds, 2),
     }
     if fit.validation:
         v = fit.validation

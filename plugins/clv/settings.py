@@ -21,4 +21,8 @@ class ClvSettings(BaseModel):
     holdout_days: Optional[int] = Field(
         None, gt=0, description="Holdout length of the validation report; default a quarter of the history."
     )
+    fit_time_budget_s: float = Field(
+        120.0, gt=0, le=3600,
+        description="Seconds the fits of one run may take; a run that needs longer is refused and the previous one kept.",
+    )
     schedule_minutes: Optional[int] = Field(None, gt=0, description="Re-score periodically; off when unset.")

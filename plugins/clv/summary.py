@@ -18,8 +18,16 @@ the CDNOW summaries of Fader & Hardie (daily purchases, time in weeks),
 which is lifetimes' ``freq="D", freq_multiplier=7``.
 
 Months as a unit are calendar months: a time's position is its month index
-plus the elapsed fraction of that month. Calendar boundaries are UTC unless
-``utc_offset_seconds`` shifts them (e.g. 8 * 3600 for China Standard Time).
+plus the elapsed fraction of that month.
+
+Calendar days are local days. The window (``start <= time <= as_of``) is
+decided on the instants in ``times``; the period of a purchase comes from its
+day number in ``local_days`` (the engine stores each interaction's day in the
+tenant's time zone when it is recorded), and T from ``as_of_local``, the
+as-of instant's local wall-clock time as epoch seconds. One UTC offset for
+the whole history would be wrong in a zone with daylight-saving time: every
+purchase on the other side of a change would move by an hour, and those near
+midnight to another day. Without ``local_days`` the days are UTC days.
 """
 
 from __future__ import annotations
@@ -114,8 +122,9 @@ def _in_units(t, unit):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def summary_kernel(offsets, times, amounts, as_of, start, unit, period, utc_offset):
-    """Per-customer summary over purchases with start <= time <= as_of.
+def summary_kernel(offsets, times, days, amounts, as_of, as_of_local, start, unit, period):
+    """Per-customer summary over purchases with start <= time <= as_of,
+    grouped by their local day numbers ``days``; T runs to ``as_of_local``.
 
     Returns frequency, recency, T, monetary_value, historical_value,
     n_purchases and observed (at least one purchase in the window).
@@ -128,7 +137,7 @@ def summary_kernel(offsets, times, amounts, as_of, start, unit, period, utc_offs
     historical = np.zeros(n)
     n_purchases = np.zeros(n, np.int64)
     observed = np.zeros(n, np.bool_)
-    as_of_units = _in_units(as_of + utc_offset, unit)
+    as_of_units = _in_units(as_of_local, unit)
     for i in prange(n):
         first_period = 0
         current_period = 0
@@ -142,7 +151,7 @@ def summary_kernel(offsets, times, amounts, as_of, start, unit, period, utc_offs
                 break  # sorted: the rest is later still
             if t < start:
                 continue
-            p = _period_index(t + utc_offset, period)
+            p = _period_index(days[j] * SECONDS_PER_DAY, period)
             if periods == 0:
                 first_period = p
                 current_period = p
@@ -219,6 +228,20 @@ def validate_columns(offsets, times, amounts) -> tuple[np.ndarray, np.ndarray, n
     return offsets, times, amounts
 
 
+def local_days_of(times, local_days) -> np.ndarray:
+    """The local day numbers to group by: ``local_days`` checked against
+    ``times`` (same length, each within a day and a bit of its UTC day: no zone
+    is more than 14 hours from UTC), or the UTC days of ``times``."""
+    if local_days is None:
+        return times // SECONDS_PER_DAY
+    days = np.ascontiguousarray(local_days, dtype=np.int64)
+    if days.ndim != 1 or days.size != times.size:
+        raise SummaryInputError(f"local_days: length {days.size} differs from times length {times.size}")
+    if days.size and np.any(np.abs(days - times // SECONDS_PER_DAY) > 1):
+        raise SummaryInputError("local_days: must be each purchase's day in the tenant's time zone (within a day of UTC)")
+    return days
+
+
 def summarise(
     offsets,
     times,
@@ -227,23 +250,30 @@ def summarise(
     unit: str = "day",
     period: str | None = None,
     start: int | None = None,
-    utc_offset_seconds: int = 0,
+    local_days=None,
+    as_of_local: int | None = None,
 ) -> CustomerSummary:
-    """Summarise each customer's purchases with time <= as_of (and >= start, if given)."""
+    """Summarise each customer's purchases with time <= as_of (and >= start, if given).
+
+    ``local_days`` (per purchase) and ``as_of_local`` (local wall-clock epoch
+    seconds of as_of) put the calendar in the tenant's time zone; without
+    them it is UTC.
+    """
     unit_code = _check_unit("unit", unit)
     period = unit if period is None else period
     period_code = _check_unit("period", period)
     offsets, times, amounts = validate_columns(offsets, times, amounts)
+    days = local_days_of(times, local_days)
+    local_end = int(as_of) if as_of_local is None else int(as_of_local)
     lower = np.iinfo(np.int64).min if start is None else int(start)
-    fields = summary_kernel(offsets, times, amounts, int(as_of), lower, unit_code, period_code, int(utc_offset_seconds))
+    fields = summary_kernel(offsets, times, days, amounts, int(as_of), local_end, lower, unit_code, period_code)
     return CustomerSummary(*fields, unit=unit, period=period)
 
 
-def span_in_units(start: int, end: int, unit: str, utc_offset_seconds: int = 0) -> float:
-    """Length of [start, end] (epoch seconds) in the unit, on the same axis as T."""
+def span_in_units(start_local: int, end_local: int, unit: str) -> float:
+    """Length of [start, end] (local wall-clock epoch seconds) in the unit, on the same axis as T."""
     code = _check_unit("unit", unit)
-    off = int(utc_offset_seconds)
-    return float(_in_units(int(end) + off, code) - _in_units(int(start) + off, code))
+    return float(_in_units(int(end_local), code) - _in_units(int(start_local), code))
 
 
 @dataclass(frozen=True)

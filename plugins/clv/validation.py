@@ -58,6 +58,7 @@ class HoldoutReport:
     mean_absolute_error: float
     correlation: float | None  # Pearson; None when either side is constant
     by_frequency: list[FrequencyGroup]
+    standard_errors: dict[str, float] | None = None  # of params
 
 
 def _frequency_groups(frequency, actual, predicted, top: int) -> list[FrequencyGroup]:
@@ -86,14 +87,21 @@ def calibration_holdout(
     period: str | None = None,
     model: str = "bgnbd",
     penalizer_coef: float = 0.0,
-    utc_offset_seconds: int = 0,
     top_frequency: int = 7,
+    local_days=None,
+    calibration_end_local: int | None = None,
+    observation_end_local: int | None = None,
+    deadline: float | None = None,
 ) -> HoldoutReport:
     """Fit on purchases up to calibration_end, predict (calibration_end, observation_end].
 
     Arrays are the engine's columnar batch (see ``plugins.clv.summary``);
-    times are epoch seconds.
+    times are epoch seconds. ``local_days`` and the ``*_local`` ends (local
+    wall-clock epoch seconds) put the calendar in the tenant's time zone, as
+    in ``summarise``; ``deadline`` (time.monotonic()) bounds the fit.
     """
+    cal_local = int(calibration_end) if calibration_end_local is None else int(calibration_end_local)
+    obs_local = int(observation_end) if observation_end_local is None else int(observation_end_local)
     if model not in MODELS:
         raise ClvInputError(f"model: must be one of {', '.join(MODELS)}, got {model!r}")
     if not int(observation_end) > int(calibration_end):
@@ -101,7 +109,8 @@ def calibration_holdout(
     if top_frequency < 1:
         raise ClvInputError("top_frequency: must be >= 1")
     calibration = summarise(
-        offsets, times, amounts, calibration_end, unit=unit, period=period, utc_offset_seconds=utc_offset_seconds
+        offsets, times, amounts, calibration_end, unit=unit, period=period, local_days=local_days,
+        as_of_local=cal_local,
     )
     holdout = summarise(
         offsets,
@@ -111,7 +120,8 @@ def calibration_holdout(
         unit=unit,
         period=period,
         start=int(calibration_end) + 1,
-        utc_offset_seconds=utc_offset_seconds,
+        local_days=local_days,
+        as_of_local=obs_local,
     )
     scored = np.flatnonzero(calibration.observed)
     if scored.size == 0:
@@ -121,9 +131,9 @@ def calibration_holdout(
     age = calibration.T[scored]
     # purchase periods in the holdout: its first one counts too
     actual = np.where(holdout.observed[scored], holdout.frequency[scored] + 1, 0).astype(np.float64)
-    length = span_in_units(calibration_end, observation_end, unit, utc_offset_seconds)
+    length = span_in_units(cal_local, obs_local, unit)
 
-    fitter = MODELS[model]().fit(x, t_x, age, penalizer_coef=penalizer_coef)
+    fitter = MODELS[model]().fit(x, t_x, age, penalizer_coef=penalizer_coef, deadline=deadline)
     predicted = fitter.conditional_expected_number_of_purchases_up_to_time(length, x, t_x, age)
 
     correlation = None
@@ -144,4 +154,5 @@ def calibration_holdout(
         mean_absolute_error=float(np.abs(actual - predicted).mean()),
         correlation=correlation,
         by_frequency=_frequency_groups(x, actual, predicted, top_frequency),
+        standard_errors=dict(fitter.standard_errors_),
     )

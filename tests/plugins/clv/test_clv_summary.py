@@ -70,13 +70,38 @@ def test_monthly_periods_are_calendar_months():
     assert span_in_units(epoch(2024, 2, 1), epoch(2024, 2, 8), "week") == 1.0
 
 
-def test_utc_offset_moves_day_boundaries():
+def test_local_days_set_the_calendar_days():
     late = epoch(2024, 5, 1, 23)  # 07:00 on 2 May in UTC+8
     early = epoch(2024, 5, 2, 1)  # 09:00 on 2 May in UTC+8
     offsets, times, amounts = batch([(late, 1.0), (early, 1.0)])
     as_of = epoch(2024, 5, 10)
     assert summarise(offsets, times, amounts, as_of).frequency[0] == 1
-    assert summarise(offsets, times, amounts, as_of, utc_offset_seconds=8 * HOUR).frequency[0] == 0
+    local = np.array([late // DAY + 1, early // DAY])  # both on 2 May in Shanghai
+    s = summarise(offsets, times, amounts, as_of, local_days=local, as_of_local=as_of + 8 * HOUR)
+    assert s.frequency[0] == 0
+    assert s.T[0] == pytest.approx(8 + 8 / 24)  # 2 May 00:00 -> 10 May 08:00, local
+
+
+def test_local_days_across_a_daylight_saving_change():
+    """New York: a purchase at 23:30 local in January (04:30 UTC next day) and
+    one at 23:30 local in July (03:30 UTC next day), as of 1998-01-01 00:00 local.
+    One offset for the whole history (the as-of date's, -5 h) put the July
+    purchase on the next day; the stored local days do not."""
+    jan = epoch(1997, 1, 2, 4) + 30 * 60  # 1997-01-01 23:30 EST
+    jul = epoch(1997, 7, 2, 3) + 30 * 60  # 1997-07-01 23:30 EDT
+    as_of = epoch(1998, 1, 1, 5)  # 1998-01-01 00:00 EST
+    offsets, times, amounts = batch([(jan, 1.0), (jul, 1.0)])
+    local = np.array([epoch(1997, 1, 1) // DAY, epoch(1997, 7, 1) // DAY])
+    s = summarise(offsets, times, amounts, as_of, local_days=local, as_of_local=as_of - 5 * HOUR)
+    assert (s.frequency[0], s.recency[0], s.T[0]) == (1, 181.0, 365.0)
+
+
+def test_local_days_must_match_the_purchases():
+    offsets, times, amounts = batch([(epoch(2024, 5, 1), 1.0), (epoch(2024, 5, 3), 1.0)])
+    with pytest.raises(SummaryInputError, match="local_days"):
+        summarise(offsets, times, amounts, epoch(2024, 6, 1), local_days=np.array([1]))
+    with pytest.raises(SummaryInputError, match="local_days"):
+        summarise(offsets, times, amounts, epoch(2024, 6, 1), local_days=np.array([0, 0]))
 
 
 def test_start_bounds_the_window():
