@@ -34,3 +34,34 @@ def guanxi_models():
 @hookimpl
 def guanxi_migrations():
     return Path(__file__).with_name("migrations")
+
+
+@hookimpl
+def guanxi_jobs():
+    from plugins.lifecycle.jobs import JOBS
+
+    return JOBS
+
+
+@hookimpl
+def guanxi_score(ctx, batch):
+    """``guanxi score --module lifecycle``: a stage run on the scoring run's batch."""
+    if "lifecycle" not in batch.modules:
+        return None
+    from engine.scoring import ScoreReport
+    from plugins.lifecycle.history import run_stages
+
+    report = run_stages(ctx, batch.as_of, batch)
+    return ScoreReport(module="lifecycle", scored=report.customers,
+                       details={"stages": report.counts, "changed": report.changed, "transitions": report.transitions})
+
+
+@hookimpl
+def guanxi_interactions_recorded(ctx, interactions):
+    """A purchase moves its customer at once (at risk -> active, lapsed -> won back), with the last run's thresholds."""
+    buyers = {i.customer_id for i in interactions if i.kind == "PURCHASE"}
+    if not buyers:
+        return
+    from plugins.lifecycle.history import refresh_customers
+
+    refresh_customers(ctx, buyers)
