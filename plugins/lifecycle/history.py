@@ -328,3 +328,30 @@ def refresh_customers(ctx: TenantContext, customer_ids, as_of: datetime | None =
             ctx.session.execute(sa.insert(C).values(tenant_id=ctx.tenant_id, customer_id=customer_id, **values))
     _write_transitions(ctx, merged, announce=True)
     return len(moved)
+
+
+def _month_sql(ctx: TenantContext, offset: int) -> str:
+    """The transition's month (YYYY-MM) in the tenant's time zone (its offset now)."""
+    if _dialect(ctx) == "postgresql":
+        return f"to_char((at AT TIME ZONE 'UTC') + make_interval(secs => {int(offset)}), 'YYYY-MM')"
+    return f"strftime('%Y-%m', at, '{int(offset):+d} seconds')"
+
+
+def monthly_transitions(ctx: TenantContext, since: datetime | None = None, until: datetime | None = None,
+                        include_first: bool = False) -> list[tuple[str, str | None, str, int]]:
+    """(month, from stage, to stage, moves) of transitions in [since, until), counted by the database."""
+    if since and until and since >= until:
+        raise ValidationFailed([FieldError("from", "must be before to")])
+    month = sa.literal_column(_month_sql(ctx, _utc_offset(ctx, utcnow()))).label("month")
+    t = T
+    conditions = [t.c.tenant_id == ctx.tenant_id]
+    if since:
+        conditions.append(t.c.at >= since)
+    if until:
+        conditions.append(t.c.at < until)
+    if not include_first:
+        conditions.append(t.c.from_stage.is_not(None))
+    rows = ctx.session.execute(sa.select(month, t.c.from_stage, t.c.to_stage, sa.func.count()).select_from(t)
+                               .where(*conditions).group_by(month, t.c.from_stage, t.c.to_stage)
+                               .order_by(month)).all()
+    return [(m, f, to, int(n)) for m, f, to, n in rows]

@@ -65,3 +65,27 @@ def guanxi_interactions_recorded(ctx, interactions):
     from plugins.lifecycle.history import refresh_customers
 
     refresh_customers(ctx, buyers)
+
+
+@hookimpl
+def guanxi_customer_fields():
+    from plugins.lifecycle.schema import LifecycleCustomerFields
+
+    return [LifecycleCustomerFields]
+
+
+@hookimpl
+def guanxi_graphql():
+    import importlib.util
+
+    from plugins.lifecycle.schema import (CUSTOMER_FILTERS, CUSTOMER_ORDERS, LifecycleMutation, LifecycleQuery,
+                                          lifecycle_batch, load_winback_list)
+
+    query = [LifecycleQuery]
+    if importlib.util.find_spec("plugins.lifecycle.schema_analytics") is not None:  # cohorts, rates, validation, work list
+        from plugins.lifecycle.schema_analytics import LifecycleAnalyticsQuery
+
+        query.append(LifecycleAnalyticsQuery)
+    return {"query": query, "mutation": [LifecycleMutation], "customer_filters": CUSTOMER_FILTERS,
+            "customer_orders": CUSTOMER_ORDERS, "customer_batches": {"lifecycle": lifecycle_batch},
+            "nodes": {"LifecycleWinbackList": load_winback_list}}

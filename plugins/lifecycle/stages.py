@@ -236,3 +236,26 @@ def stage_paths(days: PurchaseDays, th: Thresholds, as_of: int) -> StagePaths:
     stage = np.where(bought, steps[rows, current], STAGE_INDEX[PROSPECT])
     since = np.where(bought, times[rows, current], np.nan)
     return StagePaths(stage.astype(np.int64), since, gap, steps, times)
+
+
+from engine.enums import LabeledEnum  # noqa: E402
+
+
+class Stage(LabeledEnum):
+    """The stages with their labels (member names are the stored codes, upper-cased)."""
+
+    PROSPECT = ("潜在客户", "Prospect")
+    NEW = ("新客户", "New")
+    ACTIVE = ("活跃客户", "Active")
+    AT_RISK = ("有流失风险", "At risk")
+    LAPSED = ("沉睡客户", "Lapsed")
+    CHURNED = ("已流失", "Churned")
+    WON_BACK = ("已挽回", "Won back")
+
+    @property
+    def stored(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def of(cls, stored: str) -> Stage:
+        return cls[stored.upper()]
