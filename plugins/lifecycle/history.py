@@ -112,6 +112,23 @@ class _Merged:
     transitions: list[tuple[int, int, int, float]]  # (customer id, from index or -1, to index, at)
 
 
+_GONE = {st.STAGE_INDEX[code] for code in st.GONE}
+_ACTIVE, _WON_BACK = st.STAGE_INDEX[st.ACTIVE], st.STAGE_INDEX[st.WON_BACK]
+
+
+def _path(paths: st.StagePaths, i: int, last: float, as_of: int, won_back: bool) -> list[tuple[int, float]]:
+    """Customer i's stages since the last purchase day, as (stage index, since); ``won_back``: the
+    purchase brought back a customer stored as lapsed or churned (the stored stage is what they were,
+    even when this run's re-derived thresholds would not call the gap a lapse)."""
+    path = [(int(s), float(t)) for s, t in zip(paths.steps[i], paths.step_times[i]) if not math.isnan(t)]
+    if won_back and path and path[0][0] == _ACTIVE:
+        back_to_active = last + paths.won_back_days * st.DAY
+        rest = [p for p in path[1:] if p[0] != _ACTIVE]
+        middle = [(_ACTIVE, back_to_active)] if back_to_active <= as_of and back_to_active < paths.at_risk_at[i] else []
+        path = [(_WON_BACK, path[0][1])] + middle + rest
+    return path
+
+
 def _merge(ids: np.ndarray, created: np.ndarray, days: st.PurchaseDays, paths: st.StagePaths,
            old_stage: np.ndarray, old_since: np.ndarray, as_of: int) -> _Merged:
     """New stages and since-times against the stored ones, and the transitions between them.
@@ -132,9 +149,13 @@ def _merge(ids: np.ndarray, created: np.ndarray, days: st.PurchaseDays, paths: s
     for i in candidates.tolist():
         old, old_at = int(old_stage[i]), float(old_since[i])
         if bought[i]:
-            path = [(int(s), float(t)) for s, t in zip(paths.steps[i], paths.step_times[i]) if not math.isnan(t)]
+            came_back = old in _GONE if purchased_since[i] else old == _WON_BACK
+            path = _path(paths, i, float(days.last_time[i]), as_of, came_back)
             if not purchased_since[i]:
-                path = [(s, t) for s, t in path if t > old_at]
+                # Only what happened after the stored stage began; what this run thinks the stage
+                # was by then (thresholds are re-derived every run) first, if it differs.
+                before = [p for p in path if p[1] <= old_at]
+                path = ([(before[-1][0], old_at)] if before else []) + [p for p in path if p[1] > old_at]
         else:
             path = [(st.STAGE_INDEX[st.PROSPECT], float(created[i]))]
         current, at = old, old_at
@@ -143,11 +164,8 @@ def _merge(ids: np.ndarray, created: np.ndarray, days: st.PurchaseDays, paths: s
                 at = min(max(t, at), as_of)
                 transitions.append((int(ids[i]), current, s, at))
                 current = s
-        if current != stage[i]:  # a stored since-time after every step of the path: move at once
-            at = min(max(float(since[i]), at), as_of)
-            transitions.append((int(ids[i]), current, int(stage[i]), at))
-            current = int(stage[i])
-        since[i] = at if (current, at) != (old, old_at) else old_at
+        stage[i] = current
+        since[i] = at
     for i in np.flatnonzero(~known).tolist():
         transitions.append((int(ids[i]), -1, int(stage[i]), float(min(since[i], as_of))))
     return _Merged(stage, np.floor(np.minimum(since, as_of)), transitions)
@@ -202,8 +220,11 @@ def last_run(ctx: TenantContext) -> LifecycleRun | None:
     return ctx.session.execute(sa.select(LifecycleRun).where(LifecycleRun.tenant_id == ctx.tenant_id)).scalars().first()
 
 
-def run_stages(ctx: TenantContext, as_of: datetime | None = None, batch=None) -> StageReport:
-    """Classify every live customer as of ``as_of`` (default now) and store it (see the module docstring)."""
+def run_stages(ctx: TenantContext, as_of: datetime | None = None, batch=None, announce: bool = True) -> StageReport:
+    """Classify every live customer as of ``as_of`` (default now) and store it (see the module docstring).
+
+    ``announce=False`` records the history without the hook and events (a
+    rebuilt past, as the demo does)."""
     as_of = (as_of or utcnow()).astimezone(timezone.utc)
     previous = last_run(ctx)
     if previous is not None and as_of < previous.as_of:
@@ -227,7 +248,7 @@ def run_stages(ctx: TenantContext, as_of: datetime | None = None, batch=None) ->
     old_ids, old_stage, old_since = _stored(ctx)
     merged = _merge(ids, created, days, paths, _lookup(ids, old_ids, old_stage, -1),
                     _lookup(ids, old_ids, old_since, np.nan), epoch)
-    written = _write_transitions(ctx, merged, announce=previous is not None)
+    written = _write_transitions(ctx, merged, announce=announce and previous is not None)
 
     risk = _risk(ctx, as_of, batch)
     now = utcnow()

@@ -89,3 +89,40 @@ def guanxi_graphql():
     return {"query": query, "mutation": [LifecycleMutation], "customer_filters": CUSTOMER_FILTERS,
             "customer_orders": CUSTOMER_ORDERS, "customer_batches": {"lifecycle": lifecycle_batch},
             "nodes": {"LifecycleWinbackList": load_winback_list}}
+
+
+@hookimpl
+def guanxi_cli_commands():
+    from plugins.lifecycle.cli import lifecycle_app
+
+    return [("lifecycle", lifecycle_app)]
+
+
+@hookimpl
+def guanxi_customers_merged(ctx, kept_id, merged_id):
+    """History, reasons and list places follow the person; one stage per customer
+    (the kept one's), then the kept customer is re-staged on the combined purchases."""
+    from engine.services.merge import move_customer_rows
+    from plugins.lifecycle.history import refresh_customers
+    from plugins.lifecycle.models import LifecycleChurnReason, LifecycleCustomer, LifecycleTransition, LifecycleWinbackMember
+
+    move_customer_rows(ctx, LifecycleCustomer.__table__, kept_id, merged_id, one_per=())
+    move_customer_rows(ctx, LifecycleTransition.__table__, kept_id, merged_id)
+    move_customer_rows(ctx, LifecycleChurnReason.__table__, kept_id, merged_id)
+    move_customer_rows(ctx, LifecycleWinbackMember.__table__, kept_id, merged_id, one_per=("list_id",))
+    if "lifecycle" in ctx.enabled_modules:
+        refresh_customers(ctx, [kept_id])
+
+
+@hookimpl
+def guanxi_export_columns(ctx):
+    from plugins.lifecycle.export import lifecycle_export_columns
+
+    return lifecycle_export_columns(ctx)
+
+
+@hookimpl
+def guanxi_demo_data(ctx, seed):
+    from plugins.lifecycle.demo import add_demo_data
+
+    return add_demo_data(ctx, seed)

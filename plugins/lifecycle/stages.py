@@ -198,6 +198,8 @@ class StagePaths:
     expected_gap: np.ndarray  # float64 days; NaN for one-time buyers
     steps: np.ndarray  # int64 (n, 5)
     step_times: np.ndarray  # float64 (n, 5)
+    at_risk_at: np.ndarray  # float64 epoch seconds the customer is (or will be) at risk; NaN for prospects
+    won_back_days: float
 
 
 def stage_paths(days: PurchaseDays, th: Thresholds, as_of: int) -> StagePaths:
@@ -228,6 +230,8 @@ def stage_paths(days: PurchaseDays, th: Thresholds, as_of: int) -> StagePaths:
     for k, (code, days_after) in enumerate(((AT_RISK, at_risk), (LAPSED, lapsed), (CHURNED, churned)), start=2):
         steps[:, k] = STAGE_INDEX[code]
         times[:, k] = last + days_after * DAY
+    at_risk_at = np.floor(np.where(bought, last + at_risk * DAY, np.nan))
+    times = np.floor(times)  # whole seconds, as stored: a stored since-time compares equal to its step
     times[times > as_of] = np.nan
     times[~bought] = np.nan
     reached = ~np.isnan(times)
@@ -235,7 +239,7 @@ def stage_paths(days: PurchaseDays, th: Thresholds, as_of: int) -> StagePaths:
     rows = np.arange(n)
     stage = np.where(bought, steps[rows, current], STAGE_INDEX[PROSPECT])
     since = np.where(bought, times[rows, current], np.nan)
-    return StagePaths(stage.astype(np.int64), since, gap, steps, times)
+    return StagePaths(stage.astype(np.int64), since, gap, steps, times, at_risk_at, th.won_back_days)
 
 
 from engine.enums import LabeledEnum  # noqa: E402

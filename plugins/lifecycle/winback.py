@@ -44,8 +44,9 @@ def _median(values: list[Decimal]) -> Decimal:
 
 
 def create_list(ctx: TenantContext, name: str, value_threshold: Decimal | None = None,
-                window_days: int | None = None) -> LifecycleWinbackList:
-    """Snapshot the lapsed and churned customers into a new list; fields named on bad input."""
+                window_days: int | None = None, now: datetime | None = None) -> LifecycleWinbackList:
+    """Snapshot the lapsed and churned customers into a new list; fields named on bad input.
+    ``now``: the snapshot's time (the demo back-dates a list to show a finished outcome)."""
     settings: LifecycleSettings = ctx.module_settings(MODULE)
     errors: list[FieldError] = []
     name = (name or "").strip()
@@ -70,7 +71,7 @@ def create_list(ctx: TenantContext, name: str, value_threshold: Decimal | None =
         value_threshold = _median(values) if values else Decimal("0.00")
     threshold = Decimal(value_threshold).quantize(CENT, rounding=ROUND_HALF_UP)
     made = LifecycleWinbackList(tenant_id=ctx.tenant_id, name=name, value_threshold=threshold,
-                                window_days=window_days or settings.winback_window_days, created_at=utcnow(),
+                                window_days=window_days or settings.winback_window_days, created_at=now or utcnow(),
                                 created_by=ctx.actor[:64])
     ctx.session.add(made)
     ctx.session.flush()
