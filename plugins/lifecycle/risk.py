@@ -168,3 +168,67 @@ def risk_scores(ctx, as_of: datetime, batch=None) -> RiskScores:
     risk = model.risk[seen]
     return RiskScores(batch.customer_ids[seen].astype(np.int64), risk, value, np.round(risk * value, 2),
                       "recency_frequency")
+
+
+# --- the work list: who to call today --------------------------------------------
+
+WORK_LIST_STAGES = ("new", "active", "at_risk", "lapsed", "won_back")  # churned ones go to win-back lists
+MAX_WORK_LIST = 1000
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    rank: int
+    customer_id: int
+    name: str | None
+    phone: str | None
+    store: str | None
+    owner: str | None  # the staff giving dedicated service, who would call
+    stage: str
+    risk: float
+    value_at_risk: float
+    risk_source: str | None
+    last_purchase_at: datetime | None
+
+
+def work_list(ctx, limit: int = 50, stages: list[str] | None = None, store: str | None = None,
+              owner: str | None = None, min_risk: float | None = None) -> list[WorkItem]:
+    """Customers ranked by value at risk (then risk), from the stored stage run:
+    the ones worth a call first. Only customers with a stored risk are listed."""
+    import sqlalchemy as sa
+
+    from engine.errors import FieldError, ValidationFailed
+    from engine.models import Customer
+    from plugins.lifecycle.models import LifecycleCustomer
+
+    errors = []
+    if not 1 <= limit <= MAX_WORK_LIST:
+        errors.append(FieldError("first", f"must be 1 to {MAX_WORK_LIST}"))
+    wanted = list(stages) if stages else list(WORK_LIST_STAGES)
+    unknown = sorted(set(wanted) - {"prospect", "new", "active", "at_risk", "lapsed", "churned", "won_back"})
+    if unknown:
+        errors.append(FieldError("stages", f"unknown stage codes: {', '.join(unknown)}"))
+    if min_risk is not None and not 0.0 <= min_risk <= 1.0:
+        errors.append(FieldError("minRisk", "must be 0 to 1"))
+    if errors:
+        raise ValidationFailed(errors)
+    lc, c = LifecycleCustomer.__table__.c, Customer.__table__.c
+    query = (
+        sa.select(lc.customer_id, c.name, c.phone, c.store, c.owner, lc.stage, lc.risk, lc.value_at_risk,
+                  lc.risk_source, c.last_purchase_at)
+        .join_from(LifecycleCustomer.__table__, Customer.__table__,
+                   sa.and_(c.id == lc.customer_id, c.tenant_id == lc.tenant_id))
+        .where(lc.tenant_id == ctx.tenant_id, lc.risk.is_not(None), lc.stage.in_(wanted), c.deleted_at.is_(None))
+        .order_by(sa.func.coalesce(lc.value_at_risk, 0).desc(), lc.risk.desc(), lc.customer_id)
+        .limit(limit)
+    )
+    if store is not None:
+        query = query.where(c.store == store)
+    if owner is not None:
+        query = query.where(c.owner == owner)
+    if min_risk is not None:
+        query = query.where(lc.risk >= min_risk)
+    rows = ctx.session.execute(query).all()
+    return [WorkItem(rank, r.customer_id, r.name, r.phone, r.store, r.owner, r.stage, float(r.risk),
+                     float(r.value_at_risk or 0), r.risk_source, r.last_purchase_at)
+            for rank, r in enumerate(rows, start=1)]
