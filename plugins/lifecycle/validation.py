@@ -169,7 +169,7 @@ def validate(ctx, split: datetime | None = None, horizon_days: int | None = None
     from plugins.lifecycle.risk import risk_from_history
 
     settings = ctx.module_settings("lifecycle")
-    horizon = int(horizon_days or settings.validation_horizon_days)
+    horizon = settings.validation_horizon_days if horizon_days is None else int(horizon_days)
     if not 1 <= horizon <= 3650:
         raise ValidationFailed([FieldError("horizonDays", "must be 1 to 3650 days")])
     now = utcnow()
