@@ -167,3 +167,20 @@ def test_tenants_never_see_each_others_stages(gx, make_tenant):
         moves = ctx.session.execute(sa.select(LifecycleTransition.customer_id)).scalars().all()
     assert rows == [(mine, "churned")] and set(moves) == {mine}
     assert _stage(gx, b, theirs)[0] == "new"
+
+
+def test_a_merge_gives_the_history_to_the_kept_customer_and_restages_it(gx, make_tenant):
+    from engine.services.merge import merge_customers
+
+    slug = _tenant(gx, make_tenant)
+    kept = _customer(gx, slug, (90, 80), name="old record")  # churned on its own
+    merged = _customer(gx, slug, (70, 60, 50, 3), name="new record")  # won back on its own
+    _run(gx, slug)
+    assert (_stage(gx, slug, kept)[0], _stage(gx, slug, merged)[0]) == ("churned", "won_back")
+    with gx.tenant(slug) as ctx:
+        merge_customers(ctx, kept, merged)
+    # One person, bought 90, 80, 70, 60, 50 and 3 days ago: back after a 47-day gap (lapsed after 20), so won back.
+    assert _stage(gx, slug, kept)[0] == "won_back"
+    assert _stage(gx, slug, merged) is None
+    assert {t for _, t, _ in _journey(gx, slug, kept)} >= {"churned", "won_back"}
+    assert _journey(gx, slug, merged) == []
