@@ -280,21 +280,22 @@ def _alive(rate, dropout, recency_gap):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _dropout_log_likelihood(rates, repeats, recency, age, dropouts):
-    """Sum over customers of the log-likelihood of each dropout rate (the
-    factor rate^repeats, the same for every dropout rate, left out)."""
+def _dropout_log_likelihood(rates, recency, age, dropouts):
+    """Sum over customers of the log-likelihood of each dropout rate mu: per
+    customer log(mu/s e^(-s t_x) + lam/s e^(-s T)) with s = lam + mu (the
+    factor lam^x, the same for every mu, left out), written as the larger
+    term plus log1p of the smaller over it: three transcendentals, not five."""
     out = np.zeros(dropouts.size)
     for k in prange(dropouts.size):
         mu = dropouts[k]
+        log_mu = np.log(mu)
         total = 0.0
         for i in range(rates.size):
             lam = rates[i]
             s = lam + mu
-            # log( mu/s e^{-s t_x} + lam/s e^{-s T} ), factored around the larger term
-            a = np.log(mu / s) - s * recency[i]
-            b = np.log(lam / s) - s * age[i]
-            hi = max(a, b)
-            total += hi + np.log(np.exp(a - hi) + np.exp(b - hi))
+            a = log_mu - s * recency[i]
+            b = np.log(lam) - s * age[i]
+            total += max(a, b) + np.log1p(np.exp(-abs(a - b))) - np.log(s)
         out[k] = total
     return out
 
@@ -321,5 +322,5 @@ def warm_up() -> None:
     monthly_counts(offsets, times, groups, 1, 60 * SECONDS_PER_DAY, first, 3)
     _purchase_days(offsets, times, np.ones(3), np.int64(60 * SECONDS_PER_DAY))
     r = np.array([0.1, 0.2])
-    _dropout_log_likelihood(r, np.array([1.0, 0.0]), np.array([5.0, 0.0]), np.array([9.0, 9.0]), np.array([0.01]))
+    _dropout_log_likelihood(r, np.array([5.0, 0.0]), np.array([9.0, 9.0]), np.array([0.01]))
     _no_purchase_probability(r, 0.01, np.array([5.0, 0.0]), np.array([9.0, 9.0]), 30.0)

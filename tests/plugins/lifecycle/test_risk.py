@@ -16,7 +16,7 @@ from sqlmodel import select
 from api.ids import decode_id
 from engine.cli_support import new_app
 from plugins.lifecycle.cli_analytics import register
-from plugins.lifecycle.risk import DROPOUT_GRID, risk_from_history, risk_scores
+from plugins.lifecycle.risk import COARSE_DROPOUTS, fine_dropouts, risk_from_history, risk_scores
 from tests.plugins.clv.test_clv_plugin import AS_OF as CLV_AS_OF, load, simulate
 
 DAY = 86400
@@ -63,7 +63,10 @@ def reference(offsets, times, amounts, as_of, window, value_days):
             total += math.log(mu / (lam + mu) * math.exp(-(lam + mu) * t_x) + lam / (lam + mu) * math.exp(-(lam + mu) * T))
         return total
 
-    mu = max(DROPOUT_GRID.tolist(), key=log_likelihood)
+    # the same search: the best of the coarse grid, then of the fine steps around it
+    coarse = COARSE_DROPOUTS.tolist()
+    best = max(range(len(coarse)), key=lambda k: log_likelihood(coarse[k]))
+    mu = max(fine_dropouts(best).tolist(), key=log_likelihood)
     risk, value = {}, {}
     for i, x, t_x, T, spent, days in rows:
         lam = rate[i]
