@@ -138,7 +138,7 @@ def record_reason(
     tenant: str = tenant_option(),
     customer: int = typer.Option(..., "--customer", metavar="ID", help="The customer's id (a number)"),
     code: str = typer.Option(..., "--code", metavar="CODE", help="A churn reason code (see `guanxi lifecycle reasons`)"),
-    note: Optional[str] = typer.Option(None, "--note", metavar="TEXT", help="What the customer said"),
+    note: Optional[str] = typer.Option(None, "--note", metavar="NOTE", help="What the customer said"),
     store: Optional[str] = typer.Option(None, "--store", metavar="STORE", help="File under this store (default: last purchase's)"),
     staff: Optional[str] = typer.Option(None, "--staff", metavar="NAME", help="File under this staff member (default: last purchase's)"),
     as_json: bool = json_option(),

@@ -332,7 +332,11 @@ def monthly_matrix(ctx, since: datetime | None, until: datetime | None, include_
 # -- churn reasons ----------------------------------------------------------------------
 
 LifecycleReasonSide = strawberry.enum(
-    enum.Enum("LifecycleReasonSide", {"COMPANY": "COMPANY", "CUSTOMER": "CUSTOMER"}),
+    enum.Enum("LifecycleReasonSide", {
+        "COMPANY": strawberry.enum_value("COMPANY", description="The company's side: quality, service, staff leaving."),
+        "CUSTOMER": strawberry.enum_value("CUSTOMER", description="The customer's side: a competitor, changed needs, "
+                                                                  "malice, objective reasons."),
+    }),
     name="LifecycleReasonSide", description="Whose side a churn reason lies on.")
 
 
