@@ -109,7 +109,15 @@ def _lookup(keys: np.ndarray, table_ids: np.ndarray, values: np.ndarray, missing
 class _Merged:
     stage: np.ndarray  # int64 per customer
     since: np.ndarray  # float64 epoch seconds
-    transitions: list[tuple[int, int, int, float]]  # (customer id, from index or -1, to index, at)
+    # One entry per transition: customer id, from stage index (-1: none), to stage index, at (epoch seconds).
+    customer: np.ndarray
+    from_stage: np.ndarray
+    to_stage: np.ndarray
+    at: np.ndarray
+
+    @property
+    def transitions(self) -> list[tuple[int, int, int, float]]:
+        return list(zip(self.customer.tolist(), self.from_stage.tolist(), self.to_stage.tolist(), self.at.tolist()))
 
 
 _GONE = {st.STAGE_INDEX[code] for code in st.GONE}
@@ -166,32 +174,43 @@ def _merge(ids: np.ndarray, created: np.ndarray, days: st.PurchaseDays, paths: s
                 current = s
         stage[i] = current
         since[i] = at
-    for i in np.flatnonzero(~known).tolist():
-        transitions.append((int(ids[i]), -1, int(stage[i]), float(min(since[i], as_of))))
-    return _Merged(stage, np.floor(np.minimum(since, as_of)), transitions)
+    moved = np.array(transitions, dtype=np.float64).reshape(-1, 4)
+    first = ~known  # a customer's first stage (every customer on the tenant's first run): no loop
+    since = np.floor(np.minimum(since, as_of))
+    return _Merged(stage, since,
+                   np.concatenate([moved[:, 0].astype(np.int64), ids[first]]),
+                   np.concatenate([moved[:, 1].astype(np.int64), np.full(int(first.sum()), -1, np.int64)]),
+                   np.concatenate([moved[:, 2].astype(np.int64), stage[first]]),
+                   np.concatenate([moved[:, 3], since[first]]))
 
 
 def _write_transitions(ctx: TenantContext, merged: _Merged, announce: bool) -> int:
-    if not merged.transitions:
+    if merged.customer.size == 0:
         return 0
     from engine.bulk import RawCursor
 
     now = utcnow()
     cursor = RawCursor(ctx.session)
+    names = np.array([None, *st.STAGES], dtype=object)  # index -1 + 1 = None
     cursor.insert_columns("lifecycle_transitions", {"tenant_id": ctx.tenant_id, "recorded_at": now}, {
-        "customer_id": [t[0] for t in merged.transitions],
-        "from_stage": [None if t[1] < 0 else st.STAGES[t[1]] for t in merged.transitions],
-        "to_stage": [st.STAGES[t[2]] for t in merged.transitions],
-        "at": [_time_text(cursor, _when(t[3])) for t in merged.transitions],
+        "customer_id": merged.customer.tolist(),
+        "from_stage": names[merged.from_stage + 1].tolist(),
+        "to_stage": names[merged.to_stage + 1].tolist(),
+        "at": _times_text(cursor, merged.at),
     })
     if announce:
         _announce(ctx, merged.transitions)
-    return len(merged.transitions)
+    return int(merged.customer.size)
 
 
-def _time_text(cursor, value: datetime) -> str:
-    """A time for insert_columns' lists: SQLite's stored text, PostgreSQL's ISO 8601."""
-    return value.isoformat() if cursor.postgres else cursor.time(value)
+def _times_text(cursor, epochs: np.ndarray) -> list[str]:
+    """Whole epoch seconds as insert_columns takes times: SQLite's stored text
+    (naive UTC, microseconds), PostgreSQL's ISO 8601 with the offset; for a
+    million rows at once, without a datetime object each."""
+    text = np.datetime_as_string(np.asarray(epochs, dtype=np.int64).astype("datetime64[s]").astype("datetime64[us]"), unit="us")
+    if cursor.postgres:
+        return [t + "+00:00" for t in text.tolist()]
+    return [t.replace("T", " ") for t in text.tolist()]
 
 
 def _announce(ctx: TenantContext, transitions: list[tuple[int, int, int, float]]) -> None:
@@ -258,21 +277,20 @@ def run_stages(ctx: TenantContext, as_of: datetime | None = None, batch=None, an
     columns = {
         "customer_id": ids.tolist(),
         "stage": [st.STAGES[s] for s in merged.stage.tolist()],
-        "stage_since": [_time_text(cursor, _when(t)) for t in merged.since.tolist()],
-        "expected_gap_days": [None if math.isnan(g) else round(g, 3) for g in paths.expected_gap.tolist()],
+        "stage_since": _times_text(cursor, merged.since),
+        "expected_gap_days": _nullable(np.round(paths.expected_gap, 3)),
     }
     risk_source = None
     if risk is not None and risk.customer_ids.size:
         risk_source = risk.source
-        columns["risk"] = [None if math.isnan(v) else v for v in _lookup(ids, risk.customer_ids, risk.risk, np.nan).tolist()]
-        columns["value_at_risk"] = [None if math.isnan(v) else round(v, 2)
-                                    for v in _lookup(ids, risk.customer_ids, risk.value_at_risk, np.nan).tolist()]
+        columns["risk"] = _nullable(_lookup(ids, risk.customer_ids, risk.risk, np.nan))
+        columns["value_at_risk"] = _nullable(np.round(_lookup(ids, risk.customer_ids, risk.value_at_risk, np.nan), 2))
         columns["risk_source"] = [None if r is None else risk.source for r in columns["risk"]]
     ctx.session.execute(sa.delete(C).where(C.c.tenant_id == ctx.tenant_id))
     cursor.insert_columns("lifecycle_customers", {"tenant_id": ctx.tenant_id, "updated_at": now}, columns)
 
     counts = Counter(columns["stage"])
-    changed = len({t[0] for t in merged.transitions if t[1] >= 0 or previous is None})
+    changed = int(np.unique(merged.customer if previous is None else merged.customer[merged.from_stage >= 0]).size)
     run = previous or LifecycleRun(tenant_id=ctx.tenant_id, as_of=as_of)  # one row per tenant: the latest run
     run.as_of, run.computed_at, run.thresholds = as_of, now, thresholds.as_dict()
     run.counts, run.changed, run.risk_source = dict(counts), changed, risk_source
@@ -280,6 +298,11 @@ def run_stages(ctx: TenantContext, as_of: datetime | None = None, batch=None, an
     ctx.session.flush()
     return StageReport(as_of=as_of, customers=int(ids.size), changed=changed, transitions=written, counts=dict(counts),
                        thresholds=thresholds.as_dict(), risk_source=risk_source)
+
+
+def _nullable(values: np.ndarray) -> list:
+    """A float column as a list, NaN as None (NULL)."""
+    return [None if v != v else v for v in values.tolist()]
 
 
 def _align(days: st.PurchaseDays, ids: np.ndarray) -> st.PurchaseDays:
@@ -334,9 +357,9 @@ def refresh_customers(ctx: TenantContext, customer_ids, as_of: datetime | None =
     old_ids, old_stage, old_since = _stored(ctx, ids)
     merged = _merge(ids, created, days, paths, _lookup(ids, old_ids, old_stage, -1),
                     _lookup(ids, old_ids, old_since, np.nan), epoch)
-    if not merged.transitions:
+    if merged.customer.size == 0:
         return 0
-    moved = sorted({t[0] for t in merged.transitions})
+    moved = sorted(set(merged.customer.tolist()))
     index = {int(c): k for k, c in enumerate(ids.tolist())}
     now = utcnow()
     for customer_id in moved:
