@@ -78,3 +78,18 @@ def test_a_tenant_without_the_module_is_refused(gx, make_tenant, guanxi):
     plain = make_tenant()
     result = guanxi("lifecycle", "stages", "--tenant", plain)
     assert result.exit_code == 1 and "not enabled" in result.output
+
+
+def test_customer_exports_carry_the_stage_and_risk(gx, make_tenant, guanxi, tmp_path):
+    import csv
+
+    slug, ids = _tenant(gx, make_tenant)
+    assert guanxi("lifecycle", "stages", "--tenant", slug, "--refresh").exit_code == 0
+    out = tmp_path / "customers.csv"
+    result = guanxi("export", "customers", "--tenant", slug, "-o", out)
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in csv.DictReader(out.open(encoding="utf-8-sig"))}
+    assert {n: rows[n]["lifecycle_retention_stage"] for n in ("active", "lapsed", "churned")} == {
+        "active": "new", "lapsed": "lapsed", "churned": "churned"}
+    assert rows["lapsed"]["lifecycle_stage"] == "EXPLORATION"  # the core's relationship stage, a different column
+    assert 0 <= float(rows["churned"]["lifecycle_risk"]) <= 1 and rows["churned"]["lifecycle_stage_since"]
