@@ -41,10 +41,9 @@ class LifecycleRun(SQLModel, table=True):
 
 class LifecycleCustomer(SQLModel, table=True):
     __tablename__ = "lifecycle_customers"
-    __table_args__ = (
-        sa.Index("ix_lifecycle_customers_stage", "tenant_id", "stage", "customer_id"),
-        sa.Index("ix_lifecycle_customers_risk", "tenant_id", "risk", "customer_id"),
-    )
+    # The stage filter's index only: every run rewrites the tenant's rows, and each index
+    # costs that write (a risk index, unused by the risk order's per-customer lookups, was dropped).
+    __table_args__ = (sa.Index("ix_lifecycle_customers_stage", "tenant_id", "stage", "customer_id"),)
 
     tenant_id: int = Field(foreign_key="tenants.id", primary_key=True)
     customer_id: int = Field(primary_key=True)

@@ -32,7 +32,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tenant_id', 'customer_id')
     )
     with op.batch_alter_table('lifecycle_customers', schema=None) as batch_op:
-        batch_op.create_index('ix_lifecycle_customers_risk', ['tenant_id', 'risk', 'customer_id'], unique=False)
         batch_op.create_index('ix_lifecycle_customers_stage', ['tenant_id', 'stage', 'customer_id'], unique=False)
 
     op.create_table('lifecycle_runs',
@@ -140,6 +139,5 @@ def downgrade() -> None:
     op.drop_table('lifecycle_runs')
     with op.batch_alter_table('lifecycle_customers', schema=None) as batch_op:
         batch_op.drop_index('ix_lifecycle_customers_stage')
-        batch_op.drop_index('ix_lifecycle_customers_risk')
 
     op.drop_table('lifecycle_customers')
