@@ -49,8 +49,14 @@ def guanxi_score(ctx, batch):
     if "lifecycle" not in batch.modules:
         return None
     from engine.scoring import ScoreReport
-    from plugins.lifecycle.history import run_stages
+    from plugins.lifecycle.history import last_run, run_stages
 
+    previous = last_run(ctx)
+    if previous is not None and batch.as_of < previous.as_of:
+        # A back-dated scoring run (for RFM or CLV as of a past date) must not fail for the others:
+        # stages only move forward, so lifecycle sits it out.
+        return ScoreReport(module="lifecycle", scored=0, warnings=[
+            f"stages not updated: as of {batch.as_of.isoformat()} is before the last stage run's ({previous.as_of.isoformat()})"])
     report = run_stages(ctx, batch.as_of, batch)
     return ScoreReport(module="lifecycle", scored=report.customers,
                        details={"stages": report.counts, "changed": report.changed, "transitions": report.transitions})

@@ -184,3 +184,17 @@ def test_a_merge_gives_the_history_to_the_kept_customer_and_restages_it(gx, make
     assert _stage(gx, slug, merged) is None
     assert {t for _, t, _ in _journey(gx, slug, kept)} >= {"churned", "won_back"}
     assert _journey(gx, slug, merged) == []
+
+
+def test_scoring_runs_stage_and_a_back_dated_one_leaves_the_stages_alone(gx, make_tenant):
+    from engine.scoring import run_scoring
+
+    slug = _tenant(gx, make_tenant)
+    customer = _customer(gx, slug, (30, 3))
+    with gx.tenant(slug) as ctx:
+        [report] = run_scoring(ctx, ["lifecycle"])
+    assert report.scored == 1 and report.details["stages"] == {"won_back": 1}
+    with gx.tenant(slug) as ctx:
+        [late] = run_scoring(ctx, ["lifecycle"], as_of=utcnow() - timedelta(days=10))
+    assert late.scored == 0 and "before the last stage run" in late.warnings[0]
+    assert _stage(gx, slug, customer)[0] == "won_back"
