@@ -25,6 +25,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import sqlalchemy as sa
@@ -58,9 +59,12 @@ class StageReport:
 
 
 def _utc_offset(ctx: TenantContext, at: datetime) -> int:
-    from plugins.clv.service import utc_offset_seconds
-
-    return utc_offset_seconds(ctx.tenant.timezone, at)
+    """The tenant time zone's offset at ``at``, in seconds (purchase days are local days; UTC for an unknown zone)."""
+    try:
+        offset = at.astimezone(ZoneInfo(ctx.tenant.timezone)).utcoffset()
+    except (ZoneInfoNotFoundError, ValueError):
+        return 0
+    return int(offset.total_seconds()) if offset is not None else 0
 
 
 def _when(epoch: float) -> datetime:
