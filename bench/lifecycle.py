@@ -213,7 +213,9 @@ def e2e_section(args) -> dict:
                 t3 = time.perf_counter()
             t4 = time.perf_counter()  # committed
             runs.append((t4 - t0, t1 - t0, t2 - t1, t3 - t2, t4 - t3))
-            assert report.customers == n == args.e2e_customers and sum(r.customers for r in cohorts[0].cohorts) > 0
+            # every customer staged (a few of the Poisson customers never bought: prospects, not in the batch)
+            assert report.customers == args.e2e_customers >= n
+            assert sum(r.customers for r in cohorts[0].cohorts) == n
         best = min(runs)
         db = sqlite3.connect(path)
         tenant_id = db.execute("SELECT id FROM tenants WHERE slug = 'bench-lifecycle'").fetchone()[0]
