@@ -365,15 +365,22 @@ def refresh_customers(ctx: TenantContext, customer_ids, as_of: datetime | None =
         return 0
     moved = sorted(set(merged.customer.tolist()))
     index = {int(c): k for k, c in enumerate(ids.tolist())}
+    stored = set(old_ids.tolist())
     now = utcnow()
-    for customer_id in moved:
-        k = index[customer_id]
-        values = {"stage": st.STAGES[int(merged.stage[k])], "stage_since": _when(merged.since[k]), "updated_at": now,
-                  "expected_gap_days": None if math.isnan(paths.expected_gap[k]) else round(float(paths.expected_gap[k]), 3)}
-        updated = ctx.session.execute(sa.update(C).where(C.c.tenant_id == ctx.tenant_id, C.c.customer_id == customer_id)
-                                      .values(**values))
-        if updated.rowcount == 0:
-            ctx.session.execute(sa.insert(C).values(tenant_id=ctx.tenant_id, customer_id=customer_id, **values))
+    rows = [{"c": c, "stage": st.STAGES[int(merged.stage[index[c]])], "stage_since": _when(merged.since[index[c]]),
+             "expected_gap_days": _nullable(np.round(paths.expected_gap[[index[c]]], 3))[0], "updated_at": now}
+            for c in moved]
+    # Executemany, one statement per kind: an import's chunk may move thousands of customers.
+    updates = [row for row in rows if row["c"] in stored]
+    if updates:
+        ctx.session.execute(sa.update(C).where(C.c.tenant_id == ctx.tenant_id, C.c.customer_id == sa.bindparam("c"))
+                            .values(stage=sa.bindparam("stage"), stage_since=sa.bindparam("stage_since"),
+                                    expected_gap_days=sa.bindparam("expected_gap_days"),
+                                    updated_at=sa.bindparam("updated_at")), updates)
+    inserts = [{"tenant_id": ctx.tenant_id, "customer_id": row["c"], **{k: v for k, v in row.items() if k != "c"}}
+               for row in rows if row["c"] not in stored]
+    if inserts:
+        ctx.session.execute(sa.insert(C), inserts)
     _write_transitions(ctx, merged, announce=True)
     return len(moved)
 

@@ -137,6 +137,10 @@ def test_a_purchase_moves_its_customer_at_once(gx, make_tenant, listener):
     assert (_stage(gx, slug, lapsed)[0], _stage(gx, slug, risky)[0]) == ("won_back", "active")
     assert sorted((c[1], c[2], c[3]) for c in listener.changes) == sorted([(lapsed, "lapsed", "won_back"),
                                                                            (risky, "at_risk", "active")])
+    # A customer who arrived after the run is new from the first purchase, before any run.
+    newcomer = _customer(gx, slug, (0,))
+    assert _stage(gx, slug, newcomer)[0] == "new"
+    assert (newcomer, None, "new") in [(c[1], c[2], c[3]) for c in listener.changes]
     # The next run agrees with what the purchase did.
     assert _run(gx, slug).changed == 0
     # Won back lasts won_back_days, then the customer is simply active.
