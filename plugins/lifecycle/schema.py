@@ -495,6 +495,21 @@ class LifecycleWinbackListType:
             page_info=found.page_info)
 
 
+@strawberry.type(name="LifecycleWinbackListEdge", description="A win-back list in a page, with its cursor.")
+class LifecycleWinbackListEdge:
+    cursor: str = strawberry.field(description="The position of this list, for `after`.")
+    node: LifecycleWinbackListType = strawberry.field(description="The list.")
+
+
+@strawberry.type(name="LifecycleWinbackListConnection", description="A page of win-back lists, newest first.")
+class LifecycleWinbackListConnection:
+    edges: list[LifecycleWinbackListEdge] = strawberry.field(description="The lists of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
+
+
+LISTS = Keyset("LIFECYCLE_WINBACK_LIST:ID:DESC", LifecycleWinbackList.id, True)
+
+
 def _with_outcomes(ctx, rows: list[LifecycleWinbackList]) -> list[LifecycleWinbackListType]:
     from plugins.lifecycle.winback import outcomes
 
@@ -520,14 +535,6 @@ async def load_winback_list(info: strawberry.Info, pk: int) -> Optional[Lifecycl
 
 FromArg = Annotated[Optional[datetime], strawberry.argument(name="from", description="At or after this time (default: no limit).")]
 ToArg = Annotated[Optional[datetime], strawberry.argument(description="Before this time (default: no limit).")]
-
-
-def _list_size(first: Optional[int]) -> int:
-    if first is None:
-        return 20
-    if not 0 <= first <= 100:
-        raise api_error("first must be between 0 and 100", "BAD_PAGE_SIZE")
-    return first
 
 
 @strawberry.type(description="The lifecycle module's queries.")
@@ -575,15 +582,19 @@ class LifecycleQuery:
                                     by_store=counts(r.by_store), by_staff=counts(r.by_staff),
                                     by_store_reason=pairs(r.by_store_reason), by_staff_reason=pairs(r.by_staff_reason))
 
-    @strawberry.field(description="Win-back lists, newest first, with their outcomes (first ≤ 100, default 20).")
-    async def lifecycle_winback_lists(self, info: strawberry.Info, first: First = None) -> list[LifecycleWinbackListType]:
+    @strawberry.field(description="Win-back lists, newest first, with their outcomes (first ≤ 100).")
+    async def lifecycle_winback_lists(self, info: strawberry.Info, first: First = None,
+                                      after: After = None) -> LifecycleWinbackListConnection:
         ctx = info.context
-        gx, tenant_id, size = ctx.gx, ctx.tenant_id, _list_size(first)
+        gx, tenant_id, cursors, page = ctx.gx, ctx.tenant_id, ctx.cursors, page_slice(first, after)
 
         def work(session):
-            rows = session.execute(select(LifecycleWinbackList).where(LifecycleWinbackList.tenant_id == tenant_id)
-                                   .order_by(LifecycleWinbackList.id.desc()).limit(size)).scalars().all()
-            return _with_outcomes(gx.context(session, tenant_id), list(rows))
+            query = select(LifecycleWinbackList).where(LifecycleWinbackList.tenant_id == tenant_id)
+            found = fetch_page(session, query, LISTS, cursors, page)
+            lists = _with_outcomes(gx.context(session, tenant_id), [edge.node for edge in found.edges])
+            return LifecycleWinbackListConnection(
+                edges=[LifecycleWinbackListEdge(cursor=edge.cursor, node=node) for edge, node in zip(found.edges, lists)],
+                page_info=found.page_info)
 
         return await ctx.read(work)
 

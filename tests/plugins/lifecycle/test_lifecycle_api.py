@@ -140,7 +140,10 @@ def test_winback_lists_page_and_stay_in_their_tenant(gx, make_tenant, graphql):
     outsider = graphql(other)
     assert outsider.execute(LIST, {"id": wb["id"]})["data"]["lifecycleWinbackList"] is None
     assert outsider.execute(CUSTOMER, {"id": to_global_id("Customer", ids["lapsed"])})["data"]["node"] is None
-    assert outsider.execute("{ lifecycleWinbackLists { name } }")["data"]["lifecycleWinbackLists"] == []
+    assert outsider.execute("{ lifecycleWinbackLists { edges { node { name } } } }")["data"]["lifecycleWinbackLists"]["edges"] == []
+    agent.execute(CREATE_LIST, {"input": {"name": "summer"}})
+    page = agent.execute("{ lifecycleWinbackLists(first: 1) { edges { node { name } } pageInfo { hasNextPage } } }")
+    assert page["data"]["lifecycleWinbackLists"] == {"edges": [{"node": {"name": "summer"}}], "pageInfo": {"hasNextPage": True}}
     # A tenant without the module has none of it.
     plain = make_tenant()
     response = graphql(plain).post(STAGES)
