@@ -40,7 +40,7 @@ from plugins.lifecycle.hookspecs import StageChange
 from plugins.lifecycle.models import LifecycleCustomer, LifecycleRun, LifecycleTransition
 
 MODULE = "lifecycle"
-C, T, R = LifecycleCustomer.__table__, LifecycleTransition.__table__, LifecycleRun.__table__
+C, T = LifecycleCustomer.__table__, LifecycleTransition.__table__
 
 
 @dataclass
