@@ -93,3 +93,15 @@ def test_customer_exports_carry_the_stage_and_risk(gx, make_tenant, guanxi, tmp_
         "active": "new", "lapsed": "lapsed", "churned": "churned"}
     assert rows["lapsed"]["lifecycle_stage"] == "EXPLORATION"  # the core's relationship stage, a different column
     assert 0 <= float(rows["churned"]["lifecycle_risk"]) <= 1 and rows["churned"]["lifecycle_stage_since"]
+
+
+def test_exports_filter_on_the_stage_like_the_api(gx, make_tenant, guanxi, tmp_path):
+    import csv
+
+    slug, _ = _tenant(gx, make_tenant)
+    assert guanxi("lifecycle", "stages", "--tenant", slug, "--refresh").exit_code == 0
+    out = tmp_path / "gone.csv"
+    result = guanxi("export", "customers", "--tenant", slug, "--where",
+                    '{"lifecycle": {"stage": {"in": ["LAPSED", "CHURNED"]}}}', "-o", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(row["name"] for row in csv.DictReader(out.open(encoding="utf-8-sig"))) == ["churned", "lapsed"]
