@@ -39,10 +39,12 @@ def guanxi_lifecycle_stage_changed(ctx, changes):
     stages and their history rows are written).
 
     ``ctx`` is the tenant's ``TenantContext``; ``changes`` a list of
-    ``plugins.lifecycle.hookspecs.StageChange``, one per customer whose stage
-    changed in this run. Called once per run with every change, only on
-    plugins enabled for the tenant (global plugins always); not called for
-    the tenant's first run, which classifies every customer at once. The
+    ``plugins.lifecycle.hookspecs.StageChange``, one per stage passed (a
+    customer may pass two between runs: active -> at_risk -> lapsed). Called
+    once per stage run with every change, and once per recorded batch of
+    purchases that moved customers; only on plugins enabled for the tenant
+    (global plugins always); not called for the tenant's first run, which
+    classifies every customer at once. The
     same changes go out as ``lifecycle.stage_changed`` domain events. Write
     through ``ctx.session``; raising aborts the run. Return value ignored.
     """
