@@ -29,7 +29,8 @@ def upgrade() -> None:
     sa.Column('risk_source', sa.String(length=24), nullable=True),
     sa.Column('updated_at', engine.types.UtcDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ),
-    sa.PrimaryKeyConstraint('tenant_id', 'customer_id')
+    sa.PrimaryKeyConstraint('tenant_id', 'customer_id'),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('lifecycle_customers', schema=None) as batch_op:
         batch_op.create_index('ix_lifecycle_customers_stage', ['tenant_id', 'stage', 'customer_id'], unique=False)
