@@ -92,6 +92,9 @@ def test_stages_transitions_and_the_stage_run_mutation(gx, make_tenant, graphql)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     ran = admin.execute(UPDATE)["data"]["updateLifecycleStages"]
     assert ran == {"stages": {"customers": 4}, "changed": 0, "errors": []}
+    back = admin.execute("""mutation { updateLifecycleStages(input: {asOf: "2020-01-01T00:00:00Z"}) {
+      stages { customers } errors { field code } } }""")["data"]["updateLifecycleStages"]
+    assert back == {"stages": None, "errors": [{"field": "asOf", "code": "INVALID"}]}
 
 
 def test_churn_reasons_through_the_api(gx, make_tenant, graphql):
