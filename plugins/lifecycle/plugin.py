@@ -132,3 +132,14 @@ def guanxi_demo_data(ctx, seed):
     from plugins.lifecycle.demo import add_demo_data
 
     return add_demo_data(ctx, seed)
+
+
+@hookimpl
+def guanxi_warm_up():
+    """The analytics' numba kernels (cohorts, risk), compiled or loaded before the API serves."""
+    import importlib.util
+
+    if importlib.util.find_spec("plugins.lifecycle.kernels") is not None:
+        from plugins.lifecycle import kernels
+
+        kernels.warm_up()
