@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import datetime, timezone
 from typing import Optional
 
@@ -217,8 +216,7 @@ def winback(
     console.print(shown)
 
 
-# The analytics commands (cohorts, rates, validate, worklist), once plugins/lifecycle/cli_analytics.py is there.
-if importlib.util.find_spec("plugins.lifecycle.cli_analytics") is not None:
-    from plugins.lifecycle.cli_analytics import register
+# The analytics commands: cohorts, rates, validate, worklist (plugins/lifecycle/cli_analytics.py).
+from plugins.lifecycle.cli_analytics import register  # noqa: E402
 
-    register(lifecycle_app)
+register(lifecycle_app)

@@ -20,7 +20,6 @@ run, which classifies everyone at once and changes nothing anyone saw.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -231,9 +230,7 @@ def _announce(ctx: TenantContext, transitions: list[tuple[int, int, int, float]]
 
 
 def _risk(ctx: TenantContext, as_of: datetime, batch):
-    """The analytics' risk scores, when plugins/lifecycle/risk.py is installed."""
-    if importlib.util.find_spec("plugins.lifecycle.risk") is None:
-        return None
+    """The analytics' risk scores (plugins/lifecycle/risk.py) for the same batch."""
     from plugins.lifecycle.risk import risk_scores
 
     return risk_scores(ctx, as_of, batch)

@@ -82,17 +82,11 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
-    import importlib.util
-
     from plugins.lifecycle.schema import (CUSTOMER_FILTERS, CUSTOMER_ORDERS, LifecycleMutation, LifecycleQuery,
                                           lifecycle_batch, load_winback_list)
+    from plugins.lifecycle.schema_analytics import LifecycleAnalyticsQuery  # cohorts, rates, validation, work list
 
-    query = [LifecycleQuery]
-    if importlib.util.find_spec("plugins.lifecycle.schema_analytics") is not None:  # cohorts, rates, validation, work list
-        from plugins.lifecycle.schema_analytics import LifecycleAnalyticsQuery
-
-        query.append(LifecycleAnalyticsQuery)
-    return {"query": query, "mutation": [LifecycleMutation], "customer_filters": CUSTOMER_FILTERS,
+    return {"query": [LifecycleQuery, LifecycleAnalyticsQuery], "mutation": [LifecycleMutation], "customer_filters": CUSTOMER_FILTERS,
             "customer_orders": CUSTOMER_ORDERS, "customer_batches": {"lifecycle": lifecycle_batch},
             "nodes": {"LifecycleWinbackList": load_winback_list}}
 
@@ -137,9 +131,6 @@ def guanxi_demo_data(ctx, seed):
 @hookimpl
 def guanxi_warm_up():
     """The analytics' numba kernels (cohorts, risk), compiled or loaded before the API serves."""
-    import importlib.util
+    from plugins.lifecycle import kernels
 
-    if importlib.util.find_spec("plugins.lifecycle.kernels") is not None:
-        from plugins.lifecycle import kernels
-
-        kernels.warm_up()
+    kernels.warm_up()
