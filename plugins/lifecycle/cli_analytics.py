@@ -34,10 +34,15 @@ def _by(value: Optional[str]) -> Optional[str]:
 
 
 def _read(tenant: str, work):
-    """``work(ctx)`` in a read transaction of the tenant; refusals exit 1 naming the field."""
+    """``work(ctx)`` in a read transaction of the tenant, with a batch job's
+    statement time (it reads the whole history, as ``guanxi score`` does);
+    refusals exit 1 naming the field."""
+    from engine.db import allow_batch_statements
+
     gx = open_engine()
     try:
         with gx.tenant(tenant, write=False) as ctx:
+            allow_batch_statements(ctx.session, gx.settings.job_statement_timeout_ms)
             if "lifecycle" not in ctx.enabled_modules:
                 raise GuanxiError("the lifecycle module is not enabled for this tenant", field="tenant")
             return work(ctx)
