@@ -4,7 +4,7 @@ on a small tenant whose figures are worked out by hand below."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 from typer.testing import CliRunner
