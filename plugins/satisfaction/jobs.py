@@ -11,14 +11,7 @@ def _wave(ctx):
     return send_wave_if_due(ctx)
 
 
-def _expire(ctx):
-    from plugins.satisfaction.invitations import forget_expired_tokens
-
-    return forget_expired_tokens(ctx)
-
-
 JOBS = [
     # Daily: a wave goes out when wave_every_days have passed since the last one.
     Job(name="satisfaction.wave", module="satisfaction", every_minutes=24 * 60, run=_wave),
-    Job(name="satisfaction.expire_invitations", module="satisfaction", every_minutes=24 * 60, run=_expire),
 ]

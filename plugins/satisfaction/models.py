@@ -75,6 +75,8 @@ class SatisfactionInvitation(SQLModel, table=True):
     source_ref: Optional[str] = Field(default=None, max_length=64)  # campaign code, interaction id, wave date
     case_id: Optional[int] = Field(default=None)  # the complaint case (no FK: complaints may be absent)
     channel: str = Field(max_length=16)  # the consented channel carrying the link
+    store: Optional[str] = Field(default=None, max_length=64)  # the purchase's or case's store, copied to the answer
+    staff: Optional[str] = Field(default=None, max_length=64)
     token_hash: str = Field(max_length=64)  # hex SHA-256 of the raw token
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     expires_at: datetime = Field(sa_type=UtcDateTime)

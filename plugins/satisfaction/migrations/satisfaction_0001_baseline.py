@@ -56,6 +56,8 @@ def upgrade() -> None:
     sa.Column('source_ref', sa.String(length=64), nullable=True),
     sa.Column('case_id', sa.Integer(), nullable=True),
     sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('store', sa.String(length=64), nullable=True),
+    sa.Column('staff', sa.String(length=64), nullable=True),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('created_at', engine.types.UtcDateTime(), nullable=False),
     sa.Column('expires_at', engine.types.UtcDateTime(), nullable=False),
