@@ -86,3 +86,9 @@ def solve(cross: np.ndarray, level: float, target: str = "OVERALL") -> Drivers:
                               _optional(slopes[d] + t * se[d]), _optional(p_values[d]), float(importance[d]))
                  for d in range(p - 1)],
     )
+
+
+def of_analysis(analysis, per_slice: bool = False) -> list[Drivers]:
+    """Derived weights over all the analysis' responses, or one regression per slice."""
+    cross = analysis.aggregates.cross if per_slice else analysis.aggregates.total().cross
+    return [solve(c, analysis.level, analysis.target) for c in cross]

@@ -173,3 +173,61 @@ def slice_index(f: Figures, s: int, key: dict[str, Any]) -> SliceIndex:
                                   dont_know=int(rec["dont_know"]), yes_share=_none(rec["yes_share"]),
                                   yes_ci_low=_none(rec["yes_ci_low"]), yes_ci_high=_none(rec["yes_ci_high"])),
     )
+
+
+# --- the service: read, slice, add up, summarise ------------------------------------
+
+
+@dataclass
+class Analysis:
+    """One survey's responses added up per slice, with what is needed to read them."""
+
+    layout: Any  # surveys.SurveyLayout
+    by: tuple[str, ...]
+    keys: list[dict[str, Any]]  # per slice
+    aggregates: Aggregates
+    figures: Figures
+    weights: np.ndarray  # the index's dimension weights, summing to 1
+    level: float
+    target: str
+    satisfied_from: int
+
+    def slice(self, s: int) -> SliceIndex:
+        return slice_index(self.figures, s, self.keys[s])
+
+    def slices(self) -> list[SliceIndex]:
+        return [self.slice(s) for s in range(len(self.keys))]
+
+    def total(self) -> SliceIndex:
+        agg = self.aggregates.total()
+        return slice_index(figures(agg, self.level), 0, {})
+
+    def total_aggregates(self) -> Aggregates:
+        return self.aggregates.total()
+
+
+def analyse(ctx, survey_id: int, by: tuple[str, ...] = (), where=None) -> Analysis:
+    """The survey's index per slice of ``by`` (GROUPS in reader.py), for responses matching ``where``."""
+    from plugins.satisfaction import reader
+    from plugins.satisfaction.kernels import aggregate
+    from plugins.satisfaction.surveys import survey_layout
+
+    where = where or reader.Where()
+    settings = ctx.module_settings("satisfaction")
+    layout = survey_layout(ctx, survey_id)
+    weights = index_weights(list(layout.dimension_codes), settings.dimension_weights)
+    joined = [g for g in ("rfm_segment", "tier") if g in by or getattr(where, g)]
+    text = [g for g in ("store", "channel", "staff") if g in by]
+    responses = reader.read(ctx.session, ctx.tenant_id, survey_id, layout.width, where, text, with_customers=bool(joined))
+    if joined:
+        reader.join_segments(ctx.session, ctx.tenant_id, responses, ctx.enabled_modules, joined)
+        keep = reader.keep_rows(responses, where)
+        if keep is not None:
+            responses = responses.subset(keep)
+    cut = reader.slices(responses, by)
+    top = satisfied_from(settings.satisfied_top_box)
+    agg = aggregate(responses.scores, cut.slice_of, cut.count, np.asarray(layout.byte_dimension, np.int64), weights,
+                    responses.overall, responses.nps, responses.recommend, responses.repurchase, top,
+                    settings.driver_target)
+    return Analysis(layout=layout, by=tuple(by), keys=cut.keys, aggregates=agg, figures=figures(agg, settings.ci_level),
+                    weights=weights, level=settings.ci_level, target=settings.driver_target, satisfied_from=top)

@@ -63,3 +63,18 @@ def matrix(importance: np.ndarray, performance: np.ndarray) -> IpaMatrix:
                  quadrant(importance[d], performance[d], i_cut, p_cut), float(importance[d] * (100.0 - performance[d])))
         for d in known
     ])
+
+
+def of_analysis(analysis, derived=None) -> IpaMatrix:
+    """The matrix of all the analysis' responses: derived importance against the dimensions' 0–100 means."""
+    from plugins.satisfaction import drivers
+
+    derived = derived or drivers.of_analysis(analysis)[0]
+    n_dims = len(analysis.layout.dimension_codes)
+    importance = np.full(n_dims, np.nan)
+    for w in derived.weights:
+        importance[w.dimension] = w.importance
+    totals = analysis.aggregates.total().dimensions[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        performance = (totals[:, 1] / totals[:, 0] - 1.0) * 25.0
+    return matrix(importance, performance)

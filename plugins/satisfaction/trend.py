@@ -70,3 +70,12 @@ def monthly(months: np.ndarray, count: np.ndarray, total: np.ndarray, squares: n
         points.append(TrendPoint(int(months[m]), int(count[m]), _opt(mean[m]), _opt(low[m]), _opt(high[m]), flag,
                                  _opt(p[m]), _opt(change[m]), change_flag, _opt(change_p[m])))
     return points
+
+
+def of_analysis(analysis) -> list[TrendPoint]:
+    """The trend of an analysis sliced by month alone."""
+    if analysis.by != ("month",):
+        raise ValueError("the trend needs an analysis sliced by month")
+    months = np.array([key["month"] for key in analysis.keys], np.int64)
+    idx = analysis.aggregates.index
+    return monthly(months, idx[:, 0], idx[:, 1], idx[:, 2], analysis.level)
