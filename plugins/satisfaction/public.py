@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlalchemy import select
 from starlette.requests import Request
@@ -89,13 +90,13 @@ def _question_json(q: dict) -> dict:
     return out
 
 
-def _form_answers(form) -> dict[str, Any]:
-    answers: dict[str, Any] = {}
-    for key in form.keys():
+def _form_answers(body: bytes) -> dict[str, Any]:
+    """The form's ``q_<code>`` fields (parsed here: the app ships without python-multipart)."""
+    values: dict[str, list[str]] = {}
+    for key, value in parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=False):
         if key.startswith("q_"):
-            values = [v for v in form.getlist(key) if isinstance(v, str)]
-            answers[key[2:]] = values if len(values) > 1 else (values[0] if values else None)
-    return answers
+            values.setdefault(key[2:], []).append(value)
+    return {code: found if len(found) > 1 else found[0] for code, found in values.items()}
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -215,7 +216,7 @@ def routes(gx) -> list[Route]:
         from_form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
         survey_code = None
         if from_form:
-            answers = _form_answers(await request.form())
+            answers = _form_answers(body)
         else:
             try:
                 payload = await request.json()
