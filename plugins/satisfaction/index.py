@@ -206,8 +206,9 @@ class Analysis:
         return self.aggregates.total()
 
 
-def analyse(ctx, survey_id: int, by: tuple[str, ...] = (), where=None) -> Analysis:
-    """The survey's index per slice of ``by`` (GROUPS in reader.py), for responses matching ``where``."""
+def analyse(ctx, survey_id: int, by: tuple[str, ...] = (), where=None, target: str | None = None) -> Analysis:
+    """The survey's index per slice of ``by`` (GROUPS in reader.py), for responses matching
+    ``where`` (a reader.Where); ``target`` overrides the driver_target setting."""
     from plugins.satisfaction import reader
     from plugins.satisfaction.kernels import aggregate
     from plugins.satisfaction.surveys import survey_layout
@@ -228,6 +229,40 @@ def analyse(ctx, survey_id: int, by: tuple[str, ...] = (), where=None) -> Analys
     top = satisfied_from(settings.satisfied_top_box)
     agg = aggregate(responses.scores, cut.slice_of, cut.count, np.asarray(layout.byte_dimension, np.int64), weights,
                     responses.overall, responses.nps, responses.recommend, responses.repurchase, top,
-                    settings.driver_target)
+                    target or settings.driver_target)
     return Analysis(layout=layout, by=tuple(by), keys=cut.keys, aggregates=agg, figures=figures(agg, settings.ci_level),
-                    weights=weights, level=settings.ci_level, target=settings.driver_target, satisfied_from=top)
+                    weights=weights, level=settings.ci_level, target=target or settings.driver_target, satisfied_from=top)
+
+
+MAX_SLICES = 10_000
+
+
+def analyse_survey(ctx, survey_code: str, by=(), where: dict | None = None, target: str | None = None) -> Analysis:
+    """``analyse`` from API/CLI input: the survey by code, ``by`` and ``where`` checked,
+    failures as ValidationFailed / NotFound naming the field."""
+    from engine.errors import FieldError, ValidationFailed
+    from plugins.satisfaction import reader
+    from plugins.satisfaction.surveys import survey_by_code
+
+    by = tuple(by)
+    errors = [FieldError("by", f"unknown slice {g!r} (one of {', '.join(reader.GROUPS)})")
+              for g in by if g not in reader.GROUPS]
+    if len(set(by)) != len(by):
+        errors.append(FieldError("by", "a slice is listed twice"))
+    if target is not None and target not in ("OVERALL", "REPURCHASE"):
+        errors.append(FieldError("target", "must be OVERALL or REPURCHASE"))
+    if errors:
+        raise ValidationFailed(errors)
+    parsed = reader.parse_where(where)
+    survey = survey_by_code(ctx, survey_code, "survey")
+    try:
+        analysis = analyse(ctx, survey.id, by, parsed, target)
+    except reader.ModuleDisabled as error:
+        field = "by" if error.group in by else f"where.{error.group}"
+        raise ValidationFailed([FieldError(field, str(error))]) from None
+    except ValueError as error:  # a text value the position lookup cannot carry
+        raise ValidationFailed([FieldError("by", str(error))]) from None
+    if len(analysis.keys) > MAX_SLICES:
+        raise ValidationFailed([FieldError("by", f"{len(analysis.keys)} slices: at most {MAX_SLICES}; "
+                                                 "narrow where or slice by fewer")])
+    return analysis

@@ -346,3 +346,45 @@ def keep_rows(responses: Responses, where: Where) -> Optional[np.ndarray]:
         mask = rows if mask is None else mask & rows
     return mask
 
+
+
+MAX_VALUES = 200  # values per list filter
+MAX_TEXT = 64  # store, staff and channel columns' length
+
+
+def parse_where(data: dict | None) -> Where:
+    """A filter from API/CLI input (keys from_month, to_month, store, channel, staff,
+    rfm_segment, tier), every problem named by its field."""
+    from engine.errors import FieldError, ValidationFailed
+
+    data = data or {}
+    errors: list[FieldError] = []
+    known = {"from_month", "to_month", *_TEXT_COLUMNS, "rfm_segment", "tier"}
+    for key in sorted(set(data) - known):
+        errors.append(FieldError(f"where.{key}", "unknown filter"))
+    months = {}
+    for key in ("from_month", "to_month"):
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not (190001 <= value <= 299912 and 1 <= value % 100 <= 12):
+            errors.append(FieldError(f"where.{key}", f"must be a month as yyyymm (e.g. 202501), got {value!r}"))
+        else:
+            months[key] = value
+    if len(months) == 2 and months["from_month"] > months["to_month"]:
+        errors.append(FieldError("where.to_month", "must not be before from_month"))
+    lists = {}
+    for key in (*_TEXT_COLUMNS, "rfm_segment", "tier"):
+        values = data.get(key) or []
+        if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+            errors.append(FieldError(f"where.{key}", "must be a list of texts"))
+            continue
+        if len(values) > MAX_VALUES:
+            errors.append(FieldError(f"where.{key}", f"at most {MAX_VALUES} values"))
+        elif any(not v or len(v) > MAX_TEXT for v in values):
+            errors.append(FieldError(f"where.{key}", f"values must be 1 to {MAX_TEXT} characters"))
+        else:
+            lists[key] = list(dict.fromkeys(values))
+    if errors:
+        raise ValidationFailed(errors)
+    return Where(**months, **lists)
