@@ -66,6 +66,8 @@ CREATE = """mutation($input: CreateSatisfactionSurveyInput!) { createSatisfactio
 INVITE = """mutation($input: InviteToSatisfactionSurveyInput!) { inviteToSatisfactionSurvey(input: $input) {
   invitations { customerId channel expiresAt path } skippedNoConsent skippedQuiet skippedUnknown errors { field message code } } }"""
 CUSTOMER = """query($id: ID!) { customer(id: $id) { satisfaction { latestScore latestNps npsClass answeredAt } } }"""
+INDEX = """query($survey: String!) { satisfactionIndex(survey: $survey) { total { responses overall { count mean }
+  nps { promoters detractors score } indicators { measure { code } figure { count mean satisfied } } } } }"""
 PROMOTERS = """{ customers(where: {satisfaction: {npsClass: {eq: PROMOTER}, latestScore: {gte: 4}}}) { edges { node { id } } } }"""
 
 
@@ -112,6 +114,12 @@ async def test_designed_sent_answered_by_link_and_seen_on_the_customer(gx, make_
     assert seen["latestScore"] == 4.0 and seen["latestNps"] == 10 and seen["npsClass"] == "PROMOTER"
     promoters = (await gql(web, admin, PROMOTERS))["customers"]["edges"]
     assert [edge["node"]["id"] for edge in promoters] == [to_global_id("Customer", yes)]
+
+    analysed = (await gql(web, admin, INDEX, {"survey": "CSI_2026"}))["satisfactionIndex"]["total"]
+    assert analysed["responses"] == 1 and analysed["overall"] == {"count": 1, "mean": 4.0}
+    assert analysed["nps"] == {"promoters": 1, "detractors": 0, "score": 100.0}
+    figures = {i["measure"]["code"]: i["figure"] for i in analysed["indicators"]}
+    assert figures["LOGISTICS.SPEED_SAFETY"] == {"count": 1, "mean": 2.0, "satisfied": 0.0}
 
     replay = await web.post(link["path"], json={"answers": answers})
     assert replay.status_code == 409 and replay.json()["errors"][0]["extensions"]["code"] == "TOKEN_USED"
