@@ -41,7 +41,7 @@ RECOMMEND_YES, RECOMMEND_NO, RECOMMEND_DONT_KNOW = 1, 2, 3
 class Aggregates:
     """Per-slice sums (first axis: slice). Moments are (count, sum, sum of squares, top-box count).
 
-    - ``items`` int64 [S, k, 4]: each indicator's answers.
+    - ``items`` int64 [S, k, 4]: each indicator's answers (from counts per answer value).
     - ``dimensions`` float64 [S, D, 4]: each respondent's dimension score
       (the mean of the dimension's answered indicators).
     - ``index`` float64 [S, 3]: each respondent's index, 0–100 (count, sum, sum of squares).
@@ -91,25 +91,28 @@ def _moment(acc, s, c, value, top):
 @njit(cache=True, nogil=True)
 def _rows(lo, hi, scores, slice_of, item_dim, weights, satisfied_from, overall, nps, recommend, repurchase, target,
           items, dims, index, singles, nps_acc, rec_acc, responses, cross):
-    """Add rows lo..hi-1 into one chunk's accumulators (the arrays passed, no chunk axis)."""
+    """Add rows lo..hi-1 into one chunk's accumulators (the arrays passed, no chunk axis).
+
+    Answers on a fixed scale are counted per value (``items[s, j, answer]``,
+    one increment per answer); their means, variances and top-box counts
+    come from those counts afterwards (_moments_of_counts)."""
     k = scores.shape[1]
     n_dims = weights.size
-    dim_sum = np.zeros(n_dims)
+    dim_sum = np.zeros(n_dims, np.int64)
     dim_count = np.zeros(n_dims, np.int64)
     x = np.zeros(n_dims + 2)
     x[0] = 1.0
     for i in range(lo, hi):
         s = slice_of[i]
         responses[s] += 1
-        dim_sum[:] = 0.0
+        dim_sum[:] = 0
         dim_count[:] = 0
         for j in range(k):
             b = np.int64(scores[i, j])
-            if b > 0:
-                _moment(items, s, j, b, np.int64(b >= satisfied_from))
-                d = item_dim[j]
-                dim_sum[d] += b
-                dim_count[d] += 1
+            items[s, j, b] += 1
+            d = item_dim[j]
+            dim_sum[d] += b
+            dim_count[d] += np.int64(b > 0)
         weighted = 0.0
         weight = 0.0
         complete = True
@@ -127,23 +130,10 @@ def _rows(lo, hi, scores, slice_of, item_dim, weights, satisfied_from, overall, 
             index[s, COUNT] += 1.0
             index[s, SUM] += value
             index[s, SUMSQ] += value * value
-        for q, answer in ((0, overall[i]), (1, repurchase[i])):
-            if answer != MISSING:
-                a = np.int64(answer)
-                _moment(singles, s, q, a, np.int64(a >= satisfied_from))
-        p = nps[i]
-        if p != MISSING:
-            nps_acc[s, 0] += 1
-            if p >= 9:
-                nps_acc[s, NPS_PROMOTERS] += 1
-            elif p >= 7:
-                nps_acc[s, NPS_PASSIVES] += 1
-            else:
-                nps_acc[s, NPS_DETRACTORS] += 1
-        r = recommend[i]
-        if r != MISSING:
-            rec_acc[s, 0] += 1
-            rec_acc[s, r] += 1
+        singles[s, 0, overall[i] + 1] += 1  # column 0: not answered
+        singles[s, 1, repurchase[i] + 1] += 1
+        nps_acc[s, nps[i] + 1] += 1
+        rec_acc[s, recommend[i] + 1] += 1
         y = overall[i] if target == 0 else repurchase[i]
         if complete and y != MISSING:
             x[n_dims + 1] = y
@@ -163,6 +153,19 @@ def _aggregate_chunks(scores, slice_of, item_dim, weights, satisfied_from, overa
         hi = (c + 1) * n // chunks
         _rows(lo, hi, scores, slice_of, item_dim, weights, satisfied_from, overall, nps, recommend, repurchase, target,
               items[c], dims[c], index[c], singles[c], nps_acc[c], rec_acc[c], responses[c], cross[c])
+
+
+def _moments_of_counts(counts: np.ndarray, satisfied_from: int, first: int) -> np.ndarray:
+    """(count, sum, sum of squares, top-box count) from counts per answer value;
+    ``counts[..., first + v]`` holds the answers v (v = 1..5), lower columns the unanswered."""
+    values = np.arange(counts.shape[-1]) - first
+    answered = np.where(values >= 1, 1, 0)
+    out = np.empty((*counts.shape[:-1], 4), np.int64)
+    out[..., COUNT] = counts @ answered
+    out[..., SUM] = counts @ (values * answered)
+    out[..., SUMSQ] = counts @ (values * values * answered)
+    out[..., TOP] = counts @ ((values >= satisfied_from) * answered)
+    return out
 
 
 def _check(scores, slice_of, n_slices, item_dim, weights, satisfied_from, columns) -> None:
@@ -214,12 +217,12 @@ def aggregate(scores: np.ndarray, slice_of: np.ndarray, n_slices: int, item_dim:
     n_dims = weights.size
     chunks = numba.get_num_threads() if n >= PARALLEL_MIN_ROWS else 1
     acc = dict(
-        items=np.zeros((chunks, n_slices, k, 4), np.int64),
+        items=np.zeros((chunks, n_slices, k, 6), np.int64),  # counts of answers 0 (none), 1..5
         dims=np.zeros((chunks, n_slices, n_dims, 4)),
         index=np.zeros((chunks, n_slices, 3)),
-        singles=np.zeros((chunks, n_slices, 2, 4), np.int64),
-        nps_acc=np.zeros((chunks, n_slices, 4), np.int64),
-        rec_acc=np.zeros((chunks, n_slices, 4), np.int64),
+        singles=np.zeros((chunks, n_slices, 2, 7), np.int64),  # counts of -1 (none), 0..5
+        nps_acc=np.zeros((chunks, n_slices, 12), np.int64),  # counts of -1 (none), 0..10
+        rec_acc=np.zeros((chunks, n_slices, 5), np.int64),  # counts of -1 (none), 0, yes, no, don't know
         responses=np.zeros((chunks, n_slices), np.int64),
         cross=np.zeros((chunks, n_slices, n_dims + 2, n_dims + 2)),
     )
@@ -228,10 +231,15 @@ def aggregate(scores: np.ndarray, slice_of: np.ndarray, n_slices: int, item_dim:
     total = {name: a.sum(axis=0) for name, a in acc.items()}
     cross = total["cross"]
     upper = np.triu_indices(n_dims + 2, 1)
-    cross.transpose(0, 2, 1)[:, upper[0], upper[1]] = cross[:, upper[0], upper[1]]  # the kernel filled a ≤ b
-    return Aggregates(items=total["items"], dimensions=total["dims"], index=total["index"],
-                      overall=total["singles"][:, 0], repurchase=total["singles"][:, 1], nps=total["nps_acc"],
-                      recommend=total["rec_acc"], responses=total["responses"], cross=cross)
+    cross.transpose(0, 2, 1)[:, upper[0], upper[1]] = cross[:, upper[0], upper[1]]  # the kernel filled a <= b
+    singles = _moments_of_counts(total["singles"], satisfied_from, first=1)
+    nps_counts = total["nps_acc"]
+    nps_table = np.stack([nps_counts[:, 1:].sum(axis=1), nps_counts[:, 10:].sum(axis=1),
+                          nps_counts[:, 8:10].sum(axis=1), nps_counts[:, 1:8].sum(axis=1)], axis=1)
+    recommend_table = np.concatenate([total["rec_acc"][:, 2:].sum(axis=1, keepdims=True), total["rec_acc"][:, 2:]], axis=1)
+    return Aggregates(items=_moments_of_counts(total["items"], satisfied_from, first=0), dimensions=total["dims"],
+                      index=total["index"], overall=singles[:, 0], repurchase=singles[:, 1], nps=nps_table,
+                      recommend=recommend_table, responses=total["responses"], cross=cross)
 
 
 def warm_up() -> None:
