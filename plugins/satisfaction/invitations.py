@@ -17,6 +17,7 @@ complaint follow-up or a campaign the tenant chose always goes.
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,13 +26,15 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import func, select
 
 from engine.context import TenantContext
-from engine.errors import FieldError, ValidationFailed
+from engine.errors import FieldError, GuanxiError, ValidationFailed
 from engine.models import Customer
 from engine.types import utcnow
 from plugins.satisfaction.models import SOURCES, SatisfactionInvitation
 from plugins.satisfaction.settings import SatisfactionSettings
 from plugins.satisfaction.surveys import get_survey, survey_by_code
 from plugins.satisfaction.tokens import answer_path, new_token
+
+log = logging.getLogger(__name__)
 
 MAX_INVITE = 10_000  # customers per invite() call
 FRESH_PURCHASE = timedelta(days=2)  # older purchases (history being imported) get no survey
@@ -159,7 +162,13 @@ def invite_after_purchases(ctx: TenantContext, interactions: Sequence[Any], now:
     if settings.purchase_survey is None or settings.purchase_sampling_rate <= 0:
         return None
     now = now or utcnow()
-    survey = survey_by_code(ctx, settings.purchase_survey, "purchase_survey")
+    try:
+        survey = survey_by_code(ctx, settings.purchase_survey, "purchase_survey")
+    except GuanxiError as error:  # a misconfigured survey must not refuse the purchases themselves
+        log.warning("no purchase invitations: %s", error)
+        return None
+    if survey.status != "ACTIVE":
+        return None
     chosen: dict[int, Any] = {}
     for purchase in purchases:
         if (purchase.occurred_at >= now - FRESH_PURCHASE and purchase.customer_id not in chosen

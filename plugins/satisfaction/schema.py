@@ -190,6 +190,12 @@ async def load_survey(info: strawberry.Info, pk: int) -> Optional[SatisfactionSu
     return SatisfactionSurveyType(row=row) if row is not None and row.tenant_id == ctx.tenant_id else None
 
 
+async def load_response(info: strawberry.Info, pk: int) -> Optional["SatisfactionResponseType"]:
+    ctx = info.context
+    row = await ctx.read(lambda s: s.get(SatisfactionResponse, pk))
+    return SatisfactionResponseType(row=row) if row is not None and row.tenant_id == ctx.tenant_id else None
+
+
 @strawberry.type(name="SatisfactionResponse", description="One answered questionnaire.")
 class SatisfactionResponseType(Node):
     row: strawberry.Private[SatisfactionResponse]
@@ -547,6 +553,6 @@ def contribution() -> GraphQLContribution:
         query.append(SatisfactionAnalyticsQuery)
     return GraphQLContribution(
         query=query, mutation=[SatisfactionMutation], customer_filters=CUSTOMER_FILTERS,
-        nodes={"SatisfactionSurvey": load_survey},
+        nodes={"SatisfactionSurvey": load_survey, "SatisfactionResponse": load_response},
         customer_batches={"satisfaction": satisfaction_batch},
     )

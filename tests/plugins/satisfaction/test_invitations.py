@@ -126,3 +126,15 @@ def test_the_wave_job_invites_a_sample_of_the_segment_once_per_period(gx, make_t
         rows = ctx.session.execute(select(SatisfactionInvitation)).scalars().all()
     assert len(first) == 3 and {r.source for r in rows} == {"WAVE"} and len(rows) == 3
     assert {l.path.rsplit("/", 1)[1] for l in first}.isdisjoint({r.token_hash for r in rows})
+
+
+def test_a_missing_purchase_survey_never_refuses_the_purchase(gx, make_tenant):
+    slug = make_tenant(modules=("satisfaction",))
+    with gx.tenant(slug) as ctx:
+        configure(ctx.session, ctx.plugins, ctx.tenant_id, "satisfaction", {"purchase_survey": "GONE", "purchase_sampling_rate": 1.0})
+        ctx.forget_modules()
+        [customer] = _customers(ctx, [{"WECHAT": True}])
+        recorded, _ = record_interaction(ctx, {"customer_id": customer, "kind": "PURCHASE", "amount": "9.90",
+                                               "occurred_at": datetime.now(timezone.utc)})
+        assert recorded.id is not None
+        assert ctx.session.execute(select(SatisfactionInvitation)).first() is None
