@@ -138,3 +138,18 @@ def test_a_missing_purchase_survey_never_refuses_the_purchase(gx, make_tenant):
                                                "occurred_at": datetime.now(timezone.utc)})
         assert recorded.id is not None
         assert ctx.session.execute(select(SatisfactionInvitation)).first() is None
+
+
+@pytest.mark.parametrize("settings, field", [
+    ({"invitation_channels": ["PHONE"]}, "invitation_channels"),
+    ({"invitation_channels": ["CARRIER_PIGEON"]}, "invitation_channels"),
+    ({"purchase_sampling_rate": 1.5}, "purchase_sampling_rate"),
+    ({"complaint_survey": "lower case"}, "complaint_survey"),
+    ({"dimension_weights": {"PRODUCT": -1}}, "dimension_weights"),
+    ({"driver_target": "NPS"}, "driver_target"),
+])
+def test_settings_errors_name_the_setting(gx, make_tenant, settings, field):
+    slug = make_tenant(modules=("satisfaction",))
+    with gx.tenant(slug) as ctx, pytest.raises(ValidationFailed) as failed:
+        configure(ctx.session, ctx.plugins, ctx.tenant_id, "satisfaction", settings)
+    assert failed.value.errors[0].field == f"settings.{field}"
