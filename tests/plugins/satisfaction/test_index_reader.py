@@ -7,6 +7,7 @@ import random
 from datetime import datetime, timezone
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from engine.bulk import insert_rows
@@ -16,7 +17,11 @@ from plugins.satisfaction.models import SatisfactionResponse
 from plugins.satisfaction.surveys import create_survey, survey_layout
 
 
-def test_block_reader_matches_row_by_row(gx, make_tenant):
+@pytest.mark.parametrize("scan_share", [0.0, 1e9], ids=["sqlite-scan", "index"])
+def test_block_reader_matches_row_by_row(gx, make_tenant, monkeypatch, scan_share):
+    """Both SQLite paths: the table scan by id ranges, the survey index with GROUP BY (PostgreSQL: one path)."""
+    monkeypatch.setattr(reader, "_INDEX_BELOW_SHARE", scan_share)
+    monkeypatch.setattr(reader, "_SCAN_IDS", 1_000)  # several ranges
     slug = make_tenant(modules=("satisfaction",))
     rnd = random.Random(4)
     with gx.tenant(slug) as ctx:
