@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, Optional
 
 import strawberry
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from strawberry.scalars import JSON
 
 from api.contrib import CustomerFilter, GraphQLContribution
@@ -29,7 +29,8 @@ from engine.models import Customer
 from plugins.satisfaction import answers as answer_service
 from plugins.satisfaction import invitations as invitation_service
 from plugins.satisfaction import surveys as survey_service
-from plugins.satisfaction.models import SatisfactionLatest, SatisfactionResponse, SatisfactionSurvey
+from engine.types import utcnow
+from plugins.satisfaction.models import SatisfactionInvitation, SatisfactionLatest, SatisfactionResponse, SatisfactionSurvey
 from plugins.satisfaction.templates import TEMPLATES, IndexModel
 
 SatisfactionQuestionKind = coded_enum("SatisfactionQuestionKind", "What kind of answer a question takes.", {
@@ -177,11 +178,34 @@ class SatisfactionSurveyType(Node):
     def created_at(self) -> datetime:
         return self.row.created_at
 
+    @strawberry.field(description="Invitations sent, answered and expired, and the response rate.")
+    async def invitations(self, info: strawberry.Info) -> SatisfactionInvitationStats:
+        tenant_id, survey_id = info.context.tenant_id, self.row.id
+        return await info.context.read(lambda s: invitation_stats(s, tenant_id, survey_id))
+
     @strawberry.field(description="How many responses it has.")
     async def response_count(self, info: strawberry.Info) -> int:
         tenant_id, survey_id = info.context.tenant_id, self.row.id
         return await info.context.read(lambda s: s.execute(select(func.count()).select_from(SatisfactionResponse).where(
             SatisfactionResponse.tenant_id == tenant_id, SatisfactionResponse.survey_id == survey_id)).scalar_one())
+
+
+@strawberry.type(description="How a survey's invitations fared.")
+class SatisfactionInvitationStats:
+    sent: int = strawberry.field(description="Invitations sent.")
+    answered: int = strawberry.field(description="Invitations answered (by link, or by phone for a complaint case).")
+    expired: int = strawberry.field(description="Invitations past their expiry, unanswered.")
+    response_rate: Optional[float] = strawberry.field(description="answered / sent, 0–1; null before any invitation.")
+
+
+def invitation_stats(session, tenant_id: int, survey_id: int) -> SatisfactionInvitationStats:
+    invitations = SatisfactionInvitation
+    sent, answered, expired = session.execute(select(
+        func.count(), func.count(invitations.used_at),
+        func.sum(case((invitations.used_at.is_(None) & (invitations.expires_at <= utcnow()), 1), else_=0)),
+    ).where(invitations.tenant_id == tenant_id, invitations.survey_id == survey_id)).one()
+    return SatisfactionInvitationStats(sent=sent, answered=answered, expired=expired or 0,
+                                       response_rate=answered / sent if sent else None)
 
 
 async def load_survey(info: strawberry.Info, pk: int) -> Optional[SatisfactionSurveyType]:

@@ -121,6 +121,9 @@ async def test_designed_sent_answered_by_link_and_seen_on_the_customer(gx, make_
     figures = {i["measure"]["code"]: i["figure"] for i in analysed["indicators"]}
     assert figures["LOGISTICS.SPEED_SAFETY"] == {"count": 1, "mean": 2.0, "satisfied": 0.0}
 
+    stats = await gql(web, admin, '{ satisfactionSurvey(code: "CSI_2026") { responseCount invitations { sent answered expired responseRate } } }')
+    assert stats["satisfactionSurvey"] == {"responseCount": 1, "invitations": {"sent": 1, "answered": 1, "expired": 0, "responseRate": 1.0}}
+
     replay = await web.post(link["path"], json={"answers": answers})
     assert replay.status_code == 409 and replay.json()["errors"][0]["extensions"]["code"] == "TOKEN_USED"
     assert (await web.get(link["path"])).status_code == 409
