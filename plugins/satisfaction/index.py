@@ -260,7 +260,7 @@ def analyse_survey(ctx, survey_code: str, by=(), where: dict | None = None, targ
     except reader.ModuleDisabled as error:
         field = "by" if error.group in by else f"where.{error.group}"
         raise ValidationFailed([FieldError(field, str(error))]) from None
-    except ValueError as error:  # a text value the position lookup cannot carry
+    except reader.TextUnreadable as error:
         raise ValidationFailed([FieldError("by", str(error))]) from None
     if len(analysis.keys) > MAX_SLICES:
         raise ValidationFailed([FieldError("by", f"{len(analysis.keys)} slices: at most {MAX_SLICES}; "

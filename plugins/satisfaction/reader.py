@@ -174,11 +174,11 @@ def read(session: Session, tenant_id: int, survey_id: int, width: int, where: Wh
     for name in text:
         found = [r[0] for r in q.rows(f"SELECT DISTINCT {name} FROM {q.source} WHERE {q.where}")]
         if any(v is not None and _SEPARATOR in v for v in found):
-            raise ValueError(f"a {name} value contains the character U+001F")
+            raise TextUnreadable(f"a {name} value contains the character U+001F")
         found.sort(key=lambda v: (v is not None, v or ""))  # None first, then in order
         lookups.append(_lookup(found))
         if len(lookups[-1][0]) >= 2 ** _POSITION_BITS:
-            raise ValueError(f"too many distinct {name} values to slice by")
+            raise TextUnreadable(f"too many distinct {name} values to slice by")
         labels[name] = found
 
     def as_int(expr: str) -> str:
@@ -278,6 +278,10 @@ def join_segments(session: Session, tenant_id: int, responses: Responses, enable
         out = np.zeros(len(responses), np.int64)
         out[found] = codes[at[found]]
         responses.segments[name] = Coded(out, labels)
+
+
+class TextUnreadable(ValueError):
+    """A store, channel or staff column the position lookup cannot carry."""
 
 
 class ModuleDisabled(Exception):
