@@ -47,8 +47,8 @@ def models(tenant: str = tenant_option(), as_json: bool = json_option()) -> None
 def create_survey(
     tenant: str = tenant_option(),
     code: str = typer.Option(..., "--code", metavar="CODE", help="The survey's code (UPPER_SNAKE_CASE)"),
-    title_zh: str = typer.Option(..., "--title-zh", metavar="TEXT", help="Title in Chinese"),
-    title_en: str = typer.Option(..., "--title-en", metavar="TEXT", help="Title in English"),
+    title_zh: str = typer.Option(..., "--title-zh", metavar="TITLE", help="Title in Chinese"),
+    title_en: str = typer.Option(..., "--title-en", metavar="TITLE", help="Title in English"),
     model: str = typer.Option("VIPSHOP_5X19", "--model", metavar="CODE", help="Index model code (a template or the tenant's)"),
     questions: Optional[Path] = typer.Option(None, "--questions", metavar="FILE",
                                              help="JSON list of questions; default: the model's standard questionnaire"),
@@ -113,7 +113,7 @@ def invite(
     survey: str = typer.Option(..., "--survey", metavar="CODE", help="The survey's code"),
     customers: list[int] = typer.Option(..., "--customer", metavar="ID", help="A customer id (repeat the option)"),
     source: str = typer.Option("CAMPAIGN", "--source", metavar="SOURCE", help="CAMPAIGN or WAVE"),
-    ref: Optional[str] = typer.Option(None, "--ref", metavar="TEXT", help="The campaign's code or another reference"),
+    ref: Optional[str] = typer.Option(None, "--ref", metavar="REF", help="The campaign's code or another reference"),
 ) -> None:
     """Invite customers; prints the links as JSON lines (the only copy of their tokens)."""
     from plugins.satisfaction.invitations import invite as send
