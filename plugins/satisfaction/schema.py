@@ -22,7 +22,8 @@ from api.enums import coded_enum
 from api.filters import compare_condition
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
-from api.types import ERRORS, INPUT, DateTimeFilter, Error, Node
+from api.pagination import Keyset, fetch_page, page_slice, wants_total
+from api.types import ERRORS, INPUT, After, Before, DateTimeFilter, Error, First, Last, Node, PageInfo
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from engine.models import Customer
@@ -282,6 +283,22 @@ class SatisfactionResponseType(Node):
         return self.row.extra or {}
 
 
+RESPONSES = Keyset("SATISFACTION_RESPONSE:ID:DESC", SatisfactionResponse.id, True)
+
+
+@strawberry.type(description="A response in a page, with its cursor.")
+class SatisfactionResponseEdge:
+    cursor: str = strawberry.field(description="The position of this response, for `after`.")
+    node: SatisfactionResponseType = strawberry.field(description="The response.")
+
+
+@strawberry.type(description="A page of responses, most recently recorded first.")
+class SatisfactionResponseConnection:
+    edges: list[SatisfactionResponseEdge] = strawberry.field(description="The responses of this page.")
+    page_info: PageInfo = strawberry.field(description="Where this page lies in the whole list.")
+    total_count: int = strawberry.field(default=0, description="All responses matching (counted only when selected).")
+
+
 # -- the Customer field and filter ---------------------------------------------------------
 
 
@@ -381,23 +398,32 @@ class SatisfactionQuery:
             SatisfactionSurvey.tenant_id == tenant_id, SatisfactionSurvey.code == code)).scalar_one_or_none())
         return None if row is None else SatisfactionSurveyType(row=row)
 
-    @strawberry.field(description="A customer's responses, newest first (at most 100).")
+    @strawberry.field(description="Responses, most recently recorded first (Relay cursors); filter by customer and survey.")
     async def satisfaction_responses(
         self, info: strawberry.Info,
-        customer_id: Annotated[strawberry.ID, strawberry.argument(description="The Customer.")],
-        first: Annotated[int, strawberry.argument(description="How many, newest first (1–100).")] = 20,
-    ) -> list[SatisfactionResponseType]:
-        from api.errors import BAD_PAGE_SIZE, api_error
+        customer_id: Annotated[Optional[strawberry.ID], strawberry.argument(description="Only this Customer's.")] = None,
+        survey: Annotated[Optional[str], strawberry.argument(description="Only this survey's (its code).")] = None,
+        first: First = None, after: After = None, last: Last = None, before: Before = None,
+    ) -> SatisfactionResponseConnection:
+        ctx = info.context
+        page, with_total = page_slice(first, after, last, before), wants_total(info)
+        tenant_id, cursors = ctx.tenant_id, ctx.cursors
+        conditions = [SatisfactionResponse.tenant_id == tenant_id]
+        if customer_id is not None:
+            conditions.append(SatisfactionResponse.customer_id == (decode_id(customer_id, "Customer") or 0))
+        if survey is not None:
+            conditions.append(SatisfactionResponse.survey_id.in_(select(SatisfactionSurvey.id).where(
+                SatisfactionSurvey.tenant_id == tenant_id, SatisfactionSurvey.code == survey)))
 
-        if not 1 <= first <= 100:
-            raise api_error("first must be from 1 to 100", BAD_PAGE_SIZE)
-        tenant_id, pk = info.context.tenant_id, decode_id(customer_id, "Customer")
-        if pk is None:
-            return []
-        rows = await info.context.read(lambda s: list(s.execute(select(SatisfactionResponse).where(
-            SatisfactionResponse.tenant_id == tenant_id, SatisfactionResponse.customer_id == pk)
-            .order_by(SatisfactionResponse.answered_at.desc(), SatisfactionResponse.id.desc()).limit(first)).scalars()))
-        return [SatisfactionResponseType(row=r) for r in rows]
+        def read(session):
+            count = (lambda: session.execute(select(func.count()).select_from(SatisfactionResponse).where(*conditions))
+                     .scalar_one()) if with_total else None
+            return fetch_page(session, select(SatisfactionResponse).where(*conditions), RESPONSES, cursors, page, count)
+
+        found = await ctx.read(read)
+        return SatisfactionResponseConnection(
+            edges=[SatisfactionResponseEdge(cursor=e.cursor, node=SatisfactionResponseType(row=e.node)) for e in found.edges],
+            page_info=found.page_info, total_count=found.total_count or 0)
 
 
 # -- mutations ----------------------------------------------------------------------------

@@ -116,3 +116,29 @@ def test_the_customer_export_has_the_latest_answer(gx, make_tenant):
     [row] = list(csv.DictReader(io.StringIO(text)))
     assert (row["satisfaction_latest_score"], row["satisfaction_latest_nps"], row["satisfaction_nps_class"]) in (
         ("4.0", "7", "PASSIVE"), ("4", "7", "PASSIVE"))
+
+
+RESPONSES = """query($customer: ID, $survey: String, $after: String) {
+  satisfactionResponses(customerId: $customer, survey: $survey, first: 2, after: $after) {
+    totalCount edges { cursor node { id overall } } pageInfo { hasNextPage endCursor } } }"""
+
+
+async def test_responses_page_newest_first_by_customer_and_survey(gx, make_tenant, api):
+    slug, customer_id = _tenant_with_survey(gx, make_tenant)
+    with gx.tenant(slug) as ctx:
+        from plugins.satisfaction.surveys import survey_by_code
+
+        other = create_customer(ctx, {"code": "C9", "name": "郑"}).id
+        survey_id = survey_by_code(ctx, "PHONE_Q").id
+        for score in (1, 2, 3):
+            record_by_agent(ctx, survey_id, customer_id, {"OVERALL": score})
+        record_by_agent(ctx, survey_id, other, {"OVERALL": 5})
+    viewer = api(slug, "VIEWER")
+    first = (await viewer.gql(RESPONSES, {"customer": to_global_id("Customer", customer_id)}))["data"]["satisfactionResponses"]
+    assert first["totalCount"] == 3 and [e["node"]["overall"] for e in first["edges"]] == [3, 2]
+    assert first["pageInfo"]["hasNextPage"]
+    rest = (await viewer.gql(RESPONSES, {"customer": to_global_id("Customer", customer_id),
+                                         "after": first["pageInfo"]["endCursor"]}))["data"]["satisfactionResponses"]
+    assert [e["node"]["overall"] for e in rest["edges"]] == [1] and not rest["pageInfo"]["hasNextPage"]
+    everyone = (await viewer.gql(RESPONSES, {"survey": "PHONE_Q"}))["data"]["satisfactionResponses"]
+    assert everyone["totalCount"] == 4 and (await viewer.gql(RESPONSES, {"survey": "NONE"}))["data"]["satisfactionResponses"]["totalCount"] == 0
