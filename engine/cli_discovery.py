@@ -28,6 +28,7 @@ DEFAULT_COMMANDS = {
     "loyalty": "plugins.loyalty.cli:loyalty_app",
     "complaints": "plugins.complaints.cli:complaints_app",
     "lifecycle": "plugins.lifecycle.cli:lifecycle_app",
+    "satisfaction": "plugins.satisfaction.cli:satisfaction_app",
 }
 
 

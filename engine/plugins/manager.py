@@ -31,6 +31,7 @@ DEFAULT_PLUGINS = (
     "plugins.loyalty.plugin",
     "plugins.complaints.plugin",
     "plugins.lifecycle.plugin",
+    "plugins.satisfaction.plugin",
 )
 
 
