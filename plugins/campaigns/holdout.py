@@ -12,6 +12,7 @@ the SQL against.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import Grouping
 
 BUCKETS = 10_000
 _M32 = 1 << 32
@@ -26,16 +27,24 @@ def bucket(customer_id: int, seed: int) -> int:
     return (h >> 8) % BUCKETS
 
 
+def _p(expr):
+    return Grouping(expr)  # explicit parentheses: operator precedence differs between the databases
+
+
+def _shift(expr, bits: int):
+    return _p(_p(expr).op(">>")(sa.literal_column(str(bits))))  # PostgreSQL shifts a bigint by an int
+
+
 def _xor(a, b):
-    return (a + b) - 2 * a.op("&")(b)  # SQLite has no xor operator
+    return _p((a + b) - 2 * _p(_p(a).op("&")(_p(b))))  # SQLite has no xor operator
 
 
 def bucket_sql(customer_id, seed: int):
     """``bucket`` as a SQL expression on an integer column (64-bit arithmetic, no overflow)."""
-    h = (sa.cast(customer_id, sa.BigInteger) * sa.literal(_A, sa.BigInteger) + sa.literal(seed, sa.BigInteger)) % _M32
-    h = _xor(h, h.op(">>")(15))
-    h = (h * _B) % _M32
-    return h.op(">>")(8) % BUCKETS
+    h = _p(_p(sa.cast(customer_id, sa.BigInteger) * sa.literal(_A, sa.BigInteger) + sa.literal(seed, sa.BigInteger)) % _M32)
+    h = _xor(h, _shift(h, 15))
+    h = _p(_p(h * _B) % _M32)
+    return _p(_shift(h, 8) % BUCKETS)
 
 
 def held_out_sql(customer_id, seed: int, share: float):

@@ -132,6 +132,7 @@ def materialise(ctx: TenantContext, campaign_id: int, where: dict | None, seed: 
     chosen = (sa.select(sa.literal(ctx.tenant_id, sa.Integer), sa.literal(campaign_id, sa.Integer), Customer.id,
                         held_out_sql(Customer.id, seed, holdout_share))
               .where(Customer.tenant_id == ctx.tenant_id, Customer.deleted_at.is_(None), condition(ctx, where)))
-    result = ctx.session.execute(
-        sa.insert(members).from_select(["tenant_id", "campaign_id", "customer_id", "holdout"], chosen))
-    return result.rowcount
+    ctx.session.execute(sa.insert(members).from_select(["tenant_id", "campaign_id", "customer_id", "holdout"], chosen))
+    # counted, not rowcount: psycopg reports -1 for an INSERT ... SELECT here
+    return ctx.session.execute(sa.select(sa.func.count()).where(
+        members.c.tenant_id == ctx.tenant_id, members.c.campaign_id == campaign_id)).scalar_one()
