@@ -10,8 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 from engine.errors import GuanxiError, ValidationFailed
-from engine.models import Customer
-from engine.services.customers import erase_customer
 from engine.services.merge import merge_customers
 from engine.services.modules import configure
 from engine.types import utcnow
@@ -164,7 +162,6 @@ def test_a_merged_customer_keeps_one_membership_and_the_messages(gx, make_tenant
     slug = make_tenant(modules=("campaigns",))
     with gx.tenant(slug) as ctx:
         kept, merged = add_customers(ctx, 2)
-        # merge needs distinct, live customers only
         campaign = service.create_campaign(ctx, {"name": "c", "goal": "SALES", "channels": ["SMS"], "holdout_share": 0,
                                                  "segment_id": segments.save_segment(ctx, "all", {}).id})
         service.launch(ctx, campaign.id)
