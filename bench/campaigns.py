@@ -9,7 +9,8 @@
   ``--runs`` runs, each rolled back (a savepoint), with the min and max.
 - The anchor, interleaved with those runs on the same data: the same
   INSERT ... SELECT of the same ids written by hand, without the filter
-  compilation and without the holdout hash (``anchor_s_*``, ``ratio_*``).
+  compilation and without the holdout hash, in id order as ours
+  (``anchor_s_*``, ``ratio_*``).
 - PostgreSQL uses ``GUANXI_BENCH_POSTGRES_URL``'s server (a throwaway
   database, dropped after); ``null`` figures when none answers.
 
@@ -78,7 +79,8 @@ def _fill(gx: Guanxi, customers: int) -> tuple[int, int]:
 def _anchor(ctx, campaign_id: int) -> None:
     ctx.session.execute(sa.text(
         "INSERT INTO campaign_members (tenant_id, campaign_id, customer_id, holdout)"
-        " SELECT :t, :c, id, false FROM customers WHERE tenant_id = :t AND deleted_at IS NULL AND total_spent >= 100"),
+        " SELECT :t, :c, id, false FROM customers WHERE tenant_id = :t AND deleted_at IS NULL AND total_spent >= 100"
+        " ORDER BY id"),
         {"t": ctx.tenant_id, "c": campaign_id})
 
 

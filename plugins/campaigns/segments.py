@@ -131,7 +131,10 @@ def materialise(ctx: TenantContext, campaign_id: int, where: dict | None, seed: 
     members = CampaignMember.__table__
     chosen = (sa.select(sa.literal(ctx.tenant_id, sa.Integer), sa.literal(campaign_id, sa.Integer), Customer.id,
                         held_out_sql(Customer.id, seed, holdout_share))
-              .where(Customer.tenant_id == ctx.tenant_id, Customer.deleted_at.is_(None), condition(ctx, where)))
+              .where(Customer.tenant_id == ctx.tenant_id, Customer.deleted_at.is_(None), condition(ctx, where))
+              # in id order, both snapshot indexes are appended to: 10x faster on SQLite than the
+              # filter index's order (random ids into the b-trees)
+              .order_by(Customer.id))
     ctx.session.execute(sa.insert(members).from_select(["tenant_id", "campaign_id", "customer_id", "holdout"], chosen))
     # counted, not rowcount: psycopg reports -1 for an INSERT ... SELECT here
     return ctx.session.execute(sa.select(sa.func.count()).where(
