@@ -74,9 +74,6 @@ def upgrade() -> None:
     sa.Column('holdout', sa.Boolean(), nullable=False),
     sa.Column('excluded', sa.String(length=16), nullable=True),
     sa.Column('channel', sa.String(length=16), nullable=True),
-    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], ),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], ),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ),
     sa.PrimaryKeyConstraint('campaign_id', 'customer_id')
     )
     with op.batch_alter_table('campaign_members', schema=None) as batch_op:
