@@ -75,14 +75,31 @@ class CustomerWhereParser:
             where = self._with_segment(schema, modules, where, segment)
         if where is None:
             return sa.true()
-        coerced = coerce_input_value(where, schema._schema.get_type("CustomerWhere"))
-        definition = schema.get_type_by_name("CustomerWhere")
-        converted = convert_argument(coerced, definition.origin, schema.schema_converter.scalar_registry, schema.config)
-        plugin_filters = contributions(self.plugins, modules)[1].customer_filters
+        converted = self._convert(schema, where)
         try:
-            return customer_condition(converted, dialect, tenant_id=tenant_id, plugin_filters=plugin_filters)
+            return customer_condition(converted, dialect, tenant_id=tenant_id, plugin_filters=self.plugin_filters(modules))
         except GraphQLError as error:  # e.g. a date-time without an offset, nesting too deep
             raise ValidationFailed([FieldError("where", error.message)]) from None
+
+    def parse(self, modules: frozenset[str], where: dict | None, field: str = "where"):
+        """``where`` checked against the modules' schema (errors name ``field``...) and
+        converted to the ``CustomerWhere`` input object the ``customers`` query gets
+        (None for None): what a saved filter is stored as, used as a live query takes it."""
+        if where is None:
+            return None
+        schema = self.schemas.for_modules(modules)
+        self._check(schema, where, field)
+        return self._convert(schema, where)
+
+    def plugin_filters(self, modules: frozenset[str]) -> list:
+        """The enabled modules' customer filters, to pass with a parsed ``where``."""
+        return contributions(self.plugins, modules)[1].customer_filters
+
+    @staticmethod
+    def _convert(schema, where: dict):
+        coerced = coerce_input_value(where, schema._schema.get_type("CustomerWhere"))
+        definition = schema.get_type_by_name("CustomerWhere")
+        return convert_argument(coerced, definition.origin, schema.schema_converter.scalar_registry, schema.config)
 
     def _with_segment(self, schema, modules: frozenset[str], where: dict | None, segment: str) -> dict:
         if "rfm" not in modules:

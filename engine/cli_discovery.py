@@ -29,6 +29,7 @@ DEFAULT_COMMANDS = {
     "complaints": "plugins.complaints.cli:complaints_app",
     "lifecycle": "plugins.lifecycle.cli:lifecycle_app",
     "satisfaction": "plugins.satisfaction.cli:satisfaction_app",
+    "campaigns": "plugins.campaigns.cli:campaigns_app",
 }
 
 

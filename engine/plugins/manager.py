@@ -32,6 +32,7 @@ DEFAULT_PLUGINS = (
     "plugins.complaints.plugin",
     "plugins.lifecycle.plugin",
     "plugins.satisfaction.plugin",
+    "plugins.campaigns.plugin",
 )
 
 
