@@ -56,8 +56,8 @@ def _pct(value: Optional[float]) -> str:
 
 def cohorts(
     tenant: str = tenant_option(),
-    months: int = typer.Option(12, "--months", help=MONTHS_HELP),
-    by: Optional[str] = typer.Option(None, "--by", help=BY_HELP),
+    months: int = typer.Option(12, "--months", metavar="N", help=MONTHS_HELP),
+    by: Optional[str] = typer.Option(None, "--by", metavar="FIELD", help=BY_HELP),
     as_of: Optional[str] = typer.Option(None, "--as-of", metavar="WHEN", help="ISO date/time (default: now)"),
     revenue: bool = typer.Option(False, "--revenue", help="Show revenue per month instead of the share still buying"),
     as_json: bool = json_option(),
@@ -83,8 +83,8 @@ def cohorts(
 
 def rates(
     tenant: str = tenant_option(),
-    months: int = typer.Option(12, "--months", help=MONTHS_HELP),
-    by: Optional[str] = typer.Option(None, "--by", help=BY_HELP),
+    months: int = typer.Option(12, "--months", metavar="N", help=MONTHS_HELP),
+    by: Optional[str] = typer.Option(None, "--by", metavar="FIELD", help=BY_HELP),
     as_of: Optional[str] = typer.Option(None, "--as-of", metavar="WHEN", help="ISO date/time (default: now)"),
     as_json: bool = json_option(),
 ) -> None:
@@ -113,7 +113,7 @@ def validate(
     tenant: str = tenant_option(),
     split: Optional[str] = typer.Option(None, "--split", metavar="WHEN",
                                         help="Score as of this ISO date/time (default: now minus the horizon)"),
-    horizon_days: Optional[int] = typer.Option(None, "--horizon-days",
+    horizon_days: Optional[int] = typer.Option(None, "--horizon-days", metavar="DAYS",
                                                help="Who bought again within this many days (default: the module's validation_horizon_days)"),
     as_json: bool = json_option(),
 ) -> None:
@@ -142,11 +142,11 @@ def validate(
 
 def worklist(
     tenant: str = tenant_option(),
-    first: int = typer.Option(50, "--first", help="How many (1 to 1000)"),
+    first: int = typer.Option(50, "--first", metavar="N", help="How many (1 to 1000)"),
     stage: Optional[list[str]] = typer.Option(None, "--stage", help="Stage codes to include (repeat; default new, active, at_risk, lapsed, won_back)"),
-    store: Optional[str] = typer.Option(None, "--store", help="Only customers of this home store"),
-    owner: Optional[str] = typer.Option(None, "--owner", help="Only customers this staff member serves"),
-    min_risk: Optional[float] = typer.Option(None, "--min-risk", help="Only customers with at least this risk (0 to 1)"),
+    store: Optional[str] = typer.Option(None, "--store", metavar="STORE", help="Only customers of this home store"),
+    owner: Optional[str] = typer.Option(None, "--owner", metavar="STAFF", help="Only customers this staff member serves"),
+    min_risk: Optional[float] = typer.Option(None, "--min-risk", metavar="RISK", help="Only customers with at least this risk (0 to 1)"),
     as_json: bool = json_option(),
 ) -> None:
     """Who to call today: customers ranked by value at risk (from the latest stage run)."""
