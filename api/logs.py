@@ -76,8 +76,19 @@ def redact_traceback(text: str) -> str:
     return redact("\n".join(lines))
 
 
+# A path segment shaped like a random token (url-safe, 20+ characters, both
+# cases: tenant slugs and route names are lower case) is a bearer secret, such
+# as a survey link's token: whoever reads the log could answer for the customer.
+_TOKEN_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z0-9_-]*[A-Z])(?=[A-Za-z0-9_-]*[a-z])[A-Za-z0-9_-]{20,}(?=/|$)")
+
+
+def redact_path(path: str) -> str:
+    """The path as logs show it: token-like segments replaced."""
+    return _TOKEN_SEGMENT.sub("<token>", path)
+
+
 def _strip_query(path) -> object:
-    return path.split("?", 1)[0] if isinstance(path, str) else path
+    return redact_path(path.split("?", 1)[0]) if isinstance(path, str) else path
 
 
 _base_factory = logging.getLogRecordFactory()
@@ -260,7 +271,7 @@ class RequestIdMiddleware:
             seconds = time.perf_counter() - started
             tenant_var.set(state.get("tenant"))
             fields = {
-                "method": scope["method"], "path": scope["path"], "status": status["code"],
+                "method": scope["method"], "path": redact_path(scope["path"]), "status": status["code"],
                 "duration_ms": round(seconds * 1000, 2),
             }
             access.info("request", extra={"fields": fields})

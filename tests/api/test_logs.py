@@ -125,6 +125,9 @@ async def test_no_personal_data_or_key_in_any_log_line(client, api, make_key, te
     # A key that is not one, and a real one in the query string.
     await client.post("/graphql", json={"query": "{ me { enabledModules } }"}, headers={"Authorization": f"Bearer gx_{PHONE}{PHONE}x"})
     await client.get(f"/graphql?query=%7Bme%7BenabledModules%7D%7D&key={key}")
+    # A survey link's token in the path (answering needs no key: the token is the secret).
+    link_token = "Zq3xK9-pW2_mN7vR4tY8uB1cD5eF6gH0"
+    assert (await client.get(f"/satisfaction/s/{tenant}/{link_token}")).status_code >= 400
     # A database error carrying the values.
     monkeypatch.setattr(customers, "create_customer", _insert_twice)
     await client.post("/graphql", headers=auth, json={
@@ -133,6 +136,7 @@ async def test_no_personal_data_or_key_in_any_log_line(client, api, make_key, te
     everything = captured.everything() + "\n" + caplog.text
     assert "request" in everything and "/nowhere" in everything  # the lines are there, without the values
     _no_planted_value(everything)
+    assert link_token not in everything and f"/satisfaction/s/{tenant}/<token>" in everything
     assert key not in everything and f"gx_{PHONE}" not in everything
 
 
