@@ -42,12 +42,18 @@ def test_a_campaign_of_known_uplift_is_estimated_within_its_interval(gx, make_te
             CampaignMember.campaign_id == campaign.id, CampaignMember.excluded.is_(None))).all())
         assert set(held) == set(ids)
         purchases, spent = [], {cid: 0.0 for cid in ids}
-        for cid in ids:
-            if rnd.random() < base + (0 if held[cid] else uplift):
-                amount = Decimal(rnd.randint(50, 500))
+        # Exactly the known rates in each group (which customers the holdout takes depends on
+        # the ids the database hands out), so the truth is the groups' own uplift, not a draw's.
+        amounts = [Decimal(a) for a in range(50, 501, 50)]  # mean 275
+        for holdout in (False, True):
+            group = sorted(cid for cid in ids if held[cid] == holdout)
+            rate = base + (0 if holdout else uplift)
+            for n, cid in enumerate(rnd.sample(group, round(rate * len(group)))):
+                amount = amounts[n % len(amounts)]
                 purchases.append({"customer_id": cid, "kind": "PURCHASE", "amount": amount,
                                   "occurred_at": launch_at + timedelta(days=rnd.uniform(0, days - 0.01))})
                 spent[cid] += float(amount)
+        for cid in ids:
             if rnd.random() < 0.3:  # outside the window: before launch, after the window
                 purchases.append({"customer_id": cid, "kind": "PURCHASE", "amount": Decimal(999),
                                   "occurred_at": launch_at + timedelta(days=rnd.choice((-3, days + 1)))})
