@@ -27,6 +27,7 @@ DEFAULT_COMMANDS = {
     "clv": "plugins.clv.cli:clv_app",
     "loyalty": "plugins.loyalty.cli:loyalty_app",
     "complaints": "plugins.complaints.cli:complaints_app",
+    "webhooks": "plugins.webhooks.cli:webhooks_app",
 }
 
 

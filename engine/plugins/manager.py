@@ -30,6 +30,7 @@ DEFAULT_PLUGINS = (
     "plugins.clv.plugin",
     "plugins.loyalty.plugin",
     "plugins.complaints.plugin",
+    "plugins.webhooks.plugin",
 )
 
 
