@@ -186,7 +186,7 @@ def deliver(
     batch: int = typer.Option(200, "--batch", metavar="N", min=1, max=5000, help="Deliveries claimed per round"),
     poll_seconds: float = typer.Option(1.0, "--poll-seconds", metavar="SECONDS", min=0.05, help="Wait when nothing is due"),
     lease_seconds: float = typer.Option(120.0, "--lease-seconds", metavar="SECONDS", min=1,
-                                        help="How long a crashed worker's claims stay taken (at least twice the timeout + 30 s is used)"),
+                                        help="How long a crashed worker's claims stay taken (at least twice the tenant's timeout)"),
     tenant: Optional[list[str]] = typer.Option(None, "--tenant", metavar="SLUG", help="Only these tenants (repeatable); default all"),
     as_json: bool = json_option(),
 ) -> None:
