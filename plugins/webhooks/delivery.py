@@ -147,8 +147,9 @@ class Deliverer:
             if not ids:
                 return []
             settings = self._settings(session, ids)
-            # The lease must outlive the sends: every request of the round ends within its timeout.
-            lease = max([self.lease_seconds] + [2 * s.timeout_seconds for s in settings.values()])
+            # The lease must outlive the round's sends: in_flight at a time, each ending within its timeout.
+            waves = -(-len(ids) // self.in_flight)
+            lease = max([self.lease_seconds] + [waves * s.timeout_seconds + 5 for s in settings.values()])
             session.execute(
                 sa.update(DELIVERIES).where(DELIVERIES.c.id.in_(ids))
                 .values(status=DELIVERING, leased_until=now + timedelta(seconds=lease), leased_by=self.worker_id,

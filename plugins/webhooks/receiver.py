@@ -41,7 +41,9 @@ class Receiver:
         self.tries: Counter = Counter()
         self.headers: list[dict] = []
         self._lock = threading.Lock()
+        self.first_at = self.last_at = None  # perf_counter of the first and last event processed
         self.app = Starlette(routes=[
+            Route("/stats", self._stats, methods=["GET"]),
             Route("/ok", self._ok, methods=["POST"]),
             Route("/flaky/{n:int}", self._flaky, methods=["POST"]),
             Route("/down", self._down, methods=["POST"]),
@@ -69,6 +71,17 @@ class Receiver:
                 return
             self.seen.add(event_id)
             self.processed.append(json.loads(body))
+            self.last_at = time.perf_counter()
+            self.first_at = self.first_at or self.last_at
+
+    async def _stats(self, request: Request):
+        """What the bench reads when the receiver runs in its own process (``python -m plugins.webhooks.receiver``)."""
+        with self._lock:
+            stats = {"processed": len(self.processed), "requests": self.requests, "redelivered": self.redelivered,
+                     "refused": self.refused, "seconds": (self.last_at - self.first_at) if self.first_at else 0.0}
+            if request.query_params.get("ids"):
+                stats["ids"] = [e["id"] for e in self.processed]
+        return JSONResponse(stats)
 
     async def _ok(self, request: Request):
         event_id, body = await self._verified(request)
@@ -132,3 +145,17 @@ class Served:
     def __exit__(self, *_exc) -> None:
         self.server.should_exit = True
         self.thread.join(5)
+
+
+def main() -> None:
+    """``python -m plugins.webhooks.receiver PORT SECRET...``: serve until killed."""
+    import sys
+
+    import uvicorn
+
+    port, secrets = int(sys.argv[1]), sys.argv[2:]
+    uvicorn.run(Receiver(secrets).app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off")
+
+
+if __name__ == "__main__":
+    main()
