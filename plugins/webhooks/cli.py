@@ -30,7 +30,7 @@ def add(
     url: str = typer.Argument(..., metavar="URL", help="http(s) URL of the receiver"),
     tenant: str = tenant_option(),
     event: Optional[list[str]] = typer.Option(None, "--event", metavar="TYPE", help="An event type or family (customer.*); repeatable; default every type"),
-    description: Optional[str] = typer.Option(None, "--description", metavar="TEXT", help="What it is for"),
+    description: Optional[str] = typer.Option(None, "--description", metavar="WORDS", help="What it is for"),
 ) -> None:
     """Add an endpoint. Its signing secret alone goes to stdout, this once: store it now."""
     from plugins.webhooks.endpoints import create_endpoint

@@ -53,3 +53,19 @@ def test_a_worker_killed_mid_run_loses_nothing(gx, database_url, hooked, receive
     with gx.tenant(slug, write=False) as ctx:
         statuses = set(ctx.session.execute(sa.select(WebhookDelivery.status)).scalars())
     assert statuses == {"delivered"}
+
+
+def test_guanxi_worker_delivers_webhooks_with_its_flag(gx, database_url, hooked, receiver):
+    slug, tenant_id, _ = hooked()
+    with gx.tenant(slug) as ctx:
+        emit(ctx, [DomainEvent("campaign.message", {"n": n}, customer_id=1) for n in range(3)])
+    env = dict(os.environ, GUANXI_DATABASE_URL=database_url, PYTHONPATH=str(ROOT), **{ALLOWED_HOSTS_VARIABLE: "127.0.0.1"})
+    worker = subprocess.Popen([sys.executable, "-c", "from engine.cli import app; app()", "worker", "--webhooks",
+                               "--tenant", slug, "--poll-seconds", "0.5"], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(receiver.processed) < 3 and time.monotonic() < deadline and worker.poll() is None:
+        time.sleep(0.05)
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(30)
+    assert [e["data"]["n"] for e in receiver.processed] == [0, 1, 2]
