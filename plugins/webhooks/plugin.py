@@ -99,3 +99,22 @@ def guanxi_graphql():
     from plugins.webhooks.schema import WebhooksMutation, WebhooksQuery, load_endpoint
 
     return {"query": [WebhooksQuery], "mutation": [WebhooksMutation], "nodes": {"WebhookEndpoint": load_endpoint}}
+
+
+@hookimpl
+def guanxi_demo_data(ctx, seed):
+    """An example endpoint for the demo's campaign messages, disabled: the demo has no
+    provider to send to. Point it at one (updateWebhookEndpoint), rotate its secret to
+    read one, enable it, and run `guanxi webhooks deliver`."""
+    from plugins.webhooks.endpoints import create_endpoint
+
+    settings = _demo_settings()
+    create_endpoint(ctx, settings, "https://sms-gateway.example.com/guanxi", ["campaign.*"],
+                    "Example: the SMS gateway of the demo shop (disabled; see docs/webhooks.md)", enabled=False)
+    return "1 example webhook endpoint (disabled)"
+
+
+def _demo_settings():
+    from engine.config import Settings
+
+    return Settings.from_env()

@@ -141,3 +141,14 @@ def test_a_bulk_import_writes_one_event_per_new_customer(gx, hooked, make_tenant
     with gx.tenant(slug) as ctx:  # the same file again, one name changed: one update event
         store_customers(ctx, [(2, {"code": "B2", "name": "改名"})], "upsert")
     assert [e.type for e in _events(gx, slug)][-1] == "customer.updated"
+
+
+def test_the_demo_gets_a_disabled_example_endpoint_for_campaign_messages(gx, make_tenant):
+    from plugins.webhooks import plugin
+
+    slug = make_tenant(modules=("webhooks",))
+    with gx.tenant(slug) as ctx:
+        assert "example" in plugin.guanxi_demo_data(ctx, 7)
+    with gx.tenant(slug, write=False) as ctx:
+        [endpoint] = ctx.session.execute(sa.select(WebhookEndpoint)).scalars().all()
+    assert not endpoint.enabled and endpoint.event_types == ["campaign.*"]
