@@ -258,17 +258,36 @@ class Deliverer:
 
     async def run_async(self, stop: threading.Event | None = None, poll_seconds: float = 1.0,
                         once: bool = False) -> RoundReport:
+        """Rounds overlap: while one round's requests are in flight the next
+        round is claimed, and the previous one recorded, in threads (each in
+        its own transaction), so the database and the network work at once."""
         total = RoundReport()
+        recording = None
+
+        def stopping() -> bool:
+            return bool(stop and stop.is_set())
+
         async with self.client() as client:
-            while not (stop and stop.is_set()):
-                attempts = await asyncio.to_thread(self.claim)
+            attempts = await asyncio.to_thread(self.claim)
+            while True:
                 if attempts:
+                    claiming = None if stopping() else asyncio.ensure_future(asyncio.to_thread(self.claim))
                     await self.send(client, attempts)
-                    total.add(await asyncio.to_thread(self.record, attempts))
+                    if recording is not None:
+                        total.add(await recording)
+                    recording = asyncio.ensure_future(asyncio.to_thread(self.record, attempts))
+                    attempts = await claiming if claiming is not None else []
                     continue
-                if once:
+                if recording is not None:
+                    total.add(await recording)
+                    recording = None
+                    if not stopping():  # what was just recorded may let a customer's next event go
+                        attempts = await asyncio.to_thread(self.claim)
+                    continue
+                if once or stopping():
                     break
                 await asyncio.sleep(poll_seconds)
+                attempts = await asyncio.to_thread(self.claim)
         return total
 
     def run_once(self) -> RoundReport:
