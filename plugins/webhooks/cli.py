@@ -78,7 +78,7 @@ def _update(tenant: str, endpoint_id: int, changes: dict) -> None:
     try:
         with gx.tenant(tenant, actor="cli") as ctx:
             _require_module(ctx)
-            update_endpoint(ctx, endpoint_id, changes)
+            update_endpoint(ctx, gx.settings, endpoint_id, changes)
     except GuanxiError as error:
         fail(error)
     say(f"endpoint {endpoint_id}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))

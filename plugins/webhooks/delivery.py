@@ -199,10 +199,11 @@ class Deliverer:
     # -- 2. send ---------------------------------------------------------------------------
     async def send(self, client: httpx.AsyncClient, attempts: list[Attempt]) -> None:
         gate = asyncio.Semaphore(self.in_flight)
+        allowed = self.gx.settings.webhooks_allowed_hosts
 
         async def one(attempt: Attempt) -> None:
             async with gate:
-                refused = refusal(attempt.url)
+                refused = refusal(attempt.url, allowed)
                 if refused:
                     attempt.error = f"refused: {refused}"
                     return

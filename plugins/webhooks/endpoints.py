@@ -67,7 +67,7 @@ def create_endpoint(ctx, settings, url: str, event_types: list[str] | None = Non
     errors = check_text("description", description, 500)
     if errors:
         raise ValidationFailed(errors)
-    url = check_url(url)
+    url = check_url(url, settings.webhooks_allowed_hosts)
     types = _event_types(event_types)
     count = ctx.session.execute(sa.select(sa.func.count()).select_from(WebhookEndpoint)
                                 .where(WebhookEndpoint.tenant_id == ctx.tenant_id)).scalar_one()
@@ -86,10 +86,10 @@ def create_endpoint(ctx, settings, url: str, event_types: list[str] | None = Non
     return NewSecret(endpoint, secret)
 
 
-def update_endpoint(ctx, endpoint_id: int, changes: dict[str, Any]) -> WebhookEndpoint:
+def update_endpoint(ctx, settings, endpoint_id: int, changes: dict[str, Any]) -> WebhookEndpoint:
     endpoint = get_endpoint(ctx, endpoint_id)
     if "url" in changes:
-        changes["url"] = check_url(changes["url"])
+        changes["url"] = check_url(changes["url"], settings.webhooks_allowed_hosts)
     if "event_types" in changes:
         changes["event_types"] = _event_types(changes["event_types"])
     if "description" in changes:

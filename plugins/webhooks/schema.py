@@ -303,8 +303,9 @@ class WebhooksMutation:
         ctx.require(Role.ADMIN, "managing webhooks")
         changes = {name: getattr(input, name) for name in ("url", "event_types", "description", "enabled")
                    if getattr(input, name) is not None}
+        settings = ctx.gx.settings
         return WebhookEndpointPayload(**await guarded(ctx, lambda tc: {
-            "endpoint": WebhookEndpointType(row=service.update_endpoint(tc, _pk(input.id), changes))}))
+            "endpoint": WebhookEndpointType(row=service.update_endpoint(tc, settings, _pk(input.id), changes))}))
 
     @strawberry.mutation(description="Replace the signing secret; the old one also signs for the overlap. The new secret is in the payload, once.")
     async def rotate_webhook_secret(self, info: strawberry.Info, input: Annotated[RotateWebhookSecretInput, INPUT]) -> WebhookSecretPayload:
@@ -318,8 +319,9 @@ class WebhooksMutation:
     async def disable_webhook_endpoint(self, info: strawberry.Info, input: Annotated[WebhookEndpointIdInput, INPUT]) -> WebhookEndpointPayload:
         ctx = info.context
         ctx.require(Role.ADMIN, "managing webhooks")
+        settings = ctx.gx.settings
         return WebhookEndpointPayload(**await guarded(ctx, lambda tc: {
-            "endpoint": WebhookEndpointType(row=service.update_endpoint(tc, _pk(input.id), {"enabled": False}))}))
+            "endpoint": WebhookEndpointType(row=service.update_endpoint(tc, settings, _pk(input.id), {"enabled": False}))}))
 
     @strawberry.mutation(description="Delete an endpoint and its deliveries.")
     async def delete_webhook_endpoint(self, info: strawberry.Info, input: Annotated[WebhookEndpointIdInput, INPUT]) -> DeleteWebhookEndpointPayload:

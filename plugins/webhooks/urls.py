@@ -6,15 +6,15 @@ forgery: a cloud metadata service, a database's HTTP port). URLs must be
 http or https without credentials, and an address that is loopback,
 private, link-local or otherwise not public is refused, when the endpoint is
 saved and again before each request (a name may resolve elsewhere later),
-unless the operator allows it in ``GUANXI_WEBHOOKS_ALLOWED_HOSTS``: a comma
-list of host names and networks (``sms.store.lan,10.20.0.0/16,127.0.0.1``)
-for the air-gapped store network whose providers are local.
+unless the operator allows it in ``GUANXI_WEBHOOKS_ALLOWED_HOSTS``
+(``Settings.webhooks_allowed_hosts``): a comma list of host names and
+networks (``sms.store.lan,10.20.0.0/16,127.0.0.1``) for the air-gapped store
+network whose providers are local.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 import time
 from urllib.parse import urlsplit
@@ -27,9 +27,9 @@ _RESOLVED_FOR_SECONDS = 60.0
 _resolved: dict[str, tuple[float, list]] = {}
 
 
-def _allowed() -> tuple[set[str], list]:
+def _allowed(allowed_hosts) -> tuple[set[str], list]:
     names, networks = set(), []
-    for item in os.environ.get(ALLOWED_HOSTS_VARIABLE, "").split(","):
+    for item in allowed_hosts:
         item = item.strip().lower()
         if not item:
             continue
@@ -61,11 +61,11 @@ def _addresses(host: str) -> list:
     return addresses
 
 
-def refusal(url: str) -> str | None:
-    """Why the server may not send to ``url`` now, or None."""
+def refusal(url: str, allowed_hosts=()) -> str | None:
+    """Why the server may not send to ``url`` now, or None (``allowed_hosts``: Settings.webhooks_allowed_hosts)."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    names, networks = _allowed()
+    names, networks = _allowed(allowed_hosts)
     if host in names:
         return None
     for address in _addresses(host):
@@ -75,7 +75,7 @@ def refusal(url: str) -> str | None:
     return None
 
 
-def check_url(url: str, field: str = "url") -> str:
+def check_url(url: str, allowed_hosts=(), field: str = "url") -> str:
     """The URL as stored, or ValidationFailed naming ``field``."""
     url = (url or "").strip()
     problem = None
@@ -98,7 +98,7 @@ def check_url(url: str, field: str = "url") -> str:
         elif any(ch.isspace() for ch in url):
             problem = "must not contain spaces"
         else:
-            problem = refusal(url)
+            problem = refusal(url, allowed_hosts)
     if problem:
         raise ValidationFailed([FieldError(field, problem)])
     del port

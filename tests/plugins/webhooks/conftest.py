@@ -8,12 +8,16 @@ from engine.services import modules
 from plugins.webhooks.delivery import Deliverer
 from plugins.webhooks.endpoints import create_endpoint
 from plugins.webhooks.receiver import Receiver, Served
-from plugins.webhooks.urls import ALLOWED_HOSTS_VARIABLE
+
+
+def allow_hosts(gx, monkeypatch, *hosts: str) -> None:
+    """As GUANXI_WEBHOOKS_ALLOWED_HOSTS would (subprocesses get the variable itself)."""
+    monkeypatch.setattr(gx, "settings", gx.settings.model_copy(update={"webhooks_allowed_hosts": hosts}))
 
 
 @pytest.fixture(autouse=True)
-def local_receivers_allowed(monkeypatch):
-    monkeypatch.setenv(ALLOWED_HOSTS_VARIABLE, "127.0.0.1")
+def local_receivers_allowed(gx, monkeypatch):
+    allow_hosts(gx, monkeypatch, "127.0.0.1")
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ from engine.services.merge import merge_customers
 from plugins.webhooks import crypto
 from plugins.webhooks.models import WebhookEndpoint, WebhookEvent
 from plugins.webhooks.signing import InvalidSignature, headers, verify
-from plugins.webhooks.urls import ALLOWED_HOSTS_VARIABLE
-from tests.plugins.webhooks.conftest import deliverer
+from tests.plugins.webhooks.conftest import allow_hosts, deliverer
 
 CREATE = """mutation($i: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $i) {
   secret endpoint { id url eventTypes enabled } errors { field message code } } }"""
@@ -31,7 +30,7 @@ ROTATE = """mutation($i: RotateWebhookSecretInput!) { rotateWebhookSecret(input:
     ("not a url", "http:// or https://"),
 ])
 def test_bad_urls_are_refused_naming_the_field(gx, make_tenant, graphql, monkeypatch, url, message):
-    monkeypatch.setenv(ALLOWED_HOSTS_VARIABLE, "")
+    allow_hosts(gx, monkeypatch)
     slug = make_tenant(modules=("webhooks",))
     result = graphql(slug).execute(CREATE, {"i": {"url": url}})["data"]["createWebhookEndpoint"]
     assert result["endpoint"] is None and result["secret"] is None
@@ -40,7 +39,7 @@ def test_bad_urls_are_refused_naming_the_field(gx, make_tenant, graphql, monkeyp
 
 
 def test_an_allowed_private_network_and_unknown_event_types(gx, make_tenant, graphql, monkeypatch):
-    monkeypatch.setenv(ALLOWED_HOSTS_VARIABLE, "10.20.0.0/16, sms.store.lan")
+    allow_hosts(gx, monkeypatch, "10.20.0.0/16", "sms.store.lan")
     slug = make_tenant(modules=("webhooks",))
     client = graphql(slug)
     ok = client.execute(CREATE, {"i": {"url": "http://10.20.1.5:8080/sms", "eventTypes": ["campaign.*", "customer.created"]}})
