@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from api.ids import decode_id, to_global_id
 from api.mutations import guarded
 from api.pagination import Keyset, page_slice, slice_page, wants_total
-from api.types import ERRORS, INPUT, After, Before, Error, First, Last, PageInfo
+from api.types import ERRORS, INPUT, After, Before, Error, First, Last, Node, PageInfo
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from plugins.webhooks import endpoints as service
@@ -125,7 +125,7 @@ StatusArg = Annotated[Optional[WebhookDeliveryStatus], strawberry.argument(descr
 
 
 @strawberry.type(name="WebhookEndpoint", description="An address the tenant's events are sent to, signed.")
-class WebhookEndpointType:
+class WebhookEndpointType(Node):
     row: strawberry.Private[WebhookEndpoint]
 
     @strawberry.field(description="The endpoint's global id.")

@@ -171,3 +171,7 @@ def test_tenants_get_their_own_events_only(gx, hooked, receiver, graphql):
                                    {"id": to_global_id("WebhookEndpoint", first_endpoint)})
     assert seen["data"]["webhookEndpoint"] is None
     assert len(seen["data"]["webhookEndpoints"]) == 1
+    node = "query($id: ID!) { node(id: $id) { ... on WebhookEndpoint { url } } }"
+    own_id = to_global_id("WebhookEndpoint", first_endpoint)
+    assert graphql(first).execute(node, {"id": own_id})["data"]["node"]["url"] == receiver.url + "/ok"
+    assert graphql(second).execute(node, {"id": own_id})["data"]["node"] is None
