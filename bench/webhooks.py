@@ -203,6 +203,7 @@ def main() -> None:
         for _ in range(args.repeats):
             runs.append(bench_throughput(gx, url, args.events, args.workers))
             anchors.append(bench_anchor(args.events))
+            print(f"run: {runs[-1]['deliveries_per_s']}/s, anchor {anchors[-1]}/s", file=sys.stderr, flush=True)
         crash = bench_crash(gx, url, args.crash_events)
     rates = sorted(r["deliveries_per_s"] for r in runs)
     ratios = sorted(r["deliveries_per_s"] / a for r, a in zip(runs, anchors))
