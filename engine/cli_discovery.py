@@ -30,6 +30,7 @@ DEFAULT_COMMANDS = {
     "lifecycle": "plugins.lifecycle.cli:lifecycle_app",
     "satisfaction": "plugins.satisfaction.cli:satisfaction_app",
     "campaigns": "plugins.campaigns.cli:campaigns_app",
+    "webhooks": "plugins.webhooks.cli:webhooks_app",
 }
 
 

@@ -254,6 +254,20 @@ def jobs_show(
         console.print(run.traceback, highlight=False, markup=False, soft_wrap=True)
 
 
+def _start_webhooks(gx, tenants):
+    """The webhooks module's delivery loop beside the jobs; the returned event stops it."""
+    import threading
+
+    if "webhooks" not in gx.plugins.modules:
+        usage_error("--webhooks", "the webhooks module is not installed")
+    from plugins.webhooks.delivery import start_in_thread
+
+    stop = threading.Event()
+    tenant_ids = None if not tenants else [gx.tenant_id(t) for t in tenants]
+    start_in_thread(gx, stop, tenants=tenant_ids)
+    return stop
+
+
 def worker(
     once: bool = typer.Option(False, "--once", help="Run what is due and what is queued, then exit (cron)"),
     poll_seconds: float = typer.Option(30.0, "--poll-seconds", metavar="SECONDS", min=0.1,
@@ -265,6 +279,7 @@ def worker(
     tenant: Optional[list[str]] = typer.Option(None, "--tenant", metavar="SLUG", help="Only these tenants (repeatable); default all"),
     keep_days: int = typer.Option(30, "--keep-days", metavar="DAYS", min=1,
                                   help="Delete finished runs older than this (each job's last run is kept)"),
+    webhooks: bool = typer.Option(False, "--webhooks", help="Also deliver webhooks, in a thread (as `guanxi webhooks deliver` does)"),
 ) -> None:
     """Run every tenant's jobs at their intervals, and the runs requested through the API.
 
@@ -293,6 +308,7 @@ def worker(
             err.print(f"{signal.Signals(signum).name}: giving the running jobs back", highlight=False)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    delivering = _start_webhooks(gx, tenant) if webhooks and not once else None
     try:
         if once:
             outcomes = the_worker.run_once()
@@ -303,6 +319,8 @@ def worker(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if delivering is not None:
+            delivering.set()
     if the_worker.running:
         # Forced stop with jobs still running: leave now; their transactions roll back with the process.
         sys.stdout.flush()

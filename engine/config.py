@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     disabled_plugins: Annotated[frozenset[str], NoDecode] = Field(
         frozenset(), validation_alias="GUANXI_DISABLE_PLUGINS",
         description="Comma-separated plugin names never loaded in this process, whatever tenants enable.")
+    webhooks_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Webhooks module: host names and networks endpoints may reach although not public "
+                    "(`sms.store.lan,10.20.0.0/16`); empty: only public addresses (docs/webhooks.md, SSRF).")
 
     def __init__(self, **values):
         try:
@@ -153,7 +157,7 @@ class Settings(BaseSettings):
         """The settings from the environment (``GUANXI_*``)."""
         return cls()
 
-    @field_validator("cors_origins", "disabled_plugins", mode="before")
+    @field_validator("cors_origins", "disabled_plugins", "webhooks_allowed_hosts", mode="before")
     @classmethod
     def _split(cls, value):
         return _comma_separated(value)

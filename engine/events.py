@@ -10,6 +10,7 @@ exactly when the change is). Event types are dotted, lower case, past tense:
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,17 @@ class DomainEvent:
     customer_id: int | None = None  # the customer it is about: receivers get one customer's events in order
     occurred_at: datetime = field(default_factory=utcnow)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)  # stable across retries: receivers deduplicate on it
+
+
+def api_id(type_name: str, pk: int) -> str:
+    """The id the API shows for a row (api/ids.py's global id; the engine does not import the API)."""
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def listening(ctx) -> bool:
+    """Whether any plugin enabled for the tenant takes events: bulk paths ask
+    first, so a tenant without one pays nothing for events nobody stores."""
+    return bool(ctx.hooks.guanxi_domain_events.get_hookimpls())
 
 
 def emit(ctx, events: Sequence[DomainEvent]) -> None:

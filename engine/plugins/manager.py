@@ -33,6 +33,7 @@ DEFAULT_PLUGINS = (
     "plugins.lifecycle.plugin",
     "plugins.satisfaction.plugin",
     "plugins.campaigns.plugin",
+    "plugins.webhooks.plugin",
 )
 
 

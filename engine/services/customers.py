@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel, select
 
 from engine.context import TenantContext
 from engine.enums import AcquisitionChannel, Channel, CustomerRole, Gender, LifecycleStage, PriceSensitivity
+from engine.events import DomainEvent, emit, listening
 from engine.errors import Conflict, FieldError, ValidationFailed, not_found
 from engine.models import CUSTOMER_PERSONAL_FIELDS, Customer, Interaction
 from engine.services import audit
@@ -205,7 +206,21 @@ def create_customer(ctx: TenantContext, data: dict[str, Any] | CustomerInput) ->
     customer = Customer(tenant_id=ctx.tenant_id, **values)
     _save_unique_phone(ctx, customer, {})
     audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.create", "Customer", customer.id, {"fields": sorted(values)})
+    emit(ctx, [customer_event("customer.created", customer, sorted(values))])
     return customer
+
+
+def customer_event(event_type: str, customer: Customer, fields: list[str]) -> DomainEvent:
+    """An event about a customer: its code and which fields were set, never their values
+    (a receiver that needs them asks the API, where roles and erasure apply)."""
+    return DomainEvent(event_type, {"code": customer.code, "fields": fields}, customer_id=customer.id)
+
+
+def customers_created_events(ctx: TenantContext, created: list[tuple[int, str | None, list[str]]]) -> None:
+    """``customer.created`` for rows a bulk path inserted itself: (id, code, fields set)."""
+    if created and listening(ctx):
+        emit(ctx, [DomainEvent("customer.created", {"code": code, "fields": fields}, customer_id=pk)
+                   for pk, code, fields in created])
 
 
 def update_customer(ctx: TenantContext, customer_id: int, data: dict[str, Any] | CustomerInput) -> Customer:
@@ -219,6 +234,7 @@ def update_customer(ctx: TenantContext, customer_id: int, data: dict[str, Any] |
         _save_unique_phone(ctx, customer, {**changed, "updated_at": utcnow()})
         # Field names only: the audit trail must not copy personal data.
         audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.update", "Customer", customer.id, {"fields": sorted(changed)})
+        emit(ctx, [customer_event("customer.updated", customer, sorted(changed))])
     return customer
 
 
@@ -286,6 +302,7 @@ def erase_customer(ctx: TenantContext, customer_id: int) -> Customer:
     ctx.plugins.hook.guanxi_customer_erased(ctx=ctx, customer_id=customer_id)  # every plugin, not ctx.hooks
     ctx.session.flush()
     audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.erase", "Customer", customer.id)
+    emit(ctx, [DomainEvent("customer.erased", {}, customer_id=customer.id)])  # after the hooks erased older events' data
     return customer
 
 

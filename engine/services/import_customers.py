@@ -18,7 +18,7 @@ from sqlmodel import Session
 from engine.bulk import insert_rows, refresh_stale_statistics
 from engine.errors import FieldError, GuanxiError, ValidationFailed
 from engine.models import Customer
-from engine.services.customers import CustomerInput, parse_customer_input, phone_region, update_customer
+from engine.services.customers import CustomerInput, customers_created_events, parse_customer_input, phone_region, update_customer
 from engine.services.import_rejects import REJECT_COLUMNS
 from engine.services.import_results import StoreResult
 from engine.services.search import index_tags, with_search_columns
@@ -144,6 +144,9 @@ def _insert(ctx, fresh: list[tuple[dict, str | None]]) -> None:
         for values, _ in fresh
     ])
     index_tags(session, ctx.tenant_id, [(new_id, values.get("tags")) for new_id, (values, _) in zip(new_ids, fresh)])
+    # One set-based write for the chunk when a module takes events; nothing built otherwise.
+    customers_created_events(ctx, [(new_id, values.get("code"), sorted(values) + (["referrer_id"] if referrer else []))
+                                   for new_id, (values, referrer) in zip(new_ids, fresh)])
     # Referrers may be rows of this very chunk: link them once all exist.
     links = [(new_id, referrer) for new_id, (_, referrer) in zip(new_ids, fresh) if referrer]
     if links:

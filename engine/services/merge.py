@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from engine.context import TenantContext
+from engine.events import DomainEvent, api_id, emit
 from engine.errors import FieldError, ValidationFailed, not_found
 from engine.models import Customer, Interaction
 from engine.services import audit
@@ -70,6 +71,9 @@ def merge_customers(ctx: TenantContext, keep_id: int, merge_id: int) -> Customer
     ctx.session.refresh(kept)
     audit.record(ctx.session, ctx.tenant_id, ctx.actor, "customer.merge", "Customer", keep_id,
                  {"merged_id": merge_id, "filled": filled, "interactions_moved": moved})
+    # About the kept customer (ordered with its events); the merged id says whose events those were.
+    emit(ctx, [DomainEvent("customer.merged", {"code": kept.code, "mergedCustomerId": api_id("Customer", merge_id),
+                                               "filled": filled, "interactionsMoved": moved}, customer_id=keep_id)])
     return kept
 
 

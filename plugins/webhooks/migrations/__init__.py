@@ -1,0 +1,1 @@
+"""Alembic revisions (loaded by engine/migrations, not imported)."""
