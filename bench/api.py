@@ -44,6 +44,7 @@ from sqlalchemy import event
 
 from api.app import create_app, freeze_startup_objects
 from api.context import Principal, RequestContext, SharedLoader
+from bench.host import cpu_model
 from engine.config import Settings
 from engine.demo import DEMO_SLUG, generate_demo
 from engine.enums import Role
@@ -158,6 +159,7 @@ async def run(gx: Guanxi, key: str, requests: int, seconds: float) -> dict:
     out.update(await metrics_overhead(gx, key, list_page))
     out.update(await rate_limit_overhead(gx, key, list_page))
     out["database"] = gx.engine.dialect.name
+    out["cpu"] = cpu_model()
     return out
 
 
