@@ -16,6 +16,8 @@ core and plugin field (``all_fields``). For each:
 - the floor: the same tenant schema executed on the same page of customers
   already held in memory (no HTTP, no database): requests/s with 16 clients.
 
+``cpu`` names the host's CPU model: figures differ by host.
+
 ``rate_limit_overhead`` is the list page's p50 with each request counted
 against the key's rate limit (in the database, or Redis with
 GUANXI_REDIS_URL) against counting off, minus 1, interleaved the same way.

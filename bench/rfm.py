@@ -15,6 +15,10 @@ tie-consistent score ``1 + floor(k * (rank - 1) / n)`` and a table lookup
 for the segment. Both results are checked equal before anything is
 reported.
 
+The JSON names the host's CPU (``cpu``) and the per-customer code path
+warm-up chose for it (``kernel_path``, see kernels.choose_kernel_path), with
+each path's time on the bench's batch (``aggregate_s_by_path``).
+
 Compilation is measured in child processes against a fresh numba cache
 directory: the first ``warm_up()`` compiles (``compile_s``), a second
 process loads from that cache (``cached_compile_s``).
