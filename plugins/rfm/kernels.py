@@ -66,6 +66,9 @@ _MASKED = 16
 # for it and for AVX2). Code compiled for Intel's AVX-512 cores
 # (NUMBA_CPU_NAME=icelake-server) ran no faster than the plain loops there.
 _COUNT_LANES = 24
+# The in-order window sum is a chain of dependent additions, one per lane:
+# a window of at most 8 purchases (most customers, with a 1-year window)
+# adds through 8 lanes, not 16 (measured 0.8 of the time of the pass).
 _SUM_LANES = 8
 
 
