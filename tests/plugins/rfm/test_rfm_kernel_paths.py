@@ -58,6 +58,9 @@ def assert_paths_agree(offsets, times, amounts, refunds, as_of, start):
     days, count, monetary, checks = reference(offsets, times, amounts, refunds, as_of, start)
     for path in KERNEL_PATHS:
         got = aggregates(path, offsets, times, amounts, refunds, as_of, start)
+        if checks[0]:  # a customer out of order: score_rfm refuses the batch, only the checks count
+            assert got[3] == checks, path
+            continue
         assert got[0] == days, path
         assert got[1] == count, path
         assert got[2] == monetary, path  # bit for bit: same summation order
