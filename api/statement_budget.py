@@ -6,7 +6,8 @@ transaction the request begins on the engine is limited to the time left,
 so the whole request, however many transactions it opens, stays within
 GUANXI_STATEMENT_TIMEOUT_MS:
 
-- PostgreSQL: ``SET LOCAL statement_timeout``; the server cancels a slow
+- PostgreSQL: ``statement_timeout`` local to the transaction, sent with the
+  session's own settings (engine/transaction_settings.py); the server cancels a slow
   statement (SQLSTATE 57014), answered as ``QUERY_TIMEOUT``.
 - SQLite: a progress handler, called every ``SQLITE_CHECK_EVERY`` virtual
   machine instructions (about a millisecond), interrupts the statement once
@@ -24,6 +25,8 @@ from contextvars import ContextVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+
+from engine import transaction_settings
 
 _deadline: ContextVar[float | None] = ContextVar("guanxi_statement_deadline", default=None)
 
@@ -57,10 +60,12 @@ def within(milliseconds: int) -> Iterator[None]:
 def _limit_transaction(connection: Connection) -> None:
     deadline = _deadline.get()
     if deadline is None:
+        transaction_settings.defer(connection, "statement_timeout", None)
         return
     # At least 1 ms: a budget already spent still cancels the first statement (0 would mean no limit).
     left = max(1, int((deadline - time.monotonic()) * 1000))
-    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {left}")
+    # Sent with the session's tenant setting, in one statement (engine/transaction_settings.py).
+    transaction_settings.defer(connection, "statement_timeout", str(left))
 
 
 def _limit_sqlite_transaction(connection: Connection) -> None:

@@ -16,6 +16,8 @@ core and plugin field (``all_fields``). For each:
 - the floor: the same tenant schema executed on the same page of customers
   already held in memory (no HTTP, no database): requests/s with 16 clients.
 
+``cpu`` names the host's CPU model: figures differ by host.
+
 ``rate_limit_overhead`` is the list page's p50 with each request counted
 against the key's rate limit (in the database, or Redis with
 GUANXI_REDIS_URL) against counting off, minus 1, interleaved the same way.
@@ -44,6 +46,7 @@ from sqlalchemy import event
 
 from api.app import create_app, freeze_startup_objects
 from api.context import Principal, RequestContext, SharedLoader
+from bench.host import cpu_model
 from engine.config import Settings
 from engine.demo import DEMO_SLUG, generate_demo
 from engine.enums import Role
@@ -158,6 +161,7 @@ async def run(gx: Guanxi, key: str, requests: int, seconds: float) -> dict:
     out.update(await metrics_overhead(gx, key, list_page))
     out.update(await rate_limit_overhead(gx, key, list_page))
     out["database"] = gx.engine.dialect.name
+    out["cpu"] = cpu_model()
     return out
 
 

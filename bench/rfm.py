@@ -15,6 +15,10 @@ tie-consistent score ``1 + floor(k * (rank - 1) / n)`` and a table lookup
 for the segment. Both results are checked equal before anything is
 reported.
 
+The JSON names the host's CPU (``cpu``) and the per-customer code path
+warm-up chose for it (``kernel_path``, see kernels.choose_kernel_path), with
+each path's time on the bench's batch (``aggregate_s_by_path``).
+
 Compilation is measured in child processes against a fresh numba cache
 directory: the first ``warm_up()`` compiles (``compile_s``), a second
 process loads from that cache (``cached_compile_s``).
@@ -130,6 +134,22 @@ def best_of_interleaved(repeats: int, *fns):
     return best, results
 
 
+def time_paths(batch: Batch, repeats: int) -> dict[str, float]:
+    """Best time of the per-customer pass through each code path, interleaved."""
+    from plugins.rfm import kernels
+
+    n = batch.offsets.size - 1
+    outputs = kernels._outputs(n, np.float64, np.int64, np.float64, np.bool_)
+    start = AS_OF - WINDOW_DAYS * DAY
+    calls = [
+        (lambda path=path: kernels.aggregate(path, batch.offsets, batch.times, batch.amounts, batch.refunds, AS_OF,
+                                              start, *outputs))
+        for path in kernels.KERNEL_PATHS
+    ]
+    best, _ = best_of_interleaved(repeats, *calls)
+    return dict(zip(kernels.KERNEL_PATHS, best))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -151,10 +171,13 @@ def run(args: argparse.Namespace, cache_dir: str) -> dict:
     os.environ["NUMBA_CACHE_DIR"] = cache_dir
     import numba
 
+    from bench.host import cpu_model
+    from plugins.rfm import kernels
     from plugins.rfm.kernels import score_rfm, warm_up
     from plugins.rfm.settings import RfmSettings
 
-    warm_up()
+    warm_up()  # chooses the per-customer code path by timing them (kernels.choose_kernel_path)
+    chosen = kernels.kernel_path()
 
     # --- kernel section: numba vs pandas on the same arrays ------------------
     batch = make_batch(args.customers, args.purchases)
@@ -166,9 +189,12 @@ def run(args: argparse.Namespace, cache_dir: str) -> dict:
     )
     for name, expected in want.items():
         np.testing.assert_array_equal(getattr(got, name), expected, err_msg=f"numba and pandas disagree on {name}")
+    path_s = time_paths(batch, args.repeats)
 
     results = {
         "bench": "rfm",
+        "cpu": cpu_model(),
+        "kernel_path": chosen,
         "customers": args.customers,
         "purchases": args.purchases,
         "scored_customers": int(got.scored.sum()),
@@ -181,6 +207,10 @@ def run(args: argparse.Namespace, cache_dir: str) -> dict:
         "kernel_s": round(kernel_s, 4),
         "pandas_s": round(pandas_s, 4),
         "kernel_speedup_vs_pandas": round(pandas_s / kernel_s, 2),
+        # the per-customer pass alone on the bench's batch, by path: how
+        # well warm-up's short measurement chose on this host
+        "aggregate_s_by_path": {path: round(t, 4) for path, t in path_s.items()},
+        "warm_up_timings_ms": {path: round(t * 1000, 3) for path, t in kernels.kernel_timings.items()},
     }
 
     # --- end-to-end: database read, score, write back -----------------------

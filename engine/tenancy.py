@@ -35,6 +35,8 @@ from sqlalchemy.sql import util as sql_util
 from sqlalchemy.sql.elements import BinaryExpression, BooleanClauseList
 from sqlmodel import Session, SQLModel
 
+from engine import transaction_settings
+
 TENANT_COLUMN = "tenant_id"
 GLOBAL_MARK = "guanxi_global"
 # PostgreSQL setting the row-level security policies read: the transaction's tenant id.
@@ -229,13 +231,15 @@ def _check_flush(session: TenantSession, _context, _instances) -> None:
             raise TenantIsolationError(f"delete of a {table.name} row of another tenant in a session bound to tenant {session.tenant_id}")
 
 
+# One statement per transaction, with any request budget (engine/transaction_settings.py).
 @event.listens_for(TenantSession, "after_begin")
 def _tenant_transaction(session: TenantSession, _transaction, connection: sa.Connection) -> None:
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SELECT set_config('{TENANT_SETTING}', %s, true)", (str(int(session.tenant_id)),))
+        transaction_settings.apply(connection, {TENANT_SETTING: str(int(session.tenant_id))})
 
 
 @event.listens_for(SystemSession, "after_begin")
 def _system_transaction(session: SystemSession, _transaction, connection: sa.Connection) -> None:
     if session.db_role and connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f'SET LOCAL ROLE "{session.db_role}"')
+        # set_config('role', ..., true) is SET LOCAL ROLE
+        transaction_settings.apply(connection, {"role": session.db_role})

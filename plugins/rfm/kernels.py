@@ -66,6 +66,10 @@ _MASKED = 16
 # for it and for AVX2). Code compiled for Intel's AVX-512 cores
 # (NUMBA_CPU_NAME=icelake-server) ran no faster than the plain loops there.
 _COUNT_LANES = 24
+# The in-order window sum is a chain of dependent additions, one per lane:
+# a window of at most 8 purchases (most customers, with a 1-year window)
+# adds through 8 lanes, not 16 (measured 0.8 of the time of the pass).
+_SUM_LANES = 8
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -112,8 +116,8 @@ def _sum_in_order(amounts, a, b, use_lanes):
     and they fit (adding 0.0 for the lanes past b changes nothing)."""
     spend = 0.0
     count = b - a
-    if use_lanes and count <= _MASKED and a + np.uint64(_MASKED) <= np.uint64(amounts.size):
-        for q in range(_MASKED):
+    if use_lanes and count <= _SUM_LANES and a + np.uint64(_SUM_LANES) <= np.uint64(amounts.size):
+        for q in range(_SUM_LANES):
             x = amounts[a + np.uint64(q)]
             spend += x if np.uint64(q) < count else 0.0
     else:
@@ -122,8 +126,18 @@ def _sum_in_order(amounts, a, b, use_lanes):
     return spend
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _finish_customer(i, as_of, refunds, spend, last, count, days, frequency, monetary, scored):
+    """Write customer i's outputs from its window's spend, last time and count."""
+    days[i] = (as_of - last) / SECONDS_PER_DAY if count else np.nan
+    frequency[i] = count
+    monetary[i] = spend - refunds[i]
+    scored[i] = count > 0
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start, days, frequency, monetary, scored):
+def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start, days, frequency, monetary, scored,
+                        use_lanes=True):
     """Fill days since the last purchase (NaN without one), purchase count,
     net spend and has-purchase mask, with the purchase checks in the same
     pass. Outputs are allocated by the caller: see _outputs.
@@ -138,6 +152,10 @@ def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start, d
     The checks only count, reading the purchases while they are at hand:
     times that go down within a customer, amounts that are not positive
     finite numbers (NaN included), and the earliest time.
+
+    ``use_lanes`` false reads every customer with plain loops (the "loops"
+    path, see KERNEL_PATHS); true reads customers of _FEW+1.._MASKED
+    purchases through fixed lanes ("lanes").
     """
     n = offsets.size - 1
     size = np.uint64(times.size)
@@ -147,17 +165,53 @@ def customer_aggregates(offsets, times, amounts, refunds, as_of, window_start, d
     for i in prange(n):
         lo, hi = np.uint64(offsets[i]), np.uint64(offsets[i + 1])
         count = hi - lo
-        masked = count > _FEW and count <= _MASKED and lo + np.uint64(_COUNT_LANES) <= size
-        if masked:
+        lanes = use_lanes and count > _FEW
+        if lanes and count <= _MASKED and lo + np.uint64(_COUNT_LANES) <= size:
             before, upto, g, d = _scan_lanes(times, amounts, lo, count, as_of, window_start)
         else:
             before, upto, g, d = _scan_loops(times, amounts, lo, hi, as_of, window_start)
         a, b = lo + before, lo + upto
-        spend = _sum_in_order(amounts, a, b, count > _FEW)
-        days[i] = (as_of - times[b - _ONE]) / SECONDS_PER_DAY if b > a else np.nan
-        frequency[i] = b - a
-        monetary[i] = spend - refunds[i]
-        scored[i] = b > a
+        spend = _sum_in_order(amounts, a, b, lanes)
+        _finish_customer(i, as_of, refunds, spend, times[b - _ONE] if b > a else 0, b - a,
+                         days, frequency, monetary, scored)
+        descents += d
+        good += g
+        earliest = min(earliest, times[lo] if lo < hi else _NONE)
+    return descents, times.size - good, earliest
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def customer_aggregates_one_pass(offsets, times, amounts, refunds, as_of, window_start, days, frequency, monetary,
+                                 scored):
+    """customer_aggregates in one loop per customer (the "one_pass" path):
+    each purchase is read once, tested against the window and added (0.0
+    when outside it, which leaves an in-order sum unchanged), so there is
+    one loop exit per customer to mispredict instead of two, but no lanes.
+    Same outputs and return value, bit for bit.
+    """
+    n = offsets.size - 1
+    descents = 0
+    good = 0
+    earliest = _NONE
+    for i in prange(n):
+        lo, hi = np.uint64(offsets[i]), np.uint64(offsets[i + 1])
+        count = 0
+        spend = 0.0
+        last = np.int64(0)
+        d = 0
+        g = 0
+        previous = times[lo] if lo < hi else 0
+        for j in range(lo, hi):
+            t = times[j]
+            x = amounts[j]
+            inside = (t >= window_start) & (t <= as_of)
+            count += np.int64(inside)
+            spend += x if inside else 0.0
+            last = t if inside else last
+            g += np.int64(x > 0.0) & np.int64(x < np.inf)
+            d += np.int64(t < previous)
+            previous = t
+        _finish_customer(i, as_of, refunds, spend, last, count, days, frequency, monetary, scored)
         descents += d
         good += g
         earliest = min(earliest, times[lo] if lo < hi else _NONE)
@@ -742,8 +796,8 @@ def _score(offsets, times, amounts, refunds, as_of, start, settings) -> RfmScore
     days, frequency, monetary, scored, *scores = _outputs(
         offsets.size - 1, np.float64, np.int64, np.float64, np.bool_, np.int8, np.int8, np.int8, np.int8
     )
-    descents, bad_amounts, earliest = customer_aggregates(
-        offsets, times, amounts, refunds, as_of, start, days, frequency, monetary, scored
+    descents, bad_amounts, earliest = aggregate(
+        _kernel_path, offsets, times, amounts, refunds, as_of, start, days, frequency, monetary, scored
     )
     _check_purchases(offsets, times, amounts, as_of, descents, bad_amounts, earliest)
     return _scores_of(days, frequency, monetary, scored, settings, scores)
@@ -802,8 +856,96 @@ def _recency_seconds(days: np.ndarray, scored: np.ndarray) -> np.ndarray:
     return np.rint(np.where(scored, days, 0.0) * SECONDS_PER_DAY).astype(np.int64)
 
 
+# --- the per-customer pass: which code path --------------------------------
+#
+# The paths give the same outputs bit for bit (tests/plugins/rfm checks it);
+# which is fastest depends on the code LLVM generates for the CPU: the
+# fixed lanes were 1.5x faster than plain loops on the AMD EPYC host they
+# were tuned on, and no faster on an Intel Xeon (AVX-512) host. warm_up()
+# times them on a synthetic batch and keeps the fastest for the process.
+
+KERNEL_PATHS = ("lanes", "loops", "one_pass")
+DEFAULT_KERNEL_PATH = "lanes"  # until warm_up() has measured, and when timings tie
+# A path must beat the default by this fraction to replace it: smaller
+# differences are within the noise of a shared host.
+_MARGIN = 0.05
+_kernel_path = DEFAULT_KERNEL_PATH
+kernel_timings: dict[str, float] = {}  # seconds per path, from the last choose_kernel_path()
+
+
+def aggregate(path, offsets, times, amounts, refunds, as_of, start, days, frequency, monetary, scored):
+    """customer_aggregates through the code path named ``path``."""
+    if path == "one_pass":
+        return customer_aggregates_one_pass(
+            offsets, times, amounts, refunds, as_of, start, days, frequency, monetary, scored
+        )
+    if path not in KERNEL_PATHS:
+        raise ValueError(f"unknown kernel path {path!r}; expected one of {KERNEL_PATHS}")
+    return customer_aggregates(
+        offsets, times, amounts, refunds, as_of, start, days, frequency, monetary, scored, path == "lanes"
+    )
+
+
+def kernel_path() -> str:
+    """The per-customer code path score_rfm uses in this process."""
+    return _kernel_path
+
+
+def use_kernel_path(path: str) -> None:
+    """Use ``path`` from now on in this process (benches, and tests)."""
+    global _kernel_path
+    if path not in KERNEL_PATHS:
+        raise ValueError(f"unknown kernel path {path!r}; expected one of {KERNEL_PATHS}")
+    _kernel_path = path
+
+
+def timing_batch(customers: int = 30_000, seed: int = 0):
+    """A batch shaped like retail data (about 10 purchases per customer,
+    0 to 30 of them, over 3 years) for timing the paths:
+    (offsets, times, amounts, refunds)."""
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(10, customers)
+    offsets = np.zeros(customers + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    owner = np.repeat(np.arange(customers), counts)
+    times = rng.integers(0, 3 * 365 * SECONDS_PER_DAY, owner.size)
+    times = times[np.lexsort((times, owner))]  # ascending within each customer
+    amounts = rng.integers(1, 500, owner.size).astype(np.float64)
+    return offsets, times, amounts, np.zeros(customers)
+
+
+def choose_kernel_path(rounds: int = 5) -> str:
+    """Time every path on timing_batch() (best of ``rounds`` interleaved
+    rounds, as score_rfm runs them: parallel at this size) and use the
+    fastest, unless the default is within _MARGIN of it. A few ms."""
+    import time
+
+    offsets, times, amounts, refunds = timing_batch()
+    n = offsets.size - 1
+    as_of = int(times.max()) if times.size else 0
+    start = as_of - 365 * SECONDS_PER_DAY
+    outputs = _outputs(n, np.float64, np.int64, np.float64, np.bool_)
+    best = dict.fromkeys(KERNEL_PATHS, float("inf"))
+    with _threads_for(n):
+        for path in KERNEL_PATHS:  # compiled or loaded before any is timed
+            aggregate(path, offsets, times, amounts, refunds, as_of, start, *outputs)
+        for _ in range(rounds):
+            for path in KERNEL_PATHS:
+                started = time.perf_counter()
+                aggregate(path, offsets, times, amounts, refunds, as_of, start, *outputs)
+                best[path] = min(best[path], time.perf_counter() - started)
+    fastest = min(best, key=best.get)
+    if best[DEFAULT_KERNEL_PATH] <= best[fastest] * (1 + _MARGIN):
+        fastest = DEFAULT_KERNEL_PATH
+    kernel_timings.clear()
+    kernel_timings.update(best)
+    use_kernel_path(fastest)
+    return fastest
+
+
 def warm_up() -> None:
-    """Compile (or load from cache) every kernel on a tiny batch.
+    """Compile (or load from cache) every kernel on a tiny batch, then
+    choose the per-customer code path (choose_kernel_path).
 
     Call once at start so the first scoring request does not pay for
     compilation.
@@ -816,3 +958,4 @@ def warm_up() -> None:
     for scheme in ("RF_GRID_10", "RFM_MEAN_8", "ABC"):
         score_rfm(offsets, times, amounts, refunds, 300, RfmSettings(scheme=scheme))
     score_rfm(offsets, times, amounts, refunds, 300, RfmSettings(k=2, thresholds=fixed), window_start=120)
+    choose_kernel_path()

@@ -15,6 +15,7 @@ from api import statement_budget
 from api.app import create_app
 from api.errors import is_query_timeout
 from engine.runtime import Guanxi
+from engine.tenancy import system_role
 from tests.api.conftest import codes
 
 HANG_BOUND_S = 60  # a bound against hanging, not a speed check
@@ -114,3 +115,43 @@ def test_the_timeout_comes_from_the_settings(gx):
         app.state.rate_limits.close()
     finally:
         engine.engine.dispose()
+
+
+def _opening_statements(gx, open_session) -> tuple[list[str], str, str, str]:
+    """What a session sends before its first query, inside a 5 s budget; then
+    the budget, tenant and role its query sees."""
+    statements = []
+    listener = lambda _c, _cur, statement, *_: statements.append(statement)  # noqa: E731
+    sa.event.listen(gx.engine, "before_cursor_execute", listener)
+    try:
+        with statement_budget.within(5000), open_session() as session:
+            seen = session.execute(sa.text(
+                "SELECT current_setting('statement_timeout'), current_setting('guanxi.tenant_id', true), current_user"
+            )).one()
+    finally:
+        sa.event.remove(gx.engine, "before_cursor_execute", listener)
+    return statements[:-1], *seen
+
+
+def test_a_transaction_opens_with_its_settings_in_one_statement(gx, tenant):
+    """PostgreSQL: the request's budget goes with the session's tenant (or
+    system role) in one set_config statement, and each is in effect."""
+    if gx.engine.dialect.name != "postgresql":
+        pytest.skip("transaction settings: PostgreSQL only")
+    statement_budget.install(gx.engine)
+    with gx.tenant(tenant, write=False) as ctx:
+        tenant_id = ctx.tenant_id
+    with gx.tenant_session(tenant_id) as session:  # the engine's own timeout, outside requests
+        usual = session.execute(sa.text("SELECT current_setting('statement_timeout')")).scalar()
+    opening, timeout, seen_tenant, _ = _opening_statements(gx, lambda: gx.tenant_session(tenant_id))
+    assert len(opening) == 1 and opening[0].startswith("SELECT set_config("), opening
+    assert timeout != usual and 0 < int(timeout.removesuffix("ms").removesuffix("s")) <= 5000
+    assert seen_tenant == str(tenant_id)
+
+    opening, timeout, _, role = _opening_statements(gx, gx.system)
+    assert len(opening) == 1 and opening[0].startswith("SELECT set_config("), opening
+    assert timeout != usual and role == system_role(gx.settings.db_app_role)
+
+    # the next transaction on the pooled connection, outside a request: no budget left over
+    with gx.tenant_session(tenant_id) as session:
+        assert session.execute(sa.text("SELECT current_setting('statement_timeout')")).scalar() == usual
