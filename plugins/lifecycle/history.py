@@ -224,8 +224,8 @@ def _announce(ctx: TenantContext, transitions: list[tuple[int, int, int, float]]
                for c, f, t, at in transitions]
     ctx.hooks.guanxi_lifecycle_stage_changed(ctx=ctx, changes=changes)
     emit(ctx, [DomainEvent("lifecycle.stage_changed",
-                           {"customer_id": to_global_id("Customer", c.customer_id), "from_stage": c.from_stage,
-                            "to_stage": c.to_stage, "at": c.at.isoformat()},
+                           {"customerId": to_global_id("Customer", c.customer_id), "fromStage": c.from_stage,
+                            "toStage": c.to_stage, "at": c.at.isoformat()},
                            customer_id=c.customer_id, occurred_at=c.at) for c in changes])
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from engine.context import TenantContext
 from engine.errors import FieldError, GuanxiError, ValidationFailed, not_found
+from api.ids import to_global_id
 from engine.events import DomainEvent, emit
 from engine.input_bounds import text_problem
 from engine.models import Customer
@@ -152,8 +153,8 @@ def record_response(ctx: TenantContext, survey: SatisfactionSurvey, customer_id:
     ctx.session.flush()
     refresh_latest(ctx, [customer_id])
     emit(ctx, [DomainEvent("satisfaction.answered", {
-        "survey": survey.code, "source": source, "channel": channel, "score": parsed.score(), "nps": parsed.nps,
-        "nps_class": nps_class(parsed.nps)}, customer_id=customer_id, occurred_at=answered_at)])
+        "customerId": to_global_id("Customer", customer_id), "survey": survey.code, "source": source,
+        "channel": channel, "score": parsed.score(), "nps": parsed.nps, "npsClass": nps_class(parsed.nps)}, customer_id=customer_id, occurred_at=answered_at)])
     if loop:
         from plugins.satisfaction.loop import after_answer
 

@@ -28,6 +28,7 @@ ENDPOINTS = WebhookEndpoint.__table__
 EVENT_TYPES = (
     "customer.created", "customer.updated", "customer.merged", "customer.erased",
     "interaction.recorded", "loyalty.tier_changed", "complaint.status_changed", "campaign.message",
+    "lifecycle.stage_changed", "satisfaction.invited", "satisfaction.answered",
 )
 
 
@@ -91,6 +92,16 @@ def tier_events(changes) -> list[DomainEvent]:
         }, customer_id=c.customer_id, occurred_at=c.at)
         for c in changes
     ]
+
+
+def invitation_events(links) -> list[DomainEvent]:
+    """Survey links for the tenant's provider to send (SMS, WeChat...). The raw
+    token is in ``path``: it sits in the outbox only until delivered and pruned."""
+    return [DomainEvent("satisfaction.invited", {
+        "invitationId": link.invitation_id,
+        "customerId": to_global_id("Customer", link.customer_id), "survey": link.survey_code,
+        "channel": link.channel, "source": link.source, "expiresAt": link.expires_at.isoformat(), "path": link.path,
+    }, customer_id=link.customer_id) for link in links]
 
 
 def complaint_event(change) -> DomainEvent:

@@ -61,6 +61,13 @@ def guanxi_complaint_status_changed(ctx, change):
     write_events(ctx, [complaint_event(change)])
 
 
+@hookimpl(optionalhook=True)
+def guanxi_satisfaction_invited(ctx, links):
+    from plugins.webhooks.outbox import invitation_events, write_events
+
+    write_events(ctx, invitation_events(links))
+
+
 @hookimpl
 def guanxi_customer_erased(ctx, customer_id):
     """Events already stored about the person lose their data (deliveries not yet

@@ -114,7 +114,7 @@ def test_silence_moves_stages_and_history_records_each_crossing(gx, make_tenant,
     assert report.changed == 1 and report.transitions == 2
     assert [(c[2], c[3]) for c in listener.changes] == [("active", "at_risk"), ("at_risk", "lapsed")]
     assert {e[1] for e in listener.events} == {"lifecycle.stage_changed"}
-    assert [(e[3]["from_stage"], e[3]["to_stage"]) for e in listener.events] == [("active", "at_risk"), ("at_risk", "lapsed")]
+    assert [(e[3]["fromStage"], e[3]["toStage"]) for e in listener.events] == [("active", "at_risk"), ("at_risk", "lapsed")]
 
     # Idempotent: the same moment again changes nothing and writes nothing.
     again = _run(gx, slug, later)

@@ -151,3 +151,20 @@ def test_the_demo_gets_a_disabled_example_endpoint_for_campaign_messages(gx, mak
     with gx.tenant(slug, write=False) as ctx:
         [endpoint] = ctx.session.execute(sa.select(WebhookEndpoint)).scalars().all()
     assert not endpoint.enabled and endpoint.event_types == ["campaign.*"]
+
+
+def test_survey_links_go_out_as_events_for_the_tenants_provider(gx, hooked):
+    from engine.services import modules
+    from plugins.satisfaction.invitations import invite
+    from plugins.satisfaction.surveys import create_survey
+
+    slug, tenant_id, _ = hooked(event_types=["satisfaction.*"])
+    with gx.system() as session:
+        modules.set_enabled(session, gx.plugins, tenant_id, "satisfaction", True)
+    with gx.tenant(slug) as ctx:
+        customer = create_customer(ctx, {"code": "S1", "name": "王芳", "consent": {"sms": True}}).id
+        survey = create_survey(ctx, {"code": "CSI", "title_zh": "调查", "title_en": "Survey", "model": "FOUR_DIMENSION"})
+        [link] = invite(ctx, survey.id, [customer]).links
+    [event] = _events(gx, slug)
+    assert (event.type, event.customer_id) == ("satisfaction.invited", customer)
+    assert event.data["path"] == link.path and event.data["channel"] == link.channel and event.data["survey"] == "CSI"
