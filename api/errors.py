@@ -67,7 +67,7 @@ _CODES = {
     "REFUSED": "The database refused the row.",
     "IMPORT_FAILED": "The import could not be run.",
     "MODULE_DISABLED": "The module this needs is off for the tenant.",
-    "ILLEGAL_TRANSITION": "The complaint's status cannot move that way.",
+    "ILLEGAL_TRANSITION": "The status (of a complaint, a campaign) cannot move that way.",
     "ALREADY_ENROLLED": "The customer is already a loyalty member.",
     "MEMBER_INACTIVE": "The loyalty member is suspended or closed.",
     "NEGATIVE_BALANCE": "The member owes points; redemption is blocked until the balance is positive.",
@@ -78,6 +78,12 @@ _CODES = {
     "COUPON_VOIDED": "The coupon was voided.",
     "COUPON_EXPIRED": "The coupon has expired.",
     "COUPON_NOT_YET_VALID": "The coupon's validity has not started.",
+    # a survey link's answers (/satisfaction/s/..., docs/satisfaction.md): HTTP errors, not GraphQL ones
+    "TOKEN_UNKNOWN": "No such survey link (HTTP 404).",
+    "TOKEN_WRONG_TENANT": "The survey link belongs to another tenant (HTTP 403).",
+    "TOKEN_USED": "The survey link was already answered (HTTP 409).",
+    "TOKEN_WRONG_SURVEY": "The survey link is for another survey (HTTP 409).",
+    "TOKEN_EXPIRED": "The survey link has expired (HTTP 410).",
 }
 
 ErrorCode = strawberry.enum(

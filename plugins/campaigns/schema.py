@@ -16,7 +16,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Optional
 
-import sqlalchemy as sa
 import strawberry
 from sqlalchemy import func, select
 from strawberry.scalars import JSON

@@ -17,6 +17,7 @@ import weakref
 import sqlalchemy as sa
 
 from engine.context import TenantContext
+from engine.services import audit
 from engine.errors import Conflict, FieldError, ValidationFailed, invalid, not_found
 from engine.input_bounds import check_text
 from engine.models import Customer
@@ -103,6 +104,7 @@ def _text(value, field: str, limit: int, required: bool = False) -> str | None:
     return value
 
 
+@audit.audited("campaigns.save_segment", "CampaignSegment")
 def save_segment(ctx: TenantContext, name: str, where: dict | None, description: str | None = None,
                  segment_id: int | None = None) -> CampaignSegment:
     """Create (or, with ``segment_id``, replace) a segment; the filter is checked first."""

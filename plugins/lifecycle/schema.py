@@ -695,7 +695,11 @@ class LifecycleMutation:
         ctx.require(Role.ADMIN, "running lifecycle stages")
 
         def work(tc):
+            from engine.services import audit
+
             report = run_stages(tc, bounded_time("as_of", input.as_of))
+            audit.record(tc.session, tc.tenant_id, tc.actor, "lifecycle.update_stages", "Tenant", tc.tenant_id,
+                         {"changed": report.changed, "transitions": report.transitions})
             return {"stages": stage_summary(tc.session, tc.tenant_id), "changed": report.changed}
 
         return UpdateLifecycleStagesPayload(**await guarded(ctx, work))

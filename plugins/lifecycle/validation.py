@@ -136,7 +136,7 @@ def validate_history(offsets, times, amounts, split: int, horizon_days: int, val
     return report(model.risk, had, came_back, recency, split, horizon_days, "recency_frequency")
 
 
-def clv_risk_at(offsets, times, amounts, split: int, horizon_days: int, clv_settings, utc_offset: int = 0) -> np.ndarray:
+def clv_risk_at(offsets, times, amounts, split: int, horizon_days: int, clv_settings, calendar=None) -> np.ndarray:
     """The clv module's model fitted as of the split (its settings), as risk
     over the horizon; 0 for customers with no purchase before the split."""
     from plugins.clv.fitters import ClvFitError, ClvInputError
@@ -145,7 +145,11 @@ def clv_risk_at(offsets, times, amounts, split: int, horizon_days: int, clv_sett
     from plugins.lifecycle.risk import risk_from_expected
 
     unit = UNITS[clv_settings.unit]
-    summary = summarise(offsets, times, amounts, split, unit=unit, period=PERIOD, utc_offset_seconds=utc_offset)
+    if calendar is None:  # UTC days
+        summary = summarise(offsets, times, amounts, split, unit=unit, period=PERIOD)
+    else:  # each purchase's stored local day, as the clv module counts them
+        summary = summarise(offsets, times, amounts, split, unit=unit, period=PERIOD,
+                            local_days=calendar.local_days, as_of_local=calendar.local(split))
     seen = np.flatnonzero(summary.observed)
     rows = collapse(summary.frequency[seen].astype(np.float64), summary.recency[seen], summary.T[seen])
     fitter = FITTERS[clv_settings.model](penalizer_coef=clv_settings.penalizer)
@@ -189,11 +193,11 @@ def validate(ctx, split: datetime | None = None, horizon_days: int | None = None
     warnings = []
     source = "recency_frequency"
     if "clv" in ctx.enabled_modules and _clv_fitted(ctx):
-        from plugins.clv.service import utc_offset_seconds
+        from plugins.clv.service import LocalCalendar, zone_of
 
-        offset = utc_offset_seconds(ctx.tenant.timezone, split)
+        calendar = LocalCalendar(local_days=batch.local_days, zone=zone_of(ctx.tenant.timezone))
         risk = clv_risk_at(batch.offsets, batch.times, batch.amounts, split_epoch, horizon,
-                           ctx.module_settings("clv"), offset)
+                           ctx.module_settings("clv"), calendar)
         source = "clv"
     else:
         risk = risk_from_history(batch.offsets, batch.times, batch.amounts, split_epoch, horizon,

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from engine import input_bounds
 from engine.context import TenantContext
+from engine.services import audit
 from engine.errors import FieldError, ValidationFailed, not_found
 from engine.models import Customer, Interaction
 from engine.types import CENT, utcnow
@@ -43,6 +44,7 @@ def _median(values: list[Decimal]) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
+@audit.audited("lifecycle.create_winback_list", "LifecycleWinbackList")
 def create_list(ctx: TenantContext, name: str, value_threshold: Decimal | None = None,
                 window_days: int | None = None, now: datetime | None = None) -> LifecycleWinbackList:
     """Snapshot the lapsed and churned customers into a new list; fields named on bad input.

@@ -44,7 +44,10 @@ def test_every_code_used_is_in_the_enum():
 
 # code="..." also names coded domain values (complaint categories, loyalty tiers).
 DOMAIN_VALUES = {"PRODUCT_QUALITY", "SERVICE", "PRICE", "PAYMENT", "OTHER", "LOGISTICS", "AFTER_SALES",
-                 "MEMBER", "SILVER", "GOLD", "DIAMOND", "AEIOU"}
+                 "MEMBER", "SILVER", "GOLD", "DIAMOND", "AEIOU",
+                 # satisfaction question targets and sources, lifecycle churn reasons
+                 "OVERALL", "REPURCHASE", "RECOMMEND", "NPS", "COMMENT", "COMPLAINT_FOLLOW_UP",
+                 "STAFF_LEFT", "COMPETITOR", "CHANGED_NEEDS", "MALICIOUS", "OBJECTIVE"}
 
 
 def test_an_unlisted_code_is_sent_as_invalid_not_a_server_error(caplog):

@@ -21,8 +21,9 @@ from tests.security.attack import Attack, run_attack
 
 ADMIN_ONLY = re.compile(r"module|apikey", re.I)  # what an agent may not manage
 # Mutations an analyst may run: they recompute derived scores from the facts
-# already stored and change no customer, interaction, module or key.
-ANALYST_MAY = {"runScoring"}
+# already stored, or save a segment (a named filter), and change no customer,
+# interaction, module or key.
+ANALYST_MAY = {"runScoring", "saveCampaignSegment"}
 
 
 @pytest.fixture(scope="module")
