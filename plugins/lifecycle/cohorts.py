@@ -1,7 +1,9 @@
 """Cohort retention and the monthly repurchase, retention and churn rates of a tenant.
 
 A customer's cohort is the calendar month (tenant's time zone) of their
-first purchase. Definitions, per calendar month M (docs/lifecycle-analytics.md):
+first purchase. Months are those of each purchase's stored local day (the
+day it was recorded in the tenant's zone), so a daylight-saving change moves
+nobody's purchase into the neighbouring month. Definitions, per calendar month M (docs/lifecycle-analytics.md):
 - buyers: customers with at least one purchase in M;
 - retention rate: of the buyers of the month before M, the share who bought
   in M as well (still buying);
@@ -19,7 +21,7 @@ Revenue is purchases as recorded (refunds are not netted).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -31,12 +33,18 @@ SLICES = ("store", "channel", "tier", "acquisition_source")
 MAX_MONTHS = 120
 
 
-def utc_offset_seconds(tz_name: str, at: datetime) -> int:
+def local_day_of(tz_name: str, at: datetime) -> int:
+    """``at``'s day (days since 1970-01-01) in the zone, as purchases store theirs; UTC for an unknown zone."""
     try:
-        offset = at.astimezone(ZoneInfo(tz_name)).utcoffset()
-    except Exception:  # an unknown zone name: UTC months
-        return 0
-    return int(offset.total_seconds()) if offset is not None else 0
+        zone = ZoneInfo(tz_name)
+    except Exception:
+        zone = timezone.utc
+    return (at.astimezone(zone).date() - date(1970, 1, 1)).days
+
+
+def month_of_day(day: int) -> int:
+    """Months since 0000-01 of a day number."""
+    return int(np.datetime64(int(day), "D").astype("datetime64[M]").astype(np.int64)) + 1970 * 12
 
 
 def month_label(index: int) -> str:
@@ -153,11 +161,9 @@ def slice_groups(ctx, customer_ids: np.ndarray, by: str | None) -> tuple[np.ndar
 
 
 def _window(ctx, as_of: datetime, months: int) -> tuple[int, int, int]:
-    from plugins.lifecycle.kernels import month_index
-
-    offset = utc_offset_seconds(ctx.tenant.timezone, as_of)
-    last = month_index(int(as_of.timestamp()), offset)
-    return offset, last - months + 1, int(as_of.timestamp())
+    """(as_of's local day, the first month shown, as_of in epoch seconds): months are the tenant's local months."""
+    today = local_day_of(ctx.tenant.timezone, as_of)
+    return today, month_of_day(today) - months + 1, int(as_of.timestamp())
 
 
 def _batch(ctx, as_of: datetime, batch):
@@ -174,10 +180,10 @@ def cohort_retention(ctx, as_of: datetime, months: int = 12, by: str | None = No
 
     _check_window(months, by)
     batch = _batch(ctx, as_of, batch)
-    offset, first, as_of_epoch = _window(ctx, as_of, months)
+    today, first, as_of_epoch = _window(ctx, as_of, months)
     groups, labels = slice_groups(ctx, batch.customer_ids, by)
     matrix = cohort_matrix(batch.offsets, batch.times, batch.amounts, groups, len(labels), as_of_epoch, first, months,
-                           offset)
+                           local_days=batch.local_days, as_of_day=today)
     out = []
     for g, label in enumerate(labels):
         rows = []
@@ -198,9 +204,10 @@ def monthly_rates(ctx, as_of: datetime, months: int = 12, by: str | None = None,
 
     _check_window(months, by)
     batch = _batch(ctx, as_of, batch)
-    offset, first, as_of_epoch = _window(ctx, as_of, months)
+    today, first, as_of_epoch = _window(ctx, as_of, months)
     groups, labels = slice_groups(ctx, batch.customer_ids, by)
-    counts = monthly_counts(batch.offsets, batch.times, groups, len(labels), as_of_epoch, first, months, offset)
+    counts = monthly_counts(batch.offsets, batch.times, groups, len(labels), as_of_epoch, first, months,
+                            local_days=batch.local_days, as_of_day=today)
     out = []
     for g, label in enumerate(labels):
         rows = [MonthRates(

@@ -21,6 +21,7 @@ run, which classifies everyone at once and changes nothing anyone saw.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -57,13 +58,9 @@ class StageReport:
         return f"{self.customers} customers staged ({stages}); {self.changed} changed stage"
 
 
-def _utc_offset(ctx: TenantContext, at: datetime) -> int:
-    """The tenant time zone's offset at ``at``, in seconds (purchase days are local days; UTC for an unknown zone)."""
-    try:
-        offset = at.astimezone(ZoneInfo(ctx.tenant.timezone)).utcoffset()
-    except (ZoneInfoNotFoundError, ValueError):
-        return 0
-    return int(offset.total_seconds()) if offset is not None else 0
+def _clock(ctx: TenantContext, times: np.ndarray, as_of: int) -> st.ZoneClock:
+    """The tenant zone's clock from the first purchase to a year past ``as_of`` (when customers will be at risk)."""
+    return st.ZoneClock.of(ctx.tenant.timezone, times, as_of, as_of + 400 * st.DAY)
 
 
 def _when(epoch: float) -> datetime:
@@ -257,14 +254,14 @@ def run_stages(ctx: TenantContext, as_of: datetime | None = None, batch=None, an
     if batch is None:
         batch = load_purchase_batch(ctx.session, ctx.tenant_id, as_of, (MODULE,))
     epoch = int(as_of.timestamp())
-    all_days = st.purchase_days(batch.customer_ids, batch.offsets, batch.times, _utc_offset(ctx, as_of))
+    all_days = st.purchase_days(batch.customer_ids, batch.offsets, batch.times, batch.local_days)
     thresholds = st.derive_thresholds(all_days, settings)
 
     live, created = _customers(ctx, as_of)
     ids = np.union1d(live, batch.customer_ids.astype(np.int64))  # back-dated history of customers created later
     created = _lookup(ids, live, created, float(epoch))
     days = _align(all_days, ids)
-    paths = st.stage_paths(days, thresholds, epoch)
+    paths = st.stage_paths(days, thresholds, epoch, _clock(ctx, batch.times.min() if batch.times.size else epoch, epoch))
     old_ids, old_stage, old_since = _stored(ctx)
     merged = _merge(ids, created, days, paths, _lookup(ids, old_ids, old_stage, -1),
                     _lookup(ids, old_ids, old_since, np.nan), epoch)
@@ -340,10 +337,10 @@ def refresh_customers(ctx: TenantContext, customer_ids, as_of: datetime | None =
     dialect = _dialect(ctx)
     listed = ", ".join(str(int(i)) for i in ids)
     rows = _fetch_floats(ctx.session, (
-        f"SELECT CAST(customer_id AS BIGINT), {_epoch_sql(dialect, 'occurred_at')} FROM interactions "
+        f"SELECT CAST(customer_id AS BIGINT), {_epoch_sql(dialect, 'occurred_at')}, local_day FROM interactions "
         f"WHERE tenant_id = ? AND kind = 'PURCHASE' AND occurred_at <= ? AND customer_id IN ({listed}) "
-        "ORDER BY customer_id, occurred_at, id"), (ctx.tenant_id, _time_param(ctx.session, as_of)), 2)
-    who, times = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64)
+        "ORDER BY customer_id, occurred_at, id"), (ctx.tenant_id, _time_param(ctx.session, as_of)), 3)
+    who, times, local_days = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64), rows[:, 2].astype(np.int64)
     live = _fetch_floats(ctx.session, (
         f"SELECT CAST(id AS BIGINT), {_epoch_sql(dialect, 'created_at')} FROM customers "
         f"WHERE tenant_id = ? AND deleted_at IS NULL AND id IN ({listed}) ORDER BY id"), (ctx.tenant_id,), 2)
@@ -351,10 +348,10 @@ def refresh_customers(ctx: TenantContext, customer_ids, as_of: datetime | None =
     if ids.size == 0:
         return 0
     mine = np.isin(who, ids)
-    who, times = who[mine], times[mine]
+    who, times, local_days = who[mine], times[mine], local_days[mine]
     offsets = np.append(np.searchsorted(who, ids, side="left"), who.size).astype(np.int64)
-    days = st.purchase_days(ids, offsets, times, _utc_offset(ctx, as_of))
-    paths = st.stage_paths(days, thresholds, epoch)
+    days = st.purchase_days(ids, offsets, times, local_days)
+    paths = st.stage_paths(days, thresholds, epoch, _clock(ctx, times.min() if times.size else epoch, epoch))
     old_ids, old_stage, old_since = _stored(ctx, ids)
     merged = _merge(ids, created, days, paths, _lookup(ids, old_ids, old_stage, -1),
                     _lookup(ids, old_ids, old_since, np.nan), epoch)
@@ -382,28 +379,47 @@ def refresh_customers(ctx: TenantContext, customer_ids, as_of: datetime | None =
     return len(moved)
 
 
-def _month_sql(ctx: TenantContext, offset: int) -> str:
-    """The transition's month (YYYY-MM) in the tenant's time zone (its offset now)."""
-    if _dialect(ctx) == "postgresql":
-        return f"to_char((at AT TIME ZONE 'UTC') + make_interval(secs => {int(offset)}), 'YYYY-MM')"
-    return f"strftime('%Y-%m', at, '{int(offset):+d} seconds')"
+def _zone_name(ctx: TenantContext) -> str:
+    """The tenant's zone as the database may be given it (UTC when Python does not know it either)."""
+    name = ctx.tenant.timezone or "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return "UTC"
+    return name if re.fullmatch(r"[A-Za-z0-9_+\-/]+", name) else "UTC"
 
 
 def monthly_transitions(ctx: TenantContext, since: datetime | None = None, until: datetime | None = None,
                         include_first: bool = False) -> list[tuple[str, str | None, str, int]]:
-    """(month, from stage, to stage, moves) of transitions in [since, until), counted by the database."""
+    """(month, from stage, to stage, moves) of transitions in [since, until), counted by the database.
+
+    A transition's month is the tenant's local month at its own instant (the
+    zone's offset then, not now). PostgreSQL converts with the zone itself;
+    SQLite, which has no zones, counts per UTC minute and the minutes are
+    put in local months here."""
     if since and until and since >= until:
         raise ValidationFailed([FieldError("from", "must be before to")])
-    month = sa.literal_column(_month_sql(ctx, _utc_offset(ctx, utcnow()))).label("month")
-    t = T
-    conditions = [t.c.tenant_id == ctx.tenant_id]
+    postgres = _dialect(ctx) == "postgresql"
+    if postgres:
+        bucket = sa.func.to_char(sa.func.timezone(_zone_name(ctx), T.c.at), "YYYY-MM")
+    else:
+        bucket = sa.func.strftime("%s", T.c.at) / 60  # UTC minute: every zone's offset is whole minutes
+    bucket = bucket.label("bucket")
+    conditions = [T.c.tenant_id == ctx.tenant_id]
     if since:
-        conditions.append(t.c.at >= since)
+        conditions.append(T.c.at >= since)
     if until:
-        conditions.append(t.c.at < until)
+        conditions.append(T.c.at < until)
     if not include_first:
-        conditions.append(t.c.from_stage.is_not(None))
-    rows = ctx.session.execute(sa.select(month, t.c.from_stage, t.c.to_stage, sa.func.count()).select_from(t)
-                               .where(*conditions).group_by(month, t.c.from_stage, t.c.to_stage)
-                               .order_by(month)).all()
-    return [(m, f, to, int(n)) for m, f, to, n in rows]
+        conditions.append(T.c.from_stage.is_not(None))
+    rows = ctx.session.execute(sa.select(bucket, T.c.from_stage, T.c.to_stage, sa.func.count()).select_from(T)
+                               .where(*conditions).group_by(bucket, T.c.from_stage, T.c.to_stage)).all()
+    if not postgres and rows:
+        minutes = np.array([int(r[0]) for r in rows], dtype=np.int64) * 60
+        clock = st.ZoneClock.of(_zone_name(ctx), minutes)
+        local = clock.to_local(minutes).astype(np.int64).astype("datetime64[s]").astype("datetime64[M]")
+        counts = Counter()
+        for month, (_, f, to, n) in zip(np.datetime_as_string(local, unit="M").tolist(), rows):
+            counts[(month, f, to)] += int(n)
+        rows = [(m, f, to, n) for (m, f, to), n in counts.items()]
+    return sorted(((m, f, to, int(n)) for m, f, to, n in rows), key=lambda r: (r[0], r[1] or "", r[2]))

@@ -6,8 +6,11 @@ customers 0..n-1, purchases of customer i at ``offsets[i]:offsets[i+1]`` of
 ``groups[i]`` is customer i's slice (0..n_groups-1, e.g. its store), or -1
 to leave the customer out. Purchases after ``as_of`` are ignored.
 
-Months are calendar months of the tenant's local time: a purchase's month
-index is months since year 0 of ``times + utc_offset``. A customer's cohort
+Months are calendar months of the tenant's local time: a purchase's month is
+that of its stored local day (``local_days``, days since 1970-01-01 in the
+tenant's zone, recorded with the purchase), never of one UTC offset applied
+to the whole history, which would move purchases on the other side of a
+daylight-saving change to the neighbouring day (and month). A customer's cohort
 is the month of their first purchase (over all history up to as_of, not
 only the months shown).
 
@@ -68,13 +71,15 @@ BEFORE = -2
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _relative_month(t, utc_offset, first_day, day_month):
-    d = (t + utc_offset) // SECONDS_PER_DAY - first_day
+def _relative_month(local_days, times, j, utc_offset, first_day, day_month):
+    """Purchase j's month in the table: of its stored local day, or (no days given) of times[j] + utc_offset."""
+    day = local_days[j] if local_days.size else (times[j] + utc_offset) // SECONDS_PER_DAY
+    d = day - first_day
     return BEFORE if d < 0 else day_month[d]
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _cohort_kernel(offsets, times, amounts, groups, n_groups, as_of, utc_offset, first_day, day_month, n_months,
+def _cohort_kernel(offsets, times, local_days, utc_offset, amounts, groups, n_groups, as_of, first_day, day_month, n_months,
                    chunks):
     """customers[g, c, p]: customers of slice g whose first purchase was in
     shown month c and who bought in their p-th month after it (p = 0 is the
@@ -90,7 +95,7 @@ def _cohort_kernel(offsets, times, amounts, groups, n_groups, as_of, utc_offset,
             b = offsets[i + 1]
             if g < 0 or a == b or times[a] > as_of:
                 continue
-            cohort = _relative_month(times[a], utc_offset, first_day, day_month) - 1
+            cohort = _relative_month(local_days, times, a, utc_offset, first_day, day_month) - 1
             if cohort < 0 or cohort >= n_months:
                 continue  # first bought before (or after) the months shown
             last_period = -1
@@ -98,7 +103,7 @@ def _cohort_kernel(offsets, times, amounts, groups, n_groups, as_of, utc_offset,
                 t = times[j]
                 if t > as_of:
                     break  # ascending: the rest is later still
-                p = _relative_month(t, utc_offset, first_day, day_month) - 1 - cohort
+                p = _relative_month(local_days, times, j, utc_offset, first_day, day_month) - 1 - cohort
                 if p >= n_months - cohort:
                     break  # past the last month shown (as_of may lie beyond it)
                 if p != last_period:
@@ -122,7 +127,8 @@ def _count_month(out, c, g, month, purchases, previous, first, m):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _rates_kernel(offsets, times, groups, n_groups, as_of, utc_offset, first_day, day_month, n_months, chunks):
+def _rates_kernel(offsets, times, local_days, utc_offset, groups, n_groups, as_of, first_day, day_month, n_months,
+                  chunks):
     """Per slice g and table month k (k = 0 is the month before the first
     shown, needed for "bought last month"), counts of customers: buyers,
     repeat (2+ purchases in the month), retained (bought in the month and
@@ -140,7 +146,7 @@ def _rates_kernel(offsets, times, groups, n_groups, as_of, utc_offset, first_day
             b = offsets[i + 1]
             if g < 0 or a == b or times[a] > as_of:
                 continue
-            first = _relative_month(times[a], utc_offset, first_day, day_month)
+            first = _relative_month(local_days, times, a, utc_offset, first_day, day_month)
             # existing: every month after the first purchase's (a difference array, summed below)
             if first + 1 < m:
                 out[c, 4, g, max(first + 1, 0)] += 1
@@ -151,7 +157,7 @@ def _rates_kernel(offsets, times, groups, n_groups, as_of, utc_offset, first_day
                 t = times[j]
                 if t > as_of:
                     break
-                k = _relative_month(t, utc_offset, first_day, day_month)
+                k = _relative_month(local_days, times, j, utc_offset, first_day, day_month)
                 if k >= m:
                     break  # past the last month shown
                 if k == current:
@@ -169,11 +175,10 @@ def _rates_kernel(offsets, times, groups, n_groups, as_of, utc_offset, first_day
     return total
 
 
-def _day_table(first_month: int, as_of: int, utc_offset: int) -> tuple[int, np.ndarray]:
-    """(first local day, month of each local day from it to as_of's, 0 being first_month - 1)."""
+def _day_table(first_month: int, last_day: int) -> tuple[int, np.ndarray]:
+    """(first local day, month of each local day from it to ``last_day`` (as_of's), 0 being first_month - 1)."""
     start = first_month - 1
     first_day = int(np.datetime64(start - 1970 * 12, "M").astype("datetime64[D]").astype(np.int64))
-    last_day = (as_of + utc_offset) // SECONDS_PER_DAY
     days = np.arange(first_day, max(last_day, first_day - 1) + 1)
     months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12 - start
     return first_day, np.ascontiguousarray(months, dtype=np.int64)
@@ -216,6 +221,17 @@ def _chunks(n_customers: int, cells: int) -> int:
     return int(max(1, min(4 * threads, by_memory, by_work)))
 
 
+def _local_days(times: np.ndarray, local_days, utc_offset: int) -> np.ndarray:
+    """Each purchase's local day: the stored ones; without them (tests, benches of UTC data) an empty
+    array, and the kernels take days of ``times + utc_offset`` (no 8 bytes a purchase written and read)."""
+    if local_days is None:
+        return np.zeros(0, np.int64)
+    local_days = np.ascontiguousarray(local_days, dtype=np.int64)
+    if local_days.shape != times.shape:
+        raise LifecycleInputError("local_days: must have one entry per purchase")
+    return local_days
+
+
 def _check(offsets, times, amounts, groups, n_groups: int, n_months: int):
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     times = np.ascontiguousarray(times, dtype=np.int64)
@@ -248,24 +264,31 @@ def month_index(epoch_seconds: int, utc_offset: int = 0) -> int:
 
 
 def cohort_matrix(offsets, times, amounts, groups, n_groups: int, as_of: int, first_month: int, n_months: int,
-                  utc_offset: int = 0) -> CohortMatrix:
-    """Cohorts first_month .. first_month + n_months - 1, each followed to as_of's month."""
+                  utc_offset: int = 0, local_days=None, as_of_day: int | None = None) -> CohortMatrix:
+    """Cohorts first_month .. first_month + n_months - 1, each followed to as_of's month.
+
+    ``local_days``: each purchase's stored local day, ``as_of_day`` as_of's
+    local day; without them, days of ``times + utc_offset``."""
     offsets, times, amounts, groups = _check(offsets, times, amounts, groups, n_groups, n_months)
+    local_days = _local_days(times, local_days, utc_offset)
+    last_day = (as_of + utc_offset) // SECONDS_PER_DAY if as_of_day is None else int(as_of_day)
     chunks = _chunks(offsets.size - 1, n_groups * n_months * n_months)
-    first_day, day_month = _day_table(first_month, as_of, utc_offset)
-    customers, revenue = _cohort_kernel(offsets, times, amounts, groups, np.int64(n_groups), np.int64(as_of),
-                                        np.int64(utc_offset), np.int64(first_day), day_month, np.int64(n_months),
-                                        np.int64(chunks))
+    first_day, day_month = _day_table(first_month, last_day)
+    customers, revenue = _cohort_kernel(offsets, times, local_days, np.int64(utc_offset), amounts, groups,
+                                        np.int64(n_groups), np.int64(as_of), np.int64(first_day), day_month,
+                                        np.int64(n_months), np.int64(chunks))
     return CohortMatrix(first_month=first_month, customers=customers, revenue=revenue)
 
 
 def monthly_counts(offsets, times, groups, n_groups: int, as_of: int, first_month: int, n_months: int,
-                   utc_offset: int = 0) -> MonthlyCounts:
-    """The counts behind the monthly rates, for months first_month .. + n_months - 1."""
+                   utc_offset: int = 0, local_days=None, as_of_day: int | None = None) -> MonthlyCounts:
+    """The counts behind the monthly rates, for months first_month .. + n_months - 1 (local days as cohort_matrix)."""
     offsets, times, _, groups = _check(offsets, times, np.zeros(np.asarray(times).size), groups, n_groups, n_months)
+    local_days = _local_days(times, local_days, utc_offset)
+    last_day = (as_of + utc_offset) // SECONDS_PER_DAY if as_of_day is None else int(as_of_day)
     chunks = _chunks(offsets.size - 1, 5 * n_groups * (n_months + 1))
-    first_day, day_month = _day_table(first_month, as_of, utc_offset)
-    total = _rates_kernel(offsets, times, groups, np.int64(n_groups), np.int64(as_of), np.int64(utc_offset),
+    first_day, day_month = _day_table(first_month, last_day)
+    total = _rates_kernel(offsets, times, local_days, np.int64(utc_offset), groups, np.int64(n_groups), np.int64(as_of),
                           np.int64(first_day), day_month, np.int64(n_months), np.int64(chunks))
     return MonthlyCounts(first_month=first_month, buyers=total[0, :, 1:], repeat_buyers=total[1, :, 1:],
                          retained=total[2, :, 1:], new=total[3, :, 1:], existing=total[4, :, 1:],
@@ -276,8 +299,9 @@ def monthly_counts(offsets, times, groups, n_groups: int, as_of: int, first_mont
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _purchase_days(offsets, times, amounts, as_of):
-    """Per customer up to as_of: purchase days (UTC days with a purchase),
+def _purchase_days(offsets, times, local_days, amounts, as_of):
+    """Per customer up to as_of: purchase days (stored local days with a purchase; UTC days when
+    ``local_days`` is empty),
     first and last purchase time, and total spend; days 0 when none."""
     n = offsets.size - 1
     days = np.zeros(n, np.int64)
@@ -290,7 +314,7 @@ def _purchase_days(offsets, times, amounts, as_of):
             t = times[j]
             if t > as_of:
                 break
-            day = t // SECONDS_PER_DAY
+            day = local_days[j] if local_days.size else t // SECONDS_PER_DAY
             if day != previous_day:
                 if days[i] == 0:
                     first[i] = t
@@ -355,7 +379,7 @@ def warm_up() -> None:
     first = month_index(0)
     cohort_matrix(offsets, times, np.ones(3), groups, 1, 60 * SECONDS_PER_DAY, first, 3)
     monthly_counts(offsets, times, groups, 1, 60 * SECONDS_PER_DAY, first, 3)
-    _purchase_days(offsets, times, np.ones(3), np.int64(60 * SECONDS_PER_DAY))
+    _purchase_days(offsets, times, times // SECONDS_PER_DAY, np.ones(3), np.int64(60 * SECONDS_PER_DAY))
     r = np.array([0.1, 0.2])
     _dropout_log_likelihood(r, np.array([5.0, 0.0]), np.array([9.0, 9.0]), np.array([0.01]))
     _no_purchase_probability(r, 0.01, np.array([5.0, 0.0]), np.array([9.0, 9.0]), 30.0)

@@ -71,12 +71,16 @@ class HistoryRisk:
     mean_rate_per_day: float
 
 
-def risk_from_history(offsets, times, amounts, as_of: int, window_days: float, value_days: float) -> HistoryRisk:
-    """The recency/frequency model on columnar purchases (see the module's docstring)."""
-    from plugins.lifecycle.kernels import _check, _no_purchase_probability, _purchase_days
+def risk_from_history(offsets, times, amounts, as_of: int, window_days: float, value_days: float,
+                      local_days=None) -> HistoryRisk:
+    """The recency/frequency model on columnar purchases (see the module's docstring).
+
+    Purchase days are the purchases' stored ``local_days`` (UTC days without them)."""
+    from plugins.lifecycle.kernels import _check, _local_days, _no_purchase_probability, _purchase_days
 
     offsets, times, amounts, _ = _check(offsets, times, amounts, np.zeros(max(np.asarray(offsets).size - 1, 0)), 1, 1)
-    days, first, last, spend = _purchase_days(offsets, times, amounts, np.int64(as_of))
+    days, first, last, spend = _purchase_days(offsets, times, _local_days(times, local_days, 0), amounts,
+                                              np.int64(as_of))
     observed = days > 0
     n = days.size
     risk = np.zeros(n)
@@ -179,7 +183,8 @@ def risk_scores(ctx, as_of: datetime, batch=None) -> RiskScores:
         from engine.scoring import load_purchase_batch
 
         batch = load_purchase_batch(ctx.session, ctx.tenant_id, as_of, ("lifecycle",))
-    model = risk_from_history(batch.offsets, batch.times, batch.amounts, batch.as_of_epoch, window, horizon)
+    model = risk_from_history(batch.offsets, batch.times, batch.amounts, batch.as_of_epoch, window, horizon,
+                              local_days=batch.local_days)
     seen = model.observed
     value = np.round(model.expected_value[seen], 2)
     risk = model.risk[seen]

@@ -23,7 +23,8 @@ thresholds are derived"):
 - no threshold is shorter than ``min_threshold_days``; ``*_days`` settings
   replace a derived threshold by a fixed one.
 
-Purchases on one local calendar day of the tenant are one purchase day.
+Purchases on one local calendar day of the tenant are one purchase day: the
+day stored with each purchase, not a UTC offset applied to all of them.
 Everything is a function of the history up to ``as_of``, so running it twice
 gives the same stages, and the moment each stage began is computed from the
 purchases (the threshold crossing), not from when the run happened.
@@ -32,7 +33,9 @@ purchases (the threshold crossing), not from when the run happened.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
@@ -94,13 +97,19 @@ class PurchaseDays:
     gap_customer: np.ndarray  # int64 index (into customer_ids) of each gap
 
 
-def purchase_days(customer_ids: np.ndarray, offsets: np.ndarray, times: np.ndarray, utc_offset: int = 0) -> PurchaseDays:
-    """Collapse each customer's purchases (``times[offsets[i]:offsets[i+1]]``, ascending) to local days."""
+def purchase_days(customer_ids: np.ndarray, offsets: np.ndarray, times: np.ndarray, local_days=None,
+                  utc_offset: int = 0) -> PurchaseDays:
+    """Collapse each customer's purchases (``times[offsets[i]:offsets[i+1]]``, ascending) to local days.
+
+    ``local_days``: each purchase's stored local day (as recorded in the
+    tenant's zone); one offset for the whole history would put purchases on
+    the other side of a daylight-saving change on the wrong day. Without them
+    (plain arrays in tests), days of ``times + utc_offset``."""
     n = len(customer_ids)
     counts = np.diff(offsets).astype(np.int64)
     owner = np.repeat(np.arange(n, dtype=np.int64), counts)
     times = np.asarray(times, dtype=np.int64)
-    day = (times + utc_offset) // DAY
+    day = (times + utc_offset) // DAY if local_days is None else np.asarray(local_days, dtype=np.int64)
     keep = np.ones(day.size, dtype=bool)
     if day.size:
         keep[1:] = (day[1:] != day[:-1]) | (owner[1:] != owner[:-1])
@@ -184,6 +193,74 @@ def stage_thresholds(gap: np.ndarray, th: Thresholds) -> tuple[np.ndarray, np.nd
     return at_risk, lapsed, churned
 
 
+class ZoneClock:
+    """Local wall-clock seconds of instants in a time zone, and back, in bulk.
+
+    The stage rules count days of the tenant's calendar: a customer 30 days
+    silent at 10:00 local is 30 days silent whichever daylight-saving change
+    lies between. The zone's offset changes within ``[lo, hi]`` are found
+    once (a sample a day, then bisection to the second; zones change at most
+    once a day) and looked up with one search per array.
+    """
+
+    MAX_SPAN = 200 * 366 * DAY  # instants further out take the last offset found
+
+    def __init__(self, zone, lo: int, hi: int):
+        lo, hi = int(lo) - 2 * DAY, int(min(hi, lo + self.MAX_SPAN)) + 2 * DAY
+        offset = self._offset_fn(zone)
+        samples = list(range(lo, hi + DAY, DAY))
+        values = [offset(t) for t in samples]
+        starts, found = [lo], [values[0]]
+        for k in range(len(samples) - 1):
+            if values[k + 1] != values[k]:
+                a, b = samples[k], samples[k + 1]
+                while b - a > 1:  # the first second of the new offset
+                    m = (a + b) // 2
+                    a, b = (m, b) if offset(m) == values[k] else (a, m)
+                starts.append(b)
+                found.append(values[k + 1])
+        self.starts = np.array(starts, dtype=np.float64)
+        self.offsets = np.array(found, dtype=np.float64)
+
+    @staticmethod
+    def _offset_fn(zone):
+        def offset(epoch: int) -> int:
+            delta = datetime.fromtimestamp(epoch, timezone.utc).astimezone(zone).utcoffset()
+            return int(delta.total_seconds()) if delta is not None else 0
+        return offset
+
+    @classmethod
+    def of(cls, tz_name: str | None, *instants) -> ZoneClock:
+        """The clock of the zone named ``tz_name`` (UTC when unknown) over the finite ``instants``."""
+        try:
+            zone = ZoneInfo(tz_name) if tz_name else timezone.utc
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = timezone.utc
+        values = np.concatenate([np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in instants] or [np.zeros(1)])
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            values = np.zeros(1)
+        return cls(zone, int(values.min()), int(values.max()))
+
+    def offset(self, epochs) -> np.ndarray:
+        epochs = np.asarray(epochs, dtype=np.float64)
+        at = np.clip(np.searchsorted(self.starts, epochs, side="right") - 1, 0, self.starts.size - 1)
+        return self.offsets[at]
+
+    def to_local(self, epochs) -> np.ndarray:
+        """Wall-clock seconds since 1970-01-01 00:00 local (NaN stays NaN)."""
+        epochs = np.asarray(epochs, dtype=np.float64)
+        return epochs + self.offset(epochs)
+
+    def to_utc(self, local) -> np.ndarray:
+        """The instant of a local wall-clock time (a time skipped by a change: the instant an hour on)."""
+        local = np.asarray(local, dtype=np.float64)
+        utc = local - self.offset(local)
+        for _ in range(2):  # the offset at the instant, not at the wall-clock number read as UTC
+            utc = local - self.offset(utc)
+        return utc
+
+
 @dataclass(frozen=True)
 class StagePaths:
     """Per customer with a purchase: the stage now, and the stages since the last purchase day.
@@ -202,8 +279,17 @@ class StagePaths:
     won_back_days: float
 
 
-def stage_paths(days: PurchaseDays, th: Thresholds, as_of: int) -> StagePaths:
-    """The stage of every customer in ``days`` (one with no purchase day is a prospect, since NaN)."""
+def stage_paths(days: PurchaseDays, th: Thresholds, as_of: int, clock: ZoneClock | None = None) -> StagePaths:
+    """The stage of every customer in ``days`` (one with no purchase day is a prospect, since NaN).
+
+    With the tenant's ``clock``, days after a purchase are counted on the
+    local wall clock (the times returned are instants again); without, in UTC."""
+    if clock is not None:
+        local = replace(days, first_time=clock.to_local(days.first_time), last_time=clock.to_local(days.last_time))
+        paths = stage_paths(local, th, int(clock.to_local(as_of)[()]))
+        step_times = np.floor(clock.to_utc(paths.step_times))
+        current = np.where(np.isnan(paths.since), np.nan, np.floor(clock.to_utc(paths.since)))
+        return replace(paths, since=current, step_times=step_times, at_risk_at=np.floor(clock.to_utc(paths.at_risk_at)))
     n = len(days.customer_ids)
     bought = days.n_days > 0
     gap = expected_gap(days.span_days, (days.n_days - 1).astype(np.float64), th)

@@ -86,7 +86,7 @@ def _arrays(histories: dict[int, list[int]]):
 
 def _stages(histories, settings, as_of=AS_OF, offset=0):
     ids, offsets, times = _arrays(histories)
-    days = st.purchase_days(ids, offsets, times, offset)
+    days = st.purchase_days(ids, offsets, times, utc_offset=offset)
     th = st.derive_thresholds(days, settings)
     paths = st.stage_paths(days, th, as_of)
     return {int(c): st.STAGES[s] for c, s in zip(ids.tolist(), paths.stage.tolist())}, th, paths
@@ -177,8 +177,8 @@ def test_purchases_on_one_local_day_are_one_purchase_day():
     # 23:00 and 01:00 UTC are one day in UTC+8 (07:00 and 09:00), two days in UTC.
     histories = {1: [base - 3600, base + 3600]}
     ids, offsets, times = _arrays(histories)
-    assert st.purchase_days(ids, offsets, times, 0).n_days.tolist() == [2]
-    assert st.purchase_days(ids, offsets, times, 8 * 3600).n_days.tolist() == [1]
+    assert st.purchase_days(ids, offsets, times, utc_offset=0).n_days.tolist() == [2]
+    assert st.purchase_days(ids, offsets, times, utc_offset=8 * 3600).n_days.tolist() == [1]
 
 
 @pytest.mark.parametrize("settings,field", [
