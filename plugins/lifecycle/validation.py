@@ -201,7 +201,7 @@ def validate(ctx, split: datetime | None = None, horizon_days: int | None = None
         source = "clv"
     else:
         risk = risk_from_history(batch.offsets, batch.times, batch.amounts, split_epoch, horizon,
-                                 settings.risk_horizon_days).risk
+                                 settings.risk_horizon_days, local_days=batch.local_days).risk
     if had.sum() < 100:
         warnings.append(f"only {int(had.sum())} customers bought before the split: the figures are rough")
     return report(risk, had, came_back, recency, split_epoch, horizon, source, warnings)
