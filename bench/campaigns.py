@@ -1,6 +1,6 @@
 """Campaigns at scale; prints one JSON line.
 
-    .venv/bin/python -m bench.campaigns [--customers N] [--runs R]
+    .venv/bin/python -m bench.campaigns [--customers N] [--runs R] [--events E] [--no-segments|--no-webhooks]
 
 - ``segment_s_sqlite`` / ``segment_s_postgres``: materialising a saved
   segment of 1,000,000 customers (out of 1,200,000 in the tenant) into a
@@ -14,8 +14,11 @@
 - PostgreSQL uses ``GUANXI_BENCH_POSTGRES_URL``'s server (a throwaway
   database, dropped after); ``null`` figures when none answers.
 
-The webhooks module's figures (``deliveries_per_s``, ``lost``,
-``duplicated``) join this line: ``main`` merges every ``figures`` dict.
+- The webhooks module's figures (bench/webhooks.py, first): ``deliveries_per_s``
+  (signed deliveries to a local receiver by 2 worker processes, median of 3,
+  against a plain httpx client posting to the same receiver, interleaved),
+  then ``lost`` and ``duplicated`` after a kill -9 of one worker mid-run
+  (duplicates counted by event id at the receiver after its deduplication).
 """
 
 from __future__ import annotations
@@ -119,8 +122,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_200_000, help="customers in the tenant (5/6 match)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--events", type=int, default=10_000, help="webhook deliveries per throughput run")
+    parser.add_argument("--no-segments", action="store_true", help="only the webhook figures")
+    parser.add_argument("--no-webhooks", action="store_true", help="only the segment figures")
     args = parser.parse_args()
     figures: dict = {"bench": "campaigns", "customers": args.customers}
+    if not args.no_webhooks:  # signed deliveries to a local receiver, and a kill -9 mid-run (bench/webhooks.py)
+        from bench import webhooks
+
+        figures |= webhooks.measure(events=args.events)
+        print(json.dumps(figures), file=sys.stderr)
+    if args.no_segments:
+        print(json.dumps(figures))
+        return
     with tempfile.TemporaryDirectory() as folder:
         figures |= measure(f"sqlite:///{Path(folder) / 'campaigns.db'}", "sqlite", args.customers, args.runs)
     print(json.dumps(figures), file=sys.stderr)  # progress: the SQLite half while PostgreSQL runs

@@ -186,6 +186,33 @@ def bench_crash(gx, database_url: str, events: int) -> dict:
             "killed_at": killed_at, "crash_events": events}
 
 
+def measure(events: int = 10_000, crash_events: int = 5_000, workers: int = 2, repeats: int = 3,
+            database_url: str | None = None) -> dict:
+    """Deliveries per second against the plain-client anchor (interleaved), then
+    a kill -9 mid-run: the figures bench.campaigns reports with its own."""
+    os.environ.setdefault("GUANXI_SECRET_KEY", "bench-webhooks-secret-key-0123456789abcdef")
+    os.environ[ALLOWED_HOSTS_VARIABLE] = "127.0.0.1"  # the receiver is local
+    with tempfile.TemporaryDirectory() as tmp:
+        url = database_url or f"sqlite:///{Path(tmp) / 'webhooks.db'}"
+        gx = _engine(url)
+        runs, anchors = [], []
+        for _ in range(repeats):
+            runs.append(bench_throughput(gx, url, events, workers))
+            anchors.append(bench_anchor(events))
+            print(f"run: {runs[-1]['deliveries_per_s']}/s, anchor {anchors[-1]}/s", file=sys.stderr, flush=True)
+        crash = bench_crash(gx, url, crash_events)
+    rates = sorted(r["deliveries_per_s"] for r in runs)
+    ratios = sorted(r["deliveries_per_s"] / a for r, a in zip(runs, anchors))
+    return {
+        "webhooks_database": gx.engine.dialect.name, "events": events, "workers": workers,
+        "deliveries_per_s": rates[len(rates) // 2], "deliveries_per_s_runs": rates,
+        "anchor_requests_per_s_runs": anchors, "deliveries_ratio_vs_anchor": round(ratios[len(ratios) // 2], 3),
+        "deliveries_ratio_runs": [round(r, 3) for r in ratios],
+        "refused_signatures": sum(r["refused_signatures"] for r in runs),
+        **crash, "goal_deliveries_per_s": 1000,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=10_000)
@@ -194,26 +221,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="throughput and anchor runs, interleaved")
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
     args = parser.parse_args()
-    os.environ.setdefault("GUANXI_SECRET_KEY", "bench-webhooks-secret-key-0123456789abcdef")
-    os.environ[ALLOWED_HOSTS_VARIABLE] = "127.0.0.1"  # the receiver is local
-    with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'webhooks.db'}"
-        gx = _engine(url)
-        runs, anchors = [], []
-        for _ in range(args.repeats):
-            runs.append(bench_throughput(gx, url, args.events, args.workers))
-            anchors.append(bench_anchor(args.events))
-            print(f"run: {runs[-1]['deliveries_per_s']}/s, anchor {anchors[-1]}/s", file=sys.stderr, flush=True)
-        crash = bench_crash(gx, url, args.crash_events)
-    rates = sorted(r["deliveries_per_s"] for r in runs)
-    ratios = sorted(r["deliveries_per_s"] / a for r, a in zip(runs, anchors))
-    print(json.dumps({
-        "bench": "webhooks", "database": gx.engine.dialect.name, "events": args.events, "workers": args.workers,
-        "deliveries_per_s": rates[len(rates) // 2], "deliveries_per_s_runs": rates,
-        "anchor_requests_per_s_runs": anchors, "ratio": round(ratios[len(ratios) // 2], 3),
-        "refused_signatures": sum(r["refused_signatures"] for r in runs),
-        **crash, "goal_deliveries_per_s": 1000,
-    }))
+    print(json.dumps({"bench": "webhooks", **measure(args.events, args.crash_events, args.workers, args.repeats,
+                                                      args.database_url)}))
 
 
 if __name__ == "__main__":
