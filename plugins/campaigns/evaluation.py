@@ -8,9 +8,9 @@ differ only by the message. A member converts with at least one purchase in
 amounts (gross of later refunds). One GROUP BY over the members joined to
 their purchases in the window.
 
-TODO(lead): satisfaction of participants when the satisfaction module is on
-(its table was not on main when this was written): add the participants'
-mean score in the window beside conversion.
+With the satisfaction module on, each group's survey answers in the window
+(overall satisfaction, 1–5) sit beside conversion: did the campaign leave its
+participants more or less satisfied than the holdout?
 """
 
 from __future__ import annotations
@@ -52,6 +52,15 @@ class Participation:
 
 
 @dataclass(frozen=True)
+class Satisfaction:
+    """A group's overall-satisfaction answers (1–5) in the attribution window."""
+
+    responses: int
+    mean_score: float | None
+    satisfied_share: float | None  # top-2-box: 4 or 5, as docs/satisfaction-index.md counts "satisfied"
+
+
+@dataclass(frozen=True)
 class Report:
     campaign_id: int
     launched: bool
@@ -63,6 +72,7 @@ class Report:
     conversion_uplift: Estimate
     revenue_uplift: Estimate
     exclusions: dict = field(default_factory=dict)
+    satisfaction: dict[bool, Satisfaction] | None = None  # by holdout; None when the module is off
 
     def as_dict(self) -> dict:
         def group(g: Group) -> dict:
@@ -77,7 +87,9 @@ class Report:
                 "window_end": self.window_end.isoformat() if self.window_end else None,
                 "participation": self.participation.__dict__, "exclusions": self.exclusions,
                 "targeted": group(self.targeted), "holdout": group(self.holdout),
-                "conversion_uplift": estimate(self.conversion_uplift), "revenue_uplift": estimate(self.revenue_uplift)}
+                "conversion_uplift": estimate(self.conversion_uplift), "revenue_uplift": estimate(self.revenue_uplift),
+                "satisfaction": None if self.satisfaction is None else {
+                    name: self.satisfaction[holdout].__dict__ for name, holdout in (("targeted", False), ("holdout", True))}}
 
 
 EMPTY = Group(0, 0, 0.0, 0.0)
@@ -107,6 +119,22 @@ def _groups(ctx: TenantContext, campaign: Campaign, start: datetime, end: dateti
     return {bool(h): Group(int(n), int(c), float(r or 0), float(q or 0)) for h, n, c, r, q in rows}
 
 
+def _satisfaction(ctx: TenantContext, campaign: Campaign, start: datetime, end: datetime) -> dict[bool, Satisfaction] | None:
+    if "satisfaction" not in ctx.enabled_modules:
+        return None
+    from plugins.satisfaction.models import SatisfactionResponse
+
+    m, r = CampaignMember.__table__, SatisfactionResponse.__table__
+    rows = ctx.session.execute(
+        sa.select(m.c.holdout, sa.func.count(), sa.func.avg(r.c.overall), sa.func.sum(sa.case((r.c.overall >= 4, 1), else_=0)))
+        .select_from(r.join(m, sa.and_(m.c.customer_id == r.c.customer_id, m.c.tenant_id == r.c.tenant_id)))
+        .where(r.c.tenant_id == ctx.tenant_id, m.c.campaign_id == campaign.id, m.c.excluded.is_(None),
+               r.c.overall.is_not(None), r.c.answered_at >= start, r.c.answered_at < end)
+        .group_by(m.c.holdout)).all()
+    found = {bool(h): Satisfaction(int(n), float(mean), int(top) / int(n)) for h, n, mean, top in rows if n}
+    return {h: found.get(h, Satisfaction(0, None, None)) for h in (False, True)}
+
+
 def campaign_report(ctx: TenantContext, campaign: Campaign) -> Report:
     if campaign.launched_at is None:
         return Report(campaign.id, False, None, None, Participation(), EMPTY, EMPTY,
@@ -120,4 +148,5 @@ def campaign_report(ctx: TenantContext, campaign: Campaign) -> Report:
         proportion_difference(t.customers, t.converted, c.customers, c.converted),
         mean_difference(t.customers, t.revenue, t.revenue_squares, c.customers, c.revenue, c.revenue_squares),
         dict(campaign.exclusions or {}),
+        _satisfaction(ctx, campaign, start, end),
     )

@@ -214,6 +214,13 @@ class CampaignParticipation:
     failed: int = strawberry.field(description="Reported failed.")
 
 
+@strawberry.type(name="CampaignSatisfaction", description="A group's overall-satisfaction answers (1–5) in the attribution window.")
+class CampaignSatisfaction:
+    responses: int = strawberry.field(description="Answers with an overall score from the group's members in the window.")
+    mean_score: Optional[float] = strawberry.field(description="Their mean overall score, 1 to 5; null without answers.")
+    satisfied_share: Optional[float] = strawberry.field(description="Share scoring 4 or 5 (top-2-box); null without answers.")
+
+
 @strawberry.type(name="CampaignReport", description="A campaign's evaluation: participation, conversion and revenue, uplift over the holdout.")
 class CampaignReport:
     launched: bool = strawberry.field(description="false before launch: every figure is then empty.")
@@ -224,6 +231,10 @@ class CampaignReport:
     holdout: CampaignGroupResult = strawberry.field(description="The control group, held out at random.")
     conversion_uplift: CampaignUplift = strawberry.field(description="Conversion rate, targeted minus holdout.")
     revenue_uplift: CampaignUplift = strawberry.field(description="Revenue per customer, targeted minus holdout.")
+    targeted_satisfaction: Optional[CampaignSatisfaction] = strawberry.field(
+        description="The targeted members' satisfaction answers in the window; null when the satisfaction module is off.")
+    holdout_satisfaction: Optional[CampaignSatisfaction] = strawberry.field(
+        description="The holdout's satisfaction answers in the window; null when the satisfaction module is off.")
 
 
 def _group(g: evaluation.Group) -> CampaignGroupResult:
@@ -239,7 +250,9 @@ def report_type(r: evaluation.Report) -> CampaignReport:
     return CampaignReport(launched=r.launched, window_start=r.window_start, window_end=r.window_end,
                           participation=CampaignParticipation(**r.participation.__dict__),
                           targeted=_group(r.targeted), holdout=_group(r.holdout),
-                          conversion_uplift=_uplift(r.conversion_uplift), revenue_uplift=_uplift(r.revenue_uplift))
+                          conversion_uplift=_uplift(r.conversion_uplift), revenue_uplift=_uplift(r.revenue_uplift),
+                          targeted_satisfaction=None if r.satisfaction is None else CampaignSatisfaction(**r.satisfaction[False].__dict__),
+                          holdout_satisfaction=None if r.satisfaction is None else CampaignSatisfaction(**r.satisfaction[True].__dict__))
 
 
 @strawberry.type(name="Campaign", description="A marketing campaign (营销活动): plan, target segment, life cycle and results.")

@@ -91,3 +91,42 @@ def test_the_demo_adds_a_finished_campaign_with_an_uplift(gx, make_tenant):
     assert "finished campaign" in note and campaign.state == "evaluation"
     assert report.participation.delivered > 0.9 * report.participation.sent
     assert report.targeted.converted > 0 and report.holdout.converted == 0
+
+
+def test_the_report_shows_each_groups_satisfaction_in_the_window(gx, make_tenant, events):
+    from plugins.satisfaction.answers import record_by_agent
+    from plugins.satisfaction.surveys import create_survey
+
+    slug = make_tenant(modules=("campaigns", "satisfaction"))
+    launch_at = utcnow() - timedelta(days=20)
+    with gx.tenant(slug) as ctx:
+        ids = add_customers(ctx, 200)
+        campaign = service.create_campaign(ctx, {"name": "care", "goal": "SATISFACTION", "channels": ["SMS"],
+                                                 "holdout_share": 0.5, "holdout_seed": 3, "attribution_days": 14,
+                                                 "segment_id": segments.save_segment(ctx, "all", {}).id})
+        service.launch(ctx, campaign.id, at=launch_at)
+        held = dict(ctx.session.execute(sa.select(CampaignMember.customer_id, CampaignMember.holdout).where(
+            CampaignMember.campaign_id == campaign.id)).all())
+        survey = create_survey(ctx, {"code": "CARE", "title_zh": "回访", "title_en": "Care", "model": "FOUR_DIMENSION"})
+        targeted = [c for c in ids if not held[c]][:3]
+        holdout = [c for c in ids if held[c]][:2]
+        for customer_id, score in zip(targeted, (5, 4, 2)):
+            record_by_agent(ctx, survey.id, customer_id, {"OVERALL": score}, answered_at=launch_at + timedelta(days=3))
+        for customer_id, score in zip(holdout, (3, 4)):
+            record_by_agent(ctx, survey.id, customer_id, {"OVERALL": score}, answered_at=launch_at + timedelta(days=5))
+        record_by_agent(ctx, survey.id, holdout[0], {"OVERALL": 1}, answered_at=launch_at - timedelta(days=1))  # before
+        report = campaign_report(ctx, service.get_campaign(ctx, campaign.id))
+    t, c = report.satisfaction[False], report.satisfaction[True]
+    assert (t.responses, t.mean_score, t.satisfied_share) == (3, pytest.approx(11 / 3), pytest.approx(2 / 3))
+    assert (c.responses, c.mean_score, c.satisfied_share) == (2, pytest.approx(3.5), pytest.approx(0.5))
+    assert report.as_dict()["satisfaction"]["targeted"]["responses"] == 3
+
+
+def test_without_the_satisfaction_module_the_report_has_no_satisfaction(gx, make_tenant, events):
+    slug = make_tenant(modules=("campaigns",))
+    with gx.tenant(slug) as ctx:
+        add_customers(ctx, 40)
+        campaign = service.create_campaign(ctx, {"name": "plain", "goal": "SALES", "channels": ["SMS"],
+                                                 "segment_id": segments.save_segment(ctx, "all", {}).id})
+        service.launch(ctx, campaign.id, at=utcnow() - timedelta(days=2))
+        assert campaign_report(ctx, service.get_campaign(ctx, campaign.id)).satisfaction is None
