@@ -1,7 +1,8 @@
 """The ASGI application: ``uvicorn --factory api.app:create_app``.
 
 Routes: /graphql (POST, GET, GraphiQL in a browser: api/graphiql.py, its
-files under /graphiql/), /healthz (process up),
+files under /graphiql/), /console/ (the admin console: api/console, signed in
+with a session cookie), /healthz (process up),
 /readyz (database reachable), /export/... (streamed CSV/XLSX downloads,
 api/export_endpoint.py), /metrics (Prometheus, api/metrics.py; off with
 GUANXI_METRICS=false). Traces go out when OpenTelemetry's exporter variables
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.console.routes import Console
 from api.cost import parse_budgets
 from api.endpoint import GraphQLEndpoint
 from api.export_endpoint import ExportEndpoint
@@ -155,6 +157,7 @@ def create_app(gx: Guanxi | None = None, tracing: Tracing | None = None) -> Star
             Route("/graphql", graphql.__call__, methods=["GET", "POST"]), Route("/healthz", healthz), Route("/readyz", readyz),
             Route("/export/segments/{name}", export.segment), Route("/export/{name}", export.named),
             *graphiql_ide.routes(),
+            *Console(graphql).routes(),
             *plugin_routes(gx),
         ] + ([metrics_route(settings.metrics_token)] if metrics is not None else []),
         middleware=middleware,

@@ -25,14 +25,15 @@ def load_principal(gx: Guanxi, secret: str) -> Principal | None:
     never have to upgrade to a write lock)."""
     with gx.system(write=False) as session:  # the key names the tenant: no tenant yet
         key = find_key(session, secret)
-        principal = None if key is None else _principal(gx, session, key)
+        principal = None if key is None else principal_for_key(gx, session, key)
     if principal is not None and needs_touch(key):
         with gx.system() as session:
             touch(session, key.id)
     return principal
 
 
-def _principal(gx: Guanxi, session: Session, key) -> Principal | None:
+def principal_for_key(gx: Guanxi, session: Session, key) -> Principal | None:
+    """What an active key may do: its role, tenant and the tenant's enabled modules."""
     role = Role.parse(key.role)
     if key.tenant_id is None:
         return Principal(key.id, role, None)

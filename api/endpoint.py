@@ -79,13 +79,16 @@ class GraphQLEndpoint:
 
     def _authenticate(self, secret: str) -> tuple[Principal | None, Decision | None]:
         """The key's principal and, with limits on, its count for this request (one worker thread, one hop)."""
-        principal = load_principal(self.gx, secret)
+        return self.counted(load_principal(self.gx, secret))
+
+    def counted(self, principal: Principal | None) -> tuple[Principal | None, Decision | None]:
+        """``principal`` with, when limits are on, its key's count for this request."""
         if principal is None or self.rate_limits is None:
             return principal, None
         tenant_id = principal.tenant.id if principal.tenant is not None else None
         return principal, self.rate_limits.check_key(principal.key_id, principal.role, tenant_id)
 
-    def _refused_anonymous(self, request: Request) -> Response | None:
+    def refused_anonymous(self, request: Request) -> Response | None:
         if self.rate_limits is None:
             return None
         decision = self.rate_limits.check_anonymous(request.client.host if request.client else "-")
@@ -94,7 +97,7 @@ class GraphQLEndpoint:
     async def __call__(self, request: Request) -> Response:
         if wants_graphiql(request):
             return await graphiql.page(request)  # api/graphiql.py: served from the package, no CDN
-        body = await self._payload(request)
+        body = await self.payload(request)
         if isinstance(body, Response):
             return body
         secret = bearer_token(request.headers.get("authorization"))
@@ -106,11 +109,16 @@ class GraphQLEndpoint:
             log.exception("authentication failed: database error")
             return database_unavailable()
         if principal is None:
-            refused = self._refused_anonymous(request)
+            refused = self.refused_anonymous(request)
             if refused is not None:
                 return refused
             message = "missing API key: send Authorization: Bearer <key>" if not secret else "invalid or revoked API key"
             return error_response(message, UNAUTHENTICATED, 401, {"WWW-Authenticate": "Bearer"})
+        return await self.execute(request, body, principal, decision)
+
+    async def execute(self, request: Request, body: dict, principal: Principal, decision: Decision | None) -> Response:
+        """Run ``body`` as ``principal`` (already authenticated: by its key here,
+        by its session in the console, api/console/routes.py)."""
         if decision is not None and not decision.allowed:
             return rate_limited(decision, "this API key")
         set_tenant(request.state, principal.tenant.slug if principal.tenant else "-")
@@ -140,7 +148,7 @@ class GraphQLEndpoint:
         note_graphql(request.state, body, payload.get("errors"))
         return GraphQLResponse(payload, status_code=status, headers=decision.headers() if decision else None)
 
-    async def _payload(self, request: Request) -> dict | Response:
+    async def payload(self, request: Request) -> dict | Response:
         if request.method == "GET":
             params = dict(request.query_params)
             if "variables" in params:

@@ -240,9 +240,10 @@ class ImportJob(SQLModel, table=True):
 # The core's tables, created by the core's migrations (engine/migrations/versions).
 from engine.job_models import JOB_MODELS  # noqa: E402  (they refer to tenants by name only)
 from engine.rate_limit_models import RateLimitBucket  # noqa: E402
+from engine.console_models import ConsoleSession  # noqa: E402
 
 CORE_MODELS = (Tenant, ApiKey, TenantModule, Customer, CustomerTag, Interaction, AuditEvent, ImportJob, *JOB_MODELS,
-               RateLimitBucket)
+               RateLimitBucket, ConsoleSession)
 
 # Customers' search forms and tag rows follow every ORM write (its mapper events).
 import engine.services.search  # noqa: E402,F401
