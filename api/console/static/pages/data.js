@@ -161,14 +161,14 @@ function exportCard(ctx, counts) {
 
 function outcome(result) {
   const box = h('div.import-outcome', { 'data-testid': 'import-outcome', 'data-stored': result.stored, 'data-rejected': result.rejected });
-  box.append(
+  box.append(...[
     h('p', {}, t('data.rows', { n: number(result.rowsTotal), file: result.file, encoding: result.encoding.toUpperCase() })),
     result.alreadyDone ? h('p.warning', { 'data-testid': 'import-already' }, t('data.already')) : null,
     h('div.stats', {},
       stat(t('data.stored'), number(result.stored), { testid: 'import-stored' }),
       result.kind === 'customers' ? stat(t('data.updated'), number(result.updated), { testid: 'import-updated' }) : null,
       stat(t('data.duplicates'), number(result.duplicates), { testid: 'import-duplicates' }),
-      stat(t('data.rejected'), number(result.rejected), { testid: 'import-rejected' })));
+      stat(t('data.rejected'), number(result.rejected), { testid: 'import-rejected' }))].filter(Boolean));
   if (result.rejects.length) {
     const rows = result.rejects.flatMap((r) => r.errors.map((e) => ({ line: r.line, field: e.field, message: e.message })));
     box.append(table([

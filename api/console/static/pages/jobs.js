@@ -8,7 +8,7 @@ import { dateTime, number } from '../format.js';
 register({
   zh: {
     'jobs.title': '定时任务', 'jobs.jobs': '任务', 'jobs.runs': '运行记录', 'jobs.job': '任务', 'jobs.module': '模块',
-    'jobs.every': '间隔', 'jobs.everyMin': '每 {n} 分钟', 'jobs.default': '默认 {n} 分钟', 'jobs.override': '本租户自定义',
+    'jobs.every': '间隔', 'jobs.everyMin': '每 {n} 分钟', 'jobs.everyHour': '每 {n} 小时', 'jobs.everyDay': '每 {n} 天', 'jobs.default': '默认{every}', 'jobs.override': '本租户自定义',
     'jobs.next': '下次运行', 'jobs.last': '上次运行', 'jobs.never': '从未运行', 'jobs.paused': '已暂停', 'jobs.running': '运行中',
     'jobs.actions': '操作', 'jobs.runNow': '立即运行', 'jobs.queued': '已排队：{job}', 'jobs.save': '保存',
     'jobs.minutes': '间隔（分钟，留空为默认）', 'jobs.pause': '暂停', 'jobs.reset': '恢复默认', 'jobs.saved': '已保存 {job} 的计划。',
@@ -22,7 +22,7 @@ register({
   },
   en: {
     'jobs.title': 'Jobs', 'jobs.jobs': 'Jobs', 'jobs.runs': 'Runs', 'jobs.job': 'Job', 'jobs.module': 'Module',
-    'jobs.every': 'Interval', 'jobs.everyMin': 'every {n} min', 'jobs.default': 'default {n} min', 'jobs.override': 'set for this tenant',
+    'jobs.every': 'Interval', 'jobs.everyMin': 'every {n} min', 'jobs.everyHour': 'every {n} h', 'jobs.everyDay': 'every {n} day(s)', 'jobs.default': 'default: {every}', 'jobs.override': 'set for this tenant',
     'jobs.next': 'Next run', 'jobs.last': 'Last run', 'jobs.never': 'never', 'jobs.paused': 'Paused', 'jobs.running': 'Running',
     'jobs.actions': 'Actions', 'jobs.runNow': 'Run now', 'jobs.queued': 'Queued: {job}', 'jobs.save': 'Save',
     'jobs.minutes': 'Interval (minutes; empty: default)', 'jobs.pause': 'Paused', 'jobs.reset': 'Default', 'jobs.saved': 'Schedule of {job} saved.',
@@ -45,6 +45,13 @@ const SCHEDULE = `mutation SetJobSchedule($job: String!, $every: Int, $paused: B
   setJobSchedule(input: {job: $job, everyMinutes: $every, paused: $paused}) { job { ${JOB} } errors { field message code } } }`;
 const POLL_MS = 1500;
 const ACTIVE = new Set(['QUEUED', 'RUNNING']);
+
+// An interval for people: 1440 -> every day, 90 -> every 90 min.
+function every(minutes) {
+  if (minutes % 1440 === 0) return t('jobs.everyDay', { n: number(minutes / 1440) });
+  if (minutes % 60 === 0) return t('jobs.everyHour', { n: number(minutes / 60) });
+  return t('jobs.everyMin', { n: number(minutes) });
+}
 
 const STATUS_CLASS = { SUCCEEDED: 'good', FAILED: 'bad', RUNNING: 'warn', QUEUED: 'warn' };
 const badge = (status) => h(`span.badge.${STATUS_CLASS[status] || ''}`, { 'data-status': status }, t(`jobs.status.${status}`));
@@ -145,8 +152,8 @@ export default {
       const columns = [
         { label: t('jobs.job'), value: (j) => h('code', {}, j.name) },
         { label: t('jobs.module'), value: (j) => titles[j.module] || j.module },
-        { label: t('jobs.every'), value: (j) => h('span', {}, t('jobs.everyMin', { n: number(j.everyMinutes) }),
-          j.overrideEveryMinutes !== null ? h('span.hint', {}, ` (${t('jobs.override')}; ${t('jobs.default', { n: number(j.defaultEveryMinutes) })})`) : null) },
+        { label: t('jobs.every'), value: (j) => h('span', {}, every(j.everyMinutes),
+          j.overrideEveryMinutes !== null ? h('span.hint', {}, ` (${t('jobs.override')}; ${t('jobs.default', { every: every(j.defaultEveryMinutes) })})`) : null) },
         { label: t('jobs.next'), value: (j) => (j.running ? h('span.badge.warn', {}, t('jobs.running'))
           : j.paused ? h('span.badge', { 'data-testid': `job-paused-badge-${j.name}` }, t('jobs.paused')) : dateTime(j.nextDueAt)) },
         { label: t('jobs.last'), value: (j) => (j.lastRun ? h('span', {}, badge(j.lastRun.status), ' ', dateTime(j.lastRun.startedAt || j.lastRun.createdAt)) : t('jobs.never')) },

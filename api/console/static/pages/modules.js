@@ -7,7 +7,7 @@ import { settingsForm } from '../widgets/admin-settings.js';
 
 register({
   zh: {
-    'modules.title': '功能模块', 'modules.on': '已启用', 'modules.off': '未启用', 'modules.switch': '启用',
+    'modules.title': '功能模块', 'modules.on': '已启用', 'modules.off': '未启用', 'modules.switch': '启用此模块',
     'modules.needs': '依赖：{list}', 'modules.settings': '设置', 'modules.saved': '设置已保存。',
     'modules.intro': '为本租户启用或停用功能模块。停用不会删除数据，重新启用后数据仍在。',
     'modules.introReadOnly': '本租户已安装的功能模块。只有管理员可以启用、停用或修改设置。',
@@ -15,7 +15,7 @@ register({
     'modules.noSettings': '这个模块没有可设置的项目。', 'modules.count': '已启用 {on} / {all} 个模块',
   },
   en: {
-    'modules.title': 'Modules', 'modules.on': 'On', 'modules.off': 'Off', 'modules.switch': 'On',
+    'modules.title': 'Modules', 'modules.on': 'On', 'modules.off': 'Off', 'modules.switch': 'Enabled',
     'modules.needs': 'Needs: {list}', 'modules.settings': 'Settings', 'modules.saved': 'Settings saved.',
     'modules.intro': 'Switch modules on or off for this tenant. Switching one off keeps its data: it is there again when switched back on.',
     'modules.introReadOnly': 'The modules installed for this tenant. Only an admin can switch them or change their settings.',
