@@ -250,3 +250,18 @@ def test_an_analyst_reads_jobs_and_may_score_but_not_schedule(console, shop):
     tab.open("modules")
     assert tab.page.locator("#view [role=switch], #view form").count() == 0
     assert tab.console_errors == [] and tab.failed == [] and tab.off_host() == []
+
+
+def test_a_tenant_with_no_module_on_gets_working_admin_pages(console, make_tenant, make_key):
+    slug = make_tenant()
+    tab = console()
+    tab.sign_in(make_key(slug, "ADMIN"))
+    for route in ("modules", "jobs", "keys", "data"):
+        tab.open(route)
+        assert tab.page.locator("#view .error").count() == 0, route
+        assert tab.last_page()["requests"] <= 2, route
+    tab.open("jobs")
+    assert tab.page.get_by_test_id("jobs").inner_text() in ("已启用的模块没有定时任务。", "The enabled modules have no periodic jobs.")
+    tab.open("data")
+    assert tab.page.get_by_test_id("export-what").locator("option").evaluate_all("o => o.map(x => x.value)") == ["customers", "interactions"]
+    assert tab.console_errors == [] and tab.failed == [] and tab.off_host() == []

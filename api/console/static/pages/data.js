@@ -51,9 +51,10 @@ register({
   },
 });
 
-const COUNTS = `query AdminData($rfm: Boolean!, $lang: Lang!) {
-  customers(first: 0) { totalCount } interactions(first: 0) { totalCount }
-  rfmSegments @include(if: $rfm) { computedAt segments { segment { code label(lang: $lang) } customers } } }`;
+// rfmSegments exists in the tenant's schema only while rfm is on: asked for only then.
+const COUNTS = `query AdminData { customers(first: 0) { totalCount } interactions(first: 0) { totalCount } }`;
+const COUNTS_RFM = `query AdminData($lang: Lang!) { customers(first: 0) { totalCount } interactions(first: 0) { totalCount }
+  rfmSegments { computedAt segments { segment { code label(lang: $lang) } customers } } }`;
 
 function size(bytes) {
   if (bytes < 1024) return t('data.bytes', { n: number(bytes) });
@@ -239,7 +240,7 @@ function importCard() {
 export default {
   route: 'data', title: 'data.title', module: null, minRole: 'ANALYST',
   async render(view, ctx) {
-    const counts = await ctx.gql(COUNTS, { rfm: ctx.enabled('rfm'), lang: ctx.apiLang });
+    const counts = ctx.enabled('rfm') ? await ctx.gql(COUNTS_RFM, { lang: ctx.apiLang }) : await ctx.gql(COUNTS);
     view.append(exportCard(ctx, counts), ctx.can('ADMIN') ? importCard() : h('p.hint', { 'data-testid': 'import-read-only' }, t('data.readOnly')));
   },
 };

@@ -18,7 +18,7 @@ register({
     'jobs.tz': '时间按租户时区（{tz}）显示。', 'jobs.score': '立即评分', 'jobs.scoreHint': '对所有已启用的评分模块（RFM、CLV 等）重新评分。',
     'jobs.status.QUEUED': '排队中', 'jobs.status.RUNNING': '运行中', 'jobs.status.SUCCEEDED': '成功', 'jobs.status.FAILED': '失败',
     'jobs.trigger.SCHEDULE': '定时', 'jobs.trigger.MANUAL': '命令行', 'jobs.trigger.API': '手动（控制台/API）',
-    'jobs.scored': '{module}：评分 {n} 人',
+    'jobs.scored': '{module}：评分 {n} 人', 'jobs.params': '参数',
   },
   en: {
     'jobs.title': 'Jobs', 'jobs.jobs': 'Jobs', 'jobs.runs': 'Runs', 'jobs.job': 'Job', 'jobs.module': 'Module',
@@ -32,11 +32,11 @@ register({
     'jobs.tz': 'Times in the tenant\'s time zone ({tz}).', 'jobs.score': 'Score now', 'jobs.scoreHint': 'Re-scores every enabled scoring module (RFM, CLV, ...).',
     'jobs.status.QUEUED': 'Queued', 'jobs.status.RUNNING': 'Running', 'jobs.status.SUCCEEDED': 'Succeeded', 'jobs.status.FAILED': 'Failed',
     'jobs.trigger.SCHEDULE': 'Schedule', 'jobs.trigger.MANUAL': 'Command line', 'jobs.trigger.API': 'By hand (console/API)',
-    'jobs.scored': '{module}: {n} scored',
+    'jobs.scored': '{module}: {n} scored', 'jobs.params': 'Parameters',
   },
 });
 
-const RUN = `id job trigger status requestedBy createdAt startedAt finishedAt result error reports { module scored }`;
+const RUN = `id job trigger status requestedBy params createdAt startedAt finishedAt result error reports { module scored }`;
 const JOB = `name module everyMinutes defaultEveryMinutes overrideEveryMinutes paused nextDueAt running lastRun { id status startedAt createdAt }`;
 const LIST = `query AdminJobs { jobs { ${JOB} } jobRuns(first: 30) { edges { node { ${RUN} } } } }`;
 const RUN_JOB = `mutation RunJob($job: String!) { runJob(input: {job: $job}) { job { id } errors { field message code } } }`;
@@ -56,12 +56,21 @@ function every(minutes) {
 const STATUS_CLASS = { SUCCEEDED: 'good', FAILED: 'bad', RUNNING: 'warn', QUEUED: 'warn' };
 const badge = (status) => h(`span.badge.${STATUS_CLASS[status] || ''}`, { 'data-status': status }, t(`jobs.status.${status}`));
 
+// One line for the table; the whole result (or error) and the run's parameters on demand (as `guanxi jobs show`).
 function outcome(run) {
-  if (run.status === 'FAILED') return h('span.bad-text', {}, run.error || '');
-  if (run.reports && run.reports.length) return run.reports.map((r) => t('jobs.scored', { module: r.module, n: number(r.scored) })).join('；');
-  if (run.result === null || run.result === undefined) return '';
-  const text = typeof run.result === 'string' ? run.result : JSON.stringify(run.result);
-  return text.length > 160 ? `${text.slice(0, 159)}…` : text;
+  let line = '';
+  if (run.status === 'FAILED') line = run.error || '';
+  else if (run.reports && run.reports.length) line = run.reports.map((r) => t('jobs.scored', { module: r.module, n: number(r.scored) })).join('；');
+  else if (run.result !== null && run.result !== undefined) line = typeof run.result === 'string' ? run.result : JSON.stringify(run.result);
+  const short = line.length > 120 ? `${line.slice(0, 119)}…` : line;
+  const full = run.status === 'FAILED' ? run.error
+    : (run.result !== null && typeof run.result === 'object' ? JSON.stringify(run.result, null, 2) : line);
+  const params = run.params && Object.keys(run.params).length ? JSON.stringify(run.params) : null;
+  const node = run.status === 'FAILED' ? h('span.bad-text', {}, short) : h('span', {}, short);
+  if (full === short && !params) return node;
+  return h('details.run-detail', {}, h('summary', {}, node),
+    params ? h('div.hint', {}, `${t('jobs.params')}: ${params}`) : null,
+    full ? h('pre', {}, full) : null);
 }
 
 function took(run) {
