@@ -18,6 +18,12 @@ register({
     'jobs.tz': '时间按租户时区（{tz}）显示。', 'jobs.score': '立即评分', 'jobs.scoreHint': '对所有已启用的评分模块（RFM、CLV 等）重新评分。',
     'jobs.status.QUEUED': '排队中', 'jobs.status.RUNNING': '运行中', 'jobs.status.SUCCEEDED': '成功', 'jobs.status.FAILED': '失败',
     'jobs.trigger.SCHEDULE': '定时', 'jobs.trigger.MANUAL': '命令行', 'jobs.trigger.API': '手动（控制台/API）',
+    'jobs.about.rfm.rescore': 'RFM 定期重新评分（按 schedule_minutes 设置）', 'jobs.about.clv.rescore': 'CLV 定期重新评分（按 schedule_minutes 设置）',
+    'jobs.about.loyalty.expire_points': '到期积分清理', 'jobs.about.loyalty.evaluate_tiers': '会员等级评定',
+    'jobs.about.complaints.sla_sweep': '投诉 SLA 超时检查', 'jobs.about.webhooks.prune': '清理旧的 Webhook 投递记录',
+    'jobs.about.satisfaction.wave': '定期满意度调查批次', 'jobs.about.lifecycle.update_stages': '更新客户生命周期阶段',
+    'jobs.about.campaigns.daily_triggers': '营销触发规则（生日、节日等）', 'jobs.about.birthdays.queue_greetings': '生日祝福排队',
+    'jobs.about.scoring': '评分',
     'jobs.scored': '{module}：评分 {n} 人', 'jobs.params': '参数',
   },
   en: {
@@ -32,6 +38,12 @@ register({
     'jobs.tz': 'Times in the tenant\'s time zone ({tz}).', 'jobs.score': 'Score now', 'jobs.scoreHint': 'Re-scores every enabled scoring module (RFM, CLV, ...).',
     'jobs.status.QUEUED': 'Queued', 'jobs.status.RUNNING': 'Running', 'jobs.status.SUCCEEDED': 'Succeeded', 'jobs.status.FAILED': 'Failed',
     'jobs.trigger.SCHEDULE': 'Schedule', 'jobs.trigger.MANUAL': 'Command line', 'jobs.trigger.API': 'By hand (console/API)',
+    'jobs.about.rfm.rescore': 'RFM re-scoring (as schedule_minutes says)', 'jobs.about.clv.rescore': 'CLV re-scoring (as schedule_minutes says)',
+    'jobs.about.loyalty.expire_points': 'Expire points', 'jobs.about.loyalty.evaluate_tiers': 'Evaluate tiers',
+    'jobs.about.complaints.sla_sweep': 'Complaint SLA sweep', 'jobs.about.webhooks.prune': 'Prune old webhook deliveries',
+    'jobs.about.satisfaction.wave': 'Periodic survey wave', 'jobs.about.lifecycle.update_stages': 'Update lifecycle stages',
+    'jobs.about.campaigns.daily_triggers': 'Campaign triggers (birthdays, holidays, ...)', 'jobs.about.birthdays.queue_greetings': 'Queue birthday greetings',
+    'jobs.about.scoring': 'Scoring',
     'jobs.scored': '{module}: {n} scored', 'jobs.params': 'Parameters',
   },
 });
@@ -45,6 +57,13 @@ const SCHEDULE = `mutation SetJobSchedule($job: String!, $every: Int, $paused: B
   setJobSchedule(input: {job: $job, everyMinutes: $every, paused: $paused}) { job { ${JOB} } errors { field message code } } }`;
 const POLL_MS = 1500;
 const ACTIVE = new Set(['QUEUED', 'RUNNING']);
+
+// What a job is, for people (built-in jobs); its name stays shown as the code.
+function about(name) {
+  const key = `jobs.about.${name}`;
+  const text = t(key);
+  return text === key ? null : text;
+}
 
 // An interval for people: 1440 -> every day, 90 -> every 90 min.
 function every(minutes) {
@@ -79,7 +98,7 @@ function took(run) {
 }
 
 const runColumns = () => [
-  { label: t('jobs.job'), value: (r) => h('code', {}, r.job) },
+  { label: t('jobs.job'), value: (r) => h('span', { title: r.job }, about(r.job) || h('code', {}, r.job)) },
   { label: t('jobs.trigger'), value: (r) => t(`jobs.trigger.${r.trigger}`) },
   { label: t('jobs.status'), value: (r) => badge(r.status) },
   { label: t('jobs.by'), value: (r) => r.requestedBy || '—' },
@@ -159,7 +178,7 @@ export default {
     function jobsTable(jobs) {
       if (!jobs.length) return h('p.empty', { 'data-testid': 'jobs' }, t('jobs.none'));
       const columns = [
-        { label: t('jobs.job'), value: (j) => h('code', {}, j.name) },
+        { label: t('jobs.job'), value: (j) => h('div', {}, about(j.name) ? h('div', {}, about(j.name)) : null, h('code.hint', {}, j.name)) },
         { label: t('jobs.module'), value: (j) => titles[j.module] || j.module },
         { label: t('jobs.every'), value: (j) => h('span', {}, every(j.everyMinutes),
           j.overrideEveryMinutes !== null ? h('span.hint', {}, ` (${t('jobs.override')}; ${t('jobs.default', { every: every(j.defaultEveryMinutes) })})`) : null) },

@@ -13,6 +13,16 @@ register({
     'modules.introReadOnly': '本租户已安装的功能模块。只有管理员可以启用、停用或修改设置。',
     'modules.enabled': '已启用 {title}，菜单已更新。', 'modules.disabled': '已停用 {title}，数据已保留。',
     'modules.noSettings': '这个模块没有可设置的项目。', 'modules.count': '已启用 {on} / {all} 个模块',
+    // The API describes modules in English; the built-in ones in Chinese here (others keep the API's text).
+    'modules.about.rfm': '按最近一次消费、消费频次和消费金额为客户打分，并划分为命名的客户分群。',
+    'modules.about.clv': '用 BG/NBD、Pareto/NBD、Gamma-Gamma 等模型预测客户未来的购买、存活概率和终身价值。',
+    'modules.about.loyalty': '会员等级、带有效期的积分账户和奖励兑换。',
+    'modules.about.complaints': '六步投诉与服务处理流程，含 SLA 时限和升级。',
+    'modules.about.lifecycle': '根据本租户自己的回购间隔划分客户生命周期阶段，记录流失原因，生成召回名单。',
+    'modules.about.satisfaction': '通过链接或电话做满意度调查，计算满意度指数及其驱动因素，低分自动转入投诉处理。',
+    'modules.about.campaigns': '保存的客户分群、带对照组的营销活动、触发式消息和提升效果测量。',
+    'modules.about.webhooks': '把业务事件推送到租户自己的系统：事务性发件箱和带签名的 Webhook。',
+    'modules.about.birthdays': '在客户同意的渠道上排队生日祝福，由员工发送。',
   },
   en: {
     'modules.title': 'Modules', 'modules.on': 'On', 'modules.off': 'Off', 'modules.switch': 'Enabled',
@@ -95,7 +105,7 @@ function moduleCard(module, titles, ctx) {
     h('div.module-head', {},
       h('h2', {}, module.title, ' ', h('code.module-name', {}, module.name)),
       state, control),
-    h('p', {}, module.description),
+    h('p', {}, ctx.lang === 'zh' && t(`modules.about.${module.name}`) !== `modules.about.${module.name}` ? t(`modules.about.${module.name}`) : module.description),
     needs, problems, settings);
 }
 
