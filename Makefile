@@ -60,6 +60,11 @@ vendor-graphiql:
 vendor-echarts:
 	api/console/static/vendor/vendor.sh
 
+# Refresh the screenshots in docs/console/ (docs/console.md): a demo tenant in
+# a scratch database, the console in the system's Chromium.
+console-screenshots: install chromium
+	$(BIN)/python -m bench.console_screenshots
+
 # Build the demo tenant in ./guanxi.db (SQLite) and serve the API on it.
 demo: install
 	$(BIN)/guanxi demo
