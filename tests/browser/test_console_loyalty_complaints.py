@@ -25,6 +25,9 @@ COUNTS = "{ " + " ".join(
     f'{s.lower()}: complaints(where: {{status: [{s}]}}) {{ totalCount }} '
     f'{s.lower()}_late: complaints(where: {{status: [{s}], breached: true}}) {{ totalCount }}' for s in STATUSES) + " }"
 
+STATS = """query($from: DateTime!, $to: DateTime!) { complaintStats(from: $from, to: $to) {
+  totals { count slaBreached } escalations { escalated } } }"""
+
 
 def digits(text: str) -> str:
     return re.sub(r"\D", "", text)
@@ -61,7 +64,7 @@ def test_the_loyalty_page_shows_the_tiers_members_liability_and_expiring_points(
     assert rows.evaluate_all("rows => rows.map(r => r.dataset.tier)") == [t["code"] for t in program["tiers"]]
     for tier in program["tiers"]:
         row = rows.and_(page.locator(f'[data-tier="{tier["code"]}"]'))
-        assert tier["label"] in row.inner_text()
+        assert tier["label"] in row.inner_text() and tier["en"] in row.inner_text()  # both names
         assert digits(row.get_by_test_id("tier-members").inner_text()) == str(members[tier["code"]])
     assert digits(page.get_by_test_id("loyalty-members").inner_text()) == str(sum(members.values()))
 
@@ -109,7 +112,22 @@ def test_the_board_has_the_apis_counts_per_status_breach_badges_and_no_controls_
         assert page.get_by_test_id("breach-badge").count() > 0  # the demo's late complaints were swept
         assert page.locator("[data-testid=case-customer][href^='#/customer/']").count() == page.get_by_test_id("case-card").count()
         assert page.locator("#view button[data-testid^=action-], #view form").count() == 0  # a viewer: no controls
-        assert digits(page.get_by_test_id("complaints-opened").locator(".stat-value").inner_text()) != ""
+        assert_clean(tab, "complaints")
+
+    # The period's figures are the API's report over the same days; the period can be changed.
+    for days in (30, 7):
+        if days != 30:
+            page.evaluate("() => { delete document.getElementById('view').dataset.ready; }")
+            page.get_by_test_id("complaints-period").select_option(str(days))
+            tab.wait_ready()
+            assert page.url.endswith(f"#/complaints/{days}")
+        now = utcnow()
+        report = graphql(demo["slug"], "VIEWER").execute(STATS, {"from": (now - timedelta(days=days)).isoformat(),
+                                                                 "to": now.isoformat()})["data"]["complaintStats"]
+        for testid, value in (("complaints-opened", report["totals"]["count"]),
+                              ("complaints-breaches", report["totals"]["slaBreached"]),
+                              ("complaints-escalations", report["escalations"]["escalated"])):
+            assert digits(page.get_by_test_id(testid).locator(".stat-value").inner_text()) == str(value), testid
         assert_clean(tab, "complaints")
 
 

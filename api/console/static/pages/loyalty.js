@@ -2,7 +2,7 @@
 // points outstanding and what they are worth, how much gets redeemed, and the
 // points about to expire in the next 30/60/90 days (who holds them, which week)
 // — the list a store calls before points lapse. One request.
-import { register, t } from '../i18n.js';
+import { register, t, getLang } from '../i18n.js';
 import { h, card, stat, table } from '../ui.js';
 import { money, number, percent, date } from '../format.js';
 import { chart } from '../charts.js';
@@ -43,10 +43,10 @@ register({
   },
 });
 
-const QUERY = `query LoyaltyPage($lang: Lang!) {
+const QUERY = `query LoyaltyPage {
   loyaltyProgram {
     qualifyingMetric
-    tiers { code label(lang: $lang) threshold multiplier benefits { discountPercent } }
+    tiers { code zh: label(lang: ZH) en: label(lang: EN) threshold multiplier benefits { discountPercent } }
     membersPerTier { tier { code } members }
     pointsOutstanding liability redemptionRate
     e30: expiringPoints(withinDays: 30) { points members liability }
@@ -61,6 +61,10 @@ function threshold(metric, value) {
   return t('loyalty.unit.purchases', { n: number(value) });
 }
 
+// A tier's name in the console's language, the other language beside it.
+const tierName = (tier) => (getLang() === 'zh' ? tier.zh : tier.en);
+const otherName = (tier) => (getLang() === 'zh' ? tier.en : tier.zh);
+
 function tierTable(program, counts, total) {
   const metric = program.qualifyingMetric;
   const rows = program.tiers.map((tier) => ({ ...tier, members: counts.get(tier.code) || 0 }));
@@ -70,7 +74,8 @@ function tierTable(program, counts, total) {
       h('th.num', {}, t('loyalty.multiplier')), h('th.num', {}, t('loyalty.discount')),
       h('th.num', {}, t('loyalty.tierMembers')), h('th.num', {}, t('loyalty.share')))),
     h('tbody', {}, rows.map((r) => h('tr', { 'data-tier': r.code },
-      h('td', {}, r.label), h('td', {}, h('code', {}, r.code)),
+      h('td', {}, tierName(r), otherName(r) !== tierName(r) ? h('span.hint', {}, ` ${otherName(r)}`) : null),
+      h('td', {}, h('code', {}, r.code)),
       h('td.num', {}, threshold(metric, r.threshold)),
       h('td.num', {}, `×${number(r.multiplier, 2)}`),
       h('td.num', {}, Number(r.benefits.discountPercent) ? percent(Number(r.benefits.discountPercent) / 100, 0) : '—'),
@@ -87,7 +92,7 @@ function expiringStat(days, figures) {
 export default {
   route: 'loyalty', title: 'loyalty.title', module: 'loyalty',
   async render(view, ctx) {
-    const { loyaltyProgram: program } = await ctx.gql(QUERY, { lang: ctx.apiLang });
+    const { loyaltyProgram: program } = await ctx.gql(QUERY);
     const counts = new Map(program.membersPerTier.map((c) => [c.tier.code, c.members]));
     const total = program.membersPerTier.reduce((sum, c) => sum + c.members, 0);
 
@@ -132,7 +137,7 @@ export default {
       series: [{
         type: 'pie', radius: ['40%', '65%'], top: 24,
         label: { formatter: (p) => `${p.name}\n${number(p.value)}` },
-        data: program.tiers.map((tier) => ({ name: tier.label, value: counts.get(tier.code) || 0 })),
+        data: program.tiers.map((tier) => ({ name: tierName(tier), value: counts.get(tier.code) || 0 })),
       }],
     });
     chart(byWeek, {
