@@ -94,7 +94,9 @@ function query(ctx) {
   ].join(' ');
   // The RFM scheme's segments (their labels in the console's language) for the filter, in the same request.
   const segments = ctx.enabled('rfm') ? `rfmSegments { segments { segment { code label(lang: ${lang}) } } }` : '';
-  return `query ConsoleCustomers($lang: Lang!, $search: String, $where: CustomerWhere, $orderBy: CustomerOrder,
+  // $lang only when a module's label asks for it: GraphQL refuses a variable no field uses.
+  const langVar = ['rfm', 'loyalty', 'lifecycle'].some((m) => ctx.enabled(m)) ? '$lang: Lang!, ' : '';
+  return `query ConsoleCustomers(${langVar}$search: String, $where: CustomerWhere, $orderBy: CustomerOrder,
       $first: Int, $after: String, $last: Int, $before: String) {
     customers(search: $search, where: $where, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
       totalCount
@@ -111,8 +113,9 @@ function variables(ctx, state) {
   if (state.segment && ctx.enabled('rfm')) where.rfm = { segment: { eq: state.segment } };
   if (state.stage && ctx.enabled('lifecycle')) where.lifecycle = { stage: { eq: state.stage } };
   if (state.nps && ctx.enabled('satisfaction')) where.satisfaction = { npsClass: { eq: state.nps } };
-  const vars = { lang: ctx.apiLang, search: state.search.trim() || null, where: Object.keys(where).length ? where : null,
+  const vars = { search: state.search.trim() || null, where: Object.keys(where).length ? where : null,
                  orderBy: state.sort ? { field: state.sort, direction: state.dir } : null };
+  if (['rfm', 'loyalty', 'lifecycle'].some((m) => ctx.enabled(m))) vars.lang = ctx.apiLang;
   if (state.before) Object.assign(vars, { last: PAGE_SIZE, before: state.before });
   else Object.assign(vars, { first: PAGE_SIZE, after: state.after || null });
   return vars;
