@@ -131,6 +131,19 @@ def test_filters_sort_and_pages_follow_the_api(console, demo, demo_api):
     tab.wait_ready()
     assert codes() == [e["node"]["code"] for e in first["edges"]]
     assert tab.page.get_by_test_id("customers-prev").is_disabled()
+    # The loyalty tier (its options are the programme's tiers) with the segment kept.
+    tiers = tab.page.get_by_test_id("customers-tier").locator("option").evaluate_all("options => options.map(o => o.value)")
+    assert tiers == ["", "MEMBER", "SILVER", "GOLD", "DIAMOND"]
+    tab.page.get_by_test_id("customers-tier").select_option("SILVER")
+    tab.page.evaluate("() => { delete document.getElementById('view').dataset.ready; }")
+    tab.page.get_by_test_id("customers-go").click()
+    tab.wait_ready()
+    budget(tab, "customers")
+    silver = demo_api.execute("""{ customers(first: 20, where: {rfm: {segment: {eq: CHAMPIONS}}, loyalty: {tier: {eq: "SILVER"}}},
+        orderBy: {field: GROSS_SPENT, direction: DESC}) { totalCount edges { node { code } } } }""")["data"]["customers"]
+    assert 0 < silver["totalCount"] < first["totalCount"]
+    assert codes() == [e["node"]["code"] for e in silver["edges"]]
+    assert digits(tab.page.get_by_test_id("customers-total").inner_text()) == str(silver["totalCount"])
     clean(tab)
 
 
@@ -198,10 +211,11 @@ def test_a_viewer_is_offered_no_edit_merge_or_erase(console, demo, rich_customer
 
 def test_an_unknown_customer_id_says_not_found(console, demo):
     tab = console()
+    tab.page.add_init_script("localStorage.setItem('guanxi.console.lang', 'zh')")
     tab.sign_in(demo["keys"]["VIEWER"])
     for bad in ("Q3VzdG9tZXI6OTk5OTk5", "not-an-id"):
         tab.open(f"customer/{bad}")
-        assert tab.page.get_by_test_id("customer-not-found").count() == 1
+        assert "找不到这位客户" in tab.page.get_by_test_id("customer-not-found").inner_text()
         assert tab.page.locator("#view .error").count() == 0
         budget(tab, "customer")
     clean(tab)
@@ -296,4 +310,9 @@ def test_an_agent_merges_likely_duplicates_after_confirming(console, make_tenant
     assert page.get_by_test_id("duplicate-group").count() == 0
     kept = api.execute("query($id: ID!) { customer(id: $id) { id purchaseCount grossSpent code } }", {"id": newer})["data"]["customer"]
     assert kept == {"id": older, "purchaseCount": 1, "grossSpent": "399.00", "code": "C-2"}
+    # The merged record's old link leads to the kept one, and says so.
+    tab.open(f"customer/{quote(newer, safe='')}")
+    tab.page.get_by_test_id("customer-merged").wait_for(timeout=WAIT_MS)
+    assert tab.page.get_by_test_id("customer-code").inner_text() == "C-2"
+    assert tab.page.get_by_test_id("timeline").locator("tbody tr").count() == 1
     clean(tab)

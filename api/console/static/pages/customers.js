@@ -1,7 +1,7 @@
 // Customers: the search box staff use like a phone's contact list (name in
 // characters or pinyin, the end of a phone, a code, a tag: docs/search.md),
-// filters by store and, where the modules are on, RFM segment, retention
-// stage and NPS class; sorted by spend or last purchase, paged with the API's
+// filters by store and, where the modules are on, RFM segment, loyalty tier,
+// retention stage and NPS class; sorted by spend or last purchase, paged with the API's
 // cursors. The whole state lives in the hash (#/customers/<search>/<filters>),
 // so a search can be bookmarked and Back works. One request per render.
 // Agents and admins also get the list of likely duplicates, and merge them.
@@ -12,7 +12,7 @@ import { money, number, dateTime } from '../format.js';
 register({
   zh: {
     'customers.title': '客户', 'customers.search': '搜索客户', 'customers.search.hint': '姓名（汉字或拼音）、手机尾号、会员编号、标签',
-    'customers.store': '门店', 'customers.store.hint': '门店名称中的文字', 'customers.segment': 'RFM 分群', 'customers.stage': '生命周期阶段',
+    'customers.store': '门店', 'customers.store.hint': '门店名称中的文字', 'customers.segment': 'RFM 分群', 'customers.tier': '会员等级', 'customers.stage': '生命周期阶段',
     'customers.nps': 'NPS 类别', 'customers.any': '全部', 'customers.sort': '排序', 'customers.sort.default': '默认（搜索相关度 / 最新创建）',
     'customers.sort.CREATED_AT': '创建时间', 'customers.sort.GROSS_SPENT': '累计消费', 'customers.sort.NET_SPENT': '净消费',
     'customers.sort.LAST_PURCHASE_AT': '最近购买', 'customers.sort.PURCHASE_COUNT': '购买次数', 'customers.sort.NAME': '姓名',
@@ -36,7 +36,7 @@ register({
   },
   en: {
     'customers.title': 'Customers', 'customers.search': 'Search customers', 'customers.search.hint': 'Name (characters or pinyin), last digits of a phone, code, tag',
-    'customers.store': 'Store', 'customers.store.hint': 'Part of the store name', 'customers.segment': 'RFM segment', 'customers.stage': 'Lifecycle stage',
+    'customers.store': 'Store', 'customers.store.hint': 'Part of the store name', 'customers.segment': 'RFM segment', 'customers.tier': 'Loyalty tier', 'customers.stage': 'Lifecycle stage',
     'customers.nps': 'NPS class', 'customers.any': 'All', 'customers.sort': 'Sort by', 'customers.sort.default': 'Default (best match / newest)',
     'customers.sort.CREATED_AT': 'Created', 'customers.sort.GROSS_SPENT': 'Total spent', 'customers.sort.NET_SPENT': 'Net spent',
     'customers.sort.LAST_PURCHASE_AT': 'Last purchase', 'customers.sort.PURCHASE_COUNT': 'Purchases', 'customers.sort.NAME': 'Name',
@@ -70,14 +70,14 @@ const storesSeen = new Set();  // suggestions for the store box, from the rows s
 export function readState(params) {
   const extra = new URLSearchParams(params[1] || '');
   const get = (k) => extra.get(k) || '';
-  return { search: params[0] || '', store: get('store'), segment: get('segment'), stage: get('stage'), nps: get('nps'),
+  return { search: params[0] || '', store: get('store'), segment: get('segment'), tier: get('tier'), stage: get('stage'), nps: get('nps'),
            sort: SORTS.includes(get('sort')) ? get('sort') : '', dir: get('dir') === 'ASC' ? 'ASC' : 'DESC',
            after: get('after'), before: get('before') };
 }
 
 export function stateHash(state) {
   const extra = new URLSearchParams();
-  for (const k of ['store', 'segment', 'stage', 'nps', 'sort', 'after', 'before']) if (state[k]) extra.set(k, state[k]);
+  for (const k of ['store', 'segment', 'tier', 'stage', 'nps', 'sort', 'after', 'before']) if (state[k]) extra.set(k, state[k]);
   if (state.sort && state.dir === 'ASC') extra.set('dir', 'ASC');
   const tail = extra.toString();
   const parts = [encodeURIComponent(state.search || '')];
@@ -94,6 +94,7 @@ function query(ctx) {
   ].join(' ');
   // The RFM scheme's segments (their labels in the console's language) for the filter, in the same request.
   const segments = ctx.enabled('rfm') ? `rfmSegments { segments { segment { code label(lang: ${lang}) } } }` : '';
+  const tiers = ctx.enabled('loyalty') ? `loyaltyProgram { tiers { code label(lang: ${lang}) } }` : '';
   // $lang only when a module's label asks for it: GraphQL refuses a variable no field uses.
   const langVar = ['rfm', 'loyalty', 'lifecycle'].some((m) => ctx.enabled(m)) ? '$lang: Lang!, ' : '';
   return `query ConsoleCustomers(${langVar}$search: String, $where: CustomerWhere, $orderBy: CustomerOrder,
@@ -104,6 +105,7 @@ function query(ctx) {
       edges { node { id code name erasedAt phone store tags grossSpent netSpent purchaseCount lastPurchaseAt ${extra} } }
     }
     ${segments}
+    ${tiers}
   }`;
 }
 
@@ -111,6 +113,7 @@ function variables(ctx, state) {
   const where = {};
   if (state.store) where.store = { contains: state.store };
   if (state.segment && ctx.enabled('rfm')) where.rfm = { segment: { eq: state.segment } };
+  if (state.tier && ctx.enabled('loyalty')) where.loyalty = { tier: { eq: state.tier } };
   if (state.stage && ctx.enabled('lifecycle')) where.lifecycle = { stage: { eq: state.stage } };
   if (state.nps && ctx.enabled('satisfaction')) where.satisfaction = { npsClass: { eq: state.nps } };
   const vars = { search: state.search.trim() || null, where: Object.keys(where).length ? where : null,
@@ -156,7 +159,7 @@ function labelled(label, input) {
   return h('label.field', {}, h('span.field-label', {}, label), input);
 }
 
-function filterForm(ctx, state, segments) {
+function filterForm(ctx, state, segments, tiers) {
   const search = h('input', { type: 'search', name: 'search', value: state.search, placeholder: t('customers.search.hint'),
                               'aria-label': t('customers.search'), 'data-testid': 'customers-search', autocomplete: 'off' });
   const storeList = h('datalist', { id: 'customers-stores' }, [...storesSeen].sort().map((s) => h('option', { value: s })));
@@ -167,6 +170,10 @@ function filterForm(ctx, state, segments) {
   if (ctx.enabled('rfm')) {
     inputs.segment = select('segment', segments.map((s) => [s.segment.code, s.segment.label]), state.segment, 'customers-segment');
     filters.push(labelled(t('customers.segment'), inputs.segment));
+  }
+  if (ctx.enabled('loyalty')) {
+    inputs.tier = select('tier', tiers.map((tier) => [tier.code, tier.label]), state.tier, 'customers-tier');
+    filters.push(labelled(t('customers.tier'), inputs.tier));
   }
   if (ctx.enabled('lifecycle')) {
     inputs.stage = select('stage', STAGES.map((s) => [s, t(`customers.stage.${s}`)]), state.stage, 'customers-stage');
@@ -191,7 +198,7 @@ function filterForm(ctx, state, segments) {
     onsubmit: (event) => {
       event.preventDefault();
       const next = { search: search.value.trim(), store: store.value.trim(), sort: sort.value, dir: dir.value };
-      for (const k of ['segment', 'stage', 'nps']) next[k] = inputs[k] ? inputs[k].value : '';
+      for (const k of ['segment', 'tier', 'stage', 'nps']) next[k] = inputs[k] ? inputs[k].value : '';
       ctx.navigate(stateHash(next));  // a new search starts on its first page
     },
   },
@@ -299,7 +306,7 @@ export default {
     for (const c of rows) if (c.store) storesSeen.add(c.store);
     const segments = data.rfmSegments ? data.rfmSegments.segments : [];
     view.append(
-      card(null, filterForm(ctx, state, segments)),
+      card(null, filterForm(ctx, state, segments, data.loyaltyProgram ? data.loyaltyProgram.tiers : [])),
       card(null,
         h('p.customers-total', { 'data-testid': 'customers-total' }, t('customers.total', { n: number(page.totalCount) })),
         table(columns(ctx), rows, { testid: 'customers', empty: t('customers.none') }),
