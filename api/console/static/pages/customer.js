@@ -377,8 +377,7 @@ function editCard(ctx, c, rerender) {
   field(t('customer.gender'), gender, 'gender'),
   field(t('customer.birthday'), birthday, 'birthday'),
   field(t('customer.edit.tags'), tags, 'tags'),
-  h('div', {}, h('button', { type: 'submit', 'data-testid': 'edit-save' }, t('customer.edit.save'))),
-  status);
+  h('div.customer-edit-actions', {}, h('button', { type: 'submit', 'data-testid': 'edit-save' }, t('customer.edit.save')), status));
   const details = h('details.customer-edit', {}, h('summary', { 'data-testid': 'edit-open' }, t('customer.edit')), form);
   return h('section.card', {}, details);
 }
@@ -428,11 +427,11 @@ async function draw(view, ctx, notice) {
       c.code ? h('span.badge', {}, c.code) : null,
       c.erasedAt ? h('span.badge.bad', { 'data-testid': 'customer-erased' }, t('customer.erasedNote', { d: dateTime(c.erasedAt) })) : null),
     h('div.grid.customer-cards', {}, profileCard(c), spendCard(c), ...scoreCards(ctx, c)),
+    ctx.can('AGENT') && !c.erasedAt ? editCard(ctx, c, rerender) : null,
     ctx.enabled('loyalty') ? loyaltyCard(c) : null,
     ctx.enabled('complaints') ? complaintsCard(c) : null,
     data.satisfactionResponses && !merged ? surveysCard(data.satisfactionResponses) : null,
     timelineCard(ctx, c.id, c.interactions),
-    ctx.can('AGENT') && !c.erasedAt ? editCard(ctx, c, rerender) : null,
     ctx.can('ADMIN') && !c.erasedAt ? eraseCard(ctx, c, rerender) : null];
   view.append(...parts.filter(Boolean));
 }
