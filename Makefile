@@ -63,6 +63,8 @@ vendor-echarts:
 # Refresh the screenshots in docs/console/ (docs/console.md): a demo tenant in
 # a scratch database, the console in the system's Chromium.
 console-screenshots: install chromium
+	@fc-list :lang=zh | grep -q . || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk; } \
+	  || echo "no Chinese font: the screenshots show boxes (sudo apt-get install -y fonts-noto-cjk)"
 	$(BIN)/python -m bench.console_screenshots
 
 # Build the demo tenant in ./guanxi.db (SQLite) and serve the API on it.
