@@ -229,7 +229,7 @@ function actionBar(c, ctx, reload) {
     const first = form.querySelector('input, textarea');
     if (first) first.focus();
   };
-  return h('div.cx-actions', {},
+  return h('div.cx-actions', { 'data-write': true },
     h('div.toolbar', {}, ACTIONS[c.status].map((step) =>
       h('button.secondary', { type: 'button', 'data-testid': `action-${step}`, onclick: () => open(step) }, t(`complaints.act.${step}`)))),
     slot);

@@ -379,7 +379,7 @@ function editCard(ctx, c, rerender) {
   field(t('customer.edit.tags'), tags, 'tags'),
   h('div.customer-edit-actions', {}, h('button', { type: 'submit', 'data-testid': 'edit-save' }, t('customer.edit.save')), status));
   const details = h('details.customer-edit', {}, h('summary', { 'data-testid': 'edit-open' }, t('customer.edit')), form);
-  return h('section.card', {}, details);
+  return h('section.card', { 'data-write': true }, details);
 }
 
 function eraseCard(ctx, c, rerender) {
@@ -405,7 +405,7 @@ function eraseCard(ctx, c, rerender) {
   h('p', {}, t('customer.erase.hint', { word })),
   field(t('customer.erase'), typed, 'id'),
   h('div', {}, go));
-  return h('section.card.danger-zone', {}, h('details', {}, h('summary', { 'data-testid': 'erase-open' }, t('customer.erase')), form));
+  return h('section.card.danger-zone', { 'data-write': true }, h('details', {}, h('summary', { 'data-testid': 'erase-open' }, t('customer.erase')), form));
 }
 
 async function draw(view, ctx, notice) {

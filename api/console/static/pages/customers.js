@@ -255,7 +255,9 @@ function duplicatesPanel(ctx) {
     toggle.textContent = open ? t('customers.dup.hide') : t('customers.dup.show');
     if (open) load(); else clear(body);
   });
-  return card(t('customers.dup.title'), toggle, body);
+  const panel = card(t('customers.dup.title'), toggle, body);
+  panel.dataset.write = '';  // merging writes: agents and up (tests/browser/test_console_walk.py)
+  return panel;
 }
 
 function group(ctx, node, reload) {
