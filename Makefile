@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install lock schema-lint chromium vendor-graphiql demo demo-data test bench clean
+.PHONY: install lock schema-lint chromium vendor-graphiql vendor-echarts console-screenshots demo demo-data test bench clean
 
 # The example plugin is installed the way integrators install theirs, so the
 # engine's own tests run with a third-party plugin installed.
@@ -55,6 +55,17 @@ lock:
 # Re-fetch GraphiQL's browser files from npm (versions in the script; api/static/graphiql/VENDOR.md).
 vendor-graphiql:
 	api/static/graphiql/vendor.sh
+
+# Re-fetch the console's chart library from npm (api/console/static/vendor/VENDOR.md).
+vendor-echarts:
+	api/console/static/vendor/vendor.sh
+
+# Refresh the screenshots in docs/console/ (docs/console.md): a demo tenant in
+# a scratch database, the console in the system's Chromium.
+console-screenshots: install chromium
+	@fc-list :lang=zh | grep -q . || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk; } \
+	  || echo "no Chinese font: the screenshots show boxes (sudo apt-get install -y fonts-noto-cjk)"
+	$(BIN)/python -m bench.console_screenshots
 
 # Build the demo tenant in ./guanxi.db (SQLite) and serve the API on it.
 demo: install

@@ -189,6 +189,7 @@ def _serve(host: str, port: int, workers: int, healthcheck_seconds: int = WORKER
     settings = Settings.from_env()
     if log_format(settings.log_format) == "text":  # JSON logs: stderr carries log lines only (uvicorn names the address)
         say(f"GraphQL API and GraphiQL on http://{host}:{port}/graphql")
+        say(f"Admin console on         http://{host}:{port}/console/  (sign in with an API key)")
     prepare_multiprocess_dir(workers)  # every worker's metrics in one directory, counted together at /metrics
     # An import string, not the app: each worker imports api.asgi and builds
     # the app itself; nothing of this CLI has to be pickled or rebuilt there.

@@ -517,6 +517,12 @@ class ComplaintStatsGroup:
     reopen_rate: Optional[float] = strawberry.field(description="reopened / resolvedEver, 0 to 1; null when none was resolved.")
 
 
+@strawberry.type(name="ComplaintEscalations", description="Escalations of the cases opened in a range (levels never go down).")
+class ComplaintEscalations:
+    escalated: int = strawberry.field(description="Cases escalated at least once: level 1 (department head) or 2.")
+    company_level: int = strawberry.field(description="Cases escalated to level 2, company level (公司级投诉).")
+
+
 @strawberry.type(name="ComplaintStats", description="The complaint report over cases opened in [from, to).")
 class ComplaintStatsType:
     totals: ComplaintStatsGroup = strawberry.field(description="The report over every case in the range.")
@@ -525,6 +531,18 @@ class ComplaintStatsType:
     by_store: list[ComplaintCount] = strawberry.field(description="Cases per store, most first.")
     top_root_causes: list[ComplaintCount] = strawberry.field(description="The most frequent root causes, most first.")
     groups: list[ComplaintStatsGroup] = strawberry.field(description="The report per group, when groupBy is given; empty otherwise.")
+    opened_range: strawberry.Private[tuple[datetime, datetime]] = None
+
+    @strawberry.field(description="How many of the range's cases were escalated (one more statement, only when asked for).")
+    async def escalations(self, info: strawberry.Info) -> ComplaintEscalations:
+        ctx = info.context
+        tenant_id, (since, until) = ctx.tenant_id, self.opened_range
+        c = ComplaintCase
+        levels = dict(await ctx.read(lambda s: s.execute(
+            select(c.escalation_level, func.count()).where(
+                c.tenant_id == tenant_id, c.opened_at >= since, c.opened_at < until, c.escalation_level > 0)
+            .group_by(c.escalation_level)).all()))
+        return ComplaintEscalations(escalated=sum(levels.values()), company_level=sum(n for level, n in levels.items() if level >= 2))
 
 
 def _group(g, coded: bool = False) -> ComplaintStatsGroup:
@@ -549,8 +567,26 @@ def _counts(mapping, coded: bool = False) -> list[ComplaintCount]:
     return counts
 
 
+@strawberry.type(name="ComplaintCategory", description="A complaint category of the tenant's settings.")
+class ComplaintCategoryType:
+    code: str = strawberry.field(description="The category's code, as cases carry it (PRODUCT_QUALITY, SERVICE, ...).")
+    name_zh: strawberry.Private[str]
+    name_en: strawberry.Private[str]
+
+    @strawberry.field(description="The category's name for people, in Chinese (the default) or English.")
+    def label(self, lang: LangArg = Lang.ZH) -> str:
+        return self.name_zh if lang is Lang.ZH else self.name_en
+
+
 @strawberry.type(description="The complaints module's queries.")
 class ComplaintsQuery:
+    @strawberry.field(description="The tenant's complaint categories, in the order of its settings (any role).")
+    async def complaint_categories(self, info: strawberry.Info) -> list[ComplaintCategoryType]:
+        ctx = info.context
+        gx, tenant_id = ctx.gx, ctx.tenant_id
+        categories = await ctx.read(lambda s: gx.context(s, tenant_id).module_settings("complaints").categories)
+        return [ComplaintCategoryType(code=c.code, name_zh=c.zh, name_en=c.en) for c in categories]
+
     @strawberry.field(description="The tenant's complaint queue, newest first, with filters (first ≤ 100).")
     async def complaints(self, info: strawberry.Info, first: First = None, after: After = None,
                          where: WhereArg = None, last: Last = None, before: Before = None) -> ComplaintConnection:
@@ -588,7 +624,7 @@ class ComplaintsQuery:
             totals=_group(result.totals), by_category=_counts(result.by_category),
             by_status=_counts(result.by_status, coded=True),
             by_store=_counts(result.by_store), top_root_causes=_counts(result.top_root_causes),
-            groups=[_group(g, coded) for g in result.groups],
+            groups=[_group(g, coded) for g in result.groups], opened_range=(result.since, result.until),
         )
 
 

@@ -97,10 +97,11 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
+    from plugins.loyalty.filters import CUSTOMER_FILTERS
     from plugins.loyalty.schema import LoyaltyMutation, LoyaltyQuery, load_ledger_entry, loyalty_batch
 
     return {"query": [LoyaltyQuery], "mutation": [LoyaltyMutation], "customer_batches": {"loyalty": loyalty_batch},
-            "nodes": {"LoyaltyLedgerEntry": load_ledger_entry}}
+            "nodes": {"LoyaltyLedgerEntry": load_ledger_entry}, "customer_filters": CUSTOMER_FILTERS}
 
 
 @hookimpl

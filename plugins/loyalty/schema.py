@@ -31,6 +31,7 @@ from api.types import ERRORS, INPUT, After, Before, Error, First, Lang, LangArg,
 from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from plugins.loyalty import coupons, service
+from plugins.loyalty.expiring import MAX_WITHIN_DAYS, expiring_points
 from plugins.loyalty.models import LoyaltyLedgerEntry, LoyaltyMember, LoyaltyReward
 from plugins.loyalty.settings import LoyaltySettings, Tier
 
@@ -386,14 +387,60 @@ class LoyaltyTierCount:
     members: int = strawberry.field(description="Its members.")
 
 
+LoyaltyQualifyingMetric = coded_enum("LoyaltyQualifyingMetric", "What tier thresholds measure, over the rolling 12 months.", {
+    "SPEND_12M": "Net spend (purchases minus refunds), in the tenant's currency.",
+    "POINTS_12M": "Points earned.",
+    "PURCHASES_12M": "Number of purchases.",
+})
+
+
+@strawberry.type(name="LoyaltyExpiryPeriod", description="Points expiring in one period of the window.")
+class LoyaltyExpiryPeriod:
+    start: datetime = strawberry.field(description="The period starts after this moment (UTC).")
+    end: datetime = strawberry.field(description="The period ends at this moment, included (UTC).")
+    points: BigInt = strawberry.field(description="Points of open lots expiring in the period.")
+    members: int = strawberry.field(description="Members holding them.")
+
+
+@strawberry.type(name="LoyaltyExpiringPoints", description="Points that expire soon unless spent: how many, who holds them, "
+                                                           "what they are worth, and when.")
+class LoyaltyExpiringPoints:
+    within_days: int = strawberry.field(description="The window, in days from now.")
+    start: datetime = strawberry.field(description="Now: the window starts after this moment (UTC).")
+    end: datetime = strawberry.field(description="The window ends at this moment, included (UTC).")
+    points: BigInt = strawberry.field(description="Points of open lots expiring in the window.")
+    members: int = strawberry.field(description="Members holding them.")
+    liability: Decimal = strawberry.field(description="Those points at the redemption rate (money), as `liability`.")
+    weeks: list[LoyaltyExpiryPeriod] = strawberry.field(description="The window in 7-day periods from now, earliest first; "
+                                                                    "the last ends at the window's end.")
+
+
 @strawberry.type(name="LoyaltyProgram", description="The programme at a glance.")
 class LoyaltyProgram:
     tiers: list[LoyaltyTier] = strawberry.field(description="The programme's tiers, lowest first.")
+    qualifying_metric: LoyaltyQualifyingMetric = strawberry.field(description="What the tiers' thresholds measure.")
     members_per_tier: list[LoyaltyTierCount] = strawberry.field(description="Members of each tier, lowest first.")
     points_outstanding: BigInt = strawberry.field(description="Sum of positive balances (past 32 bits in a large programme).")
     liability: Decimal = strawberry.field(description="Outstanding points at the redemption rate (money).")
     points_expiring_30_days: BigInt = strawberry.field(name="pointsExpiring30Days", description="Points that expire within 30 days.")
     redemption_rate: float = strawberry.field(description="Points redeemed / points earned.")
+
+    @strawberry.field(description="Points of open lots expiring within `withinDays` days, the members holding them, "
+                                  "their money value and the 7-day periods they expire in (two statements).")
+    async def expiring_points(
+        self, info: strawberry.Info,
+        within_days: Annotated[int, strawberry.argument(description="The window in days from now, 1 to 366 (default 90).")] = 90,
+    ) -> Optional[LoyaltyExpiringPoints]:
+        # Optional: a refused window is an error on this field alone, not a null programme.
+        if within_days < 1 or within_days > MAX_WITHIN_DAYS:
+            raise api_error(f"withinDays: must be between 1 and {MAX_WITHIN_DAYS}, got {within_days}", BAD_USER_INPUT)
+        ctx: RequestContext = info.context
+        gx, tenant_id = ctx.gx, ctx.tenant_id
+        found = await ctx.read(lambda s: expiring_points(gx.context(s, tenant_id), within_days))
+        return LoyaltyExpiringPoints(
+            within_days=found.within_days, start=found.start, end=found.end, points=found.points, members=found.members,
+            liability=found.liability,
+            weeks=[LoyaltyExpiryPeriod(start=p.start, end=p.end, points=p.points, members=p.members) for p in found.periods])
 
 
 @strawberry.type(name="LoyaltyReward", description="A reward of the catalogue, exchanged for points (redeemReward).")
@@ -427,6 +474,7 @@ class LoyaltyQuery:
         settings, summary = await ctx.read(work)
         return LoyaltyProgram(
             tiers=[LoyaltyTier(tier=t) for t in settings.tiers],
+            qualifying_metric=LoyaltyQualifyingMetric[settings.qualifying_metric],
             members_per_tier=[LoyaltyTierCount(tier=LoyaltyTier(tier=t), members=summary["members_per_tier"][t.code])
                               for t in settings.tiers],
             points_outstanding=summary["points_outstanding"], liability=summary["liability"],

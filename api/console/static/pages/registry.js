@@ -7,6 +7,9 @@
 //   nav       false: reached by links only (customer/<id>)
 //   home      the page '#/' opens
 //   render(view, ctx): fills `view`; at most 2 ctx.gql calls (docs/console.md)
+// Controls that write carry `data-write` on themselves or their container and
+// are drawn only when ctx.can(<the role the API wants>): the walk test checks
+// a viewer meets none.
 import overview from './overview.js';
 import customers from './customers.js';
 import customer from './customer.js';
