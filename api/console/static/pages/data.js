@@ -203,7 +203,7 @@ function importCard() {
   kind.addEventListener('change', sync);
   sync();
   const form = h('form.form', {
-    'data-testid': 'import',
+    'data-testid': 'import', 'data-write': true,
     onsubmit: async (event) => {
       event.preventDefault();
       showErrors(form, []);

@@ -56,7 +56,7 @@ export default {
       const cell = h('span.key-actions');
       const ask = () => clear(cell,
         h('span.confirm', { 'data-testid': `key-confirm-text-${key.prefix}` }, t('keys.confirm', { name: key.name || key.prefix })), ' ',
-        h('button.danger', { type: 'button', 'data-testid': `key-confirm-${key.prefix}`, onclick: async (event) => {
+        h('button.danger', { type: 'button', 'data-testid': `key-confirm-${key.prefix}`, 'data-write': true, onclick: async (event) => {
           event.target.disabled = true;
           problems.textContent = '';
           try {
@@ -69,7 +69,7 @@ export default {
           }
         } }, t('keys.yes')), ' ',
         h('button.secondary', { type: 'button', onclick: () => clear(cell, revoke) }, t('keys.no')));
-      const revoke = h('button.danger', { type: 'button', 'data-testid': `key-revoke-${key.prefix}`, onclick: ask }, t('keys.revoke'));
+      const revoke = h('button.danger', { type: 'button', 'data-testid': `key-revoke-${key.prefix}`, 'data-write': true, onclick: ask }, t('keys.revoke'));
       return clear(cell, revoke);
     }
 
@@ -98,7 +98,7 @@ export default {
       ROLES.map((code) => h('option', { value: code, selected: code === 'VIEWER' }, t(`keys.role.${code}`))));
     const secret = h('div.notice', { 'data-testid': 'key-created' });
     const form = h('form.form', {
-      'data-testid': 'create-key',
+      'data-testid': 'create-key', 'data-write': true,
       onsubmit: async (event) => {
         event.preventDefault();
         clear(secret);

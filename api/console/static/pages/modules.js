@@ -56,7 +56,7 @@ function moduleCard(module, titles, ctx) {
   let control = null;
   if (admin) {
     const box = h('input', {
-      type: 'checkbox', role: 'switch', checked: module.enabled, 'data-testid': `module-switch-${module.name}`,
+      type: 'checkbox', role: 'switch', checked: module.enabled, 'data-testid': `module-switch-${module.name}`, 'data-write': true,
       'aria-label': `${module.title}: ${t('modules.switch')}`,
       onchange: async () => {
         box.disabled = true;

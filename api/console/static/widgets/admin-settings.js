@@ -98,9 +98,9 @@ function read(spec, node) {
 export function settingsForm(specs, values, { testid, empty, onsave }) {
   if (!specs.length) return h('p.hint', { 'data-testid': testid }, empty);
   const inputs = new Map();
-  const save = h('button', { type: 'submit', 'data-testid': `${testid}-save` }, t('modules.setting.save'));
+  const save = h('button', { type: 'submit', 'data-testid': `${testid}-save`, 'data-write': true }, t('modules.setting.save'));
   const form = h('form.form.settings', {
-    'data-testid': testid, novalidate: true,
+    'data-testid': testid, novalidate: true, 'data-write': true,
     onsubmit: async (event) => {
       event.preventDefault();
       for (const node of form.querySelectorAll('.field-error, .form-error')) node.textContent = '';
