@@ -18,7 +18,7 @@ register({
     'jobs.tz': '时间按租户时区（{tz}）显示。', 'jobs.score': '立即评分', 'jobs.scoreHint': '对所有已启用的评分模块（RFM、CLV 等）重新评分。',
     'jobs.status.QUEUED': '排队中', 'jobs.status.RUNNING': '运行中', 'jobs.status.SUCCEEDED': '成功', 'jobs.status.FAILED': '失败',
     'jobs.trigger.SCHEDULE': '定时', 'jobs.trigger.MANUAL': '命令行', 'jobs.trigger.API': '手动（控制台/API）',
-    'jobs.about.rfm.rescore': 'RFM 定期重新评分（按 schedule_minutes 设置）', 'jobs.about.clv.rescore': 'CLV 定期重新评分（按 schedule_minutes 设置）',
+    'jobs.about.rfm.rescore': 'RFM 定期重新评分', 'jobs.about.clv.rescore': 'CLV 定期重新评分',
     'jobs.about.loyalty.expire_points': '到期积分清理', 'jobs.about.loyalty.evaluate_tiers': '会员等级评定',
     'jobs.about.complaints.sla_sweep': '投诉 SLA 超时检查', 'jobs.about.webhooks.prune': '清理旧的 Webhook 投递记录',
     'jobs.about.satisfaction.wave': '定期满意度调查批次', 'jobs.about.lifecycle.update_stages': '更新客户生命周期阶段',
@@ -38,7 +38,7 @@ register({
     'jobs.tz': 'Times in the tenant\'s time zone ({tz}).', 'jobs.score': 'Score now', 'jobs.scoreHint': 'Re-scores every enabled scoring module (RFM, CLV, ...).',
     'jobs.status.QUEUED': 'Queued', 'jobs.status.RUNNING': 'Running', 'jobs.status.SUCCEEDED': 'Succeeded', 'jobs.status.FAILED': 'Failed',
     'jobs.trigger.SCHEDULE': 'Schedule', 'jobs.trigger.MANUAL': 'Command line', 'jobs.trigger.API': 'By hand (console/API)',
-    'jobs.about.rfm.rescore': 'RFM re-scoring (as schedule_minutes says)', 'jobs.about.clv.rescore': 'CLV re-scoring (as schedule_minutes says)',
+    'jobs.about.rfm.rescore': 'Periodic RFM re-scoring', 'jobs.about.clv.rescore': 'Periodic CLV re-scoring',
     'jobs.about.loyalty.expire_points': 'Expire points', 'jobs.about.loyalty.evaluate_tiers': 'Evaluate tiers',
     'jobs.about.complaints.sla_sweep': 'Complaint SLA sweep', 'jobs.about.webhooks.prune': 'Prune old webhook deliveries',
     'jobs.about.satisfaction.wave': 'Periodic survey wave', 'jobs.about.lifecycle.update_stages': 'Update lifecycle stages',
@@ -170,12 +170,12 @@ export default {
       const paused = h('input', { type: 'checkbox', checked: job.paused, 'data-testid': `job-paused-${job.name}`, 'data-write': true });
       const save = h('button.secondary', { type: 'button', 'data-testid': `job-save-${job.name}`, 'data-write': true, onclick: () => {
         const minutes = every.value.trim() === '' ? null : Number(every.value);
-        act(SCHEDULE, { job: job.name, every: minutes, paused: paused.checked }, t('jobs.saved', { job: job.name }));
+        act(SCHEDULE, { job: job.name, every: minutes, paused: paused.checked }, t('jobs.saved', { job: about(job.name) || job.name }));
       } }, t('jobs.save'));
       const reset = h('button.link', { type: 'button', 'data-testid': `job-default-${job.name}`, 'data-write': true, onclick: () =>
-        act(SCHEDULE, { job: job.name, every: null, paused: false }, t('jobs.saved', { job: job.name })) }, t('jobs.reset'));
+        act(SCHEDULE, { job: job.name, every: null, paused: false }, t('jobs.saved', { job: about(job.name) || job.name })) }, t('jobs.reset'));
       const run = h('button', { type: 'button', 'data-testid': `job-run-${job.name}`, disabled: job.running, 'data-write': true, onclick: () =>
-        act(RUN_JOB, { job: job.name }, t('jobs.queued', { job: job.name })) }, t('jobs.runNow'));
+        act(RUN_JOB, { job: job.name }, t('jobs.queued', { job: about(job.name) || job.name })) }, t('jobs.runNow'));
       return h('div.job-actions', {}, run, h('label.inline', {}, every), h('label.inline', {}, paused, ' ', t('jobs.pause')), save, reset);
     }
 
@@ -199,7 +199,7 @@ export default {
     const data = await ctx.gql(LIST);
     show(data);
     const tools = ctx.can('ANALYST') ? h('div.toolbar', {},
-      h('button.secondary', { type: 'button', 'data-testid': 'jobs-score', 'data-write': true, onclick: () => act(SCORE, {}, t('jobs.queued', { job: 'scoring' })) }, t('jobs.score')),
+      h('button.secondary', { type: 'button', 'data-testid': 'jobs-score', 'data-write': true, onclick: () => act(SCORE, {}, t('jobs.queued', { job: about('scoring') })) }, t('jobs.score')),
       h('span.hint', {}, t('jobs.scoreHint'))) : null;
     view.append(
       h('p.hint', {}, t('jobs.tz', { tz: ctx.me.tenant.timezone })),
