@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Optional

@@ -7,9 +7,10 @@ statements per period whatever its length (never a loop over interactions):
 
 * purchases by the tenant-local day stored with each interaction
   (``interactions.local_day``), walked through ``ix_interactions_tenant_kind_time``;
-* refunds the same way (joined to the purchase they reverse only to find
+* the distinct buyers, then one primary-key look-up each for their first
+  purchase ever (``customers.first_purchase_at``): the first-time buyers;
+* refunds by local day (joined to the purchase they reverse only to find
   their store or channel when they have none of their own);
-* distinct buyers and first-time buyers (``customers.first_purchase_at``);
 * customers as of the end (``ix_customers_tenant_live_newest``).
 
 Day buckets are the local days interactions were recorded with (as the

@@ -147,11 +147,13 @@ function trendChart(data) {
   return { node, draw, title: `${t('overview.trend')} · ${t(`overview.bucket.${bucket}`)}` };
 }
 
-function sliceTable(rows, total, testid) {
+// Each row's share of the list's own total (with a store chosen, byStore still lists every store).
+function sliceTable(rows, testid) {
+  const total = rows.reduce((sum, r) => sum + Number(r.netRevenue), 0);
   return table([
     { label: t('overview.key'), value: (r) => r.label ?? t('overview.none') },
     { label: t('overview.revenue'), value: (r) => money(r.netRevenue), className: 'num' },
-    { label: t('overview.share'), value: (r) => (Number(total) > 0 ? percent(Number(r.netRevenue) / Number(total)) : '—'), className: 'num' },
+    { label: t('overview.share'), value: (r) => (total > 0 ? percent(Number(r.netRevenue) / total) : '—'), className: 'num' },
     { label: t('overview.purchases'), value: (r) => number(r.purchases), className: 'num' },
   ], rows, { testid });
 }
@@ -223,8 +225,8 @@ export default {
       card(trend.title, trend.node),
       serviceTiles(data, store),
       h('div.grid.overview-slices', {},
-        card(t('overview.byStore'), sliceTable(byStore, current.netRevenue, 'overview-by-store')),
-        card(t('overview.byChannel'), sliceTable(byChannel, current.netRevenue, 'overview-by-channel'))),
+        card(t('overview.byStore'), sliceTable(byStore, 'overview-by-store')),
+        card(t('overview.byChannel'), sliceTable(byChannel, 'overview-by-channel'))),
     );
     whenAttached(trend.node, trend.draw);
   },

@@ -65,6 +65,5 @@ export function periodOf(name, today = localDay()) {
   return {
     name, from: midnight(first), to: midnight(end), compareFrom: midnight(prevFirst), compareTo: midnight(prevEnd),
     days: [first, addDays(end, -1)], compareDays: [prevFirst, addDays(prevEnd, -1)],
-    wholeMonths: name === 'lastmonth',  // `to` is a month's first instant
   };
 }
