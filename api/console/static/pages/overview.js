@@ -130,18 +130,21 @@ function coreTiles(now, before) {
     worseWhenUp('overview.refunds', (v) => money(v), 'refunds', 'overview-refunds'));
 }
 
-function trendChart(data) {
+// The net revenue per bucket, the previous period's drawn under it point by point.
+function trendChart(data, period) {
   const { bucket, current, previous } = data.overview;
   const node = h('div.chart', { 'data-testid': 'overview-trend' });
+  const range = ([a, b]) => `${a.slice(5)} – ${b.slice(5)}`;
+  const names = [`${t('overview.current')} ${range(period.days)}`, `${t('overview.previous')} ${range(period.compareDays)}`];
   const draw = () => chart(node, {
     tooltip: { trigger: 'axis', valueFormatter: (v) => money(v) },
-    legend: { data: [t('overview.current'), t('overview.previous')], top: 0 },
+    legend: { data: names, top: 0, itemGap: 28 },
     grid: { left: 64, right: 16, top: 32, bottom: 28 },
     xAxis: { type: 'category', data: current.trend.map((p) => shortDay(p.day, bucket)), boundaryGap: false },
     yAxis: { type: 'value', axisLabel: { formatter: (v) => money(v) } },
     series: [
-      { name: t('overview.current'), type: 'line', data: current.trend.map((p) => Number(p.netRevenue)), showSymbol: current.trend.length < 40, lineStyle: { width: 2.5 }, color: '#c2185b', areaStyle: { opacity: 0.08 } },
-      { name: t('overview.previous'), type: 'line', data: previous.trend.slice(0, current.trend.length).map((p) => Number(p.netRevenue)), showSymbol: false, lineStyle: { type: 'dashed', width: 1.5 }, color: '#9aa5b1' },
+      { name: names[0], type: 'line', data: current.trend.map((p) => Number(p.netRevenue)), showSymbol: current.trend.length < 40, lineStyle: { width: 2.5 }, color: '#c2185b', areaStyle: { opacity: 0.08 } },
+      { name: names[1], type: 'line', data: previous.trend.slice(0, current.trend.length).map((p) => Number(p.netRevenue)), showSymbol: false, lineStyle: { type: 'dashed', width: 1.5 }, color: '#9aa5b1' },
     ],
   });
   return { node, draw, title: `${t('overview.trend')} · ${t(`overview.bucket.${bucket}`)}` };
@@ -216,7 +219,7 @@ export default {
 
     const stores = byStore.map((s) => s.key).filter((k) => k !== null);
     if (store && !stores.includes(store)) stores.push(store);
-    const trend = trendChart(data);
+    const trend = trendChart(data, period);
     view.append(
       toolbar(ctx, periodName, store, stores.sort()),
       h('p.hint', { 'data-testid': 'overview-range' }, t('overview.range', {
