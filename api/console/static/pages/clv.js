@@ -54,7 +54,7 @@ register({
 
 const PAGE_SIZE = 20;
 const KINDS = { BG_NBD: 'BG/NBD', MBG_NBD: 'MBG/NBD', PARETO_NBD: 'Pareto/NBD' };
-const TOP_FIELDS = `totalCount pageInfo { hasNextPage endCursor }
+const TOP_FIELDS = `pageInfo { hasNextPage endCursor }
     edges { node { id name store clv { predictedValue probabilityAlive expectedPurchases(days: 365) expectedSpend historicalValue valueDecile } } }`;
 const TOP_ARGS = `orderBy: {field: CLV_PREDICTED_VALUE, direction: DESC}, where: {clv: {valueDecile: {gte: 1}}}`;
 
@@ -180,7 +180,7 @@ export default {
           }
         },
       }, t('clv.more')) : null;
-      clear(footer, more, h('span.hint', {}, t('clv.shown', { shown: number(rows.length), count: number(page.totalCount) })));
+      clear(footer, more, h('span.hint', {}, t('clv.shown', { shown: number(rows.length), count: number(dist.customers) })));
     };
     show(data.top);
     view.append(card(t('clv.top'), list, footer));
