@@ -15,7 +15,7 @@ register({
   zh: {
     'rfm.title': 'RFM 客户分层',
     'rfm.none': '还没有 RFM 评分。在「任务」页运行评分（rfm）后，这里会显示客户分层。',
-    'rfm.scored': '已评分客户', 'rfm.unscored': '未评分客户', 'rfm.unscored.hint': '评分窗口内没有购买',
+    'rfm.scored': '已评分客户', 'rfm.unscored': '未评分客户', 'rfm.unscored.hint': '未评分客户在评分窗口内没有购买，不属于任何分层。',
     'rfm.computedAt': '评分时间', 'rfm.asOf': '数据截至', 'rfm.scheme': '分层方案', 'rfm.window': '评分窗口',
     'rfm.window.all': '全部历史', 'rfm.window.days': '最近 {days} 天',
     'rfm.scheme.RF_GRID_10': 'RF 网格（10 类）', 'rfm.scheme.RFM_MEAN_8': 'RFM 均值（8 类）', 'rfm.scheme.ABC': 'ABC 消费分级',
@@ -36,7 +36,7 @@ register({
   en: {
     'rfm.title': 'RFM segments',
     'rfm.none': 'No RFM scores yet. Run scoring (rfm) on the Jobs page and the segments appear here.',
-    'rfm.scored': 'Scored customers', 'rfm.unscored': 'Unscored customers', 'rfm.unscored.hint': 'no purchase in the scoring window',
+    'rfm.scored': 'Scored customers', 'rfm.unscored': 'Unscored customers', 'rfm.unscored.hint': 'Unscored customers made no purchase in the scoring window and are in no segment.',
     'rfm.computedAt': 'Scored at', 'rfm.asOf': 'Data as of', 'rfm.scheme': 'Scheme', 'rfm.window': 'Window',
     'rfm.window.all': 'All history', 'rfm.window.days': 'Last {days} days',
     'rfm.scheme.RF_GRID_10': 'RF grid (10 segments)', 'rfm.scheme.RFM_MEAN_8': 'RFM mean (8 segments)', 'rfm.scheme.ABC': 'ABC by spend',
@@ -186,7 +186,8 @@ export default {
       stat(t('rfm.scheme'), t(`rfm.scheme.${summary.scheme}`)),
       stat(t('rfm.window'), windowDays ? t('rfm.window.days', { days: number(windowDays) }) : t('rfm.window.all')),
       stat(t('rfm.asOf'), dateTime(summary.asOf)),
-      stat(t('rfm.computedAt'), dateTime(summary.computedAt))));
+      stat(t('rfm.computedAt'), dateTime(summary.computedAt))),
+    summary.unscored ? h('p.hint', {}, t('rfm.unscored.hint')) : null);
 
     const drill = h('section.card.rfm-drill', { 'data-testid': 'rfm-drill' });
     let selected = null;
