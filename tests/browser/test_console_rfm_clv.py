@@ -164,5 +164,17 @@ def test_both_pages_read_in_chinese_and_english(console, demo, lang, rfm_words, 
         tab.open(route)
         text = tab.page.locator("#view").inner_text()
         assert all(word in text for word in words), (route, words)
+        assert "null" not in text and "undefined" not in text and "NaN" not in text
         assert tab.page.locator("#view .error").count() == 0
+    clean(tab)
+
+
+def test_before_any_run_both_pages_say_how_to_get_scores(console, make_tenant, make_key):
+    tenant = make_tenant(modules=("rfm", "clv"))
+    tab = console()
+    tab.sign_in(make_key(tenant, "VIEWER"))
+    for route in ("rfm", "clv"):
+        tab.open(route)
+        assert tab.page.get_by_test_id(f"{route}-none").is_visible()
+        assert tab.last_page()["requests"] == 1 and tab.page.locator("#view .error").count() == 0
     clean(tab)

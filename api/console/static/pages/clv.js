@@ -38,7 +38,7 @@ register({
     'clv.band': 'Value band', 'clv.customers': 'Customers', 'clv.shareCustomers': 'Share of customers', 'clv.value': 'Predicted value',
     'clv.shareValue': 'Share of value', 'clv.buckets.show': 'View the bands as a table',
     'clv.model': 'Model', 'clv.kind': 'Purchase model', 'clv.unit': 'Time unit', 'clv.fittedAt': 'Fitted at', 'clv.asOf': 'Data as of',
-    'clv.fittedOn': 'Fitted on', 'clv.spendModel': 'Spend model', 'clv.horizon': 'Horizon', 'clv.horizon.months': '{months} months',
+    'clv.fittedOn': 'Customers fitted on', 'clv.spendModel': 'Spend model', 'clv.horizon': 'Horizon', 'clv.horizon.months': '{months} months',
     'clv.margin': 'Margin', 'clv.validation': 'Holdout check',
     'clv.validation.text': 'Last {days} days: {actual} purchases happened, {predicted} predicted; mean error {mae} per customer',
     'clv.validation.none': 'No holdout check in this run (history too short, or its fit failed: see the warnings)',

@@ -186,8 +186,8 @@ export default {
       stat(t('rfm.scheme'), t(`rfm.scheme.${summary.scheme}`)),
       stat(t('rfm.window'), windowDays ? t('rfm.window.days', { days: number(windowDays) }) : t('rfm.window.all')),
       stat(t('rfm.asOf'), dateTime(summary.asOf)),
-      stat(t('rfm.computedAt'), dateTime(summary.computedAt))),
-    summary.unscored ? h('p.hint', {}, t('rfm.unscored.hint')) : null);
+      stat(t('rfm.computedAt'), dateTime(summary.computedAt))));
+    if (summary.unscored) view.append(h('p.hint', {}, t('rfm.unscored.hint')));
 
     const drill = h('section.card.rfm-drill', { 'data-testid': 'rfm-drill' });
     let selected = null;
