@@ -22,6 +22,7 @@ from api import jobs, module_settings, mutations, queries
 from api.enums import value_type
 from api.filters import extended_customer_inputs
 from api.ids import decode_id, parse_global_id, parse_pk, to_global_id
+from api.overview import OverviewQuery
 from api.inputs import (
     ConfigureModuleInput, CreateApiKeyInput, CreateCustomerInput, IdInput, InteractionInput,
     MergeCustomersInput, ModuleNameInput, RecordInteractionsInput, UpdateCustomerInput,
@@ -491,7 +492,7 @@ class CoreQuery:
 
 
 @strawberry.type(description="What a tenant's key can read: the core's queries and those of the tenant's enabled modules.")
-class Query(CoreQuery, jobs.JobsQuery, *QUERY_MIXINS):
+class Query(CoreQuery, jobs.JobsQuery, OverviewQuery, *QUERY_MIXINS):
     pass
 
 

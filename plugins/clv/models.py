@@ -58,7 +58,9 @@ class ClvScore(SQLModel, table=True):
     """Per customer with a purchase up to the run's as_of. Times in the run's unit."""
 
     __tablename__ = "clv_scores"
-    __table_args__ = (sa.Index("ix_clv_scores_tenant_value", "tenant_id", "predicted_value", "customer_id"),)
+    __table_args__ = (sa.Index("ix_clv_scores_tenant_value", "tenant_id", "predicted_value", "customer_id"),
+                      # covering index of clvDistribution (clv_0002)
+                      sa.Index("ix_clv_scores_tenant_decile", "tenant_id", "value_decile", "predicted_value"))
 
     tenant_id: int = Field(foreign_key="tenants.id", primary_key=True)
     customer_id: int = Field(foreign_key="customers.id", primary_key=True)

@@ -84,9 +84,10 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
+    from plugins.clv.distribution import ClvDistributionQuery
     from plugins.clv.schema import CUSTOMER_FILTERS, CUSTOMER_ORDERS, ClvQuery, clv_batch
 
-    return {"query": ClvQuery, "customer_filters": CUSTOMER_FILTERS, "customer_orders": CUSTOMER_ORDERS,
+    return {"query": [ClvQuery, ClvDistributionQuery], "customer_filters": CUSTOMER_FILTERS, "customer_orders": CUSTOMER_ORDERS,
             "customer_batches": {"clv": clv_batch}}
 
 

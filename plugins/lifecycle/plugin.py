@@ -85,8 +85,9 @@ def guanxi_graphql():
     from plugins.lifecycle.schema import (CUSTOMER_FILTERS, CUSTOMER_ORDERS, LifecycleMutation, LifecycleQuery,
                                           lifecycle_batch, load_winback_list)
     from plugins.lifecycle.schema_analytics import LifecycleAnalyticsQuery  # cohorts, rates, validation, work list
+    from plugins.lifecycle.schema_overview import LifecycleOverviewQuery  # the console's home page
 
-    return {"query": [LifecycleQuery, LifecycleAnalyticsQuery], "mutation": [LifecycleMutation], "customer_filters": CUSTOMER_FILTERS,
+    return {"query": [LifecycleQuery, LifecycleAnalyticsQuery, LifecycleOverviewQuery], "mutation": [LifecycleMutation], "customer_filters": CUSTOMER_FILTERS,
             "customer_orders": CUSTOMER_ORDERS, "customer_batches": {"lifecycle": lifecycle_batch},
             "nodes": {"LifecycleWinbackList": load_winback_list}}
 

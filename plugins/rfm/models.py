@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Optional
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from engine.types import Json, Money, UtcDateTime, utcnow
@@ -37,6 +38,9 @@ class RfmScore(SQLModel, table=True):
     """
 
     __tablename__ = "rfm_scores"
+    # Covering index of rfmGrid, rfmSegments and the drill-down (rfm_0002).
+    __table_args__ = (sa.Index("ix_rfm_scores_grid", "tenant_id", "r_score", "f_score", "segment", "monetary",
+                               "recency_days", "frequency", "customer_id"),)
 
     tenant_id: int = Field(primary_key=True)
     customer_id: int = Field(primary_key=True)

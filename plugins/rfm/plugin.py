@@ -61,9 +61,10 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
+    from plugins.rfm.grid import RfmGridQuery
     from plugins.rfm.schema import CUSTOMER_FILTERS, CUSTOMER_ORDERS, RfmQuery, rfm_batch
 
-    return {"query": [RfmQuery], "customer_filters": CUSTOMER_FILTERS, "customer_orders": CUSTOMER_ORDERS,
+    return {"query": [RfmQuery, RfmGridQuery], "customer_filters": CUSTOMER_FILTERS, "customer_orders": CUSTOMER_ORDERS,
             "customer_batches": {"rfm": rfm_batch}}
 
 

@@ -601,6 +601,9 @@ def contribution() -> GraphQLContribution:
         from plugins.satisfaction.schema_analytics import SatisfactionAnalyticsQuery
 
         query.append(SatisfactionAnalyticsQuery)
+    from plugins.satisfaction.schema_overview import SatisfactionOverviewQuery  # the console's home page
+
+    query.append(SatisfactionOverviewQuery)
     return GraphQLContribution(
         query=query, mutation=[SatisfactionMutation], customer_filters=CUSTOMER_FILTERS,
         nodes={"SatisfactionSurvey": load_survey, "SatisfactionResponse": load_response},

@@ -10,6 +10,7 @@ import { PAGES } from './pages/registry.js';
 const root = document.getElementById('app');
 const state = window.__console;  // gql.js made it: requests, ready, route
 let me = null;  // {role, tenant, modules: [{name, title, enabled}], platform}
+let renders = 0;  // a newer navigation supersedes a render still waiting on the API
 
 const RANK = { VIEWER: 0, ANALYST: 1, AGENT: 2, ADMIN: 3 };
 
@@ -113,20 +114,31 @@ async function route() {
   state.route = page ? page.route : name;
   resetCount();
   if (!page || !visible(page)) {
+    renders += 1;
     clear(view, h('p.empty', { 'data-testid': 'not-found' }, t('app.notFound')));
     view.dataset.ready = 'true';
     return;
   }
-  clear(view, h('h1', {}, t(page.title)), h('p.loading', {}, t('app.loading')));
+  // The page is in the document while it renders: ECharts measures its nodes.
+  const loading = h('p.loading', {}, t('app.loading'));
+  const body = h('div.page', { 'data-page': page.route });
+  clear(view, h('h1', {}, t(page.title)), loading, body);
   const started = performance.now();
+  const generation = ++renders;
   try {
-    const body = h('div.page', { 'data-page': page.route });
     await page.render(body, context(params));
-    clear(view, h('h1', {}, t(page.title)), body);
+    if (generation !== renders) return;
+    loading.remove();
+    // Charts some pages queue for just after render (setTimeout): let them
+    // draw, and a frame pass, before saying ready.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await new Promise((resolve) => requestAnimationFrame(() => resolve()));
   } catch (error) {
+    if (generation !== renders) return;
     if (error instanceof SignedOut) { me = null; signInForm(); return; }
     clear(view, h('h1', {}, t(page.title)), errorBox(error));
   }
+  if (generation !== renders) return;
   state.lastPage = { route: page.route, requests: requestCount(), ms: performance.now() - started };
   view.dataset.ready = 'true';
 }
