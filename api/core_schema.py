@@ -18,7 +18,7 @@ from typing import Annotated, Any, Optional
 import strawberry
 from strawberry.scalars import JSON
 
-from api import jobs, mutations, queries
+from api import jobs, module_settings, mutations, queries
 from api.enums import value_type
 from api.filters import extended_customer_inputs
 from api.ids import decode_id, parse_global_id, parse_pk, to_global_id
@@ -318,6 +318,11 @@ class Module:
     def settings(self: ModuleView, info: strawberry.Info) -> JSON:
         info.context.require(Role.ADMIN, "reading module settings")
         return self.settings_value
+
+    @strawberry.field(description="What each setting is (key, kind, default, description, bounds), as the module declares it, "
+                                  "for a settings form; the same for every tenant. configureModule stays the authority.")
+    def setting_fields(self: ModuleView) -> list[module_settings.SettingField]:
+        return [module_settings.as_graphql(view) for view in module_settings.setting_fields(self.info.settings_model)]
 
 
 def module_views(session, plugins, tenant_id: int) -> list[ModuleView]:

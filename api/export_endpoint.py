@@ -71,15 +71,24 @@ class ExportEndpoint:
         """/export/segments/CHAMPIONS.csv"""
         return await self._serve(request, "segment", request.path_params["name"])
 
-    async def _serve(self, request: Request, kind: str, name: str) -> Response:
+    async def as_principal(self, request: Request, principal: Principal, path: str) -> Response:
+        """``path`` (customers.csv, interactions.xlsx, segments/CODE.csv) for a
+        caller already authenticated another way (the console's session,
+        api/console/routes.py): the same checks, role rule and audit."""
+        folder, slash, name = path.rpartition("/")
+        if slash and folder != "segments":
+            return error_response(f"no export {path!r}", "NOT_FOUND", 404)
+        return await self._serve(request, "segment" if slash else name.partition(".")[0], name, principal)
+
+    async def _serve(self, request: Request, kind: str, name: str, principal: Principal | None = None) -> Response:
         try:
-            return await self._answer(request, kind, name)
+            return await self._answer(request, kind, name, principal)
         except UNAVAILABLE_ERRORS:  # before the first byte; a failure mid-stream cuts the download
             log.exception("export failed: database error")
             return database_unavailable()
 
-    async def _answer(self, request: Request, kind: str, name: str) -> Response:
-        principal = await self._principal(request)
+    async def _answer(self, request: Request, kind: str, name: str, principal: Principal | None) -> Response:
+        principal = await self._principal(request) if principal is None else self._allowed(request, principal)
         if isinstance(principal, Response):
             return principal
         try:
@@ -104,6 +113,11 @@ class ExportEndpoint:
         if principal is None:
             message = "missing API key: send Authorization: Bearer <key>" if not secret else "invalid or revoked API key"
             return error_response(message, UNAUTHENTICATED, 401, {"WWW-Authenticate": "Bearer"})
+        return self._allowed(request, principal)
+
+    @staticmethod
+    def _allowed(request: Request, principal: Principal) -> Principal | Response:
+        """The role rule: a tenant's analyst or higher."""
         if principal.tenant is None:
             return error_response("exports are of one tenant's data: use a tenant's key", FORBIDDEN, 403)
         if RANK.get(principal.role, -1) < RANK[Role.ANALYST]:

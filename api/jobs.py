@@ -24,7 +24,7 @@ from engine.enums import Role
 from engine.errors import FieldError, ValidationFailed
 from engine.job_models import API, JobRun as JobRunRow
 from engine.job_schedule import JobView, set_schedule, tenant_jobs
-from engine.jobs import SCORING
+from engine.jobs import SCORING, find_job
 from engine.services import audit
 
 # Scoring as of a moment a little ahead of the server's clock is a client's
@@ -45,7 +45,7 @@ class JobRunStatus(enum.Enum):
 class JobTrigger(enum.Enum):
     SCHEDULE = strawberry.enum_value("SCHEDULE", description="The worker ran it on the job's schedule.")
     MANUAL = strawberry.enum_value("MANUAL", description="Someone ran it with `guanxi jobs run`.")
-    API = strawberry.enum_value("API", description="An API request (runScoring) asked for it.")
+    API = strawberry.enum_value("API", description="An API request (runScoring, runJob) asked for it.")
 
 
 @strawberry.type(description="What one module's scoring did in a run.")
@@ -162,6 +162,17 @@ class RunScoringPayload:
     errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
 
 
+@strawberry.input(description="A job to run now for this tenant.")
+class RunJobInput:
+    job: str = strawberry.field(description="The job's name, such as rfm.rescore (see `jobs`).")
+
+
+@strawberry.type(description="The result of runJob.")
+class RunJobPayload:
+    job: Optional[JobRun] = strawberry.field(default=None, description="The queued run: poll jobRun(id:) until SUCCEEDED or FAILED.")
+    errors: list[Error] = strawberry.field(default_factory=list, description=ERRORS)
+
+
 @strawberry.type(description="The result of setJobSchedule.")
 class JobSchedulePayload:
     job: Optional[Job] = strawberry.field(default=None, description="The job with its new schedule.")
@@ -263,6 +274,24 @@ class JobsMutation:
         if result.get("job") is not None and ctx.jobs is not None:
             ctx.jobs.kick()  # the API runs it itself unless GUANXI_API_RUNS_JOBS=false
         return RunScoringPayload(**result)
+
+    @strawberry.mutation(description="Run one of the tenant's periodic jobs now (as `guanxi jobs run --job` does): queues a run "
+                                     "and returns it; poll jobRun(id:) until SUCCEEDED or FAILED. It runs after a run of the same "
+                                     "job already under way. Admins only.")
+    async def run_job(self, info: strawberry.Info, input: Annotated[RunJobInput, INPUT]) -> RunJobPayload:
+        ctx = info.context
+        ctx.require(Role.ADMIN, "running jobs")
+
+        def work(tc):
+            job = find_job(tc.plugins, tc.enabled_modules, input.job.strip(), tc.tenant.slug)
+            run = job_runs.enqueue(tc.session, tc.tenant_id, job.name, API, tc.actor)
+            audit.record(tc.session, tc.tenant_id, tc.actor, "job.request", "JobRun", run.id, {"job": job.name})
+            return {"job": run}
+
+        result = await guarded(ctx, work)
+        if result.get("job") is not None and ctx.jobs is not None:
+            ctx.jobs.kick()
+        return RunJobPayload(**result)
 
     @strawberry.mutation(description="Set a job's schedule for this tenant: its interval (null: the job's default) and whether it is paused. Admins only.")
     async def set_job_schedule(self, info: strawberry.Info, input: Annotated[SetJobScheduleInput, INPUT]) -> JobSchedulePayload:

@@ -13,7 +13,15 @@ its GraphQL door.
   and do exactly what its key can through ``/graphql``. Every request must
   carry the CSRF token in ``X-CSRF-Token``.
 
-The cookie is honoured only here: ``/graphql`` and the exports still want
+- ``GET /console/export/{customers.csv|interactions.csv|segments/CODE.xlsx}``:
+  the exports of api/export_endpoint.py (same parameters, role rule and
+  audit) as the session's key. A GET with no side effect but its audit
+  record, so it needs no CSRF token (the cookie is SameSite=Strict).
+- ``POST /console/import/{customers|interactions}?name=FILE``: the body is a
+  CSV or XLSX file, imported by the CLI's service (api/console/imports.py);
+  admins, with the CSRF token.
+
+The cookie is honoured only here: ``/graphql`` and ``/export`` still want
 ``Authorization: Bearer``.
 """
 
@@ -27,10 +35,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from api.auth import principal_for_key
+from api.console import imports
 from api.console.assets import assets
 from api.console.page import page_response
 from api.context import Principal
-from api.endpoint import UNAVAILABLE_ERRORS, GraphQLEndpoint, database_unavailable, error_response
+from api.endpoint import UNAVAILABLE_ERRORS, GraphQLEndpoint, database_unavailable, error_response, rate_limited
+from api.export_endpoint import ExportEndpoint
 from api.errors import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED
 from api.threads import run_db
 from engine.services.console_sessions import SESSION_LIFETIME, close_session, csrf_matches, csrf_token, find_session_key, open_session
@@ -44,6 +54,7 @@ CSRF_HEADER = "x-csrf-token"
 class Console:
     def __init__(self, graphql: GraphQLEndpoint):
         self.graphql, self.gx = graphql, graphql.gx
+        self._exports: ExportEndpoint | None = None  # built on the first download
 
     # --- the page and its files -------------------------------------------------
 
@@ -131,6 +142,40 @@ class Console:
             return _signed_out()
         return await self.graphql.execute(request, body, principal, decision)
 
+    # --- files: exports (GET, no side effect but the audit record) and imports ---
+
+    async def _session_principal(self, request: Request) -> Principal | Response:
+        token = request.cookies.get(COOKIE, "")
+        try:
+            principal, decision = await run_db(self.gx, lambda: self.graphql.counted(self._load(token) if token else None))
+        except UNAVAILABLE_ERRORS:
+            log.exception("console request: database error")
+            return database_unavailable()
+        if principal is None:
+            return _signed_out()
+        if decision is not None and not decision.allowed:
+            return rate_limited(decision, "this API key")
+        return principal
+
+    async def export(self, request: Request) -> Response:
+        """GET /console/export/customers.csv (segments/CODE.xlsx, interactions.csv): api/export_endpoint.py as the session's key."""
+        principal = await self._session_principal(request)
+        if isinstance(principal, Response):
+            return principal
+        if self._exports is None:
+            self._exports = ExportEndpoint(self.gx, self.graphql.schemas)
+        return await self._exports.as_principal(request, principal, request.path_params["path"])
+
+    async def import_file(self, request: Request) -> Response:
+        """POST /console/import/customers?name=...: api/console/imports.py, CSRF-checked."""
+        token = request.cookies.get(COOKIE, "")
+        if not token or not csrf_matches(token, request.headers.get(CSRF_HEADER)):
+            return error_response("missing or wrong CSRF token: send the session's X-CSRF-Token", FORBIDDEN, 403)
+        principal = await self._session_principal(request)
+        if isinstance(principal, Response):
+            return principal
+        return await imports.upload(self.gx, request, principal)
+
     def routes(self) -> list[Route]:
         return [
             Route("/console", self.redirect, methods=["GET"]),
@@ -138,6 +183,8 @@ class Console:
             Route("/console/static/{name:path}", assets.serve, methods=["GET"]),
             Route("/console/session", self.session, methods=["GET", "POST", "DELETE"]),
             Route("/console/graphql", self.graphql_request, methods=["POST"]),
+            Route("/console/export/{path:path}", self.export, methods=["GET"]),
+            Route("/console/import/{kind}", self.import_file, methods=["POST"]),
         ]
 
 
