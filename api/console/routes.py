@@ -44,7 +44,7 @@ from api.export_endpoint import ExportEndpoint
 from api.errors import BAD_REQUEST, FORBIDDEN, UNAUTHENTICATED
 from api.threads import run_db
 from engine.services.console_sessions import SESSION_LIFETIME, close_session, csrf_matches, csrf_token, find_session_key, open_session
-from engine.services.keys import find_key
+from engine.services.keys import find_key, needs_touch, touch
 
 log = logging.getLogger("guanxi.console")
 COOKIE = "guanxi_console"
@@ -110,16 +110,24 @@ class Console:
     def _open(self, secret: str) -> str | None:
         with self.gx.system() as session:  # the key names the tenant: no tenant yet
             key = find_key(session, secret)
-            return None if key is None else open_session(session, key)
+            if key is None:
+                return None
+            touch(session, key.id)
+            return open_session(session, key)
 
     def _close(self, token: str) -> None:
         with self.gx.system() as session:
             close_session(session, token)
 
     def _load(self, token: str) -> Principal | None:
+        """The session's principal; records the key's use as /graphql does (at most a write a minute)."""
         with self.gx.system(write=False) as session:
             key = find_session_key(session, token)
-            return None if key is None else principal_for_key(self.gx, session, key)
+            principal = None if key is None else principal_for_key(self.gx, session, key)
+        if principal is not None and needs_touch(key):
+            with self.gx.system() as session:
+                touch(session, key.id)
+        return principal
 
     async def _principal(self, token: str) -> Principal | None:
         return await run_db(self.gx, self._load, token) if token else None

@@ -49,6 +49,8 @@ async def test_sign_in_sets_an_http_only_strict_cookie_holding_no_key_and_the_ap
         assert session.exec(select(AuditEvent).where(AuditEvent.action == "console.sign_in",
                                                      AuditEvent.target_id == str(row.api_key_id))).first() is not None
 
+    with gx.system(write=False) as session:
+        assert find_key(session, key).last_used_at is not None  # "last used" counts console use too
     body = (await console_gql(client, response.json()["csrf"], ME)).json()
     assert body["data"]["me"] == {"tenant": {"slug": tenant}, "role": {"code": "ANALYST"}, "enabledModules": ["rfm"]}
     who = (await client.get("/console/session")).json()
