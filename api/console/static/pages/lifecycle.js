@@ -42,7 +42,7 @@ register({
     'lifecycle.stages': 'Customers per stage', 'lifecycle.stage': 'Stage', 'lifecycle.customers': 'Customers', 'lifecycle.share': 'Share',
     'lifecycle.rules': 'Rules from {gaps} repurchase gaps: at risk after {atRisk}× the expected gap without a purchase, lapsed after {lapsed}×, churned after {churned}×; one-time buyers after {oAtRisk} / {oLapsed} / {oChurned} days.',
     'lifecycle.transitions': 'Stage changes ({window})', 'lifecycle.from': 'From ↓ to →', 'lifecycle.moves': 'changes',
-    'lifecycle.transitions.hint': 'Each cell counts moves from the row’s stage to the column’s (a customer may move more than once); first stages not included.',
+    'lifecycle.transitions.hint': "Each cell counts moves from the row's stage to the column's (a customer may move more than once); first stages not included.",
     'lifecycle.noMoves': 'No stage changes in this window',
     'lifecycle.reasons': 'Churn reasons ({window})', 'lifecycle.reason': 'Reason', 'lifecycle.count': 'Recorded', 'lifecycle.recorded': 'Reasons recorded',
     'lifecycle.side.COMPANY': 'Company side', 'lifecycle.side.CUSTOMER': 'Customer side', 'lifecycle.side': 'Side',
@@ -57,7 +57,7 @@ register({
     'lifecycle.status': 'Status', 'lifecycle.complete': 'Complete', 'lifecycle.open': 'Open',
     'lifecycle.seg.WIN_BACK': 'Win back', 'lifecycle.seg.LET_GO': 'Let go', 'lifecycle.wonBack': '{won} of {all} came back',
     'lifecycle.revenue': 'Revenue since', 'lifecycle.noLists': 'No win-back lists yet',
-    'lifecycle.create': 'Make a win-back list', 'lifecycle.name': 'Name', 'lifecycle.threshold.hint': 'Empty: the setting, else the list’s median value',
+    'lifecycle.create': 'Make a win-back list', 'lifecycle.name': 'Name', 'lifecycle.threshold.hint': "Empty: the setting, else the list's median value",
     'lifecycle.windowDays.hint': 'Empty: the setting (90 days by default)', 'lifecycle.created.ok': 'Win-back list “{name}” made',
   },
 });
