@@ -19,10 +19,11 @@ import loyalty from './loyalty.js';
 import complaints from './complaints.js';
 import satisfaction from './satisfaction.js';
 import campaigns from './campaigns.js';
+import lifecycle from './lifecycle.js';
 import modules from './modules.js';
 import jobs from './jobs.js';
 import keys from './keys.js';
 import data from './data.js';
 import tenants from './tenants.js';
 
-export const PAGES = [overview, customers, customer, rfm, clv, loyalty, complaints, satisfaction, campaigns, modules, jobs, keys, data, tenants];
+export const PAGES = [overview, customers, customer, rfm, clv, loyalty, complaints, satisfaction, campaigns, lifecycle, modules, jobs, keys, data, tenants];
