@@ -11,7 +11,7 @@ import pytest
 from tests.browser.harness import WAIT_MS
 
 ROLES = ["ADMIN", "AGENT", "ANALYST", "VIEWER"]
-EVERY_MODULE_PAGE = {"rfm", "clv", "loyalty", "complaints"}
+EVERY_MODULE_PAGE = {"rfm", "clv", "loyalty", "complaints", "satisfaction", "lifecycle", "campaigns"}
 
 
 def walk(tab) -> dict[str, dict]:
@@ -76,6 +76,6 @@ def test_pages_of_modules_a_tenant_has_not_enabled_do_not_appear(console, make_t
     tab = console()
     tab.sign_in(make_key(tenant, "ADMIN"))
     routes = set(tab.page.get_by_test_id("menu").locator("a").evaluate_all("links => links.map(a => a.dataset.route)"))
-    assert "rfm" in routes and not routes & {"clv", "loyalty", "complaints"}
+    assert "rfm" in routes and not routes & {"clv", "loyalty", "complaints", "satisfaction", "lifecycle", "campaigns"}
     tab.open("clv")  # typed in by hand: the page is not there either
     assert tab.page.get_by_test_id("not-found").is_visible()
