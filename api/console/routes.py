@@ -92,6 +92,10 @@ class Console:
         refused = self.graphql.refused_anonymous(request)  # guesses count against the address's limit
         if refused is not None:
             return refused
+        # JSON only: another site's form or no-cors fetch cannot send it, so it
+        # cannot sign a visitor in with the attacker's key (login CSRF).
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            return error_response("send the key as JSON: Content-Type: application/json", BAD_REQUEST, 415)
         try:
             body = json.loads(await request.body() or b"{}")
         except (ValueError, RecursionError):

@@ -76,6 +76,14 @@ async def test_a_wrong_or_missing_key_is_refused_naming_the_field_and_sets_no_co
     assert error["message"] == message and error["extensions"]["field"] == "key"
 
 
+async def test_sign_in_takes_json_only_so_another_site_cannot_sign_a_visitor_in(client, make_tenant, make_key):
+    key = make_key(make_tenant(), "ADMIN")
+    # What a cross-site form can send: the JSON as text/plain (or form-encoded).
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        response = await client.post("/console/session", content=f'{{"key": "{key}"}}', headers={"Content-Type": content_type})
+        assert response.status_code == 415 and "set-cookie" not in response.headers, content_type
+
+
 async def test_every_console_request_needs_the_session_and_its_csrf_token(client, make_tenant, make_key):
     key = make_key(make_tenant(), "ADMIN")
     assert (await console_gql(client, None, ME)).status_code == 401  # no session at all

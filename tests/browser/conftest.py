@@ -21,8 +21,10 @@ def chromium() -> Iterator:
     yield from launch_chromium()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def console_server(gx) -> Iterator[Server]:
+    # Per module: a server left running (its job runner, its pool) would
+    # keep working on the shared database under the rest of the suite.
     with Server(create_app(gx)) as running:
         running.origin = f"http://127.0.0.1:{running.port}"
         yield running
