@@ -175,7 +175,12 @@ class Interaction(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "external_id", name="uq_interactions_tenant_external_id"),
         sa.Index("ix_interactions_tenant_customer", "tenant_id", "customer_id", "occurred_at"),
-        sa.Index("ix_interactions_tenant_kind_time", "tenant_id", "kind", "occurred_at"),
+        # The period reports (the console's overview, lifecycleOverview) read
+        # every purchase of a period from this index alone: the columns they
+        # sum and group by ride along (a 30-day overview on the 20,000-customer
+        # demo: 74 -> 60 ms; core_0009).
+        sa.Index("ix_interactions_tenant_kind_time", "tenant_id", "kind", "occurred_at", "customer_id", "local_day",
+                 "amount", "store", "channel"),
         # The refunds of a purchase: what a new refund checks (over-refund)
         # and what loyalty's reversal reads. Partial: only refunds have
         # reverses_id, so the index stays a few percent of the table.

@@ -6,7 +6,8 @@ Every figure is a set-based aggregate over indexed rows, a fixed number of
 statements per period whatever its length (never a loop over interactions):
 
 * purchases by the tenant-local day stored with each interaction
-  (``interactions.local_day``), walked through ``ix_interactions_tenant_kind_time``;
+  (``interactions.local_day``), read from ``ix_interactions_tenant_kind_time`` alone
+  (it carries the columns summed and grouped by: core_0009);
 * the distinct buyers, then one primary-key look-up each for their first
   purchase ever (``customers.first_purchase_at``): the first-time buyers;
 * refunds by local day (joined to the purchase they reverse only to find

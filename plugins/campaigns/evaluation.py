@@ -104,18 +104,24 @@ def _participation(ctx: TenantContext, campaign_id: int) -> Participation:
 
 
 def _groups(ctx: TenantContext, campaign: Campaign, start: datetime, end: datetime) -> dict[bool, Group]:
+    # Each member left-joined to its own purchases in the window (an index
+    # look-up per member), summed per member, then per group. Written so that
+    # no plan can re-run a join per member: with a new tenant's statistics
+    # (one row estimated for thousands), PostgreSQL nested a member-by-member
+    # re-aggregation of the whole window here and ran past its timeout.
     m, i = CampaignMember.__table__, Interaction.__table__
-    eligible = (m.c.tenant_id == ctx.tenant_id, m.c.campaign_id == campaign.id, m.c.excluded.is_(None))
-    spent = (sa.select(i.c.customer_id, sa.func.sum(i.c.amount).label("revenue"))
-             .join(m, sa.and_(m.c.customer_id == i.c.customer_id, *eligible))
-             .where(i.c.tenant_id == ctx.tenant_id, i.c.kind == "PURCHASE", i.c.occurred_at >= start, i.c.occurred_at < end)
-             .group_by(i.c.customer_id).subquery())
-    revenue = sa.cast(sa.func.coalesce(spent.c.revenue, 0), sa.Float)
+    bought = sa.and_(i.c.tenant_id == m.c.tenant_id, i.c.customer_id == m.c.customer_id, i.c.kind == "PURCHASE",
+                     i.c.occurred_at >= start, i.c.occurred_at < end)
+    per_member = (sa.select(m.c.holdout, sa.func.count(i.c.id).label("purchases"),
+                            sa.cast(sa.func.coalesce(sa.func.sum(i.c.amount), 0), sa.Float).label("revenue"))
+                  .select_from(m.outerjoin(i, bought))
+                  .where(m.c.tenant_id == ctx.tenant_id, m.c.campaign_id == campaign.id, m.c.excluded.is_(None))
+                  .group_by(m.c.customer_id, m.c.holdout).subquery())
+    converted = sa.func.sum(sa.case((per_member.c.purchases > 0, 1), else_=0))
     rows = ctx.session.execute(
-        sa.select(m.c.holdout, sa.func.count(), sa.func.count(spent.c.customer_id), sa.func.sum(revenue),
-                  sa.func.sum(revenue * revenue))
-        .select_from(m.outerjoin(spent, spent.c.customer_id == m.c.customer_id))
-        .where(*eligible).group_by(m.c.holdout)).all()
+        sa.select(per_member.c.holdout, sa.func.count(), converted, sa.func.sum(per_member.c.revenue),
+                  sa.func.sum(per_member.c.revenue * per_member.c.revenue))
+        .group_by(per_member.c.holdout)).all()
     return {bool(h): Group(int(n), int(c), float(r or 0), float(q or 0)) for h, n, c, r, q in rows}
 
 
