@@ -13,10 +13,3 @@ from engine.testing import unique_slug
 
 __all__ = ["unique_slug"]
 
-
-def pytest_collection_modifyitems(config, items):
-    """The browser tests run last: their demo tenant (a bulk load and a fresh
-    ANALYZE of the shared database) made a later PostgreSQL test's plan run
-    past its statement timeout (tests/plugins/campaigns/
-    test_campaigns_evaluation.py, only after them; cause not yet found)."""
-    items.sort(key=lambda item: "/tests/browser/" in str(item.path).replace("\\", "/"))
