@@ -74,6 +74,7 @@ def guanxi_customer_fields():
 
 @hookimpl
 def guanxi_graphql():
-    from guanxi_birthdays.schema import BirthdaysMutation, BirthdaysQuery
+    from guanxi_birthdays.schema import BirthdaysMutation, BirthdaysQuery, greeting_batch
 
-    return {"query": [BirthdaysQuery], "mutation": [BirthdaysMutation]}
+    return {"query": [BirthdaysQuery], "mutation": [BirthdaysMutation],
+            "customer_batches": {"birthdayGreeting": greeting_batch}}  # keyed by the GraphQL field name

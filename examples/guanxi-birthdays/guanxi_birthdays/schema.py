@@ -2,7 +2,9 @@
 
 - ``Customer.birthdayNext``: the coming birthday, in the tenant's time zone.
 - ``Customer.birthdayGreeting``: the greeting for the latest birthday greeted,
-  through a per-request DataLoader (one statement for a page of customers).
+  declared in ``customer_batches``: a page of customers reads it in the
+  page's own transaction (one statement), and any other way in goes through
+  a per-request DataLoader.
 - ``birthdaysUpcoming(days)``: who has a birthday soon, and their greeting
   (a Relay connection like every list of the API).
 - ``markBirthdayGreetingSent(input)``: staff sent it; bad input comes back
@@ -96,6 +98,15 @@ def _greeting(row: BirthdayGreeting | None) -> Optional[BirthdayGreetingType]:
     return None if row is None else BirthdayGreetingType(row=row)
 
 
+def greeting_batch(ctx):
+    """Customer.birthdayGreeting for many customers at once: (loader key, batch).
+
+    Declared in the contribution's ``customer_batches``, so a page of customers
+    answers the field without an awaitable per customer (about 50 µs each)."""
+    return ("birthdays", "latest_greeting"), lambda session, ids: {
+        customer_id: _greeting(row) for customer_id, row in service.latest_greetings(session, ids).items()}
+
+
 @strawberry.type(description="The birthdays module's Customer fields.")
 class BirthdayCustomerFields:
     @strawberry.field(description="The customer's coming birthday (today counts), in the tenant's time zone; null without a birthday.")
@@ -105,9 +116,8 @@ class BirthdayCustomerFields:
         return service.next_birthday(self.birthday, service.local_today(info.context.principal.tenant.timezone))
 
     @strawberry.field(description="The greeting for the customer's latest birthday greeted; null before the first.")
-    async def birthday_greeting(self, info: strawberry.Info) -> Optional[BirthdayGreetingType]:
-        loader = info.context.loader(("birthdays", "latest_greeting"), service.latest_greetings)
-        return _greeting(await loader.load(self.id))
+    def birthday_greeting(self, info: strawberry.Info) -> Optional[BirthdayGreetingType]:
+        return info.context.customer_value(greeting_batch, self.id)
 
 
 @strawberry.type(name="BirthdayUpcoming", description="A customer whose birthday is near.")
