@@ -312,8 +312,10 @@ class SatisfactionCustomerSummary:
 
 
 def latest_of(session, tenant_id: int, ids: list[int]) -> dict[int, SatisfactionCustomerSummary]:
-    rows = session.execute(select(SatisfactionLatest).where(
-        SatisfactionLatest.tenant_id == tenant_id, SatisfactionLatest.customer_id.in_(ids))).scalars()
+    # Plain rows (attribute access like the model's): a page's worth without ORM identity-map work.
+    t = SatisfactionLatest.__table__
+    rows = session.execute(select(t.c.customer_id, t.c.score, t.c.nps, t.c.answered_at, t.c.nps_class).where(
+        t.c.tenant_id == tenant_id, t.c.customer_id.in_(ids)))
     return {row.customer_id: SatisfactionCustomerSummary(
         latest_score=row.score, latest_nps=row.nps, answered_at=row.answered_at,
         nps_class=SatisfactionNpsClass[row.nps_class] if row.nps_class else None) for row in rows}
