@@ -7,17 +7,24 @@
 // store (the other stores' index and NPS side by side). Below, every survey
 // with its status and responses.
 //
+// Below that, what the roles the API allows may write: admins define index
+// models, create surveys from them and archive surveys; agents invite
+// customers to the survey shown (the links shown once) and record an answer
+// taken by phone or in store. The wave is a job (the Jobs page).
+//
 // Routes: #/satisfaction, #/satisfaction/<survey code>, #/satisfaction/<code>/<store>.
-// Two requests: the surveys, then the chosen survey's analytics in one query.
+// Two requests: the surveys and index models, then the chosen survey's
+// questions and analytics in one query. The models' indicators, a customer
+// code's id and every write are asked for when needed.
 import { register, t, getLang } from '../i18n.js';
-import { h, card, stat, table } from '../ui.js';
-import { number, percent, date } from '../format.js';
-import { chart } from '../charts.js';
+import { h, card, stat, table, clear, field, showErrors } from '../ui.js';
+import { number, percent, date, dateTime } from '../format.js';
+import { chart, disposeAll } from '../charts.js';
 
 register({
   zh: {
     'satisfaction.title': '满意度',
-    'satisfaction.none': '还没有满意度调查问卷。管理员可以通过 API 或命令行（guanxi satisfaction create-survey）创建问卷。',
+    'satisfaction.none': '还没有满意度调查问卷。管理员可以在本页、通过 API 或命令行（guanxi satisfaction create-survey）创建问卷。',
     'satisfaction.unknown': '没有这个问卷：{code}',
     'satisfaction.survey': '问卷', 'satisfaction.store': '门店', 'satisfaction.allStores': '全部门店',
     'satisfaction.noStore': '（无门店）',
@@ -43,10 +50,53 @@ register({
     'satisfaction.surveyTitle': '标题', 'satisfaction.model': '指数模型', 'satisfaction.status': '状态',
     'satisfaction.status.ACTIVE': '进行中', 'satisfaction.status.ARCHIVED': '已归档', 'satisfaction.created': '创建日期',
     'satisfaction.sent': '已发邀请', 'satisfaction.responseRate': '回复率', 'satisfaction.current': '当前',
+    'satisfaction.none.admin': '还没有满意度调查问卷：在下方从指数模型新建一个。',
+    'satisfaction.done': '完成', 'satisfaction.actions': '操作', 'satisfaction.cancel': '取消',
+    'satisfaction.archive': '归档', 'satisfaction.archive.confirm': '归档 {code}？之后不再发出新邀请（已发出的链接到期前仍可作答）。',
+    'satisfaction.archived': '已归档问卷 {code}。',
+    'satisfaction.models': '指数模型', 'satisfaction.models.hint': '模板随 Guanxi 提供；问卷创建时复制所用模型，之后修改模型不会改变已收回答的含义。',
+    'satisfaction.model.template': '模板', 'satisfaction.model.own': '本租户', 'satisfaction.model.kind': '来源',
+    'satisfaction.model.dimensions': '维度与指标',
+    'satisfaction.model.create': '新建指数模型', 'satisfaction.model.code': '代码（大写字母与下划线）',
+    'satisfaction.model.zh': '中文名称', 'satisfaction.model.en': '英文名称',
+    'satisfaction.model.dimensionsJson': '维度（JSON）：[{code, zh, en, indicators: [{code, zh, en}]}]',
+    'satisfaction.model.created': '已新建指数模型 {code}。', 'satisfaction.badJson': '不是有效的 JSON：{why}',
+    'satisfaction.create': '新建问卷', 'satisfaction.create.submit': '创建问卷', 'satisfaction.titleZh': '中文标题', 'satisfaction.titleEn': '英文标题',
+    'satisfaction.standard': '使用该模型的标准问卷（每项指标一题，加总体满意度、再购意愿、是否推荐、NPS 和留言）',
+    'satisfaction.created.ok': '已创建问卷 {code}（{n} 道题）。',
+    'satisfaction.questions': '题目', 'satisfaction.question': '第 {n} 题', 'satisfaction.q.code': '题目代码',
+    'satisfaction.q.kind': '题型', 'satisfaction.q.target': '测量', 'satisfaction.q.dimension': '维度', 'satisfaction.q.indicator': '指标',
+    'satisfaction.q.zh': '题目（中文）', 'satisfaction.q.en': '题目（英文）', 'satisfaction.q.required': '必答',
+    'satisfaction.q.options': '选项：每行一个「代码 | 中文 | English」', 'satisfaction.q.multiple': '可多选',
+    'satisfaction.q.add': '添加题目', 'satisfaction.q.remove': '删除', 'satisfaction.q.up': '上移',
+    'satisfaction.kind.SCALE': '量表 1–5', 'satisfaction.kind.NPS': 'NPS 0–10', 'satisfaction.kind.RECOMMEND': '是否推荐',
+    'satisfaction.kind.CHOICE': '选择题', 'satisfaction.kind.TEXT': '文字',
+    'satisfaction.targetOf.INDICATOR': '指标', 'satisfaction.targetOf.OVERALL': '总体满意度', 'satisfaction.targetOf.REPURCHASE': '再购意愿',
+    'satisfaction.invite': '邀请客户作答：{code}', 'satisfaction.invite.customers': '客户代码或客户 ID（空格、逗号或换行分隔）',
+    'satisfaction.invite.source': '原因', 'satisfaction.invite.source.CAMPAIGN': '营销活动（不受免打扰期限制）',
+    'satisfaction.invite.source.WAVE': '定期调查（免打扰期内邀请过的客户跳过）', 'satisfaction.invite.ref': '参考（如活动代码，可留空）',
+    'satisfaction.invite.submit': '发送邀请', 'satisfaction.invite.hint': '每位客户通过其同意接收的第一个渠道收到链接；没有同意任何渠道的客户跳过。',
+    'satisfaction.invite.result': '已邀请 {invited} 位 · 跳过：未同意任何渠道 {consent} · 免打扰期内 {quiet} · 非本租户客户 {unknown}',
+    'satisfaction.invite.links': '作答链接只显示这一次（系统只保存其哈希），离开本页后无法再查看。请现在复制并发送：',
+    'satisfaction.invite.customer': '客户', 'satisfaction.invite.channel': '渠道', 'satisfaction.invite.expires': '有效期至',
+    'satisfaction.invite.link': '链接', 'satisfaction.invite.none': '请至少填写一位客户。',
+    'satisfaction.invite.archived': '问卷 {code} 已归档，不再发出邀请。',
+    'satisfaction.notFound': '找不到这些客户代码：{codes}',
+    'satisfaction.record': '录入回答（电话、门店）：{code}', 'satisfaction.record.customer': '客户代码或客户 ID',
+    'satisfaction.record.channel': '方式', 'satisfaction.record.store': '门店（可留空）', 'satisfaction.record.submit': '保存回答',
+    'satisfaction.record.hint': '未作答的题目留空。低分会按设置转入投诉跟进。', 'satisfaction.record.ok': '已保存 {customer} 的回答。',
+    'satisfaction.channel.PHONE': '电话', 'satisfaction.channel.STORE': '门店', 'satisfaction.channel.WECHAT': '微信',
+    'satisfaction.channel.APP': 'App', 'satisfaction.channel.OTHER': '其他', 'satisfaction.unanswered': '（未作答）',
+    'satisfaction.scale.5': '5 非常满意', 'satisfaction.scale.4': '4 满意', 'satisfaction.scale.3': '3 一般',
+    'satisfaction.scale.2': '2 不满意', 'satisfaction.scale.1': '1 非常不满',
+    'satisfaction.repurchase.5': '5 一定会', 'satisfaction.repurchase.4': '4 可能会', 'satisfaction.repurchase.3': '3 说不准',
+    'satisfaction.repurchase.2': '2 可能不会', 'satisfaction.repurchase.1': '1 一定不会',
+    'satisfaction.recommend.YES': '会', 'satisfaction.recommend.NO': '不会', 'satisfaction.recommend.DONT_KNOW': '不知道',
+    'satisfaction.waveJob': '定期调查批次（guanxi satisfaction wave）是定时任务 satisfaction.wave：在“定时任务”页查看、调整计划或立即运行。',
   },
   en: {
     'satisfaction.title': 'Satisfaction',
-    'satisfaction.none': 'No satisfaction surveys yet. Admins create one through the API or the CLI (guanxi satisfaction create-survey).',
+    'satisfaction.none': 'No satisfaction surveys yet. Admins create one on this page, through the API or with the CLI (guanxi satisfaction create-survey).',
     'satisfaction.unknown': 'No such survey: {code}',
     'satisfaction.survey': 'Survey', 'satisfaction.store': 'Store', 'satisfaction.allStores': 'All stores',
     'satisfaction.noStore': '(no store)',
@@ -72,16 +122,66 @@ register({
     'satisfaction.surveyTitle': 'Title', 'satisfaction.model': 'Index model', 'satisfaction.status': 'Status',
     'satisfaction.status.ACTIVE': 'Active', 'satisfaction.status.ARCHIVED': 'Archived', 'satisfaction.created': 'Created',
     'satisfaction.sent': 'Invitations sent', 'satisfaction.responseRate': 'Response rate', 'satisfaction.current': 'shown',
+    'satisfaction.none.admin': 'No satisfaction surveys yet: create one from an index model below.',
+    'satisfaction.done': 'Done', 'satisfaction.actions': 'Actions', 'satisfaction.cancel': 'Cancel',
+    'satisfaction.archive': 'Archive', 'satisfaction.archive.confirm': 'Archive {code}? It sends no new invitations (links already sent can be answered until they expire).',
+    'satisfaction.archived': 'Survey {code} archived.',
+    'satisfaction.models': 'Index models', 'satisfaction.models.hint': 'Templates ship with Guanxi; a survey copies its model when created, so changing a model later never changes what stored answers mean.',
+    'satisfaction.model.template': 'Template', 'satisfaction.model.own': 'This tenant', 'satisfaction.model.kind': 'Source',
+    'satisfaction.model.dimensions': 'Dimensions and indicators',
+    'satisfaction.model.create': 'New index model', 'satisfaction.model.code': 'Code (UPPER_SNAKE_CASE)',
+    'satisfaction.model.zh': 'Chinese name', 'satisfaction.model.en': 'English name',
+    'satisfaction.model.dimensionsJson': 'Dimensions (JSON): [{code, zh, en, indicators: [{code, zh, en}]}]',
+    'satisfaction.model.created': 'Index model {code} created.', 'satisfaction.badJson': 'Not valid JSON: {why}',
+    'satisfaction.create': 'New survey', 'satisfaction.create.submit': 'Create survey', 'satisfaction.titleZh': 'Title in Chinese', 'satisfaction.titleEn': 'Title in English',
+    'satisfaction.standard': "The model's standard questionnaire (one question per indicator, then overall satisfaction, repurchase, recommend, NPS and a comment)",
+    'satisfaction.created.ok': 'Survey {code} created ({n} questions).',
+    'satisfaction.questions': 'Questions', 'satisfaction.question': 'Question {n}', 'satisfaction.q.code': 'Question code',
+    'satisfaction.q.kind': 'Kind', 'satisfaction.q.target': 'Measures', 'satisfaction.q.dimension': 'Dimension', 'satisfaction.q.indicator': 'Indicator',
+    'satisfaction.q.zh': 'Question (Chinese)', 'satisfaction.q.en': 'Question (English)', 'satisfaction.q.required': 'Required',
+    'satisfaction.q.options': 'Options: one per line, "CODE | 中文 | English"', 'satisfaction.q.multiple': 'Several may be chosen',
+    'satisfaction.q.add': 'Add a question', 'satisfaction.q.remove': 'Remove', 'satisfaction.q.up': 'Move up',
+    'satisfaction.kind.SCALE': 'Scale 1–5', 'satisfaction.kind.NPS': 'NPS 0–10', 'satisfaction.kind.RECOMMEND': 'Would recommend',
+    'satisfaction.kind.CHOICE': 'Choice', 'satisfaction.kind.TEXT': 'Text',
+    'satisfaction.targetOf.INDICATOR': 'An indicator', 'satisfaction.targetOf.OVERALL': 'Overall satisfaction', 'satisfaction.targetOf.REPURCHASE': 'Repurchase intention',
+    'satisfaction.invite': 'Invite customers: {code}', 'satisfaction.invite.customers': 'Customer codes or ids (separated by spaces, commas or lines)',
+    'satisfaction.invite.source': 'Why', 'satisfaction.invite.source.CAMPAIGN': 'A campaign (no quiet period)',
+    'satisfaction.invite.source.WAVE': 'A wave (customers invited within the quiet period are skipped)', 'satisfaction.invite.ref': 'Reference (e.g. the campaign code; optional)',
+    'satisfaction.invite.submit': 'Send invitations', 'satisfaction.invite.hint': 'Each customer gets the link on the first channel they consented to; a customer with no consented channel is skipped.',
+    'satisfaction.invite.result': 'Invited {invited} · skipped: no consent {consent} · quiet period {quiet} · not a customer here {unknown}',
+    'satisfaction.invite.links': 'The answer links are shown this once (only their hash is stored): they cannot be seen again after you leave this page. Copy and send them now:',
+    'satisfaction.invite.customer': 'Customer', 'satisfaction.invite.channel': 'Channel', 'satisfaction.invite.expires': 'Expires',
+    'satisfaction.invite.link': 'Link', 'satisfaction.invite.none': 'Enter at least one customer.',
+    'satisfaction.invite.archived': 'Survey {code} is archived: it sends no invitations.',
+    'satisfaction.notFound': 'No customer with these codes: {codes}',
+    'satisfaction.record': 'Record an answer (phone, store): {code}', 'satisfaction.record.customer': 'Customer code or id',
+    'satisfaction.record.channel': 'How', 'satisfaction.record.store': 'Store (optional)', 'satisfaction.record.submit': 'Save answer',
+    'satisfaction.record.hint': 'Leave unanswered questions empty. A low answer loops back into complaints as the settings say.', 'satisfaction.record.ok': 'Answer of {customer} saved.',
+    'satisfaction.channel.PHONE': 'Phone', 'satisfaction.channel.STORE': 'In store', 'satisfaction.channel.WECHAT': 'WeChat',
+    'satisfaction.channel.APP': 'App', 'satisfaction.channel.OTHER': 'Other', 'satisfaction.unanswered': '(not answered)',
+    'satisfaction.scale.5': '5 Very satisfied', 'satisfaction.scale.4': '4 Satisfied', 'satisfaction.scale.3': '3 Neutral',
+    'satisfaction.scale.2': '2 Dissatisfied', 'satisfaction.scale.1': '1 Very dissatisfied',
+    'satisfaction.repurchase.5': '5 Definitely will', 'satisfaction.repurchase.4': '4 Probably will', 'satisfaction.repurchase.3': '3 Not sure',
+    'satisfaction.repurchase.2': '2 Probably not', 'satisfaction.repurchase.1': '1 Definitely not',
+    'satisfaction.recommend.YES': 'Yes', 'satisfaction.recommend.NO': 'No', 'satisfaction.recommend.DONT_KNOW': "Don't know",
+    'satisfaction.waveJob': 'The periodic wave (guanxi satisfaction wave) is the job satisfaction.wave: see it, change its schedule or run it now on the Jobs page.',
   },
 });
 
 const SURVEYS = `query SatisfactionSurveys {
   satisfactionSurveys { code titleZh titleEn status createdAt responseCount
     indexModel { code zh en } invitations { sent answered expired responseRate } }
+  satisfactionIndexModels { code zh en template dimensions { code zh en } }
 }`;
+// The models' indicators cost (lists in lists) more than a viewer's query
+// budget allows beside the rest: asked for when shown or needed (new survey).
+const MODEL_INDICATORS = `query SatisfactionIndexModelIndicators {
+  satisfactionIndexModels { code zh en template dimensions { code zh en indicators { code zh en } } } }`;
 
 const FIGURE = 'count mean ciLow ciHigh satisfied satisfiedCiLow satisfiedCiHigh';
 const ANALYTICS = `query SatisfactionPage($survey: String!, $where: SatisfactionAnalyticsWhere, $lang: Lang!) {
+  questionnaire: satisfactionSurvey(code: $survey) {
+    questions { code kind target dimension indicator zh en required multiple options { code zh en } } }
   satisfactionIndex(survey: $survey, where: $where) {
     ciLevel satisfiedFrom weights { dimension { code } weight }
     total { responses index { ${FIGURE} }
@@ -330,81 +430,537 @@ function storeTable(slices, code, store, level) {
   ], slices, { testid: 'satisfaction-stores' });
 }
 
-function surveyTable(surveys, current) {
+function surveyTable(surveys, current, actions) {
   return h('table.data', { 'data-testid': 'satisfaction-surveys' },
     h('thead', {}, h('tr', {}, [
       t('satisfaction.code'), t('satisfaction.surveyTitle'), t('satisfaction.model'), t('satisfaction.status'),
       t('satisfaction.responses'), t('satisfaction.sent'), t('satisfaction.responseRate'), t('satisfaction.created'),
-    ].map((label, i) => h(i >= 4 && i <= 6 ? 'th.num' : 'th', {}, label)))),
+    ].map((label, i) => h(i >= 4 && i <= 6 ? 'th.num' : 'th', {}, label)), actions ? h('th', {}, t('satisfaction.actions')) : null)),
     h('tbody', {}, surveys.map((s) => h('tr', { 'data-survey': s.code },
       h('td', {}, h('a', { href: hashOf(s.code) }, s.code), s.code === current ? h('span.hint', {}, ` · ${t('satisfaction.current')}`) : null),
       h('td', {}, title(s)),
       h('td', {}, modelName(s.indexModel)),
       h('td', {}, h(`span.badge${s.status === 'ACTIVE' ? '.good' : ''}`, { 'data-status': s.status }, t(`satisfaction.status.${s.status}`))),
       h('td.num', { 'data-testid': 'survey-responses' }, number(s.responseCount)),
-      h('td.num', {}, number(s.invitations.sent)),
+      h('td.num', { 'data-testid': 'survey-sent' }, number(s.invitations.sent)),
       h('td.num', {}, percent(s.invitations.responseRate)),
-      h('td', {}, date(s.createdAt))))));
+      h('td', {}, date(s.createdAt)),
+      actions ? h('td', {}, actions(s)) : null))));
+}
+
+// -- writing: index models, new surveys, archive, invitations, answers by agents --------
+// Each form sends one mutation; the API's errors go next to the field they name
+// (payload errors[].field, e.g. questions[3].indicator, answers.OVERALL); on
+// success the result is shown and the page is drawn again from the API.
+
+const ERRORS = 'errors { field message code }';
+const CREATE_MODEL = `mutation CreateSatisfactionIndexModel($input: CreateSatisfactionIndexModelInput!) {
+  createSatisfactionIndexModel(input: $input) { indexModel { code } ${ERRORS} } }`;
+const CREATE_SURVEY = `mutation CreateSatisfactionSurvey($input: CreateSatisfactionSurveyInput!) {
+  createSatisfactionSurvey(input: $input) { survey { code questions { code } } ${ERRORS} } }`;
+const ARCHIVE = `mutation ArchiveSatisfactionSurvey($code: String!) {
+  archiveSatisfactionSurvey(input: {code: $code}) { survey { code status } ${ERRORS} } }`;
+const INVITE = `mutation InviteToSatisfactionSurvey($input: InviteToSatisfactionSurveyInput!) {
+  inviteToSatisfactionSurvey(input: $input) { invitations { invitationId customerId channel expiresAt path }
+    skippedNoConsent skippedQuiet skippedUnknown ${ERRORS} } }`;
+const RECORD = `mutation RecordSatisfactionAnswer($input: RecordSatisfactionAnswerInput!) {
+  recordSatisfactionAnswer(input: $input) { response { id } ${ERRORS} } }`;
+const FIND_CUSTOMERS = `query SatisfactionCustomersByCode($codes: [String!]!) {
+  customers(first: 100, where: {code: {in: $codes}}) { edges { node { id code name } } } }`;
+
+const KINDS = ['SCALE', 'NPS', 'RECOMMEND', 'CHOICE', 'TEXT'];
+const TARGETS = ['INDICATOR', 'OVERALL', 'REPURCHASE'];
+const AGENT_CHANNELS = ['PHONE', 'STORE', 'WECHAT', 'APP', 'OTHER'];
+const INVITE_SOURCES = ['CAMPAIGN', 'WAVE'];
+
+// A form's submit: one at a time; a failed request shows at the form's top, nothing is kept.
+const onSubmit = (work) => async (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const button = form.querySelector('button[type=submit]');
+  button.disabled = true;
+  try {
+    await work();
+  } catch (error) {
+    showErrors(form, [{ field: null, message: String(error.message || error) }]);
+  } finally {
+    button.disabled = false;
+  }
+};
+
+const text = (node) => node.value.trim();
+const options = (values, label, selected) => values.map((v) => h('option', { value: v, selected: v === selected }, label(v)));
+
+// A customer's global id ("Customer:<pk>" in url-safe base64) as typed, else null: then it is a code.
+function customerIdOf(token) {
+  try {
+    const raw = atob(token.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (token.length % 4)) % 4));
+    return /^Customer:\d+$/.test(raw) ? token : null;
+  } catch {
+    return null;
+  }
+}
+
+// Customer codes and ids as typed -> {ids, labels (id -> what to show), missing codes}.
+async function resolveCustomers(ctx, tokens) {
+  const ids = [];
+  const labels = new Map();
+  const codes = [];
+  for (const token of tokens) {
+    const id = customerIdOf(token);
+    if (id) { ids.push(id); labels.set(id, token); } else codes.push(token);
+  }
+  const found = new Map();
+  for (let start = 0; start < codes.length; start += 100) {  // customers(first:) takes at most 100
+    const { customers } = await ctx.gql(FIND_CUSTOMERS, { codes: codes.slice(start, start + 100) });
+    for (const { node } of customers.edges) found.set(node.code, node);
+  }
+  for (const code of codes) {
+    const node = found.get(code);
+    if (node) { ids.push(node.id); labels.set(node.id, node.name ? `${node.name} (${code})` : code); }
+  }
+  return { ids, labels, missing: codes.filter((c) => !found.has(c)) };
+}
+
+function splitTokens(value) {
+  return [...new Set(value.split(/[\s,，;；]+/).filter(Boolean))];
+}
+
+// The model's standard questionnaire, as the API builds it when `questions` is
+// omitted (plugins/satisfaction/templates.py template_questions): the start of
+// a questionnaire of one's own.
+function standardQuestions(model) {
+  const questions = model.dimensions.flatMap((d) => d.indicators.map((i) => ({
+    code: `${d.code}__${i.code}`, kind: 'SCALE', target: 'INDICATOR', dimension: d.code, indicator: i.code,
+    zh: `您对${d.zh}的「${i.zh}」是否满意？`, en: `How satisfied are you with ${d.en.toLowerCase()}: ${i.en.toLowerCase()}?`, required: false,
+  })));
+  return questions.concat([
+    { code: 'OVERALL', kind: 'SCALE', target: 'OVERALL', zh: '总体而言，您是否满意？', en: 'Overall, how satisfied are you?', required: true },
+    { code: 'REPURCHASE', kind: 'SCALE', target: 'REPURCHASE', zh: '您是否会再次购买？', en: 'Will you buy from us again?', required: false },
+    { code: 'RECOMMEND', kind: 'RECOMMEND', zh: '您会向亲友推荐我们吗？', en: 'Would you recommend us to friends and family?', required: false },
+    { code: 'NPS', kind: 'NPS', zh: '您有多大可能向朋友推荐我们？（0–10）', en: 'How likely are you to recommend us to a friend? (0–10)', required: false },
+    { code: 'COMMENT', kind: 'TEXT', zh: '还有什么想对我们说的？', en: 'Anything else you would like to tell us?', required: false },
+  ]);
+}
+
+// One question of the editor: its inputs, each in a field named as the API
+// names its errors (questions[<n>].<key>); renumbered when rows move.
+function questionRow(question, model, editor) {
+  const fields = {};
+  const code = h('input', { value: question.code || '', maxlength: 32, 'data-testid': 'q-code' });
+  const kind = h('select', { 'data-testid': 'q-kind' }, options(KINDS, (k) => t(`satisfaction.kind.${k}`), question.kind || 'SCALE'));
+  const target = h('select', { 'data-testid': 'q-target' }, options(TARGETS, (k) => t(`satisfaction.targetOf.${k}`), question.target || 'INDICATOR'));
+  const dimension = h('select', { 'data-testid': 'q-dimension' }, model.dimensions.map((d) =>
+    h('option', { value: d.code, selected: d.code === question.dimension }, `${modelName(d)} (${d.code})`)));
+  const indicator = h('select', { 'data-testid': 'q-indicator' });
+  const fillIndicators = (chosen) => {
+    const dim = model.dimensions.find((d) => d.code === dimension.value) || { indicators: [] };
+    clear(indicator, dim.indicators.map((i) => h('option', { value: i.code, selected: i.code === chosen }, `${modelName(i)} (${i.code})`)));
+  };
+  dimension.addEventListener('change', () => fillIndicators(null));
+  fillIndicators(question.indicator);
+  const zh = h('input', { value: question.zh || '', maxlength: 500, 'data-testid': 'q-zh' });
+  const en = h('input', { value: question.en || '', maxlength: 500, 'data-testid': 'q-en' });
+  const required = h('input', { type: 'checkbox', checked: Boolean(question.required), 'data-testid': 'q-required' });
+  const choices = h('textarea', { rows: 3, 'data-testid': 'q-options' },
+    (question.options || []).map((o) => `${o.code} | ${o.zh} | ${o.en}`).join('\n'));
+  const multiple = h('input', { type: 'checkbox', checked: Boolean(question.multiple), 'data-testid': 'q-multiple' });
+
+  const put = (key, label, input) => { fields[key] = field(label, input, key); return fields[key]; };
+  const heading = h('div.sat-q-head', {}, h('b', {}),
+    h('button.link', { type: 'button', 'data-testid': 'q-up', onclick: () => editor.move(row, -1) }, t('satisfaction.q.up')),
+    h('button.link', { type: 'button', 'data-testid': 'q-remove', onclick: () => editor.remove(row) }, t('satisfaction.q.remove')));
+  const node = h('fieldset.sat-question', { 'data-testid': 'survey-question' }, heading,
+    h('div.row', {}, put('code', t('satisfaction.q.code'), code), put('kind', t('satisfaction.q.kind'), kind),
+      put('target', t('satisfaction.q.target'), target), put('dimension', t('satisfaction.q.dimension'), dimension),
+      put('indicator', t('satisfaction.q.indicator'), indicator)),
+    h('div.row', {}, put('zh', t('satisfaction.q.zh'), zh), put('en', t('satisfaction.q.en'), en)),
+    put('options', t('satisfaction.q.options'), choices),
+    h('div.checks', {}, h('label.inline', {}, required, ' ', t('satisfaction.q.required')),
+      h('label.inline', { 'data-choice': true }, multiple, ' ', t('satisfaction.q.multiple'))));
+
+  const showFor = () => {  // only the inputs the kind takes
+    const scale = kind.value === 'SCALE';
+    const indicatorQuestion = scale && target.value === 'INDICATOR';
+    fields.target.hidden = !scale;
+    fields.dimension.hidden = !indicatorQuestion;
+    fields.indicator.hidden = !indicatorQuestion;
+    fields.options.hidden = kind.value !== 'CHOICE';
+    node.querySelector('[data-choice]').hidden = kind.value !== 'CHOICE';
+  };
+  kind.addEventListener('change', showFor);
+  target.addEventListener('change', showFor);
+  showFor();
+
+  const row = {
+    node,
+    number(index) {
+      heading.querySelector('b').textContent = t('satisfaction.question', { n: index + 1 });
+      node.dataset.index = String(index);
+      for (const [key, slot] of Object.entries(fields)) slot.dataset.field = `questions[${index}].${key}`;
+    },
+    read() {  // the question as the API takes it
+      const q = { code: text(code), kind: kind.value, zh: text(zh), en: text(en), required: required.checked };
+      if (kind.value === 'SCALE') {
+        q.target = target.value;
+        if (target.value === 'INDICATOR') Object.assign(q, { dimension: dimension.value, indicator: indicator.value });
+      }
+      if (kind.value === 'CHOICE') {
+        q.options = choices.value.split('\n').map((line) => line.trim()).filter(Boolean).map((line) => {
+          const [c = '', z = '', e = ''] = line.split('|').map((part) => part.trim());
+          return { code: c, zh: z, en: e };
+        });
+        q.multiple = multiple.checked;
+      }
+      return q;
+    },
+  };
+  return row;
+}
+
+function questionEditor() {
+  const list = h('div.sat-questions', { 'data-testid': 'survey-questions' });
+  let rows = [];
+  let model = null;
+  const draw = () => { rows.forEach((r, i) => r.number(i)); clear(list, rows.map((r) => r.node)); };
+  const editor = {
+    node: h('div', {}, list, h('button.secondary', { type: 'button', 'data-testid': 'q-add', onclick: () => {
+      rows.push(questionRow({ kind: 'SCALE', target: 'OVERALL' }, model, editor));
+      draw();
+    } }, t('satisfaction.q.add'))),
+    fill(newModel) { model = newModel; rows = standardQuestions(model).map((q) => questionRow(q, model, editor)); draw(); },
+    remove(row) { rows = rows.filter((r) => r !== row); draw(); },
+    move(row, by) {
+      const at = rows.indexOf(row);
+      if (at + by < 0) return;
+      rows.splice(at, 1);
+      rows.splice(at + by, 0, row);
+      draw();
+    },
+    read: () => rows.map((r) => r.read()),
+  };
+  return editor;
+}
+
+function createSurveyForm(ctx, models, withIndicators, done) {
+  const code = h('input', { name: 'code', maxlength: 32, required: true, 'data-testid': 'survey-code' });
+  const titleZh = h('input', { name: 'titleZh', maxlength: 200, 'data-testid': 'survey-title-zh' });
+  const titleEn = h('input', { name: 'titleEn', maxlength: 200, 'data-testid': 'survey-title-en' });
+  const model = h('select', { 'data-testid': 'survey-model' }, models.map((m) => h('option', { value: m.code }, `${modelName(m)} (${m.code})`)));
+  const standard = h('input', { type: 'checkbox', checked: true, 'data-testid': 'survey-standard' });
+  const editor = questionEditor();
+  const custom = h('div.sat-custom', { hidden: true }, editor.node);
+  // A questionnaire of one's own starts from the chosen model's standard one.
+  const startFromModel = async () => {
+    custom.hidden = standard.checked;
+    if (standard.checked) return;
+    const full = await withIndicators();
+    editor.fill(full.find((m) => m.code === model.value));
+  };
+  standard.addEventListener('change', startFromModel);
+  model.addEventListener('change', startFromModel);
+
+  const form = h('form.form.sat-form', {
+    'data-testid': 'survey-create', 'data-write': true,
+    onsubmit: onSubmit(async () => {
+      const input = { code: text(code), titleZh: text(titleZh), titleEn: text(titleEn), indexModel: model.value };
+      if (!standard.checked) input.questions = editor.read();
+      const { createSatisfactionSurvey: result } = await ctx.gql(CREATE_SURVEY, { input });
+      if (showErrors(form, result.errors)) return;
+      done(t('satisfaction.created.ok', { code: result.survey.code, n: number(result.survey.questions.length) }), hashOf(result.survey.code));
+    }),
+  },
+  h('div.form-error', { role: 'alert' }),
+  h('div.row', {}, field(t('satisfaction.code'), code, 'code'), field(t('satisfaction.model'), model, 'model')),
+  h('div.row', {}, field(t('satisfaction.titleZh'), titleZh, 'titleZh'), field(t('satisfaction.titleEn'), titleEn, 'titleEn')),
+  h('label.inline', {}, standard, ' ', t('satisfaction.standard')),
+  custom,
+  // After the questions: "questions" would otherwise catch questions[3].indicator first (showErrors takes the first match).
+  h('div.field', { 'data-field': 'questions' }, h('span.field-error', { role: 'alert' })),
+  h('button', { type: 'submit', 'data-testid': 'survey-submit' }, t('satisfaction.create.submit')));
+  return form;
+}
+
+function modelsTable(models, withIndicators) {
+  // Each model's indicators, listed when its row is opened.
+  const indicators = (code) => async (event) => {
+    const list = event.currentTarget.querySelector('ul');
+    if (!event.currentTarget.open || list.childElementCount) return;
+    const model = (await withIndicators()).find((m) => m.code === code);
+    clear(list, model.dimensions.map((d) => h('li', {}, h('b', {}, `${modelName(d)} `), h('code.hint', {}, d.code), ': ',
+      d.indicators.map((i) => `${modelName(i)} (${i.code})`).join(getLang() === 'zh' ? '、' : ', '))));
+  };
+  return h('table.data', { 'data-testid': 'satisfaction-models' },
+    h('thead', {}, h('tr', {}, [t('satisfaction.code'), t('satisfaction.model'), t('satisfaction.model.kind'), t('satisfaction.model.dimensions')]
+      .map((label) => h('th', {}, label)))),
+    h('tbody', {}, models.map((m) => h('tr', { 'data-model': m.code },
+      h('td', {}, h('code', {}, m.code)),
+      h('td', {}, modelName(m)),
+      h('td', {}, h(`span.badge${m.template ? '' : '.good'}`, { 'data-template': String(m.template) },
+        t(m.template ? 'satisfaction.model.template' : 'satisfaction.model.own'))),
+      h('td', {}, h('details', { ontoggle: indicators(m.code) },
+        h('summary', {}, m.dimensions.map((d) => modelName(d)).join(' · ')), h('ul.sat-model', { 'data-testid': 'model-indicators' })))))));
+}
+
+function createModelForm(ctx, done) {
+  const code = h('input', { maxlength: 32, 'data-testid': 'model-code' });
+  const zh = h('input', { maxlength: 200, 'data-testid': 'model-zh' });
+  const en = h('input', { maxlength: 200, 'data-testid': 'model-en' });
+  const dimensions = h('textarea.json', { rows: 6, 'data-testid': 'model-dimensions',
+    placeholder: '[{"code": "PRODUCT", "zh": "商品", "en": "Product", "indicators": [{"code": "QUALITY", "zh": "质量", "en": "Quality"}]}]' });
+  const form = h('form.form.sat-form', {
+    'data-testid': 'model-create', 'data-write': true,
+    onsubmit: onSubmit(async () => {
+      let parsed;
+      try {
+        parsed = JSON.parse(dimensions.value || 'null');
+      } catch (error) {
+        showErrors(form, [{ field: 'dimensions', message: t('satisfaction.badJson', { why: error.message }) }]);
+        return;
+      }
+      const input = { code: text(code), zh: text(zh), en: text(en), dimensions: parsed };
+      const { createSatisfactionIndexModel: result } = await ctx.gql(CREATE_MODEL, { input });
+      if (showErrors(form, result.errors)) return;
+      done(t('satisfaction.model.created', { code: result.indexModel.code }));
+    }),
+  },
+  h('div.form-error', { role: 'alert' }),
+  h('div.row', {}, field(t('satisfaction.model.code'), code, 'code'), field(t('satisfaction.model.zh'), zh, 'zh'),
+    field(t('satisfaction.model.en'), en, 'en')),
+  field(t('satisfaction.model.dimensionsJson'), dimensions, 'dimensions'),
+  h('button', { type: 'submit', 'data-testid': 'model-submit' }, t('satisfaction.model.create')));
+  return form;
+}
+
+// The links as the API hands them out, this once: the public URL is this
+// installation's (the console is served under <base>/console/).
+function linksResult(result, labels) {
+  const base = window.location.href.split('/console/')[0];
+  const summary = h('p', { 'data-testid': 'invite-summary' }, t('satisfaction.invite.result', {
+    invited: number(result.invitations.length), consent: number(result.skippedNoConsent),
+    quiet: number(result.skippedQuiet), unknown: number(result.skippedUnknown) }));
+  if (!result.invitations.length) return h('div.notice', { role: 'status', 'data-testid': 'satisfaction-result' }, summary);
+  const links = h('table.data', { 'data-testid': 'invite-links' },
+    h('thead', {}, h('tr', {}, [t('satisfaction.invite.customer'), t('satisfaction.invite.channel'), t('satisfaction.invite.expires'),
+      t('satisfaction.invite.link')].map((label) => h('th', {}, label)))),
+    h('tbody', {}, result.invitations.map((i) => h('tr', { 'data-customer': i.customerId },
+      h('td', {}, h('a', { href: `#/customer/${encodeURIComponent(i.customerId)}` }, labels.get(i.customerId) || i.customerId)),
+      h('td', {}, i.channel), h('td', {}, dateTime(i.expiresAt)),
+      h('td', {}, h('code.secret', { 'data-testid': 'invite-link' }, `${base}${i.path}`))))));
+  return h('div.notice', { role: 'status', 'data-testid': 'satisfaction-result' }, summary,
+    h('div.warning', { role: 'alert' }, t('satisfaction.invite.links')), links);
+}
+
+function inviteForm(ctx, survey, done) {
+  const customers = h('textarea', { rows: 3, 'data-testid': 'invite-customers' });
+  const source = h('select', { 'data-testid': 'invite-source' }, options(INVITE_SOURCES, (s) => t(`satisfaction.invite.source.${s}`), 'CAMPAIGN'));
+  const ref = h('input', { maxlength: 64, 'data-testid': 'invite-ref' });
+  const form = h('form.form.sat-form', {
+    'data-testid': 'survey-invite', 'data-write': true,
+    onsubmit: onSubmit(async () => {
+      const tokens = splitTokens(customers.value);
+      if (!tokens.length) { showErrors(form, [{ field: 'customerIds', message: t('satisfaction.invite.none') }]); return; }
+      const { ids, labels, missing } = await resolveCustomers(ctx, tokens);
+      if (missing.length) { showErrors(form, [{ field: 'customerIds', message: t('satisfaction.notFound', { codes: missing.join(', ') }) }]); return; }
+      const input = { survey: survey.code, customerIds: ids, source: source.value, sourceRef: text(ref) || null };
+      const { inviteToSatisfactionSurvey: result } = await ctx.gql(INVITE, { input });
+      if (showErrors(form, result.errors)) return;
+      done(linksResult(result, labels));
+    }),
+  },
+  h('div.form-error', { role: 'alert' }),
+  h('div.field', { 'data-field': 'survey' }, h('span.field-error', { role: 'alert' })),
+  field(t('satisfaction.invite.customers'), customers, 'customerIds'),
+  h('div.row', {}, field(t('satisfaction.invite.source'), source, 'source'), field(t('satisfaction.invite.ref'), ref, 'sourceRef')),
+  h('p.hint', {}, t('satisfaction.invite.hint')),
+  h('button', { type: 'submit', 'data-testid': 'invite-submit' }, t('satisfaction.invite.submit')));
+  return form;
+}
+
+const questionLabel = (q) => `${getLang() === 'zh' ? q.zh : q.en}${q.required ? ' *' : ''}`;
+
+// The input of one question, reading back as the API takes the answer (null: not answered).
+function answerInput(q) {
+  const none = h('option', { value: '' }, t('satisfaction.unanswered'));
+  let input;
+  if (q.kind === 'SCALE') {
+    const scale = q.target === 'REPURCHASE' ? 'repurchase' : 'scale';
+    input = h('select', {}, none, [5, 4, 3, 2, 1].map((v) => h('option', { value: v }, t(`satisfaction.${scale}.${v}`))));
+    return { input, read: () => (input.value ? Number(input.value) : null) };
+  }
+  if (q.kind === 'NPS') {
+    input = h('select', {}, none, [10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0].map((v) => h('option', { value: v }, String(v))));
+    return { input, read: () => (input.value ? Number(input.value) : null) };
+  }
+  if (q.kind === 'RECOMMEND') {
+    input = h('select', {}, none, ['YES', 'NO', 'DONT_KNOW'].map((v) => h('option', { value: v }, t(`satisfaction.recommend.${v}`))));
+    return { input, read: () => input.value || null };
+  }
+  if (q.kind === 'CHOICE' && q.multiple) {
+    const boxes = q.options.map((o) => h('input', { type: 'checkbox', value: o.code }));
+    input = h('span.checks', {}, q.options.map((o, i) => h('label.inline', {}, boxes[i], ' ', modelName(o))));
+    return { input, read: () => { const chosen = boxes.filter((b) => b.checked).map((b) => b.value); return chosen.length ? chosen : null; } };
+  }
+  if (q.kind === 'CHOICE') {
+    input = h('select', {}, none, q.options.map((o) => h('option', { value: o.code }, modelName(o))));
+    return { input, read: () => input.value || null };
+  }
+  input = h('textarea', { rows: 2, maxlength: 2000 });
+  return { input, read: () => text(input) || null };
+}
+
+function recordForm(ctx, survey, done) {
+  const customer = h('input', { 'data-testid': 'answer-customer' });
+  const channel = h('select', { 'data-testid': 'answer-channel' }, options(AGENT_CHANNELS, (c) => t(`satisfaction.channel.${c}`), 'PHONE'));
+  const store = h('input', { maxlength: 64, 'data-testid': 'answer-store' });
+  const answers = survey.questions.map((q) => ({ q, ...answerInput(q) }));
+  for (const a of answers) a.input.dataset.testid = `answer-${a.q.code}`;
+  const form = h('form.form.sat-form', {
+    'data-testid': 'survey-answer', 'data-write': true,
+    onsubmit: onSubmit(async () => {
+      const tokens = splitTokens(customer.value);
+      const { ids, labels, missing } = await resolveCustomers(ctx, tokens.slice(0, 1));
+      if (!ids.length) {
+        showErrors(form, [{ field: 'customerId', message: missing.length ? t('satisfaction.notFound', { codes: missing.join(', ') }) : t('satisfaction.invite.none') }]);
+        return;
+      }
+      const given = {};
+      for (const a of answers) { const value = a.read(); if (value !== null) given[a.q.code] = value; }
+      const input = { survey: survey.code, customerId: ids[0], answers: given, channel: channel.value, store: text(store) || null };
+      const { recordSatisfactionAnswer: result } = await ctx.gql(RECORD, { input });
+      if (showErrors(form, result.errors)) return;
+      done(t('satisfaction.record.ok', { customer: labels.get(ids[0]) }));
+    }),
+  },
+  h('div.form-error', { role: 'alert' }),
+  h('div.field', { 'data-field': 'survey' }, h('span.field-error', { role: 'alert' })),
+  h('div.row', {}, field(t('satisfaction.record.customer'), customer, 'customerId'),
+    field(t('satisfaction.record.channel'), channel, 'channel'), field(t('satisfaction.record.store'), store, 'store')),
+  answers.map((a) => field(questionLabel(a.q), a.input, `answers.${a.q.code}`)),
+  // After the questions: "answers" (answer at least one) must not catch answers.<CODE> first.
+  h('div.field', { 'data-field': 'answers' }, h('span.field-error', { role: 'alert' })),
+  h('p.hint', {}, t('satisfaction.record.hint')),
+  h('button', { type: 'submit', 'data-testid': 'answer-submit' }, t('satisfaction.record.submit')));
+  return form;
+}
+
+// Archive with a confirmation, in the survey's row.
+function archiveControl(ctx, survey, done) {
+  const cell = h('span.sat-archive', { 'data-write': true });
+  const problem = h('span.field-error', { role: 'alert', 'data-testid': 'archive-error' });
+  const button = h('button.danger', { type: 'button', 'data-testid': `archive-${survey.code}`, 'data-write': true, onclick: () => clear(cell,
+    h('span.confirm', {}, t('satisfaction.archive.confirm', { code: survey.code })), ' ',
+    h('button.danger', { type: 'button', 'data-testid': `archive-confirm-${survey.code}`, 'data-write': true, onclick: async (event) => {
+      const confirm = event.currentTarget;
+      confirm.disabled = true;
+      try {
+        const { archiveSatisfactionSurvey: result } = await ctx.gql(ARCHIVE, { code: survey.code });
+        if (!result.errors.length) { await done(t('satisfaction.archived', { code: survey.code })); return; }
+        problem.textContent = result.errors.map((e) => e.message).join('; ');
+      } catch (error) {
+        problem.textContent = String(error.message || error);
+      }
+      confirm.disabled = false;
+    } }, t('satisfaction.archive')), ' ',
+    h('button.secondary', { type: 'button', onclick: () => clear(cell, button) }, t('satisfaction.cancel')), problem) }, t('satisfaction.archive'));
+  return clear(cell, button);
 }
 
 export default {
   route: 'satisfaction', title: 'satisfaction.title', module: 'satisfaction',
-  async render(view, ctx) {
-    const { satisfactionSurveys: surveys } = await ctx.gql(SURVEYS);
-    if (!surveys.length) {
-      view.append(h('p.empty', { 'data-testid': 'satisfaction-none' }, t('satisfaction.none')));
-      return;
-    }
-    const [code = '', store = ''] = ctx.params;
-    const survey = code ? surveys.find((s) => s.code === code) : defaultSurvey(surveys);
-    const list = card(t('satisfaction.surveys'), surveyTable(surveys, survey && survey.code));
-    if (!survey) {
-      view.append(h('p.empty', { 'data-testid': 'satisfaction-unknown' }, t('satisfaction.unknown', { code })), list);
-      return;
-    }
-
-    const data = await ctx.gql(ANALYTICS, {
-      survey: survey.code, where: store ? { store: [store] } : null, lang: ctx.apiLang,
-    });
-    const report = data.satisfactionIndex;
-    const slices = data.byStore.slices;
-
-    const surveySelect = h('select', { 'data-testid': 'satisfaction-survey', 'aria-label': t('satisfaction.survey'),
-      onchange: (e) => ctx.navigate(hashOf(e.target.value)) },
-    surveys.map((s) => h('option', { value: s.code, selected: s.code === survey.code }, `${title(s)} (${s.code})`)));
-    const stores = slices.map((s) => s.key.store).filter(Boolean);
-    const storeSelect = h('select', { 'data-testid': 'satisfaction-store', 'aria-label': t('satisfaction.store'),
-      onchange: (e) => ctx.navigate(hashOf(survey.code, e.target.value)) },
-    h('option', { value: '' }, t('satisfaction.allStores')),
-    (store && !stores.includes(store) ? [store, ...stores] : stores).map((s) => h('option', { value: s, selected: s === store }, s)));
-    view.append(h('div.toolbar.sat-toolbar', {},
-      h('label.inline', {}, t('satisfaction.survey'), ' ', surveySelect),
-      h('label.inline', {}, t('satisfaction.store'), ' ', storeSelect),
-      h('span.hint', {}, `${modelName(survey.indexModel)} · ${t(`satisfaction.status.${survey.status}`)}`)));
-
-    view.append(headline(report));
-    const after = [];
-    if (!report.total.responses) {
-      view.append(h('p.empty', { 'data-testid': 'satisfaction-no-answers' }, t('satisfaction.noAnswers')));
-    } else {
-      const dimNode = h('div.chart', { 'data-testid': 'satisfaction-dimension-chart', role: 'img', 'aria-label': t('satisfaction.dimensions') });
-      view.append(card(t('satisfaction.dimensions'), h('div.sat-two', {}, dimNode, dimensionTable(report))),
-        card(t('satisfaction.indicators'), indicatorTable(report),
-          h('p.hint', {}, t('satisfaction.satisfiedFrom', { from: report.satisfiedFrom }))));
-      after.push(() => dimensionChart(dimNode, report));
-
-      const points = data.satisfactionTrend;
-      const trendNode = h('div.chart', { 'data-testid': 'satisfaction-trend-chart', role: 'img', 'aria-label': t('satisfaction.trend') });
-      view.append(card(t('satisfaction.trend'), trendNode, h('p.hint', {}, t('satisfaction.trend.hint')), trendTable(points)));
-      if (points.length) after.push(() => trendChart(trendNode, points, report.ciLevel));
-
-      const section = driversSection(data.satisfactionDrivers);
-      const draw = section.find((x) => typeof x === 'function');
-      view.append(card(t('satisfaction.drivers'), section.filter((x) => typeof x !== 'function')));
-      if (draw) after.push(draw);
-    }
-    if (slices.length) view.append(card(t('satisfaction.byStore'), storeTable(slices, survey.code, store, report.ciLevel)));
-    view.append(list);
-    for (const draw of after) draw();
-  },
+  render: (view, ctx) => drawPage(view, ctx, null),
 };
+
+// The page, drawn again after a write with the write's result (`flash`) on top.
+async function drawPage(view, ctx, flash) {
+  const { satisfactionSurveys: surveys, satisfactionIndexModels: models } = await ctx.gql(SURVEYS);
+  const refresh = async (result) => {
+    const shown = typeof result === 'string' ? h('p.notice', { role: 'status', 'data-testid': 'satisfaction-result' }, result) : result;
+    disposeAll();
+    clear(view);
+    await drawPage(view, ctx, shown);
+    shown.scrollIntoView({ block: 'nearest' });
+  };
+  if (flash) view.append(flash);
+  let full = null;
+  const withIndicators = () => { full = full || ctx.gql(MODEL_INDICATORS).then((d) => d.satisfactionIndexModels); return full; };
+  const manage = manageCards(ctx, models, withIndicators, refresh);
+  if (!surveys.length) {
+    view.append(h('p.empty', { 'data-testid': 'satisfaction-none' }, t(ctx.can('ADMIN') ? 'satisfaction.none.admin' : 'satisfaction.none')), ...manage);
+    return;
+  }
+  const [code = '', store = ''] = ctx.params;
+  const survey = code ? surveys.find((s) => s.code === code) : defaultSurvey(surveys);
+  const archive = ctx.can('ADMIN') ? (s) => (s.status === 'ACTIVE' ? archiveControl(ctx, s, refresh) : '') : null;
+  const list = card(t('satisfaction.surveys'), surveyTable(surveys, survey && survey.code, archive));
+  if (!survey) {
+    view.append(h('p.empty', { 'data-testid': 'satisfaction-unknown' }, t('satisfaction.unknown', { code })), list, ...manage);
+    return;
+  }
+
+  const data = await ctx.gql(ANALYTICS, {
+    survey: survey.code, where: store ? { store: [store] } : null, lang: ctx.apiLang,
+  });
+  const report = data.satisfactionIndex;
+  const slices = data.byStore.slices;
+
+  const surveySelect = h('select', { 'data-testid': 'satisfaction-survey', 'aria-label': t('satisfaction.survey'),
+    onchange: (e) => ctx.navigate(hashOf(e.target.value)) },
+  surveys.map((s) => h('option', { value: s.code, selected: s.code === survey.code }, `${title(s)} (${s.code})`)));
+  const stores = slices.map((s) => s.key.store).filter(Boolean);
+  const storeSelect = h('select', { 'data-testid': 'satisfaction-store', 'aria-label': t('satisfaction.store'),
+    onchange: (e) => ctx.navigate(hashOf(survey.code, e.target.value)) },
+  h('option', { value: '' }, t('satisfaction.allStores')),
+  (store && !stores.includes(store) ? [store, ...stores] : stores).map((s) => h('option', { value: s, selected: s === store }, s)));
+  view.append(h('div.toolbar.sat-toolbar', {},
+    h('label.inline', {}, t('satisfaction.survey'), ' ', surveySelect),
+    h('label.inline', {}, t('satisfaction.store'), ' ', storeSelect),
+    h('span.hint', {}, `${modelName(survey.indexModel)} · ${t(`satisfaction.status.${survey.status}`)}`)));
+
+  view.append(headline(report));
+  const after = [];
+  if (!report.total.responses) {
+    view.append(h('p.empty', { 'data-testid': 'satisfaction-no-answers' }, t('satisfaction.noAnswers')));
+  } else {
+    const dimNode = h('div.chart', { 'data-testid': 'satisfaction-dimension-chart', role: 'img', 'aria-label': t('satisfaction.dimensions') });
+    view.append(card(t('satisfaction.dimensions'), h('div.sat-two', {}, dimNode, dimensionTable(report))),
+      card(t('satisfaction.indicators'), indicatorTable(report),
+        h('p.hint', {}, t('satisfaction.satisfiedFrom', { from: report.satisfiedFrom }))));
+    after.push(() => dimensionChart(dimNode, report));
+
+    const points = data.satisfactionTrend;
+    const trendNode = h('div.chart', { 'data-testid': 'satisfaction-trend-chart', role: 'img', 'aria-label': t('satisfaction.trend') });
+    view.append(card(t('satisfaction.trend'), trendNode, h('p.hint', {}, t('satisfaction.trend.hint')), trendTable(points)));
+    if (points.length) after.push(() => trendChart(trendNode, points, report.ciLevel));
+
+    const section = driversSection(data.satisfactionDrivers);
+    const draw = section.find((x) => typeof x === 'function');
+    view.append(card(t('satisfaction.drivers'), section.filter((x) => typeof x !== 'function')));
+    if (draw) after.push(draw);
+  }
+  if (slices.length) view.append(card(t('satisfaction.byStore'), storeTable(slices, survey.code, store, report.ciLevel)));
+  const questions = data.questionnaire ? data.questionnaire.questions : [];
+  view.append(list, ...surveyCards(ctx, { ...survey, questions }, refresh), ...manage);
+  for (const draw of after) draw();
+}
+
+// An agent's work on the survey shown: record an answer, invite customers.
+function surveyCards(ctx, survey, refresh) {
+  if (!ctx.can('AGENT')) return [];
+  return [
+    card(t('satisfaction.record', { code: survey.code }), recordForm(ctx, survey, refresh)),
+    card(t('satisfaction.invite', { code: survey.code }), survey.status === 'ACTIVE' ? inviteForm(ctx, survey, refresh)
+      : h('p.empty', { 'data-testid': 'invite-archived' }, t('satisfaction.invite.archived', { code: survey.code }))),
+  ];
+}
+
+// An admin's: a new survey, the index models (everyone sees them) and a new model; where the wave is.
+function manageCards(ctx, models, withIndicators, refresh) {
+  const admin = ctx.can('ADMIN');
+  return [
+    admin ? card(t('satisfaction.create'), createSurveyForm(ctx, models, withIndicators, refresh)) : null,
+    card(t('satisfaction.models'), h('p.hint', {}, t('satisfaction.models.hint')), modelsTable(models, withIndicators),
+      admin ? h('div', { 'data-write': true }, h('h3', {}, t('satisfaction.model.create')), createModelForm(ctx, refresh)) : null),
+    ctx.can('ANALYST') ? h('p.hint', { 'data-testid': 'satisfaction-wave' }, h('a', { href: '#/jobs' }, t('satisfaction.waveJob'))) : null,
+  ].filter(Boolean);
+}
