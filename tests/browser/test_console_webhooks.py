@@ -41,11 +41,15 @@ def wait_field_error(tab, name: str) -> str:
     return " ".join(tab.page.locator(selector).all_inner_texts())
 
 
-def use_english(tab) -> None:
-    if tab.page.evaluate("() => document.documentElement.lang") != "en":
+def use_lang(tab, lang: str) -> None:
+    if not tab.page.evaluate("() => document.documentElement.lang").startswith(lang):
         tab.page.evaluate("() => { const v = document.getElementById('view'); if (v) delete v.dataset.ready; }")
         tab.page.get_by_test_id("lang-switch").click()
         tab.wait_ready()
+
+
+def use_english(tab) -> None:
+    use_lang(tab, "en")
 
 
 def stored_secret(gx, slug: str) -> str:
@@ -60,8 +64,12 @@ def test_an_admin_adds_disables_enables_rotates_and_deletes_an_endpoint(console,
     tab = console()
     tab.sign_in(make_key(slug, "ADMIN"))
     page = tab.page
-    use_english(tab)
     tab.open("webhooks")
+    use_lang(tab, "zh")
+    assert_clean(tab)
+    assert page.get_by_test_id("webhooks-endpoints").inner_text() == "还没有接收地址。"
+    assert page.locator("nav.menu a[data-route=webhooks]").inner_text() == "Webhook 推送"
+    use_english(tab)
     assert_clean(tab)
     assert page.get_by_test_id("webhooks-endpoints").inner_text() == "No endpoints yet."
 
@@ -159,7 +167,10 @@ def test_deliveries_newest_first_paged_filtered_and_dead_ones_replayed(console, 
     assert row.locator("[data-count=dead]").inner_text() == "3 dead"
     assert row.locator("[data-count=pending]").inner_text() == "22 pending"
     shown = page.get_by_test_id("webhooks-deliveries").locator("tbody tr")
-    ids = lambda: shown.evaluate_all("rows => rows.map(r => r.dataset.delivery)")  # noqa: E731
+
+    def ids() -> list[str]:
+        return shown.evaluate_all("rows => rows.map(r => r.dataset.delivery)")
+
     assert ids() == [e["node"]["id"] for e in first["edges"]]  # newest first, as the API
     assert page.get_by_test_id("webhooks-newer").is_disabled()
 
@@ -188,6 +199,10 @@ def test_deliveries_newest_first_paged_filtered_and_dead_ones_replayed(console, 
     assert api.execute(DELIVERIES, {"id": endpoint["id"], "status": "DEAD"})["data"]["webhookDeliveries"]["totalCount"] == 0
     assert api.execute(DELIVERIES, {"id": endpoint["id"], "status": "PENDING"})["data"]["webhookDeliveries"]["totalCount"] == 25
     assert page.get_by_test_id("webhooks-replay-all").count() == 0
+
+    tab.open("webhooks/V2ViaG9va0VuZHBvaW50Ojk5OTk5")  # WebhookEndpoint:99999, not this tenant's
+    assert_clean(tab)
+    assert page.get_by_test_id("webhooks-not-found").is_visible()
     assert tab.console_errors == [] and tab.failed == []
 
 

@@ -10,7 +10,7 @@ import { dateTime, number } from '../format.js';
 
 register({
   zh: {
-    'webhooks.title': 'Webhooks', 'webhooks.endpoints': '接收地址',
+    'webhooks.title': 'Webhook 推送', 'webhooks.endpoints': '接收地址',
     'webhooks.hint': '发生的事（新客户、消费、会员升级、投诉进展、营销消息等）会以签名的 JSON 通过 POST 发送到这里登记的地址。投递失败会自动重试，多次失败后成为“失败”，修好接收方后可重新投递。',
     'webhooks.url': '地址', 'webhooks.description': '用途', 'webhooks.events': '事件', 'webhooks.allEvents': '全部事件',
     'webhooks.state': '状态', 'webhooks.enabled': '启用', 'webhooks.disabled': '已停用', 'webhooks.deliveries': '投递',
