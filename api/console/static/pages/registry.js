@@ -23,7 +23,8 @@ import lifecycle from './lifecycle.js';
 import modules from './modules.js';
 import jobs from './jobs.js';
 import keys from './keys.js';
+import webhooks from './webhooks.js';
 import data from './data.js';
 import tenants from './tenants.js';
 
-export const PAGES = [overview, customers, customer, rfm, clv, loyalty, complaints, satisfaction, campaigns, lifecycle, modules, jobs, keys, data, tenants];
+export const PAGES = [overview, customers, customer, rfm, clv, loyalty, complaints, satisfaction, campaigns, lifecycle, modules, jobs, keys, webhooks, data, tenants];
