@@ -81,7 +81,11 @@ def _ensure_roles(connection: sa.Connection, role: str, system: str) -> None:
             connection.exec_driver_sql(f"CREATE ROLE {_ident(name)} NOLOGIN")
     # The application switches to the system role for the engine's own work,
     # without holding its rights (and its see-everything policy) otherwise.
-    connection.exec_driver_sql(f"ALTER ROLE {_ident(role)} NOINHERIT")
+    # Only when needed: roles belong to the whole server, and an ALTER ROLE
+    # racing another database's upgrade fails ("tuple concurrently updated").
+    inherits = connection.execute(sa.text("SELECT rolinherit FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar_one()
+    if inherits:
+        connection.exec_driver_sql(f"ALTER ROLE {_ident(role)} NOINHERIT")
     _grant_membership(connection, system, role)
     # SET ROLE is checked against the login: the owner may log in for the
     # application too (one URL). Superusers can already.
