@@ -1,9 +1,10 @@
 // CLV: the fitted model's state, how predicted customer value is spread
 // (a histogram on 1-2-5 money bands with each band's share of the value),
 // and the customers worth the most. One request draws the page; "more"
-// asks for the next customers only.
+// asks for the next customers only, and "compute" the model's parameters and
+// its calibration/holdout check (the CLI's clv show and clv validate).
 import { register, t } from '../i18n.js';
-import { h, card, table, clear, stat } from '../ui.js';
+import { h, card, table, clear, stat, errorBox } from '../ui.js';
 import { money, number, percent, dateTime } from '../format.js';
 import { chart } from '../charts.js';
 
@@ -28,6 +29,16 @@ register({
     'clv.predicted': '预计价值', 'clv.purchases': '未来一年预计购买', 'clv.alive': '仍活跃概率', 'clv.spend': '预计客单价',
     'clv.historical': '历史消费', 'clv.decile': '价值十分位', 'clv.more': '显示更多', 'clv.shown': '显示 {shown} / {count} 位',
     'clv.unnamed': '（已删除姓名）',
+    'clv.report': '模型参数与留出期检验', 'clv.report.hint': '拟合的参数及其标准误，以及校准期/留出期的预测与实际对比（与命令行 clv show、clv validate 相同）；点击“计算”后查询。',
+    'clv.report.compute': '计算', 'clv.report.computing': '计算中…', 'clv.report.idle': '尚未计算', 'clv.report.took': '用时 {s} 秒',
+    'clv.report.parameters': '拟合参数', 'clv.report.fit': '{kind}，时间单位：{unit}；{customers} 位客户（{rows} 种不同数据行）；对数似然 {ll}',
+    'clv.report.purchases': '购买模型', 'clv.report.parameter': '参数', 'clv.report.estimate': '估计值', 'clv.report.stdError': '标准误',
+    'clv.report.noSpendParameters': '平均客单价模型没有参数',
+    'clv.report.holdout': '校准期 / 留出期对比', 'clv.report.calibration': '校准期截至', 'clv.report.observation': '留出期',
+    'clv.report.holdoutPeriod': '{days} 天，至 {end}', 'clv.report.totalActual': '留出期实际购买次数', 'clv.report.totalPredicted': '留出期预测购买次数',
+    'clv.report.ratio': '预测 / 实际', 'clv.report.mae': '每位客户平均绝对误差', 'clv.report.correlation': '预测与实际的相关系数',
+    'clv.report.byFrequency': '按校准期复购次数：留出期人均购买', 'clv.report.frequency': '校准期复购次数',
+    'clv.report.actual': '实际', 'clv.report.predicted': '预测', 'clv.report.meanActual': '人均实际', 'clv.report.meanPredicted': '人均预测',
   },
   en: {
     'clv.title': 'Customer lifetime value',
@@ -49,6 +60,16 @@ register({
     'clv.predicted': 'Predicted value', 'clv.purchases': 'Expected purchases, next year', 'clv.alive': 'Probability active',
     'clv.spend': 'Expected spend per purchase', 'clv.historical': 'Spent so far', 'clv.decile': 'Value decile',
     'clv.more': 'Show more', 'clv.shown': '{shown} of {count} shown', 'clv.unnamed': '(name erased)',
+    'clv.report': 'Model parameters and holdout check', 'clv.report.hint': "The fitted parameters with their standard errors, and the calibration/holdout comparison of predicted and actual purchases (the CLI's clv show and clv validate); asked for when you press Compute.",
+    'clv.report.compute': 'Compute', 'clv.report.computing': 'Computing…', 'clv.report.idle': 'Not computed yet', 'clv.report.took': 'Took {s} s',
+    'clv.report.parameters': 'Fitted parameters', 'clv.report.fit': '{kind}, time unit: {unit}; {customers} customers ({rows} distinct rows); log-likelihood {ll}',
+    'clv.report.purchases': 'Purchase model', 'clv.report.parameter': 'Parameter', 'clv.report.estimate': 'Estimate', 'clv.report.stdError': 'Std. error',
+    'clv.report.noSpendParameters': 'The mean spend model has no parameters',
+    'clv.report.holdout': 'Calibration / holdout', 'clv.report.calibration': 'Calibration ends', 'clv.report.observation': 'Holdout',
+    'clv.report.holdoutPeriod': '{days} days, to {end}', 'clv.report.totalActual': 'Holdout purchases, actual', 'clv.report.totalPredicted': 'Holdout purchases, predicted',
+    'clv.report.ratio': 'Predicted / actual', 'clv.report.mae': 'Mean absolute error per customer', 'clv.report.correlation': 'Correlation, per customer',
+    'clv.report.byFrequency': 'Mean holdout purchases by calibration repeat purchases', 'clv.report.frequency': 'Repeat purchases in calibration',
+    'clv.report.actual': 'Actual', 'clv.report.predicted': 'Predicted', 'clv.report.meanActual': 'Mean actual', 'clv.report.meanPredicted': 'Mean predicted',
   },
 });
 
@@ -128,6 +149,110 @@ function modelCard(model, dist) {
       : h('p.hint', { 'data-testid': 'clv-warnings' }, t('clv.warnings.none')));
 }
 
+// -- On demand: the fitted model (clv show) and its calibration/holdout check (clv validate).
+const REPORT = `query ClvReport {
+  clvModel { kind unit customers uniqueRows logLikelihood spendModel warnings
+    parameters { name value stdError } spendParameters { name value stdError }
+    validation { holdoutDays calibrationEnd observationEnd customers totalActual totalPredicted meanAbsoluteError correlation
+      byFrequency { frequency customers meanActual meanPredicted } } }
+}`;
+
+function parameterTable(parameters, testid) {
+  return table([
+    { label: t('clv.report.parameter'), value: (p) => h('code', {}, p.name) },
+    { label: t('clv.report.estimate'), value: (p) => number(p.value, 4), className: 'num' },
+    { label: t('clv.report.stdError'), value: (p) => number(p.stdError, 4), className: 'num' },
+  ], parameters, { testid });
+}
+
+function parametersCard(model) {
+  return card(t('clv.report.parameters'),
+    h('p', { 'data-testid': 'clv-report-fit' }, t('clv.report.fit', {
+      kind: KINDS[model.kind] || model.kind, unit: t(`clv.unit.${model.unit}`), customers: number(model.customers),
+      rows: number(model.uniqueRows), ll: number(model.logLikelihood, 2) })),
+    h('h3', {}, t('clv.report.purchases')),
+    parameterTable(model.parameters, 'clv-report-parameters'),
+    h('h3', {}, `${t('clv.spendModel')}: ${t(`clv.spend.${model.spendModel}`)}`),
+    model.spendParameters.length ? parameterTable(model.spendParameters, 'clv-report-spend-parameters')
+      : h('p.hint', { 'data-testid': 'clv-report-spend-parameters' }, t('clv.report.noSpendParameters')));
+}
+
+function holdoutOption(groups) {
+  return {
+    tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, confine: true, valueFormatter: (v) => number(v, 3) },
+    legend: { data: [t('clv.report.actual'), t('clv.report.predicted')], top: 0 },
+    grid: { left: 48, right: 16, top: 36, bottom: 48 },
+    xAxis: { type: 'category', name: t('clv.report.frequency'), nameLocation: 'middle', nameGap: 28, data: groups.map((g) => g.frequency) },
+    yAxis: { type: 'value', axisLabel: { formatter: (v) => number(v, 1) } },
+    series: [
+      { name: t('clv.report.actual'), type: 'bar', data: groups.map((g) => g.meanActual), itemStyle: { color: '#6d0f33' } },
+      { name: t('clv.report.predicted'), type: 'bar', data: groups.map((g) => g.meanPredicted), itemStyle: { color: '#f48fb1' } },
+    ],
+  };
+}
+
+function holdoutCard(model) {
+  const v = model.validation;
+  if (!v) {
+    const why = model.warnings.filter((w) => w.startsWith('validation'));
+    return card(t('clv.report.holdout'), h('p.empty', { 'data-testid': 'clv-report-holdout' }, t('clv.validation.none')),
+      why.length ? h('ul.clv-report-warnings', {}, why.map((w) => h('li', {}, w))) : null);
+  }
+  const chartNode = h('div.chart', { 'data-testid': 'clv-report-holdout-chart', role: 'img', 'aria-label': t('clv.report.byFrequency') });
+  setTimeout(() => {  // ECharts measures its node: draw once it is in the document
+    if (!chartNode.isConnected) return;
+    chart(chartNode, holdoutOption(v.byFrequency));
+    chartNode.dataset.drawn = 'true';
+  }, 0);
+  const rows = [
+    [t('clv.report.calibration'), `${dateTime(v.calibrationEnd)}`],
+    [t('clv.report.observation'), t('clv.report.holdoutPeriod', { days: number(v.holdoutDays), end: dateTime(v.observationEnd) })],
+    [t('clv.customers'), number(v.customers)],
+    [t('clv.report.totalActual'), number(v.totalActual)],
+    [t('clv.report.totalPredicted'), number(v.totalPredicted, 1)],
+    [t('clv.report.ratio'), v.totalActual > 0 ? number(v.totalPredicted / v.totalActual, 3) : '—'],
+    [t('clv.report.mae'), number(v.meanAbsoluteError, 3)],
+    [t('clv.report.correlation'), v.correlation === null ? '—' : number(v.correlation, 3)],
+  ];
+  return card(t('clv.report.holdout'),
+    h('dl.clv-model', { 'data-testid': 'clv-report-holdout' }, rows.flatMap(([label, value]) => [h('dt', {}, label), h('dd', {}, value)])),
+    h('h3', {}, t('clv.report.byFrequency')), chartNode,
+    table([
+      { label: t('clv.report.frequency'), value: (g) => g.frequency },
+      { label: t('clv.customers'), value: (g) => number(g.customers), className: 'num' },
+      { label: t('clv.report.meanActual'), value: (g) => number(g.meanActual, 3), className: 'num' },
+      { label: t('clv.report.meanPredicted'), value: (g) => number(g.meanPredicted, 3), className: 'num' },
+    ], v.byFrequency, { testid: 'clv-report-by-frequency' }));
+}
+
+function reportCard(ctx) {
+  const result = h('div.clv-report-result', { 'data-testid': 'clv-report-result' });
+  const status = h('span.hint', { role: 'status', 'data-testid': 'clv-report-status' }, t('clv.report.idle'));
+  const button = h('button', {
+    type: 'button', 'data-testid': 'clv-report-compute',
+    onclick: async () => {
+      button.disabled = true;
+      result.setAttribute('aria-busy', 'true');
+      status.textContent = t('clv.report.computing');
+      const started = performance.now();
+      try {
+        const model = (await ctx.gql(REPORT)).clvModel;
+        clear(result, model ? h('div.clv-report-grid', {}, parametersCard(model), holdoutCard(model)) : h('p.empty', {}, t('clv.none')));
+        status.textContent = t('clv.report.took', { s: number((performance.now() - started) / 1000, 1) });
+        result.dataset.computed = 'true';
+      } catch (error) {
+        clear(result, errorBox(error));
+        status.textContent = '';
+      } finally {
+        button.disabled = false;
+        result.removeAttribute('aria-busy');
+      }
+    },
+  }, t('clv.report.compute'));
+  return h('section.card', { 'data-testid': 'clv-report' }, h('h2', {}, t('clv.report')), h('p.hint', {}, t('clv.report.hint')),
+    h('div.clv-report-controls', {}, button, status), result);
+}
+
 export default {
   route: 'clv', title: 'clv.title', module: 'clv',
   async render(view, ctx) {
@@ -150,6 +275,7 @@ export default {
       card(t('clv.histogram'), chartNode, h('p.hint', {}, t('clv.histogram.hint')),
         h('details', {}, h('summary', { 'data-testid': 'clv-buckets-toggle' }, t('clv.buckets.show')), bucketTable(dist.buckets))),
       modelCard(model, dist)));
+    view.append(reportCard(ctx));
 
     // The customers worth the most, ranked; "more" appends the next page.
     const rows = [];
