@@ -191,7 +191,7 @@ function createRewardForm(ctx, onCreated) {
     field(t('loyalty.reward.value'), inputs.value, 'value'),
     field(t('loyalty.reward.validDays'), inputs.validDays, 'validDays')),
   h('div', {}, h('button', { type: 'submit', 'data-testid': 'reward-submit' }, t('loyalty.reward.create'))));
-  return h('div', { 'data-write': true }, h('h2', {}, t('loyalty.reward.create')), form, notice);
+  return h('div.cw-reward-create', { 'data-write': true }, h('h2', {}, t('loyalty.reward.create')), form, notice);
 }
 
 function rewardsCard(ctx, rewards) {
