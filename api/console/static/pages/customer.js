@@ -2,7 +2,9 @@
 // newest first, and what each enabled module knows of the customer (RFM, CLV,
 // lifecycle, satisfaction, loyalty, complaint cases, survey answers), in one
 // request composed from the tenant's modules. Agents and admins edit the
-// profile; admins erase the personal data (typed confirmation).
+// profile, enrol the customer, redeem points and rewards, use coupons, record
+// a churn reason and open a complaint; admins also void coupons, adjust points
+// and erase the personal data (typed confirmation).
 import { register, t } from '../i18n.js';
 import { h, card, table, clear, field, showErrors, errorBox, link } from '../ui.js';
 import { money, number, percent, dateTime } from '../format.js';
@@ -106,6 +108,7 @@ register({
 });
 
 const TIMELINE_PAGE = 20;
+const COUPON_PAGE = 10;
 
 const PROFILE = `id code name phone email wechatId store owner city tags consent createdAt erasedAt birthday
   gender { code label(lang: $lang) } role { code label(lang: $lang) }
@@ -114,6 +117,16 @@ const PROFILE = `id code name phone email wechatId store owner city tags consent
 const ENTRY = `fragment ConsoleTimelineEntry on Interaction {
   id occurredAt kind { code label(lang: $lang) } amount quantity channel { code label(lang: $lang) } store staff }`;
 const TIMELINE = `totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { node { ...ConsoleTimelineEntry } }`;
+
+// What the write forms choose from (the catalogue, the reason codes, the
+// categories): asked in the same query, and only of a role that may write.
+function writeChoices(ctx) {
+  if (!ctx.can('AGENT')) return '';
+  return [
+    ctx.enabled('loyalty') ? 'loyaltyRewards { code nameZh nameEn pointsPrice stock }' : '',
+    ctx.enabled('lifecycle') ? 'lifecycleChurnReasons { code label(lang: $lang) side }' : '',
+    ctx.enabled('complaints') ? 'complaintCategories { code label(lang: $lang) }' : ''].join('\n');
+}
 
 // One query: the profile, the first page of the timeline, and each enabled module's part.
 function customerQuery(ctx) {
@@ -124,15 +137,18 @@ function customerQuery(ctx) {
       interactions(first: ${TIMELINE_PAGE}) { ${TIMELINE} }
       ${on('rfm', 'rfm { rScore fScore mScore recency frequency monetary segment { code label(lang: $lang) action(lang: $lang) } computedAt }')}
       ${on('clv', 'clv { predictedValue probabilityAlive expectedPurchases(days: 90) valueDecile historicalValue computedAt }')}
-      ${on('lifecycle', 'lifecycle { stage { code label(lang: $lang) } since risk valueAtRisk }')}
+      ${on('lifecycle', `lifecycle { stage { code label(lang: $lang) } since risk valueAtRisk
+        churnReasons { code label(lang: $lang) stage { label(lang: $lang) } note recordedBy recordedAt } }`)}
       ${on('satisfaction', 'satisfaction { latestScore latestNps npsClass answeredAt }')}
       ${on('loyalty', `loyalty { memberNumber status points pointsExpiringSoon tier { code label(lang: $lang) }
-        nextTier { code remainingToQualify } ledger(first: 5) { edges { node { id kind points reason at } } } }`)}
+        nextTier { code remainingToQualify } ledger(first: 5) { edges { node { id kind points reason at } } }
+        coupons(first: ${COUPON_PAGE}) { totalCount edges { node { code status rewardName(lang: $lang) value validUntil usedAt orderRef voidedAt voidReason } } } }`)}
       ${on('complaints', `complaints(first: 10) { totalCount edges { node { id category priority priorityLabel(lang: $lang)
         status statusLabel(lang: $lang) openedAt resolvedAt closedAt resolutionDue firstResponseBreached resolutionBreached slaPolicy } } }`)}
     }
     ${on('satisfaction', `satisfactionResponses(customerId: $id, first: 5) { totalCount
       edges { node { id answeredAt overall nps recommend source store } } }`)}
+    ${writeChoices(ctx)}
   }
   ${ENTRY}`;
 }
@@ -233,28 +249,7 @@ function scoreCards(ctx, c) {
   return cards;
 }
 
-function loyaltyCard(c) {
-  const m = c.loyalty;
-  if (!m) return card(t('customer.loyalty'), h('p.empty', { 'data-testid': 'customer-loyalty' }, t('customer.loyalty.none')));
-  return card(t('customer.loyalty'), h('div.customer-split', {},
-    facts([
-      [t('customer.loyalty.tier'), h('strong', {}, m.tier.label), 'loyalty-tier'],
-      [t('customer.loyalty.points'), number(m.points), 'loyalty-points'],
-      [t('customer.loyalty.expiring'), m.pointsExpiringSoon === null ? t('customer.none') : number(m.pointsExpiringSoon)],
-      [m.nextTier ? t('customer.loyalty.next', { tier: m.nextTier.code }) : t('customer.loyalty.tier'),
-        m.nextTier ? money(m.nextTier.remainingToQualify, 2) : t('customer.loyalty.top')],
-      [t('customer.loyalty.number'), m.memberNumber],
-      [t('customer.loyalty.status'), t(`customer.loyalty.status.${m.status}`)],
-    ], 'customer-loyalty'),
-    h('div', {}, h('h3', {}, t('customer.loyalty.ledger')), table([
-      { label: t('customer.col.when'), value: (e) => dateTime(e.at) },
-      { label: t('customer.col.kind'), value: (e) => t(`customer.loyalty.kind.${e.kind}`) },
-      { label: t('customer.loyalty.points'), className: 'num', value: (e) => `${e.points > 0 ? '+' : ''}${number(e.points)}` },
-      { label: t('customer.loyalty.reason'), value: (e) => e.reason },
-    ], m.ledger.edges.map((e) => e.node), { testid: 'loyalty-ledger' }))));
-}
-
-function complaintsCard(c) {
+function complaintsCard(c, openForm) {
   const page = c.complaints;
   const sla = (k) => {
     if (!k.slaPolicy) return h('span.hint', {}, t('customer.complaint.noSla'));
@@ -273,7 +268,8 @@ function complaintsCard(c) {
       { label: t('customer.complaint.priority'), value: (k) => k.priorityLabel },
       { label: t('customer.complaint.status'), value: (k) => h('span.badge', {}, k.statusLabel) },
       { label: t('customer.complaint.sla'), value: sla },
-    ], page.edges.map((e) => e.node), { testid: 'customer-complaints', empty: t('customer.complaints.none') }));
+    ], page.edges.map((e) => e.node), { testid: 'customer-complaints', empty: t('customer.complaints.none') }),
+    openForm);
 }
 
 function surveysCard(responses) {
@@ -408,7 +404,321 @@ function eraseCard(ctx, c, rerender) {
   return h('section.card.danger-zone', { 'data-write': true }, h('details', {}, h('summary', { 'data-testid': 'erase-open' }, t('customer.erase')), form));
 }
 
-async function draw(view, ctx, notice) {
+// -- writes of the modules: loyalty, churn reasons, complaints -------------------------------
+// Each form sends one mutation; the payload's errors go next to their fields
+// and nothing is saved, else the page is drawn again (one query) with the result
+// as its notice. Controls are drawn only for the roles the API allows them.
+
+register({
+  zh: {
+    'customer.cw.enrol': '加入会员', 'customer.cw.enrolled': '已加入会员，会员号 {number}。',
+    'customer.cw.coupons': '优惠券', 'customer.cw.coupons.none': '没有优惠券', 'customer.cw.coupons.total': '共 {n} 张，显示最新的 {k} 张',
+    'customer.cw.coupon.code': '券码', 'customer.cw.coupon.reward': '奖励', 'customer.cw.coupon.status': '状态',
+    'customer.cw.coupon.until': '有效期至', 'customer.cw.coupon.done': '使用 / 作废',
+    'customer.cw.coupon.ISSUED': '可使用', 'customer.cw.coupon.USED': '已使用', 'customer.cw.coupon.EXPIRED': '已过期', 'customer.cw.coupon.VOIDED': '已作废',
+    'customer.cw.use': '使用', 'customer.cw.void': '作废', 'customer.cw.orderRef': '订单号（可选）', 'customer.cw.voidReason': '作废原因',
+    'customer.cw.useGo': '确认使用 {code}', 'customer.cw.voidGo': '确认作废 {code}',
+    'customer.cw.used': '优惠券 {code} 已使用。', 'customer.cw.voided': '优惠券 {code} 已作废（积分不退回）。',
+    'customer.cw.redeemReward': '兑换奖励', 'customer.cw.reward': '奖励', 'customer.cw.rewardOption': '{name} · {points} 积分',
+    'customer.cw.rewardStock': '剩 {n}', 'customer.cw.noRewards': '奖励目录为空', 'customer.cw.redeemRewardGo': '兑换',
+    'customer.cw.rewardDone': '已兑换，券码 {code}，积分余额 {balance}。',
+    'customer.cw.redeemPoints': '积分抵现', 'customer.cw.points': '积分', 'customer.cw.orderAmount': '订单金额',
+    'customer.cw.redeemPointsGo': '抵扣', 'customer.cw.pointsDone': '已用 {points} 积分抵扣 {value}，积分余额 {balance}。',
+    'customer.cw.adjust': '调整积分（管理员）', 'customer.cw.adjustPoints': '积分（正数增加，负数扣减）', 'customer.cw.reason': '原因（必填）',
+    'customer.cw.adjustGo': '调整', 'customer.cw.adjustDone': '积分已调整 {points}，余额 {balance}。',
+    'customer.cw.wholeNumber': '请输入整数',
+    'customer.cw.churn': '流失原因', 'customer.cw.churn.none': '没有记录流失原因', 'customer.cw.churn.at': '记录时间',
+    'customer.cw.churn.reason': '原因', 'customer.cw.churn.stage': '当时阶段', 'customer.cw.churn.note': '客户说明', 'customer.cw.churn.by': '记录人',
+    'customer.cw.churn.record': '记录流失原因', 'customer.cw.churn.code': '原因', 'customer.cw.churn.noteField': '客户说明（可选）',
+    'customer.cw.churn.go': '记录', 'customer.cw.churn.done': '已记录流失原因：{label}。',
+    'customer.cw.churn.onlyGone': '只有沉睡或已流失的客户才能记录流失原因。',
+    'customer.cw.side.COMPANY': '公司方', 'customer.cw.side.CUSTOMER': '客户方',
+    'customer.cw.complaint.open': '登记投诉', 'customer.cw.complaint.category': '类别', 'customer.cw.complaint.priority': '优先级',
+    'customer.cw.complaint.channel': '渠道', 'customer.cw.complaint.description': '投诉内容', 'customer.cw.complaint.go': '登记',
+    'customer.cw.complaint.done': '投诉已登记。', 'customer.cw.complaint.duplicates': '可能与 {n} 件未结投诉重复，可在投诉看板中关联。',
+    'customer.cw.priority.LOW': '低', 'customer.cw.priority.NORMAL': '普通', 'customer.cw.priority.HIGH': '高', 'customer.cw.priority.URGENT': '紧急',
+    'customer.cw.channel.PHONE': '电话', 'customer.cw.channel.SMS': '短信', 'customer.cw.channel.EMAIL': '邮件', 'customer.cw.channel.WECHAT': '微信',
+    'customer.cw.channel.WEB': '网站', 'customer.cw.channel.APP': '应用', 'customer.cw.channel.IN_STORE': '门店', 'customer.cw.channel.SOCIAL': '社交媒体',
+    'customer.cw.channel.HOTLINE': '热线', 'customer.cw.channel.OTHER': '其他',
+  },
+  en: {
+    'customer.cw.enrol': 'Enrol as a member', 'customer.cw.enrolled': 'Enrolled, member no. {number}.',
+    'customer.cw.coupons': 'Coupons', 'customer.cw.coupons.none': 'No coupons', 'customer.cw.coupons.total': '{n} in all, the newest {k} shown',
+    'customer.cw.coupon.code': 'Code', 'customer.cw.coupon.reward': 'Reward', 'customer.cw.coupon.status': 'Status',
+    'customer.cw.coupon.until': 'Valid until', 'customer.cw.coupon.done': 'Used / voided',
+    'customer.cw.coupon.ISSUED': 'Usable', 'customer.cw.coupon.USED': 'Used', 'customer.cw.coupon.EXPIRED': 'Expired', 'customer.cw.coupon.VOIDED': 'Voided',
+    'customer.cw.use': 'Use', 'customer.cw.void': 'Void', 'customer.cw.orderRef': 'Order reference (optional)', 'customer.cw.voidReason': 'Why void it',
+    'customer.cw.useGo': 'Use {code}', 'customer.cw.voidGo': 'Void {code}',
+    'customer.cw.used': 'Coupon {code} used.', 'customer.cw.voided': 'Coupon {code} voided (the points are not given back).',
+    'customer.cw.redeemReward': 'Redeem a reward', 'customer.cw.reward': 'Reward', 'customer.cw.rewardOption': '{name} · {points} points',
+    'customer.cw.rewardStock': '{n} left', 'customer.cw.noRewards': 'The reward catalogue is empty', 'customer.cw.redeemRewardGo': 'Redeem',
+    'customer.cw.rewardDone': 'Redeemed: coupon {code}, balance now {balance} points.',
+    'customer.cw.redeemPoints': 'Pay with points', 'customer.cw.points': 'Points', 'customer.cw.orderAmount': 'Order amount',
+    'customer.cw.redeemPointsGo': 'Redeem points', 'customer.cw.pointsDone': '{points} points paid {value}; balance now {balance} points.',
+    'customer.cw.adjust': 'Adjust points (admins)', 'customer.cw.adjustPoints': 'Points (positive adds, negative takes)', 'customer.cw.reason': 'Reason (required)',
+    'customer.cw.adjustGo': 'Adjust', 'customer.cw.adjustDone': 'Points adjusted by {points}; balance now {balance}.',
+    'customer.cw.wholeNumber': 'Enter a whole number',
+    'customer.cw.churn': 'Churn reasons', 'customer.cw.churn.none': 'No churn reason recorded', 'customer.cw.churn.at': 'Recorded',
+    'customer.cw.churn.reason': 'Reason', 'customer.cw.churn.stage': 'Stage then', 'customer.cw.churn.note': 'What the customer said', 'customer.cw.churn.by': 'By',
+    'customer.cw.churn.record': 'Record a churn reason', 'customer.cw.churn.code': 'Reason', 'customer.cw.churn.noteField': 'What the customer said (optional)',
+    'customer.cw.churn.go': 'Record', 'customer.cw.churn.done': 'Churn reason recorded: {label}.',
+    'customer.cw.churn.onlyGone': 'Churn reasons are recorded on lapsed or churned customers only.',
+    'customer.cw.side.COMPANY': 'Company side', 'customer.cw.side.CUSTOMER': 'Customer side',
+    'customer.cw.complaint.open': 'Open a complaint', 'customer.cw.complaint.category': 'Category', 'customer.cw.complaint.priority': 'Priority',
+    'customer.cw.complaint.channel': 'Channel', 'customer.cw.complaint.description': 'What the customer said', 'customer.cw.complaint.go': 'Open the case',
+    'customer.cw.complaint.done': 'Complaint opened.', 'customer.cw.complaint.duplicates': 'It may duplicate {n} open cases: link them on the complaints board.',
+    'customer.cw.priority.LOW': 'Low', 'customer.cw.priority.NORMAL': 'Normal', 'customer.cw.priority.HIGH': 'High', 'customer.cw.priority.URGENT': 'Urgent',
+    'customer.cw.channel.PHONE': 'Phone', 'customer.cw.channel.SMS': 'SMS', 'customer.cw.channel.EMAIL': 'Email', 'customer.cw.channel.WECHAT': 'WeChat',
+    'customer.cw.channel.WEB': 'Web', 'customer.cw.channel.APP': 'App', 'customer.cw.channel.IN_STORE': 'In store', 'customer.cw.channel.SOCIAL': 'Social media',
+    'customer.cw.channel.HOTLINE': 'Hotline', 'customer.cw.channel.OTHER': 'Other',
+  },
+});
+
+const ERRORS = 'errors { field message code }';
+const ENROL = `mutation ConsoleEnrolMember($input: EnrollMemberInput!) {
+  enrollMember(input: $input) { loyalty { memberNumber } ${ERRORS} } }`;
+const REDEMPTION = `redemption { points balance value couponCode } ${ERRORS}`;
+const REDEEM_REWARD = `mutation ConsoleRedeemReward($input: RedeemRewardInput!) { redeemReward(input: $input) { ${REDEMPTION} } }`;
+const REDEEM_POINTS = `mutation ConsoleRedeemPoints($input: RedeemPointsInput!) { redeemPoints(input: $input) { ${REDEMPTION} } }`;
+const ADJUST_POINTS = `mutation ConsoleAdjustPoints($input: AdjustPointsInput!) { adjustPoints(input: $input) { ${REDEMPTION} } }`;
+const USE_COUPON = `mutation ConsoleUseCoupon($input: UseCouponInput!) { useCoupon(input: $input) { coupon { code status } ${ERRORS} } }`;
+const VOID_COUPON = `mutation ConsoleVoidCoupon($input: VoidCouponInput!) { voidCoupon(input: $input) { coupon { code status } ${ERRORS} } }`;
+const RECORD_REASON = `mutation ConsoleRecordChurnReason($input: RecordChurnReasonInput!, $lang: Lang!) {
+  recordChurnReason(input: $input) { reason { code label(lang: $lang) } ${ERRORS} } }`;
+const OPEN_COMPLAINT = `mutation ConsoleOpenComplaint($input: OpenComplaintInput!) {
+  openComplaint(input: $input) { complaint { id } duplicates { id } ${ERRORS} } }`;
+
+const GONE = ['LAPSED', 'CHURNED'];  // the stages a churn reason may be recorded in (the API's rule)
+const PRIORITIES = ['LOW', 'NORMAL', 'HIGH', 'URGENT'];
+const CHANNELS = ['PHONE', 'SMS', 'EMAIL', 'WECHAT', 'WEB', 'APP', 'IN_STORE', 'SOCIAL', 'HOTLINE', 'OTHER'];
+
+// A key per form: a double submit or a retry after a lost answer applies once;
+// a new one after each success.
+const newKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
+
+// A form that writes: `send(form)` runs the mutation and returns its payload;
+// errors go next to their fields, else `done(payload)` (the page redrawn).
+function writeForm(testid, title, children, submitLabel, send, done) {
+  const form = h('form.form.cw-form', {
+    'data-testid': testid, 'data-write': true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      const button = form.querySelector('button[type=submit]');
+      button.disabled = true;
+      try {
+        const payload = await send(form);
+        if (payload && !showErrors(form, payload.errors)) await done(payload);
+      } catch (error) {
+        showErrors(form, [{ field: null, message: error.message }]);
+      } finally {
+        button.disabled = false;
+      }
+    },
+  },
+  title ? h('h3', {}, title) : null,
+  h('div.form-error', { role: 'alert' }),
+  children,
+  h('div', {}, h('button', { type: 'submit', 'data-testid': `${testid}-submit` }, submitLabel)));
+  return form;
+}
+
+// A whole number typed in `input`, or null after showing the error at its field.
+function wholeNumber(form, input, name) {
+  const value = input.value.trim();
+  if (/^[+-]?\d+$/.test(value)) return Number(value);
+  showErrors(form, [{ field: name, message: t('customer.cw.wholeNumber') }]);
+  return null;
+}
+
+const select = (name, testid, options, value = null) => {
+  const node = h('select', { name, 'data-testid': testid }, options.map(([v, label]) => h('option', { value: v }, label)));
+  if (value !== null) node.value = value;
+  return node;
+};
+
+function enrolForm(ctx, c, rerender) {
+  return writeForm('cw-enrol', null, [], t('customer.cw.enrol'),
+    async () => (await ctx.gql(ENROL, { input: { customerId: c.id } })).enrollMember,
+    (p) => rerender(t('customer.cw.enrolled', { number: p.loyalty.memberNumber })));
+}
+
+// The member's coupons; an ISSUED one can be used (agents) or voided (admins)
+// in a small form under the table that names the coupon.
+function couponsPart(ctx, m, mayWrite, rerender) {
+  const rows = m.coupons.edges.map((e) => e.node);
+  const slot = h('div.cw-coupon-action');
+  const useForm = (coupon) => {
+    const orderRef = h('input', { name: 'orderRef', autocomplete: 'off', 'data-testid': 'cw-coupon-order' });
+    return writeForm('cw-use-coupon', null, [field(t('customer.cw.orderRef'), orderRef, 'orderRef')],
+      t('customer.cw.useGo', { code: coupon.code }),
+      async () => (await ctx.gql(USE_COUPON, { input: { code: coupon.code, orderRef: orderRef.value.trim() || null } })).useCoupon,
+      () => rerender(t('customer.cw.used', { code: coupon.code })));
+  };
+  const voidForm = (coupon) => {
+    const reason = h('input', { name: 'reason', autocomplete: 'off', 'data-testid': 'cw-coupon-reason' });
+    return writeForm('cw-void-coupon', null, [field(t('customer.cw.voidReason'), reason, 'reason')],
+      t('customer.cw.voidGo', { code: coupon.code }),
+      async () => (await ctx.gql(VOID_COUPON, { input: { code: coupon.code, reason: reason.value } })).voidCoupon,
+      () => rerender(t('customer.cw.voided', { code: coupon.code })));
+  };
+  const actions = (coupon) => {
+    if (coupon.status !== 'ISSUED' || !mayWrite) return '';
+    return h('span.cw-row-actions', { 'data-write': true },
+      h('button.secondary', { type: 'button', 'data-testid': 'cw-coupon-use', onclick: () => clear(slot, useForm(coupon)) }, t('customer.cw.use')),
+      ctx.can('ADMIN') ? h('button.secondary', { type: 'button', 'data-testid': 'cw-coupon-void', onclick: () => clear(slot, voidForm(coupon)) },
+        t('customer.cw.void')) : null);
+  };
+  const statusBadge = (s) => h(`span.badge.${{ ISSUED: 'good', USED: '', EXPIRED: 'warn', VOIDED: 'bad' }[s]}`,
+    { 'data-testid': 'cw-coupon-status' }, t(`customer.cw.coupon.${s}`));
+  const node = table([
+    { label: t('customer.cw.coupon.code'), value: (k) => h('code', {}, k.code) },
+    { label: t('customer.cw.coupon.reward'), value: (k) => k.rewardName },
+    { label: t('customer.cw.coupon.status'), value: (k) => statusBadge(k.status) },
+    { label: t('customer.cw.coupon.until'), value: (k) => dateTime(k.validUntil) },
+    { label: t('customer.cw.coupon.done'), value: (k) => (k.usedAt ? `${dateTime(k.usedAt)}${k.orderRef ? ` · ${k.orderRef}` : ''}`
+      : k.voidedAt ? `${dateTime(k.voidedAt)} · ${k.voidReason || ''}` : '') },
+    { label: '', value: actions },
+  ], rows, { testid: 'cw-coupons', empty: t('customer.cw.coupons.none') });
+  for (const [index, tr] of [...node.querySelectorAll('tbody tr')].entries()) tr.dataset.coupon = rows[index].code;
+  return h('div', {}, h('h3', {}, t('customer.cw.coupons')),
+    m.coupons.totalCount > rows.length ? h('p.hint', {}, t('customer.cw.coupons.total', { n: number(m.coupons.totalCount), k: rows.length })) : null,
+    node, slot);
+}
+
+function redeemRewardForm(ctx, c, rewards, rerender) {
+  if (!rewards.length) return h('p.empty', { 'data-write': true, 'data-testid': 'cw-no-rewards' }, t('customer.cw.noRewards'));
+  const name = (r) => (ctx.lang === 'zh' ? r.nameZh : r.nameEn);
+  const reward = select('reward', 'cw-reward', rewards.map((r) => [r.code,
+    `${t('customer.cw.rewardOption', { name: name(r), points: number(r.pointsPrice) })}${r.stock === null ? '' : ` · ${t('customer.cw.rewardStock', { n: number(r.stock) })}`}`]));
+  let key = newKey();
+  return writeForm('cw-redeem-reward', t('customer.cw.redeemReward'), [field(t('customer.cw.reward'), reward, 'reward')],
+    t('customer.cw.redeemRewardGo'),
+    async () => (await ctx.gql(REDEEM_REWARD, { input: { customerId: c.id, rewardCode: reward.value, idempotencyKey: key } })).redeemReward,
+    (p) => { key = newKey(); return rerender(t('customer.cw.rewardDone', { code: p.redemption.couponCode, balance: number(p.redemption.balance) })); });
+}
+
+function redeemPointsForm(ctx, c, rerender) {
+  const points = h('input', { name: 'points', inputmode: 'numeric', autocomplete: 'off', 'data-testid': 'cw-redeem-points' });
+  const amount = h('input', { name: 'orderAmount', inputmode: 'decimal', autocomplete: 'off', 'data-testid': 'cw-redeem-amount' });
+  const orderRef = h('input', { name: 'orderRef', autocomplete: 'off', 'data-testid': 'cw-redeem-order' });
+  let key = newKey();
+  return writeForm('cw-redeem', t('customer.cw.redeemPoints'),
+    [field(t('customer.cw.points'), points, 'points'), field(t('customer.cw.orderAmount'), amount, 'orderAmount'),
+      field(t('customer.cw.orderRef'), orderRef, 'orderRef')],
+    t('customer.cw.redeemPointsGo'),
+    async (form) => {
+      const n = wholeNumber(form, points, 'points');
+      if (n === null) return null;
+      const input = { customerId: c.id, points: n, orderAmount: amount.value.trim(), orderRef: orderRef.value.trim() || null, idempotencyKey: key };
+      return (await ctx.gql(REDEEM_POINTS, { input })).redeemPoints;
+    },
+    (p) => { key = newKey(); const r = p.redemption;
+      return rerender(t('customer.cw.pointsDone', { points: number(r.points), value: money(r.value, 2), balance: number(r.balance) })); });
+}
+
+function adjustForm(ctx, c, rerender) {
+  const points = h('input', { name: 'points', inputmode: 'numeric', autocomplete: 'off', 'data-testid': 'cw-adjust-points' });
+  const reason = h('input', { name: 'reason', autocomplete: 'off', maxlength: 500, 'data-testid': 'cw-adjust-reason' });
+  let key = newKey();
+  return writeForm('cw-adjust', t('customer.cw.adjust'),
+    [field(t('customer.cw.adjustPoints'), points, 'points'), field(t('customer.cw.reason'), reason, 'reason')],
+    t('customer.cw.adjustGo'),
+    async (form) => {
+      const n = wholeNumber(form, points, 'points');
+      if (n === null) return null;
+      return (await ctx.gql(ADJUST_POINTS, { input: { customerId: c.id, points: n, reason: reason.value, idempotencyKey: key } })).adjustPoints;
+    },
+    (p) => { key = newKey(); const r = p.redemption;
+      return rerender(t('customer.cw.adjustDone', { points: `${r.points < 0 ? '+' : '−'}${number(Math.abs(r.points))}`, balance: number(r.balance) })); });
+}
+
+// The loyalty card: membership, points and coupons; the writes an agent (and an admin) may do.
+function loyaltyCard(ctx, c, data, rerender) {
+  const m = c.loyalty;
+  if (!m) {
+    return card(t('customer.loyalty'), h('p.empty', { 'data-testid': 'customer-loyalty' }, t('customer.loyalty.none')),
+      ctx.can('AGENT') && !c.erasedAt ? enrolForm(ctx, c, rerender) : null);
+  }
+  const mayWrite = ctx.can('AGENT') && !c.erasedAt;
+  const writes = mayWrite ? h('div.cw-forms', { 'data-write': true },
+    redeemRewardForm(ctx, c, data.loyaltyRewards || [], rerender),
+    redeemPointsForm(ctx, c, rerender),
+    ctx.can('ADMIN') ? adjustForm(ctx, c, rerender) : null) : null;
+  return card(t('customer.loyalty'), h('div.customer-split', {},
+    facts([
+      [t('customer.loyalty.tier'), h('strong', {}, m.tier.label), 'loyalty-tier'],
+      [t('customer.loyalty.points'), number(m.points), 'loyalty-points'],
+      [t('customer.loyalty.expiring'), m.pointsExpiringSoon === null ? t('customer.none') : number(m.pointsExpiringSoon)],
+      [m.nextTier ? t('customer.loyalty.next', { tier: m.nextTier.code }) : t('customer.loyalty.tier'),
+        m.nextTier ? money(m.nextTier.remainingToQualify, 2) : t('customer.loyalty.top')],
+      [t('customer.loyalty.number'), m.memberNumber],
+      [t('customer.loyalty.status'), t(`customer.loyalty.status.${m.status}`)],
+    ], 'customer-loyalty'),
+    h('div', {}, h('h3', {}, t('customer.loyalty.ledger')), table([
+      { label: t('customer.col.when'), value: (e) => dateTime(e.at) },
+      { label: t('customer.col.kind'), value: (e) => t(`customer.loyalty.kind.${e.kind}`) },
+      { label: t('customer.loyalty.points'), className: 'num', value: (e) => `${e.points > 0 ? '+' : ''}${number(e.points)}` },
+      { label: t('customer.loyalty.reason'), value: (e) => e.reason },
+    ], m.ledger.edges.map((e) => e.node), { testid: 'loyalty-ledger' }))),
+  couponsPart(ctx, m, mayWrite, rerender),
+  writes);
+}
+
+// Churn reasons recorded on the customer; agents record one while the customer is lapsed or churned.
+function churnCard(ctx, c, data, rerender) {
+  const l = c.lifecycle;
+  const recorded = l ? l.churnReasons : [];
+  const gone = Boolean(l && GONE.includes(l.stage.code));
+  const mayRecord = ctx.can('AGENT') && !c.erasedAt;
+  if (!recorded.length && !(mayRecord && gone)) return null;
+  const list = table([
+    { label: t('customer.cw.churn.at'), value: (r) => dateTime(r.recordedAt) },
+    { label: t('customer.cw.churn.reason'), value: (r) => r.label },
+    { label: t('customer.cw.churn.stage'), value: (r) => r.stage.label },
+    { label: t('customer.cw.churn.note'), value: (r) => or(r.note) },
+    { label: t('customer.cw.churn.by'), value: (r) => r.recordedBy },
+  ], recorded, { testid: 'cw-churn-reasons', empty: t('customer.cw.churn.none') });
+  let form = null;
+  if (mayRecord && gone) {
+    const reasons = data.lifecycleChurnReasons || [];
+    const code = h('select', { name: 'code', 'data-testid': 'cw-churn-code' }, h('option', { value: '' }, '—'),
+      ['COMPANY', 'CUSTOMER'].map((side) => h('optgroup', { label: t(`customer.cw.side.${side}`) },
+        reasons.filter((r) => r.side === side).map((r) => h('option', { value: r.code }, r.label)))));
+    const note = h('textarea', { name: 'note', rows: 2, maxlength: 2000, 'data-testid': 'cw-churn-note' });
+    form = writeForm('cw-churn', t('customer.cw.churn.record'),
+      [field(t('customer.cw.churn.code'), code, 'code'), field(t('customer.cw.churn.noteField'), note, 'note')],
+      t('customer.cw.churn.go'),
+      async () => (await ctx.gql(RECORD_REASON, { input: { customerId: c.id, code: code.value, note: note.value.trim() || null },
+        lang: ctx.apiLang })).recordChurnReason,
+      (p) => rerender(t('customer.cw.churn.done', { label: p.reason.label })));
+  }
+  return card(t('customer.cw.churn'), list, form);
+}
+
+function openComplaintForm(ctx, c, data, rerender) {
+  const categories = data.complaintCategories || [];
+  const category = select('category', 'cw-complaint-category', [['', '—'], ...categories.map((k) => [k.code, k.label])]);
+  const priority = select('priority', 'cw-complaint-priority', PRIORITIES.map((p) => [p, t(`customer.cw.priority.${p}`)]), 'NORMAL');
+  const channel = select('channel', 'cw-complaint-channel', [['', '—'], ...CHANNELS.map((ch) => [ch, t(`customer.cw.channel.${ch}`)])]);
+  const description = h('textarea', { name: 'description', rows: 3, 'data-testid': 'cw-complaint-description' });
+  const form = writeForm('cw-complaint', null,
+    [h('div.row', {}, field(t('customer.cw.complaint.category'), category, 'category'),
+      field(t('customer.cw.complaint.priority'), priority, 'priority'),
+      field(t('customer.cw.complaint.channel'), channel, 'channel')),
+    field(t('customer.cw.complaint.description'), description, 'description')],
+    t('customer.cw.complaint.go'),
+    async () => {
+      const input = { customerId: c.id, category: category.value, priority: priority.value, description: description.value.trim() || null };
+      if (channel.value) input.channel = channel.value;
+      return (await ctx.gql(OPEN_COMPLAINT, { input })).openComplaint;
+    },
+    (p) => rerender([t('customer.cw.complaint.done'), p.duplicates.length ? t('customer.cw.complaint.duplicates', { n: p.duplicates.length }) : '']
+      .filter(Boolean).join(' ')));
+  return h('details.cw-details', { 'data-write': true }, h('summary', { 'data-testid': 'cw-complaint-open' }, t('customer.cw.complaint.open')), form);
+}
+
+// `page` is the page's own node: a write redraws it, however many writes came before.
+async function draw(view, ctx, notice, page = view) {
   const id = ctx.params[0] || '';
   const data = await ctx.gql(customerQuery(ctx), { id, lang: ctx.apiLang });
   const c = data.customer;
@@ -416,7 +726,7 @@ async function draw(view, ctx, notice) {
     view.append(h('p.empty', { 'data-testid': 'customer-not-found' }, t('customer.notFound')), h('p', {}, link('#/customers', t('customer.back'))));
     return;
   }
-  const rerender = async (message) => { const fresh = h('div'); await draw(fresh, ctx, message); view.replaceChildren(...fresh.childNodes); };
+  const rerender = async (message) => { const fresh = h('div'); await draw(fresh, ctx, message, page); page.replaceChildren(...fresh.childNodes); };
   const merged = c.id !== id;
   const parts = [
     h('p.customer-back', {}, link('#/customers', `← ${t('customer.back')}`)),
@@ -428,8 +738,9 @@ async function draw(view, ctx, notice) {
       c.erasedAt ? h('span.badge.bad', { 'data-testid': 'customer-erased' }, t('customer.erasedNote', { d: dateTime(c.erasedAt) })) : null),
     h('div.grid.customer-cards', {}, profileCard(c), spendCard(c), ...scoreCards(ctx, c)),
     ctx.can('AGENT') && !c.erasedAt ? editCard(ctx, c, rerender) : null,
-    ctx.enabled('loyalty') ? loyaltyCard(c) : null,
-    ctx.enabled('complaints') ? complaintsCard(c) : null,
+    ctx.enabled('loyalty') ? loyaltyCard(ctx, c, data, rerender) : null,
+    ctx.enabled('lifecycle') ? churnCard(ctx, c, data, rerender) : null,
+    ctx.enabled('complaints') ? complaintsCard(c, ctx.can('AGENT') && !c.erasedAt ? openComplaintForm(ctx, c, data, rerender) : null) : null,
     data.satisfactionResponses && !merged ? surveysCard(data.satisfactionResponses) : null,
     timelineCard(ctx, c.id, c.interactions),
     ctx.can('ADMIN') && !c.erasedAt ? eraseCard(ctx, c, rerender) : null];

@@ -1,9 +1,10 @@
 // The loyalty programme at a glance (会员积分): the tiers and their members,
 // points outstanding and what they are worth, how much gets redeemed, and the
 // points about to expire in the next 30/60/90 days (who holds them, which week)
-// — the list a store calls before points lapse. One request.
+// — the list a store calls before points lapse; the reward catalogue, to which
+// admins add rewards. One request.
 import { register, t, getLang } from '../i18n.js';
-import { h, card, stat, table } from '../ui.js';
+import { h, card, stat, table, field, showErrors, clear } from '../ui.js';
 import { money, number, percent, date } from '../format.js';
 import { chart } from '../charts.js';
 
@@ -23,6 +24,13 @@ register({
     'loyalty.byWeek': '未来 90 天按周过期积分', 'loyalty.week': '过期时间', 'loyalty.points': '积分', 'loyalty.value': '价值',
     'loyalty.weekRange': '{from} – {to}', 'loyalty.noneExpiring': '未来 90 天没有积分过期',
     'loyalty.expiring.hint': '提醒这些会员在积分过期前到店消费或兑换。',
+    'loyalty.rewards': '奖励目录', 'loyalty.rewards.none': '奖励目录为空', 'loyalty.reward.code': '代码', 'loyalty.reward.name': '名称',
+    'loyalty.reward.kind': '类型', 'loyalty.reward.price': '所需积分', 'loyalty.reward.stock': '库存', 'loyalty.reward.unlimited': '不限',
+    'loyalty.reward.value': '面值', 'loyalty.reward.validDays': '券有效天数', 'loyalty.reward.days': '{n} 天',
+    'loyalty.kind.COUPON': '优惠券', 'loyalty.kind.GIFT': '礼品', 'loyalty.kind.ORDER_DISCOUNT': '订单折扣',
+    'loyalty.reward.create': '新增奖励', 'loyalty.reward.nameZh': '中文名称', 'loyalty.reward.nameEn': '英文名称',
+    'loyalty.reward.stock.hint': '留空：不限', 'loyalty.reward.value.hint': '优惠券和订单折扣填写', 'loyalty.reward.wholeNumber': '请输入整数',
+    'loyalty.reward.created': '已新增奖励 {code}。',
   },
   en: {
     'loyalty.title': 'Loyalty', 'loyalty.members': 'Members', 'loyalty.outstanding': 'Points outstanding',
@@ -40,8 +48,17 @@ register({
     'loyalty.byWeek': 'Points expiring per week, next 90 days', 'loyalty.week': 'Expiring', 'loyalty.points': 'Points', 'loyalty.value': 'Value',
     'loyalty.weekRange': '{from} – {to}', 'loyalty.noneExpiring': 'No points expire in the next 90 days',
     'loyalty.expiring.hint': 'Remind these members to shop or redeem before their points lapse.',
+    'loyalty.rewards': 'Reward catalogue', 'loyalty.rewards.none': 'The reward catalogue is empty', 'loyalty.reward.code': 'Code', 'loyalty.reward.name': 'Name',
+    'loyalty.reward.kind': 'Kind', 'loyalty.reward.price': 'Points', 'loyalty.reward.stock': 'Stock', 'loyalty.reward.unlimited': 'unlimited',
+    'loyalty.reward.value': 'Value', 'loyalty.reward.validDays': 'Coupon valid for', 'loyalty.reward.days': '{n} days',
+    'loyalty.kind.COUPON': 'Coupon', 'loyalty.kind.GIFT': 'Gift', 'loyalty.kind.ORDER_DISCOUNT': 'Order discount',
+    'loyalty.reward.create': 'Add a reward', 'loyalty.reward.nameZh': 'Name in Chinese', 'loyalty.reward.nameEn': 'Name in English',
+    'loyalty.reward.stock.hint': 'Empty: unlimited', 'loyalty.reward.value.hint': 'For coupons and order discounts', 'loyalty.reward.wholeNumber': 'Enter a whole number',
+    'loyalty.reward.created': 'Reward {code} added.',
   },
 });
+
+const REWARD = 'code nameZh nameEn kind pointsPrice stock value validDays';
 
 const QUERY = `query LoyaltyPage {
   loyaltyProgram {
@@ -53,6 +70,11 @@ const QUERY = `query LoyaltyPage {
     e60: expiringPoints(withinDays: 60) { points members liability }
     e90: expiringPoints(withinDays: 90) { points members liability weeks { start end points members } }
   }
+  loyaltyRewards { ${REWARD} }
+}`;
+
+const CREATE_REWARD = `mutation ConsoleCreateReward($input: CreateRewardInput!) {
+  createReward(input: $input) { reward { ${REWARD} } errors { field message code } }
 }`;
 
 function threshold(metric, value) {
@@ -89,10 +111,103 @@ function expiringStat(days, figures) {
   });
 }
 
+// -- the reward catalogue; admins add to it ---------------------------------------------------
+
+const KINDS = ['COUPON', 'GIFT', 'ORDER_DISCOUNT'];
+
+function rewardTable(rewards) {
+  const node = table([
+    { label: t('loyalty.reward.code'), value: (r) => h('code', {}, r.code) },
+    { label: t('loyalty.reward.name'), value: (r) => (getLang() === 'zh' ? r.nameZh : r.nameEn) },
+    { label: t('loyalty.reward.kind'), value: (r) => t(`loyalty.kind.${r.kind}`) },
+    { label: t('loyalty.reward.price'), value: (r) => number(r.pointsPrice), className: 'num' },
+    { label: t('loyalty.reward.stock'), value: (r) => (r.stock === null ? t('loyalty.reward.unlimited') : number(r.stock)), className: 'num' },
+    { label: t('loyalty.reward.value'), value: (r) => money(r.value, 2), className: 'num' },
+    { label: t('loyalty.reward.validDays'), value: (r) => t('loyalty.reward.days', { n: number(r.validDays) }), className: 'num' },
+  ], rewards, { testid: 'loyalty-rewards', empty: t('loyalty.rewards.none') });
+  for (const [index, tr] of [...node.querySelectorAll('tbody tr')].entries()) tr.dataset.reward = rewards[index].code;
+  return node;
+}
+
+// Optional whole numbers are checked here (the API takes an Int, and a
+// malformed one would fail the whole request); everything else is the API's.
+function optionalInt(form, input, name) {
+  const value = input.value.trim();
+  if (!value) return undefined;
+  if (/^[+-]?\d+$/.test(value)) return Number(value);
+  showErrors(form, [{ field: name, message: t('loyalty.reward.wholeNumber') }]);
+  return null;
+}
+
+function createRewardForm(ctx, onCreated) {
+  const input = (name, attrs = {}) => h('input', { name, autocomplete: 'off', 'data-testid': `reward-${name}`, ...attrs });
+  const inputs = {
+    code: input('code', { maxlength: 64 }), nameZh: input('nameZh'), nameEn: input('nameEn'),
+    pointsPrice: input('pointsPrice', { inputmode: 'numeric' }),
+    stock: input('stock', { inputmode: 'numeric', placeholder: t('loyalty.reward.stock.hint') }),
+    value: input('value', { inputmode: 'decimal', placeholder: t('loyalty.reward.value.hint') }),
+    validDays: input('validDays', { inputmode: 'numeric', value: '90' }),
+  };
+  const kind = h('select', { name: 'kind', 'data-testid': 'reward-kind' }, KINDS.map((k) => h('option', { value: k }, t(`loyalty.kind.${k}`))));
+  const notice = h('p.notice', { role: 'status', 'data-testid': 'reward-notice' });
+  const form = h('form.form', {
+    'data-testid': 'reward-create', 'data-write': true,
+    onsubmit: async (event) => {
+      event.preventDefault();
+      notice.textContent = '';
+      showErrors(form, []);
+      const numbers = {};
+      for (const name of ['pointsPrice', 'stock', 'validDays']) {
+        numbers[name] = optionalInt(form, inputs[name], name);
+        if (numbers[name] === null) return;
+      }
+      const payload = { code: inputs.code.value.trim(), nameZh: inputs.nameZh.value.trim(), nameEn: inputs.nameEn.value.trim(),
+                        kind: kind.value, pointsPrice: numbers.pointsPrice ?? 0, validDays: numbers.validDays ?? 90 };
+      if (numbers.stock !== undefined) payload.stock = numbers.stock;
+      if (inputs.value.value.trim()) payload.value = inputs.value.value.trim();
+      const button = form.querySelector('button[type=submit]');
+      button.disabled = true;
+      try {
+        const { createReward: result } = await ctx.gql(CREATE_REWARD, { input: payload });
+        if (showErrors(form, result.errors)) return;
+        notice.textContent = t('loyalty.reward.created', { code: result.reward.code });
+        form.reset();
+        onCreated(result.reward);
+      } catch (error) {
+        showErrors(form, [{ field: null, message: error.message }]);
+      } finally {
+        button.disabled = false;
+      }
+    },
+  },
+  h('div.form-error', { role: 'alert' }),
+  h('div.row', {},
+    field(t('loyalty.reward.code'), inputs.code, 'code'),
+    field(t('loyalty.reward.nameZh'), inputs.nameZh, 'nameZh'),
+    field(t('loyalty.reward.nameEn'), inputs.nameEn, 'nameEn'),
+    field(t('loyalty.reward.kind'), kind, 'kind'),
+    field(t('loyalty.reward.price'), inputs.pointsPrice, 'pointsPrice'),
+    field(t('loyalty.reward.stock'), inputs.stock, 'stock'),
+    field(t('loyalty.reward.value'), inputs.value, 'value'),
+    field(t('loyalty.reward.validDays'), inputs.validDays, 'validDays')),
+  h('div', {}, h('button', { type: 'submit', 'data-testid': 'reward-submit' }, t('loyalty.reward.create'))));
+  return h('div.cw-reward-create', { 'data-write': true }, h('h2', {}, t('loyalty.reward.create')), form, notice);
+}
+
+function rewardsCard(ctx, rewards) {
+  const slot = h('div.lifecycle-scroll', {}, rewardTable(rewards));
+  const added = (reward) => {
+    rewards.push(reward);
+    rewards.sort((a, b) => (a.code < b.code ? -1 : 1));  // the API's order (by code)
+    clear(slot, rewardTable(rewards));
+  };
+  return card(t('loyalty.rewards'), slot, ctx.can('ADMIN') ? createRewardForm(ctx, added) : null);
+}
+
 export default {
   route: 'loyalty', title: 'loyalty.title', module: 'loyalty',
   async render(view, ctx) {
-    const { loyaltyProgram: program } = await ctx.gql(QUERY);
+    const { loyaltyProgram: program, loyaltyRewards: rewards } = await ctx.gql(QUERY);
     const counts = new Map(program.membersPerTier.map((c) => [c.tier.code, c.members]));
     const total = program.membersPerTier.reduce((sum, c) => sum + c.members, 0);
 
@@ -129,7 +244,8 @@ export default {
       figures,
       card(t('loyalty.tiers'), tiers),
       card(t('loyalty.expiring'), expiringFigures, h('p.hint', {}, t('loyalty.expiring.hint')),
-        h('h2', {}, t('loyalty.byWeek')), byWeek, weekTable));
+        h('h2', {}, t('loyalty.byWeek')), byWeek, weekTable),
+      rewardsCard(ctx, rewards));
 
     chart(perTier, {
       title: { text: t('loyalty.perTier'), left: 'center', textStyle: { fontSize: 13 } },
