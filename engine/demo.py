@@ -70,7 +70,25 @@ def generate_demo(
     end: datetime | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> DemoResult:
-    """Create the demo tenant unless it exists; always returns a fresh admin key."""
+    """Create the demo tenant unless it exists; always returns a fresh admin key.
+
+    The order matters, each stage building on what the one before left:
+
+    1. customers and two years of back-dated interactions (complaints open
+       their cases, purchases earn loyalty points);
+    2. the periodic jobs that do not look at the modules' demo history catch
+       up (tiers settle, lifecycle stages, ...), then RFM and CLV score every
+       buyer: modules whose demo data reads scores (campaign segments,
+       lifecycle) find them;
+    3. each module adds its history (``guanxi_demo_data``, dependency
+       order): complaint cases worked through the workflow at past times,
+       loyalty redemptions at past times, ...;
+    4. the jobs that catch up on that history run last (``HISTORY_JOBS``):
+       the SLA sweep escalates only the cases still open and overdue now
+       (before step 3 it would have escalated every case, all still
+       received), and points expire after the redemptions that spent them;
+    5. table statistics are refreshed for the first queries.
+    """
     with gx.system() as session:
         tenant = session.execute(select(Tenant).where(Tenant.slug == DEMO_SLUG)).scalars().first()
         if tenant is not None:
@@ -100,6 +118,7 @@ def generate_demo(
             on_progress(done, total, "interactions")
     notes = _catch_up(gx, on_progress)
     notes += _module_demo_data(gx, seed)
+    notes += _run_jobs(gx, _history_jobs(gx))
     _refresh_statistics(gx)
     return DemoResult(True, customers, total, admin_key, notes)
 
@@ -115,15 +134,39 @@ def _refresh_statistics(gx: Guanxi) -> None:
         analyze(session, sorted(table_owners(gx)))
 
 
+# Periodic jobs that catch up on history the modules' demo data adds, so they
+# run after it: the SLA sweep would escalate cases the complaints demo then
+# works; expiry would take points the loyalty demo's past redemptions spent.
+HISTORY_JOBS = ("complaints.sla_sweep", "loyalty.expire_points")
+
+
+def _tenant_jobs(gx: Guanxi) -> list[str]:
+    from engine.jobs import jobs_for
+    from engine.services.modules import enabled_modules
+
+    with gx.tenant(DEMO_SLUG, write=False) as ctx:
+        enabled = enabled_modules(ctx.session, ctx.tenant_id) & frozenset(gx.plugins.modules)
+    return [job.name for job in jobs_for(gx.plugins, enabled)]
+
+
+def _history_jobs(gx: Guanxi) -> list[str]:
+    return [name for name in _tenant_jobs(gx) if name in HISTORY_JOBS]
+
+
+def _run_jobs(gx: Guanxi, names: list[str]) -> list[str]:
+    if not names:  # run_jobs runs every job when given none
+        return []
+    return [f"{name}: {result}" for name, result in run_jobs(gx, DEMO_SLUG, names, actor="demo").items()]
+
+
 def _catch_up(gx: Guanxi, on_progress) -> list[str]:
     """Bring two years of back-dated history up to today, as the periodic jobs
-    and a first scoring run would have: points expire, tiers settle, late
-    complaints escalate, every buyer gets RFM and CLV scores."""
-    notes = []
+    and a first scoring run would have: tiers settle, stages move, every buyer
+    gets RFM and CLV scores. The jobs in HISTORY_JOBS wait for the modules'
+    demo data (generate_demo)."""
     if on_progress:
         on_progress(0, 2, "periodic jobs")
-    for name, result in run_jobs(gx, DEMO_SLUG, actor="demo").items():
-        notes.append(f"{name}: {result}")
+    notes = _run_jobs(gx, [name for name in _tenant_jobs(gx) if name not in HISTORY_JOBS])
     if on_progress:
         on_progress(1, 2, "scoring")
     for module in ("rfm", "clv"):

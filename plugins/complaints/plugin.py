@@ -108,3 +108,10 @@ def guanxi_export_columns(ctx):
     from plugins.complaints.export import complaints_export_columns
 
     return complaints_export_columns(ctx)
+
+
+@hookimpl
+def guanxi_demo_data(ctx, seed):
+    from plugins.complaints.demo import add_demo_history
+
+    return add_demo_history(ctx, seed)

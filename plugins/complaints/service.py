@@ -14,6 +14,7 @@ the current time.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -223,6 +224,11 @@ def _event(ctx: TenantContext, case: ComplaintCase, kind: str, at: datetime, not
     return event
 
 
+# Set by batch.work_cases: status changes collect here and their hooks run once the batch
+# is written (a hook's query would otherwise flush the session at every step).
+deferred_changes: ContextVar[list | None] = ContextVar("complaints_deferred_changes", default=None)
+
+
 def _move(ctx: TenantContext, case: ComplaintCase, target: Status, at: datetime, note: str | None, data: dict | None = None) -> None:
     """Apply an already checked transition and record it on the timeline."""
     previous = case.status
@@ -230,7 +236,10 @@ def _move(ctx: TenantContext, case: ComplaintCase, target: Status, at: datetime,
     case.updated_at = at
     ctx.session.add(case)
     _event(ctx, case, "TRANSITION", at, note, previous, target.value, data)
-    ctx.hooks.guanxi_complaint_status_changed(ctx=ctx, change=ComplaintStatusChange(
+    collected = deferred_changes.get()
+    hook = collected.append if collected is not None else (
+        lambda change: ctx.hooks.guanxi_complaint_status_changed(ctx=ctx, change=change))
+    hook(ComplaintStatusChange(
         case_id=case.id, customer_id=case.customer_id, from_status=previous, to_status=target.value,
         category=case.category, store=case.store, assignee=case.assignee, satisfaction=case.satisfaction, at=at,
     ))
@@ -340,13 +349,17 @@ def _case_rows(ctx: TenantContext, settings: ComplaintsSettings, specs: Sequence
     return rows
 
 
-def _insert_cases(ctx: TenantContext, rows: list[dict], now: datetime, note: str) -> list[int]:
+def _insert_cases(ctx: TenantContext, rows: list[dict], now: datetime, note: str, received_at_opening: bool = False) -> list[int]:
+    """The cases and their RECEIVED timeline entries, at ``now`` (when the case was entered) or,
+    with ``received_at_opening``, at each case's opening time (the complaint itself was recorded:
+    a back-filled one must not be received after the steps that worked it)."""
     ctx.session.flush()
     ids = insert_rows(ctx.session, ComplaintCase.__table__, rows)
     events = [
         {"tenant_id": ctx.tenant_id, "case_id": case_id, "kind": "TRANSITION", "from_status": None,
          "to_status": Status.RECEIVED.value, "actor": ctx.actor, "note": note,
-         "data": {"interaction_id": row["interaction_id"]} if row["interaction_id"] else {}, "at": now}
+         "data": {"interaction_id": row["interaction_id"]} if row["interaction_id"] else {},
+         "at": row["opened_at"] if received_at_opening else now}
         for case_id, row in zip(ids, rows)
     ]
     insert_rows(ctx.session, ComplaintEvent.__table__, events)
@@ -505,7 +518,7 @@ def open_cases_from_interactions(ctx: TenantContext, interactions: Sequence[Any]
         specs.append(spec)
     _raise(errors)
     rows = _case_rows(ctx, settings, specs, now)
-    return _insert_cases(ctx, rows, now, "complaint received (from a recorded interaction)")
+    return _insert_cases(ctx, rows, now, "complaint received (from a recorded interaction)", received_at_opening=True)
 
 
 # -- steps 2–6 -------------------------------------------------------------------
@@ -521,6 +534,12 @@ def route_case(ctx: TenantContext, case_id: int, department: str | None = None, 
     """
     now = _now(now)
     case = get_case(ctx, case_id)
+    _route(ctx, case, department, assignee, note, now)
+    ctx.session.flush()
+    return case
+
+
+def _route(ctx: TenantContext, case: ComplaintCase, department: str | None, assignee: str | None, note: str | None, now: datetime) -> None:
     errors: list[FieldError] = []
     department = _text(department, "department", errors)
     assignee = _text(assignee, "assignee", errors)
@@ -540,8 +559,6 @@ def route_case(ctx: TenantContext, case_id: int, department: str | None = None, 
         _event(ctx, case, "NOTE", now, note or "re-assigned", data=data)
     else:
         _move(ctx, case, Status.ROUTED, now, note, data)
-    ctx.session.flush()
-    return case
 
 
 @audit.audited("complaints.add_update", "ComplaintCase")
@@ -555,6 +572,12 @@ def add_update(ctx: TenantContext, case_id: int, note: str, promised_reply_at: A
     """
     now = _now(now)
     case = get_case(ctx, case_id)
+    _update(ctx, case, note, promised_reply_at, now)
+    ctx.session.flush()
+    return case
+
+
+def _update(ctx: TenantContext, case: ComplaintCase, note: str, promised_reply_at: Any, now: datetime) -> None:
     errors: list[FieldError] = []
     note = _text(note, "note", errors, TEXT_LIMIT, required=True)
     promised = _future_promise(promised_reply_at, errors, ZoneInfo(ctx.tenant.timezone), now)
@@ -576,8 +599,6 @@ def add_update(ctx: TenantContext, case_id: int, note: str, promised_reply_at: A
     _event(ctx, case, "UPDATE", now, note, data=data)
     if status is Status.ROUTED:
         _move(ctx, case, Status.IN_PROGRESS, now, "work started")
-    ctx.session.flush()
-    return case
 
 
 @audit.audited("complaints.add_note", "ComplaintCase")
@@ -621,6 +642,12 @@ def wait_on_customer(ctx: TenantContext, case_id: int, note: str | None = None, 
     """IN_PROGRESS → WAITING_ON_CUSTOMER: the resolution clock pauses."""
     now = _now(now)
     case = get_case(ctx, case_id)
+    _wait(ctx, case, note, now)
+    ctx.session.flush()
+    return case
+
+
+def _wait(ctx: TenantContext, case: ComplaintCase, note: str | None, now: datetime) -> None:
     errors: list[FieldError] = []
     note = _text(note, "note", errors, TEXT_LIMIT)
     _raise(errors)
@@ -630,8 +657,6 @@ def wait_on_customer(ctx: TenantContext, case_id: int, note: str | None = None, 
     case.paused_since = now
     _refresh_due(settings, case)
     _move(ctx, case, Status.WAITING_ON_CUSTOMER, now, note)
-    ctx.session.flush()
-    return case
 
 
 @audit.audited("complaints.resume_case", "ComplaintCase")
@@ -639,6 +664,12 @@ def resume_case(ctx: TenantContext, case_id: int, note: str | None = None, now: 
     """WAITING_ON_CUSTOMER → IN_PROGRESS: the paused business minutes push the resolution due time out."""
     now = _now(now)
     case = get_case(ctx, case_id)
+    _resume(ctx, case, note, now)
+    ctx.session.flush()
+    return case
+
+
+def _resume(ctx: TenantContext, case: ComplaintCase, note: str | None, now: datetime) -> None:
     errors: list[FieldError] = []
     note = _text(note, "note", errors, TEXT_LIMIT)
     _raise(errors)
@@ -647,8 +678,6 @@ def resume_case(ctx: TenantContext, case_id: int, note: str | None = None, now: 
     paused = _end_pause(settings, case, now)
     _refresh_due(settings, case)
     _move(ctx, case, Status.IN_PROGRESS, now, note, {"paused_minutes": round(paused, 3)})
-    ctx.session.flush()
-    return case
 
 
 @audit.audited("complaints.resolve_case", "ComplaintCase")
@@ -662,6 +691,21 @@ def resolve_case(ctx: TenantContext, case_id: int, resolution: str, root_cause: 
     """
     now = _now(now)
     case = get_case(ctx, case_id)
+    _resolve(ctx, case, resolution, root_cause, note, now, _parent)
+    ctx.session.flush()
+    children = ctx.session.execute(
+        select(ComplaintCase.id).where(
+            ComplaintCase.tenant_id == ctx.tenant_id, ComplaintCase.parent_id == case.id,
+            ComplaintCase.status.in_(OPEN_STATUS_VALUES),
+        ).order_by(ComplaintCase.id)
+    ).scalars().all()
+    for child_id in children:
+        resolve_case(ctx, child_id, resolution, root_cause, None, now, _parent=case.id)
+    return case
+
+
+def _resolve(ctx: TenantContext, case: ComplaintCase, resolution: str, root_cause: str, note: str | None,
+             now: datetime, _parent: int | None = None) -> None:
     errors: list[FieldError] = []
     resolution = _text(resolution, "resolution", errors, TEXT_LIMIT)
     root_cause = _text(root_cause, "root_cause", errors)
@@ -686,16 +730,6 @@ def resolve_case(ctx: TenantContext, case_id: int, resolution: str, root_cause: 
     _refresh_due(settings, case)
     data = {"root_cause": root_cause, "parent_id": _parent} if _parent else {"root_cause": root_cause}
     _move(ctx, case, Status.RESOLVED, now, note or (f"resolved with parent #{_parent}" if _parent else None), data)
-    ctx.session.flush()
-    children = ctx.session.execute(
-        select(ComplaintCase.id).where(
-            ComplaintCase.tenant_id == ctx.tenant_id, ComplaintCase.parent_id == case.id,
-            ComplaintCase.status.in_(OPEN_STATUS_VALUES),
-        ).order_by(ComplaintCase.id)
-    ).scalars().all()
-    for child_id in children:
-        resolve_case(ctx, child_id, resolution, root_cause, None, now, _parent=case.id)
-    return case
 
 
 @audit.audited("complaints.start_follow_up", "ComplaintCase")
@@ -730,6 +764,16 @@ def record_follow_up(ctx: TenantContext, case_id: int, satisfaction: int, note: 
     """
     now = _now(now)
     case = get_case(ctx, case_id)
+    reopen = _follow_up(ctx, case, satisfaction, note, reopen, now)
+    ctx.session.flush()
+    if reopen:
+        return reopen_case(ctx, case.id, note="customer not satisfied", satisfaction=case.satisfaction, now=now)
+    return case
+
+
+def _follow_up(ctx: TenantContext, case: ComplaintCase, satisfaction: int, note: str | None, reopen: bool | None,
+               now: datetime) -> bool:
+    """The follow-up recorded; True when the customer is unsatisfied and the case must reopen."""
     errors: list[FieldError] = []
     score = _satisfaction(satisfaction, errors)
     note = _text(note, "note", errors, TEXT_LIMIT)
@@ -745,10 +789,7 @@ def record_follow_up(ctx: TenantContext, case_id: int, satisfaction: int, note: 
     case.updated_at = now
     ctx.session.add(case)
     _event(ctx, case, "UPDATE", now, note, data={"satisfaction": score})
-    ctx.session.flush()
-    if reopen:
-        return reopen_case(ctx, case.id, note="customer not satisfied", satisfaction=score, now=now)
-    return case
+    return bool(reopen)
 
 
 @audit.audited("complaints.close_case", "ComplaintCase")
@@ -756,14 +797,18 @@ def close_case(ctx: TenantContext, case_id: int, note: str | None = None, now: d
     """Step 6, archive: FOLLOW_UP → CLOSED; needs the follow-up result (satisfaction)."""
     now = _now(now)
     case = get_case(ctx, case_id)
+    _close(ctx, case, note, now)
+    ctx.session.flush()
+    return case
+
+
+def _close(ctx: TenantContext, case: ComplaintCase, note: str | None, now: datetime) -> None:
     errors: list[FieldError] = []
     note = _text(note, "note", errors, TEXT_LIMIT)
     _raise(errors)
     _check(case.status, Status.CLOSED, satisfaction=case.satisfaction)
     case.closed_at = now
     _move(ctx, case, Status.CLOSED, now, note)
-    ctx.session.flush()
-    return case
 
 
 @audit.audited("complaints.reopen_case", "ComplaintCase")
@@ -776,6 +821,12 @@ def reopen_case(ctx: TenantContext, case_id: int, note: str | None = None, satis
     """
     now = _now(now)
     case = get_case(ctx, case_id)
+    _reopen(ctx, case, note, satisfaction, now)
+    ctx.session.flush()
+    return case
+
+
+def _reopen(ctx: TenantContext, case: ComplaintCase, note: str | None, satisfaction: int | None, now: datetime) -> None:
     errors: list[FieldError] = []
     note = _text(note, "note", errors, TEXT_LIMIT)
     if satisfaction is not None:
@@ -791,8 +842,6 @@ def reopen_case(ctx: TenantContext, case_id: int, note: str | None = None, satis
     case.reopen_count = (case.reopen_count or 0) + 1
     _refresh_due(settings, case)
     _move(ctx, case, Status.IN_PROGRESS, now, note or "reopened", {"reopen_count": case.reopen_count})
-    ctx.session.flush()
-    return case
 
 
 @audit.audited("complaints.link_case", "ComplaintCase")

@@ -116,3 +116,10 @@ def guanxi_export_columns(ctx):
     from plugins.loyalty.export import loyalty_export_columns
 
     return loyalty_export_columns(ctx)
+
+
+@hookimpl
+def guanxi_demo_data(ctx, seed):
+    from plugins.loyalty.demo import add_demo_redemptions
+
+    return add_demo_redemptions(ctx, seed)

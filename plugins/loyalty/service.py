@@ -718,14 +718,18 @@ def _may_upgrade(s: LoyaltySettings, m: MemberState, customer) -> bool:
     return Decimal(str(bound or 0)) >= s.tiers[idx + 1].threshold
 
 
-def _load_lots(ctx: TenantContext, member_ids: Sequence[int], as_of: datetime) -> dict[int, list[dict]]:
-    """Spendable lots (remaining > 0, not expired as of ``as_of``) per member, oldest first."""
+def _load_lots(ctx: TenantContext, member_ids: Sequence[int], as_of: datetime,
+               earned_by: datetime | None = None) -> dict[int, list[dict]]:
+    """Spendable lots (remaining > 0, not expired as of ``as_of``) per member, oldest first;
+    with ``earned_by``, only lots earned by then (a back-dated spend cannot use later points)."""
     out: dict[int, list[dict]] = defaultdict(list)
     for part in _chunks(sorted(set(member_ids))):
+        where = [L.c.tenant_id == ctx.tenant_id, L.c.member_id.in_(list(part)), L.c.remaining > 0, L.c.expires_at > as_of]
+        if earned_by is not None:
+            where.append(L.c.earned_at <= earned_by)
         rows = ctx.session.execute(
             sa.select(L.c.id, L.c.member_id, L.c.earned_at, L.c.expires_at, L.c.remaining, L.c.expired)
-            .where(L.c.tenant_id == ctx.tenant_id, L.c.member_id.in_(list(part)), L.c.remaining > 0,
-                   L.c.expires_at > as_of)
+            .where(*where)
             .order_by(L.c.member_id, L.c.earned_at, L.c.id)
         )
         for row in rows:
@@ -818,6 +822,19 @@ class Redemption:
     replayed: bool = False  # the idempotency key had been used: nothing was applied again
 
 
+def spend_time(at: Any) -> datetime:
+    """When a spend happened: now by default, or a given timezone-aware instant (a naive time's
+    zone would be a guess). It may be back-dated (history, an offline till); a reward may also
+    be issued ahead, its coupon then not valid yet (docs/loyalty.md)."""
+    if at is None:
+        return utcnow()
+    if not isinstance(at, datetime):
+        raise invalid("at", f"must be a date-time, got {at!r}")
+    if at.tzinfo is None:
+        raise invalid("at", "must be timezone-aware")
+    return at.astimezone(timezone.utc)
+
+
 def _spend(ctx: TenantContext, s: LoyaltySettings, member: MemberState, points: int, at: datetime) -> list[list[int]]:
     """Take ``points`` from the member's oldest unexpired lots and the balance; the member row is locked."""
     if member.status != "ACTIVE":
@@ -825,7 +842,7 @@ def _spend(ctx: TenantContext, s: LoyaltySettings, member: MemberState, points: 
     if member.balance < 0:
         raise invalid("points", f"the member owes {-member.balance} points after a refund; redemption is blocked "
                                 "until the balance is back above zero", "NEGATIVE_BALANCE")
-    rows = _load_lots(ctx, [member.id], at)[member.id]
+    rows = _load_lots(ctx, [member.id], at, earned_by=at)[member.id]
     try:
         takes = allocate_redemption([Lot(x["earned_at"], x["expires_at"], x["remaining"]) for x in rows], points, as_of=at)
     except InsufficientPoints as error:
@@ -901,7 +918,7 @@ def redeem_points(ctx: TenantContext, customer_id: int, points: Any, order_amoun
     points = parse_points(points)
     amount = parse_money(order_amount, "order_amount")
     key = f"redeem:{idempotency_key}" if idempotency_key else f"redeem:{uuid.uuid4().hex}"
-    at = at or utcnow()
+    at = spend_time(at)
     cap = max_redeemable_points(amount, 10**15, s)
     if points > cap:
         raise invalid("points", f"at most {cap} points can pay for an order of {amount} "
@@ -936,7 +953,7 @@ def redeem_reward(ctx: TenantContext, customer_id: int, reward_code: str, idempo
     s = require_enabled(ctx)
     reward = _reward(ctx, reward_code)
     key = f"reward:{idempotency_key}" if idempotency_key else f"reward:{uuid.uuid4().hex}"
-    at = at or utcnow()
+    at = spend_time(at)
 
     def body(member: MemberState) -> Redemption:
         if reward.stock is not None and reward.stock <= 0:
