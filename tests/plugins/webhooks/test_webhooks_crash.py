@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from engine.events import DomainEvent, emit
+from engine.types import utcnow
 from plugins.webhooks.models import WebhookDelivery
 from plugins.webhooks.urls import ALLOWED_HOSTS_VARIABLE
 
@@ -40,9 +41,13 @@ def test_a_worker_killed_mid_run_loses_nothing(gx, database_url, hooked, receive
     at_kill = len(receiver.event_ids())
     assert 0 < at_kill < EVENTS, "the worker was not killed mid-run"
     with gx.tenant(slug, write=False) as ctx:
-        stranded = ctx.session.execute(sa.select(sa.func.count()).select_from(WebhookDelivery)
-                                       .where(WebhookDelivery.status == "delivering")).scalar_one()
-    time.sleep(1.5)  # the dead worker's leases run out
+        stranded, lease_end = ctx.session.execute(
+            sa.select(sa.func.count(), sa.func.max(WebhookDelivery.leased_until))
+            .where(WebhookDelivery.status == "delivering")).one()
+    # The dead worker's leases run out: each outlives its round's sends (the
+    # endpoint's timeout plus 5 s), whatever --lease-seconds says.
+    if lease_end is not None:
+        time.sleep(max(0.0, (lease_end - utcnow()).total_seconds()) + 0.2)
     again = _deliver(database_url, slug, "--once")
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err.decode()
