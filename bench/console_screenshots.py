@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.console import WAIT_MS, build_demo, serving, signed_in_browser
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "console"
-PAGES = ["overview", "customers", "customer", "rfm", "clv", "loyalty", "complaints", "satisfaction", "lifecycle", "campaigns", "modules", "jobs"]
+PAGES = ["overview", "customers", "customer", "rfm", "clv", "loyalty", "complaints", "satisfaction", "lifecycle", "campaigns", "modules", "jobs", "webhooks"]
 
 
 def shoot(page, origin: str, route: str, path: Path) -> None:

@@ -292,10 +292,11 @@ export default {
       draw(await ctx.gql(QUERY, variables));
     }
 
-    draw(await ctx.gql(QUERY, variables));
+    // In the page before drawing: a chart measures its container when it is made.
     view.append(
       h('div.toolbar', {}, h('label', {}, `${t('complaints.period')} `, period)),
       top,
       card(t('complaints.board'), h('p.hint', {}, t('complaints.board.hint', { n: PER_COLUMN })), boardSlot));
+    draw(await ctx.gql(QUERY, variables));
   },
 };
