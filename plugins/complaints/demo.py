@@ -36,14 +36,18 @@ DEPARTMENTS = {
     "LOGISTICS": "物流部 Logistics", "AFTER_SALES": "售后服务 After-sales", "PAYMENT": "财务部 Finance",
 }
 DEFAULT_DEPARTMENT = "客服中心 Customer service"
+# Root causes are free text (the statistics count them as written); the demo
+# writes them the way a shop's staff would, in Chinese with the English.
 ROOT_CAUSES = {
-    "PRODUCT_QUALITY": ["PRODUCT_DEFECT", "SKIN_REACTION", "PACKAGING_DAMAGE", "NEAR_EXPIRY_STOCK"],
-    "SERVICE": ["STAFF_ATTITUDE", "WAITING_TIME", "WRONG_ADVICE"],
-    "PRICE": ["PROMOTION_RULES_UNCLEAR", "PRICE_MISMATCH", "MEMBER_DISCOUNT_MISSING"],
-    "LOGISTICS": ["COURIER_DELAY", "WRONG_ITEM_SHIPPED", "DAMAGED_IN_TRANSIT"],
-    "AFTER_SALES": ["RETURN_POLICY_UNCLEAR", "SLOW_REFUND", "WRONG_ADVICE"],
+    "PRODUCT_QUALITY": ["产品缺陷 / product defect", "皮肤过敏反应 / skin reaction", "包装破损 / damaged packaging",
+                        "临期库存 / near-expiry stock"],
+    "SERVICE": ["服务态度 / staff attitude", "等待时间过长 / long wait", "建议不当 / wrong advice"],
+    "PRICE": ["促销规则不清 / promotion rules unclear", "价签与结算不符 / price mismatch at checkout",
+              "会员折扣未生效 / member discount missing"],
+    "LOGISTICS": ["快递延误 / courier delay", "发错商品 / wrong item shipped", "运输途中损坏 / damaged in transit"],
+    "AFTER_SALES": ["退换政策不清 / return policy unclear", "退款太慢 / slow refund", "建议不当 / wrong advice"],
 }
-DEFAULT_ROOT_CAUSES = ["CUSTOMER_MISUNDERSTANDING", "OTHER"]
+DEFAULT_ROOT_CAUSES = ["顾客误解 / customer misunderstanding", "其他 / other"]
 RESOLUTIONS = [
     "退款并致歉 / refunded with an apology", "换货 / replaced the product", "赠送试用装 / sent trial-size samples",
     "补发商品 / reshipped the order", "解释规则并补偿积分 / explained the rules, goodwill points",

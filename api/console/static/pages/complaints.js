@@ -280,8 +280,9 @@ export default {
       if (stats.topRootCauses.length) {
         const rows = [...stats.topRootCauses].reverse();
         chart(causes, {
-          grid: { left: 120, right: 30, top: 10, bottom: 30 },
-          tooltip: { trigger: 'axis', formatter: (items) => `${number(items[0].value)}` },
+          grid: { left: 8, right: 30, top: 10, bottom: 30, containLabel: true },  // room for the names as drawn
+          // The cause (free text, cut on the axis) as a DOM node: never parsed as HTML.
+          tooltip: { trigger: 'axis', confine: true, formatter: (items) => h('div', {}, `${items[0].name}: ${number(items[0].value)}`) },
           xAxis: { type: 'value', minInterval: 1 },
           yAxis: { type: 'category', data: rows.map((r) => r.key), axisLabel: { width: 110, overflow: 'truncate' } },
           series: [{ type: 'bar', data: rows.map((r) => r.count), itemStyle: { color: '#c2185b' } }],
