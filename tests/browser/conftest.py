@@ -71,6 +71,15 @@ class ConsolePage(Watched):
         self.page.goto(f"{self.origin}/console/#/{route}", wait_until="load", timeout=WAIT_MS)
         self.wait_ready()
 
+    def use_lang(self, lang: str) -> None:
+        """Switch the console to `lang` ('zh' or 'en') unless it is already; the page is drawn again."""
+        if self.page.evaluate("() => document.documentElement.lang").startswith(lang):
+            return
+        self.page.evaluate("() => { const v = document.getElementById('view'); if (v) delete v.dataset.ready; }")
+        self.page.get_by_test_id("lang-switch").click()
+        self.wait_ready()
+        assert self.page.evaluate("() => document.documentElement.lang").startswith(lang)
+
     def wait_ready(self) -> None:
         self.page.locator("#view[data-ready]").wait_for(timeout=WAIT_MS)
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from engine.services.interactions import record_interactions
 from engine.types import utcnow
-from tests.browser.test_console_loyalty_complaints import assert_clean, digits, use_lang
+from tests.browser.test_console_loyalty_complaints import assert_clean, digits
 from tests.plugins.campaigns.helpers import add_customers
 
 LIST = """{ campaigns(first: 100) { edges { node { id name state launchedAt memberCount heldOutCount sentCount segment { name } } } }
@@ -63,7 +63,7 @@ def test_the_list_shows_the_campaigns_and_saved_segments_of_the_api(console, dem
     tab.sign_in(demo["keys"]["VIEWER"])
     tab.open("campaigns")
     for lang in ("zh", "en"):
-        use_lang(tab, lang)  # draws the page again in that language
+        tab.use_lang(lang)  # draws the page again in that language
         page = tab.page
         rows = page.get_by_test_id("campaigns-list").locator("tbody tr")
         assert rows.evaluate_all("rows => rows.map(r => r.dataset.campaign)") == [c["id"] for c in campaigns]
@@ -99,7 +99,7 @@ def test_a_campaigns_report_shows_the_api_figures(console, demo, graphql):
     tab = console()
     tab.sign_in(demo["keys"]["ADMIN"])
     for lang in ("en", "zh"):
-        use_lang(tab, lang)
+        tab.use_lang(lang)
         tab.open("campaigns")
         tab.page.evaluate("() => { delete document.getElementById('view').dataset.ready; }")
         tab.page.get_by_test_id("campaigns-list").get_by_role("link", name=campaign["name"]).click()
@@ -137,7 +137,7 @@ def test_a_campaign_not_launched_has_no_report_and_a_lone_tenant_shows_empty_lis
     slug = make_tenant(modules=("campaigns",))
     tab = console()
     tab.sign_in(make_key(slug, "ANALYST"))
-    use_lang(tab, "en")
+    tab.use_lang("en")
     tab.open("campaigns")
     assert tab.page.get_by_test_id("campaigns-list").inner_text() == "No campaigns yet"
     assert tab.page.get_by_test_id("campaign-segments").inner_text() == "No saved segments yet"
@@ -184,7 +184,7 @@ def test_a_launched_campaign_with_large_groups_shows_its_uplift_interval(console
 
     tab = console()
     tab.sign_in(make_key(slug, "VIEWER"))
-    use_lang(tab, "en")
+    tab.use_lang("en")
     tab.open(f"campaigns/{campaign_id}")
     page = tab.page
     for group in ("targeted", "holdout"):

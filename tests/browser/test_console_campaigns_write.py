@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from tests.browser.test_console_loyalty_complaints import assert_clean, use_lang
+from tests.browser.test_console_loyalty_complaints import assert_clean
 from tests.plugins.campaigns.helpers import add_customers
 
 SEGMENTS = "{ campaignSegments(first: 100) { edges { node { id name where memberCount } } } }"
@@ -55,7 +55,7 @@ def test_an_analyst_saves_a_segment_counted_first_and_edits_it(console, gx, make
     api = graphql(slug, "ANALYST")
     tab = console()
     tab.sign_in(make_key(slug, "ANALYST"))
-    use_lang(tab, "en")
+    tab.use_lang("en")
     tab.open("campaigns")
     page = tab.page
     assert page.get_by_test_id("plan-create").count() == 0  # creating campaigns wants an agent
@@ -115,7 +115,7 @@ def test_an_agent_creates_a_campaign_edits_the_draft_and_moves_it(console, gx, m
     segment = saved_segment(graphql(slug, "ANALYST"))
     tab = console()
     tab.sign_in(make_key(slug, "AGENT"))
-    use_lang(tab, "en")
+    tab.use_lang("en")
     tab.open("campaigns")
     page = tab.page
     form = page.get_by_test_id("plan-create")
@@ -203,7 +203,7 @@ def test_an_admin_launches_after_a_confirmation_with_the_count(console, gx, make
 
     tab = console()
     tab.sign_in(make_key(slug, "ADMIN"))
-    use_lang(tab, "en")
+    tab.use_lang("en")
     tab.open(f"campaigns/{bare['id']}")
     page = tab.page
     page.get_by_test_id("campaign-launch-button").click()
@@ -244,14 +244,14 @@ def test_a_viewer_sees_no_write_control_and_an_analyst_no_campaign_control(conso
     for route in ("campaigns", f"campaigns/{draft['id']}"):
         viewer.open(route)
         for lang in ("zh", "en"):
-            use_lang(viewer, lang)  # draws the page again in that language
+            viewer.use_lang(lang)  # draws the page again in that language
             assert viewer.page.locator("#view [data-write]").count() == 0
             assert_clean(viewer, "campaigns")
             assert viewer.last_page()["requests"] == 1
 
     analyst = console()
     analyst.sign_in(make_key(slug, "ANALYST"))
-    use_lang(analyst, "zh")
+    analyst.use_lang("zh")
     analyst.open(f"campaigns/{draft['id']}")
     assert analyst.page.locator("#view [data-write]").count() == 0
     analyst.open("campaigns")
@@ -267,7 +267,7 @@ def test_the_jobs_page_runs_the_campaign_triggers_as_the_cli_does(console, make_
     runs = """{ jobRuns(first: 30) { edges { node { id job trigger status } } } }"""
     tab = console()
     tab.sign_in(make_key(slug, "ADMIN"))
-    use_lang(tab, "en")
+    tab.use_lang("en")
     tab.open("jobs")
     page = tab.page
     row = page.locator('[data-testid=jobs] tr[data-job="campaigns.daily_triggers"]')

@@ -24,15 +24,6 @@ def digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def use_lang(tab, lang: str) -> None:
-    if tab.page.evaluate("() => document.documentElement.lang").startswith(lang):
-        return
-    tab.page.evaluate("() => { const v = document.getElementById('view'); if (v) delete v.dataset.ready; }")
-    tab.page.get_by_test_id("lang-switch").click()
-    tab.wait_ready()
-    assert tab.page.evaluate("() => document.documentElement.lang").startswith(lang)
-
-
 def assert_clean(tab) -> None:
     last = tab.last_page()
     assert last["route"] == "lifecycle" and 1 <= last["requests"] <= 2, last
@@ -61,10 +52,10 @@ def test_the_lifecycle_page_shows_the_apis_stages_moves_reasons_work_list_and_wi
     tab = console()
     tab.sign_in(demo["keys"]["VIEWER"])
     page = tab.page
-    use_lang(tab, "zh")
+    tab.use_lang("zh")
     tab.open("lifecycle")
     for lang in ("zh", "en"):
-        use_lang(tab, lang)  # redraws the page in the other language
+        tab.use_lang(lang)  # redraws the page in the other language
         assert_clean(tab)
         rows = page.get_by_test_id("lifecycle-stages").locator("tbody tr")
         assert rows.evaluate_all("rows => rows.map(r => r.dataset.stage)") == [s["stage"]["code"] for s in staged["stages"]]
@@ -123,7 +114,7 @@ def test_an_agent_makes_a_winback_list_with_its_error_next_to_the_field(console,
     slug = make_tenant(modules=("lifecycle",))
     tab = console()
     tab.sign_in(make_key(slug, "AGENT"))
-    use_lang(tab, "zh")
+    tab.use_lang("zh")
     tab.open("lifecycle")
     assert_clean(tab)
     page = tab.page

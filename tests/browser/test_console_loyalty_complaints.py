@@ -33,16 +33,6 @@ def digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def use_lang(tab, lang: str) -> None:
-    """Switch the console to `lang` ('zh' or 'en') unless it is already."""
-    if tab.page.evaluate("() => document.documentElement.lang").startswith(lang):
-        return
-    tab.page.evaluate("() => { const v = document.getElementById('view'); if (v) delete v.dataset.ready; }")
-    tab.page.get_by_test_id("lang-switch").click()
-    tab.wait_ready()
-    assert tab.page.evaluate("() => document.documentElement.lang").startswith(lang)
-
-
 def assert_clean(tab, route: str) -> None:
     last = tab.last_page()
     assert last["route"] == route and 1 <= last["requests"] <= 2, last
@@ -57,7 +47,7 @@ def test_the_loyalty_page_shows_the_tiers_members_liability_and_expiring_points(
 
     tab = console()
     tab.sign_in(demo["keys"]["VIEWER"])
-    use_lang(tab, "zh")
+    tab.use_lang("zh")
     tab.open("loyalty")
     page = tab.page
     rows = page.get_by_test_id("loyalty-tiers").locator("tbody tr")
@@ -78,7 +68,7 @@ def test_the_loyalty_page_shows_the_tiers_members_liability_and_expiring_points(
     assert page.locator("[data-testid=loyalty-expiry-chart] svg").count() == 1
     assert_clean(tab, "loyalty")
 
-    use_lang(tab, "en")
+    tab.use_lang("en")
     assert page.locator("#view h1").inner_text() == "Loyalty"
     assert "CN¥" in page.get_by_test_id("loyalty-liability").inner_text()
     assert program["tiers"][-1]["en"] in page.get_by_test_id("loyalty-tiers").inner_text()
@@ -92,10 +82,10 @@ def test_the_board_has_the_apis_counts_per_status_breach_badges_and_no_controls_
 
     tab = console()
     tab.sign_in(demo["keys"]["VIEWER"])
-    use_lang(tab, "zh")
+    tab.use_lang("zh")
     tab.open("complaints")
     for lang, heading in (("zh", "投诉处理"), ("en", "Complaints")):
-        use_lang(tab, lang)  # the switch draws the page again, in the other language
+        tab.use_lang(lang)  # the switch draws the page again, in the other language
         page = tab.page
         assert page.locator("#view h1").inner_text() == heading
         columns = page.get_by_test_id("board-column")
@@ -150,7 +140,7 @@ def test_an_agent_routes_answers_and_resolves_a_case_and_sees_it_move(console, g
     slug, case_id = _case_of_own_tenant(gx, make_tenant)
     tab = console()
     tab.sign_in(make_key(slug, "AGENT"))
-    use_lang(tab, "zh")
+    tab.use_lang("zh")
     tab.open("complaints")
     page = tab.page
     assert_clean(tab, "complaints")

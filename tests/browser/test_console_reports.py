@@ -30,14 +30,6 @@ def digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def use_lang(tab, lang: str) -> None:
-    if tab.page.evaluate("() => document.documentElement.lang").startswith(lang):
-        return
-    tab.page.evaluate("() => { const v = document.getElementById('view'); if (v) delete v.dataset.ready; }")
-    tab.page.get_by_test_id("lang-switch").click()
-    tab.wait_ready()
-
-
 def clean(tab) -> None:
     assert tab.console_errors == [] and tab.failed == [] and tab.off_host() == [] and tab.blocked == []
 
@@ -71,7 +63,7 @@ def test_the_lifecycle_reports_are_computed_on_demand_and_show_what_the_api_says
     zone = api.execute(MODEL)["data"]["me"]["tenant"]["timezone"]
     tab = console()
     tab.sign_in(demo["keys"]["VIEWER"])
-    use_lang(tab, "en")
+    tab.use_lang("en")
     tab.open("lifecycle")
     page = tab.page
     last = tab.last_page()
@@ -151,7 +143,7 @@ def test_the_clv_report_shows_the_models_parameters_and_holdout_check_in_chinese
     assert model and model["parameters"]
     tab = console()
     tab.sign_in(demo["keys"]["VIEWER"])
-    use_lang(tab, "zh")
+    tab.use_lang("zh")
     tab.open("clv")
     page = tab.page
     assert tab.last_page()["requests"] <= 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.test_console_loyalty_complaints import assert_clean, digits, use_lang
+from tests.browser.test_console_loyalty_complaints import assert_clean, digits
 
 SURVEYS = "{ satisfactionSurveys { code status createdAt responseCount } }"
 FIGURE = "count mean ciLow ciHigh satisfied"
@@ -50,7 +50,7 @@ def test_the_satisfaction_page_shows_the_index_nps_dimensions_indicators_trend_a
 
     tab = console()
     tab.sign_in(demo["keys"]["ADMIN"])
-    use_lang(tab, "zh")
+    tab.use_lang("zh")
     tab.open("satisfaction")
     page = tab.page
     assert page.get_by_test_id("satisfaction-survey").input_value() == chosen["code"]
@@ -105,7 +105,7 @@ def test_the_satisfaction_page_shows_the_index_nps_dimensions_indicators_trend_a
         assert row.locator("[data-status]").get_attribute("data-status") == s["status"]
     assert_clean(tab, "satisfaction")
 
-    use_lang(tab, "en")
+    tab.use_lang("en")
     assert "95% CI" in page.get_by_test_id("satisfaction-index-ci").first.inner_text()
     assert page.get_by_role("heading", name="Monthly trend").count() == 1
     assert page.get_by_role("heading", name="Drivers: importance–performance matrix").count() == 1
@@ -124,7 +124,7 @@ def test_a_survey_and_a_store_are_chosen_through_the_address(console, demo, grap
 
     tab = console()
     tab.sign_in(demo["keys"]["VIEWER"])
-    use_lang(tab, "en")
+    tab.use_lang("en")
     tab.open(f"satisfaction/{chosen['code']}/{store}")
     page = tab.page
     assert page.get_by_test_id("satisfaction-store").input_value() == store

@@ -14,7 +14,7 @@ import re
 from urllib.parse import urlparse
 
 from tests.browser.harness import WAIT_MS
-from tests.browser.test_console_loyalty_complaints import assert_clean, digits, use_lang
+from tests.browser.test_console_loyalty_complaints import assert_clean, digits
 
 MODELS = "{ satisfactionIndexModels { code template dimensions { code indicators { code } } } }"
 SURVEYS = "{ satisfactionSurveys { code status questions { code kind dimension indicator } invitations { sent } } }"
@@ -49,7 +49,7 @@ def test_an_admin_defines_a_model_creates_a_survey_from_it_and_archives_it(conso
 
     tab = console()
     tab.sign_in(make_key(slug, "ADMIN"))
-    use_lang(tab, "en")
+    tab.use_lang("en")
     tab.open("satisfaction")
     assert_clean(tab, "satisfaction")
     page = tab.page
@@ -129,7 +129,7 @@ def test_an_agent_invites_customers_and_records_a_phone_answer(console, make_ten
 
     tab = console()
     tab.sign_in(make_key(slug, "AGENT"))
-    use_lang(tab, "zh")
+    tab.use_lang("zh")
     tab.open("satisfaction/SERVICE")
     assert_clean(tab, "satisfaction")
     page = tab.page
@@ -185,7 +185,7 @@ def test_a_viewer_sees_the_index_models_and_nothing_that_writes(console, demo, g
     for role in ("VIEWER", "ANALYST"):
         tab = console()
         tab.sign_in(demo["keys"][role])
-        use_lang(tab, "en")
+        tab.use_lang("en")
         tab.open("satisfaction")
         page = tab.page
         shown = page.get_by_test_id("satisfaction-models").locator("tbody tr")
@@ -209,7 +209,7 @@ def test_a_viewer_sees_the_index_models_and_nothing_that_writes(console, demo, g
 def test_the_wave_is_on_the_jobs_page(console, demo):
     tab = console()
     tab.sign_in(demo["keys"]["ADMIN"])
-    use_lang(tab, "en")
+    tab.use_lang("en")
     tab.open("jobs")
     row = tab.page.locator('[data-testid=jobs] tr[data-job="satisfaction.wave"]')
     assert "Periodic survey wave" in row.inner_text()

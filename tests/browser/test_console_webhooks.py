@@ -41,17 +41,6 @@ def wait_field_error(tab, name: str) -> str:
     return " ".join(tab.page.locator(selector).all_inner_texts())
 
 
-def use_lang(tab, lang: str) -> None:
-    if not tab.page.evaluate("() => document.documentElement.lang").startswith(lang):
-        tab.page.evaluate("() => { const v = document.getElementById('view'); if (v) delete v.dataset.ready; }")
-        tab.page.get_by_test_id("lang-switch").click()
-        tab.wait_ready()
-
-
-def use_english(tab) -> None:
-    use_lang(tab, "en")
-
-
 def stored_secret(gx, slug: str) -> str:
     with gx.tenant(slug, write=False) as ctx:
         row = ctx.session.execute(sa.select(WebhookEndpoint)).scalar_one()
@@ -65,11 +54,11 @@ def test_an_admin_adds_disables_enables_rotates_and_deletes_an_endpoint(console,
     tab.sign_in(make_key(slug, "ADMIN"))
     page = tab.page
     tab.open("webhooks")
-    use_lang(tab, "zh")
+    tab.use_lang("zh")
     assert_clean(tab)
     assert page.get_by_test_id("webhooks-endpoints").inner_text() == "还没有接收地址。"
     assert page.locator("nav.menu a[data-route=webhooks]").inner_text() == "Webhook 推送"
-    use_english(tab)
+    tab.use_lang("en")
     assert_clean(tab)
     assert page.get_by_test_id("webhooks-endpoints").inner_text() == "No endpoints yet."
 
@@ -160,7 +149,7 @@ def test_deliveries_newest_first_paged_filtered_and_dead_ones_replayed(console, 
     tab = console()
     tab.sign_in(make_key(slug, "ADMIN"))
     page = tab.page
-    use_english(tab)
+    tab.use_lang("en")
     tab.open(f"webhooks/{endpoint['id']}")
     assert_clean(tab)
     row = page.locator(f'[data-testid=webhooks-endpoints] tr[data-endpoint="{endpoint["id"]}"]')
